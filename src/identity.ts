@@ -1,0 +1,61 @@
+import type { Context } from 'koa';
+import { MemberCardError } from './errors.js';
+import type { Log } from './log.js';
+import type { CodeResolver, IdentityResolver } from './options.js';
+import type { Binding, Store, UserIdentity } from './store/types.js';
+import { isSafeSegment } from './wechatpay/client.js';
+
+function asIdentity(value: unknown): UserIdentity | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const { openid, unionid } = value as { openid?: unknown; unionid?: unknown };
+  if (typeof openid !== 'string' || openid.length === 0 || openid.length > 128) return undefined;
+  return typeof unionid === 'string' && unionid.length > 0 && unionid.length <= 128 ? { openid, unionid } : { openid };
+}
+
+/** The default identity: the places Koa hosts usually keep a logged-in user. */
+export const defaultIdentity: IdentityResolver = (ctx) => {
+  const session = (ctx as Context & { session?: unknown }).session;
+  return asIdentity(ctx.state?.user) ?? asIdentity(ctx.state) ?? asIdentity(session);
+};
+
+/** Who is asking; 401 UNAUTHENTICATED when the host's session has nobody. */
+export async function requireUser(ctx: Context, identity: IdentityResolver): Promise<UserIdentity> {
+  const user = asIdentity(await identity(ctx));
+  if (!user) throw new MemberCardError('UNAUTHENTICATED', 'Log in first.');
+  return user;
+}
+
+/** Where the caller's code came from, and the 服务号 openid the card must carry (when known). */
+export interface ResolvedCode {
+  code: string;
+  /** The card's openid must equal this, or the card is not the caller's. */
+  oaOpenid?: string;
+  /** The binding it came from, if any (so a mismatch can flag it). */
+  binding?: Binding;
+}
+
+/**
+ * Finds the caller's card code, in DESIGN.md's order: a binding made through our own open-card
+ * flow (outer_str issued to this session user), then one by unionid, then the merchant's hook.
+ */
+export async function resolveCode(
+  ctx: Context,
+  user: UserIdentity,
+  deps: { cardId: string; store: Store; resolveCode: CodeResolver | undefined; log: Log },
+): Promise<ResolvedCode | undefined> {
+  const byUser = await deps.store.findBindingByUser(deps.cardId, user.openid);
+  const binding = byUser ?? (user.unionid ? await deps.store.findBindingByUnionid(deps.cardId, user.unionid) : undefined);
+  if (binding) return { code: binding.code, ...(binding.oaOpenid ? { oaOpenid: binding.oaOpenid } : {}), binding };
+  if (!deps.resolveCode) return undefined;
+
+  const answer = await deps.resolveCode(user, ctx);
+  if (answer == null) return undefined;
+  const code = typeof answer === 'string' ? answer : answer.code;
+  if (!isSafeSegment(code)) {
+    // The hook's data is wrong; never send it upstream, and tell the merchant, not the user.
+    deps.log('error', 'resolveCode returned an invalid code', { cardId: deps.cardId });
+    throw new MemberCardError('INTERNAL_ERROR', 'Something went wrong on our side.');
+  }
+  const openid = typeof answer === 'object' && typeof answer.openid === 'string' && answer.openid ? answer.openid : undefined;
+  return { code, ...(openid ? { oaOpenid: openid } : {}) };
+}

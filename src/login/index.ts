@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import Joi from 'joi';
+import type { Context, Middleware, Next } from 'koa';
+import { errorHandler, MemberCardError } from '../errors.js';
+import { defaultLog, errorName, type Log } from '../log.js';
+import { validateOptions } from '../options.js';
+import { jsonBody } from '../routes/body.js';
+import { createStore } from '../store/index.js';
+import { isStore } from '../store/is-store.js';
+import type { Store } from '../store/types.js';
+import { jscode2session } from './jscode2session.js';
+
+export interface WechatLoginOptions {
+  /** The mini-program's AppID. */
+  appid: string;
+  /** The mini-program's AppSecret. */
+  secret: string;
+  /** A store URL or a Store (share the member-card one). Default sqlite:./data/membercard.db */
+  store?: string | Store;
+  /** Default https://api.weixin.qq.com/ */
+  baseURL?: string;
+  /** Session lifetime, seconds. Default 7 days. */
+  sessionTtl?: number;
+  /** jscode2session timeout, ms. Default 5000. */
+  timeout?: number;
+  /** Router prefix for /login and /logout. Default '' */
+  prefix?: string;
+  log?: Log;
+}
+
+export interface WechatLogin {
+  /** POST /login {code} → {token, expires_in}; POST /logout. */
+  routes(): ReturnType<Router['routes']>;
+  allowedMethods(): ReturnType<Router['allowedMethods']>;
+  /** Reads `Authorization: Bearer <token>` and sets ctx.state.user = {openid, unionid?}. */
+  middleware(): Middleware;
+  readonly router: Router;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+const schema = Joi.object({
+  appid: Joi.string().pattern(/^[A-Za-z0-9_-]+$/).max(32).required(),
+  secret: Joi.string().min(1).max(128).required(),
+  store: Joi.any()
+    .custom((value: unknown, helpers) => (typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type'))
+    .messages({ 'store.type': 'must be a store URL or a Store object' })
+    .default('sqlite:./data/membercard.db'),
+  baseURL: Joi.string().uri({ scheme: ['http', 'https'] }).default('https://api.weixin.qq.com/'),
+  sessionTtl: Joi.number().integer().min(60).max(365 * 24 * 3600).default(7 * 24 * 3600),
+  timeout: Joi.number().integer().min(1).max(60_000).default(5000),
+  prefix: Joi.string().pattern(/^(\/[A-Za-z0-9/_-]*)?$/).default(''),
+  log: Joi.function().default(() => defaultLog),
+});
+
+/** Tokens are stored only as a SHA-256 hash: a leaked store holds no usable session. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A login kit for hosts with no session of their own: wx.login's code → jscode2session →
+ * an opaque bearer token kept (hashed, with a TTL) in the store.
+ */
+export function wechatLogin(options: WechatLoginOptions): WechatLogin {
+  const o = validateOptions<Required<Omit<WechatLoginOptions, 'store'>> & { store: string | Store }>('wechatLogin()', schema, options);
+  const baseURL = o.baseURL.endsWith('/') ? o.baseURL : `${o.baseURL}/`;
+  const store = createStore(o.store);
+  const ownsStore = typeof o.store === 'string';
+  let ready: Promise<void> | undefined;
+  const storeReady = async (): Promise<Store> => {
+    ready ??= store.init().catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    });
+    await ready;
+    return store;
+  };
+
+  const router = new Router(o.prefix ? { prefix: o.prefix } : {});
+  router.use(errorHandler((err, ctx) => o.log('error', 'unexpected error', { error: errorName(err), route: ctx.routerPath ?? '' })));
+
+  router.post('/login', jsonBody('4kb'), async (ctx) => {
+    const body = ctx.request.body as { code?: unknown } | undefined;
+    const code = body?.code;
+    if (typeof code !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(code)) {
+      throw new MemberCardError('INVALID_REQUEST', '"code" must be the code from wx.login.', { details: [{ field: 'code', issue: 'required string' }] });
+    }
+    const user = await jscode2session(code, { appid: o.appid, secret: o.secret, baseURL, timeout: o.timeout, log: o.log });
+    const token = randomBytes(32).toString('base64url');
+    await (await storeReady()).putSession(hashToken(token), { ...user, expiresAt: Date.now() + o.sessionTtl * 1000 });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { token, expires_in: o.sessionTtl };
+  });
+
+  router.post('/logout', async (ctx) => {
+    const token = bearer(ctx);
+    if (token) await (await storeReady()).deleteSession(hashToken(token));
+    ctx.status = 204;
+  });
+
+  return {
+    routes: () => router.routes(),
+    allowedMethods: () => router.allowedMethods(),
+    middleware: () =>
+      async function wechatLoginSession(ctx: Context, next: Next) {
+        const token = bearer(ctx);
+        if (token) {
+          const session = await (await storeReady()).getSession(hashToken(token));
+          if (session) ctx.state.user = session.unionid ? { openid: session.openid, unionid: session.unionid } : { openid: session.openid };
+        }
+        return next();
+      },
+    router,
+    store,
+    close: async () => {
+      if (ownsStore) await store.close();
+    },
+  };
+}
+
+function bearer(ctx: Context): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'));
+  const token = match?.[1];
+  return token && TOKEN.test(token) ? token : undefined;
+}

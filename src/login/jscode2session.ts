@@ -1,0 +1,59 @@
+import { MemberCardError } from '../errors.js';
+import type { Log } from '../log.js';
+
+export interface WechatSession {
+  openid: string;
+  unionid?: string;
+}
+
+/** Mini-program login errors from jscode2session, mapped to what our client should do. */
+function toLoginError(errcode: number): MemberCardError {
+  switch (errcode) {
+    case 40029:
+    case 40163:
+      return new MemberCardError('INVALID_LOGIN_CODE', 'The login code is invalid or already used. Call wx.login again.');
+    case 45011:
+      return new MemberCardError('RATE_LIMITED', 'Too many logins. Try again shortly.', { retryAfter: 1 });
+    case 40226:
+      return new MemberCardError('LOGIN_BLOCKED', 'WeChat blocked this login.');
+    default:
+      return new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
+  }
+}
+
+/**
+ * Calls WeChat's jscode2session. The session_key it returns is dropped here: nothing we do
+ * needs it, and a key that is never kept can never leak.
+ */
+export async function jscode2session(
+  code: string,
+  config: { appid: string; secret: string; baseURL: string; timeout: number; log: Log },
+): Promise<WechatSession> {
+  const url = new URL('sns/jscode2session', config.baseURL);
+  url.search = new URLSearchParams({ appid: config.appid, secret: config.secret, js_code: code, grant_type: 'authorization_code' }).toString();
+  let body: { openid?: unknown; unionid?: unknown; errcode?: unknown };
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(config.timeout), redirect: 'error' });
+    if (!response.ok) {
+      config.log('warn', 'jscode2session failed', { status: response.status });
+      throw new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
+    }
+    body = (await response.json()) as typeof body;
+  } catch (err) {
+    if (err instanceof MemberCardError) throw err;
+    const timedOut = (err as Error)?.name === 'TimeoutError';
+    config.log('warn', 'jscode2session unreachable', { error: (err as Error)?.name ?? 'Error', timeout: timedOut });
+    throw timedOut
+      ? new MemberCardError('UPSTREAM_TIMEOUT', 'WeChat login did not answer in time. Try again.')
+      : new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
+  }
+  if (typeof body.errcode === 'number' && body.errcode !== 0) {
+    config.log('warn', 'jscode2session refused', { errcode: body.errcode });
+    throw toLoginError(body.errcode);
+  }
+  if (typeof body.openid !== 'string' || !body.openid) {
+    config.log('warn', 'jscode2session answered without openid', {});
+    throw new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
+  }
+  return typeof body.unionid === 'string' && body.unionid ? { openid: body.openid, unionid: body.unionid } : { openid: body.openid };
+}

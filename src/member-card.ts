@@ -1,0 +1,98 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { errorBody, errorHandler, MemberCardError } from './errors.js';
+import { errorName } from './log.js';
+import { resolveOptions, type MemberCardOptions, type ResolvedOptions } from './options.js';
+import { mountMyCard } from './routes/my-card.js';
+import { mountNotify } from './routes/notify.js';
+import { mountOpenCard } from './routes/open-card.js';
+import type { Runtime } from './runtime.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { WechatpayClient } from './wechatpay/client.js';
+import { NotificationVerifier } from './wechatpay/notification.js';
+
+export interface MemberCard {
+  /** The routes, for `app.use(cards.routes())`. */
+  routes(): ReturnType<Router['routes']>;
+  /** 405 / 501 answers (as JSON) for our paths, for `app.use(cards.allowedMethods())`. */
+  allowedMethods(): Middleware;
+  /** The @koa/router instance, to nest it in a host router. */
+  readonly router: Router;
+  /** The store in use (initialised on first request, or by ready()). */
+  readonly store: Store;
+  /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
+  readonly client: WechatpayClient;
+  readonly options: Readonly<ResolvedOptions>;
+  /** Initialises the store now instead of on the first request. */
+  ready(): Promise<void>;
+  /** Closes the store, when it was made from a URL (a Store object passed in is the host's to close). */
+  close(): Promise<void>;
+}
+
+/** Runs `init` once; a failure is not cached, so the next call tries again (the store may return). */
+function once(init: () => Promise<void>): () => Promise<void> {
+  let pending: Promise<void> | undefined;
+  return () => {
+    pending ??= init().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}
+
+/**
+ * WeChat Pay member cards for a Koa app: the caller's own card, self-service edits, open-card
+ * parameters and WeChat Pay's card notifications. Options are validated here, once.
+ */
+export function memberCard(options: MemberCardOptions): MemberCard {
+  const resolved = resolveOptions(options);
+  const { log } = resolved;
+  const store = createStore(resolved.store);
+  // A store passed in as an object belongs to the host (it may share it): only close our own.
+  const ownsStore = typeof resolved.store === 'string';
+  const init = once(() => store.init());
+  const client = new WechatpayClient({ ...resolved.wechatpay, log });
+  const verifier = new NotificationVerifier({ certs: resolved.wechatpay.certs, apiv3Key: resolved.wechatpay.apiv3Key });
+
+  const rt: Runtime = {
+    options: resolved,
+    store: async () => {
+      await init();
+      return store;
+    },
+    client,
+    verifier,
+    log,
+  };
+
+  const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
+  router.use(
+    errorHandler((err, ctx) => log('error', 'unexpected error', { error: errorName(err), method: ctx.method, route: ctx.routerPath ?? '' })),
+  );
+  mountMyCard(router, rt);
+  mountOpenCard(router, rt);
+  mountNotify(router, rt);
+
+  const allowed = router.allowedMethods();
+  return {
+    routes: () => router.routes(),
+    allowedMethods: () =>
+      async function memberCardAllowedMethods(ctx, next) {
+        await allowed(ctx as Parameters<typeof allowed>[0], next);
+        // The router answered 405 / 501 (with Allow) for one of our paths: say it in JSON too.
+        if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null && ctx.response.get('Allow')) {
+          ctx.body = errorBody(new MemberCardError(ctx.status === 405 ? 'METHOD_NOT_ALLOWED' : 'NOT_IMPLEMENTED', `Allowed: ${ctx.response.get('Allow')}.`));
+        }
+      },
+    router,
+    store,
+    client,
+    options: resolved,
+    ready: init,
+    close: async () => {
+      if (ownsStore) await store.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { Context, Middleware, Next } from 'koa';
+import { koaBody } from 'koa-body';
+import { MemberCardError } from '../errors.js';
+
+function hasBody(ctx: Context): boolean {
+  const length = ctx.get('Content-Length');
+  return Boolean(ctx.get('Transfer-Encoding')) || (length !== '' && length !== '0');
+}
+
+/**
+ * Parses a JSON body (and keeps its raw text at ctx.request.rawBody), refusing anything that is
+ * not JSON with 415 and anything larger than `limit` with 413. When a host's own body parser
+ * already read the stream, its result is used instead of reading twice.
+ */
+export function jsonBody(limit: string | number): Middleware {
+  const parse = koaBody({
+    json: true,
+    jsonLimit: limit,
+    jsonStrict: true,
+    includeUnparsed: true,
+    urlencoded: false,
+    text: false,
+    multipart: false,
+  });
+  return async function readJsonBody(ctx: Context, next: Next) {
+    if (ctx.req.readableEnded || ctx.request.body !== undefined) return next();
+    if (hasBody(ctx) && !ctx.is('application/json', 'application/*+json')) {
+      throw new MemberCardError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
+    }
+    return parse(ctx, next);
+  };
+}
+
+/** The raw body text; WeChat Pay's signatures cover exactly these bytes. */
+export function rawBodyOf(ctx: Context): string | undefined {
+  const raw = (ctx.request as { rawBody?: unknown }).rawBody;
+  return typeof raw === 'string' ? raw : undefined;
+}
+
+/** Names the caller may never send: which card and whose card are ours to decide. */
+const IDENTIFYING = new Set(['card_id', 'cardid', 'code', 'openid', 'unionid', 'membership_number', 'out_request_no']);
+
+/** 400 when the query names a card or a user: the caller's card comes from their session only. */
+export function rejectIdentifyingQuery(ctx: Context): void {
+  const fields = Object.keys(ctx.query).filter((name) => IDENTIFYING.has(name.toLowerCase()));
+  if (fields.length) {
+    throw new MemberCardError('INVALID_REQUEST', `"${fields[0]}" cannot be sent: your card is found from your login.`, {
+      details: fields.map((field) => ({ field, issue: 'not allowed' })),
+    });
+  }
+}

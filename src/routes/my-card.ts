@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { MemberCardError, type ErrorDetail } from '../errors.js';
+import { defaultIdentity, requireUser, resolveCode } from '../identity.js';
+import type { Runtime } from '../runtime.js';
+import type { Card, UpstreamCard } from '../wechatpay/types.js';
+import { jsonBody, rejectIdentifyingQuery } from './body.js';
+
+/** What this user may change on this card, as the client shows it. */
+export type Editable = { background_picture_url?: string[] };
+
+interface OwnCard {
+  card: UpstreamCard;
+  code: string;
+}
+
+function publicCard(card: UpstreamCard): Card {
+  const { openid: _hidden, ...rest } = card;
+  return rest;
+}
+
+function editableFor(card: UpstreamCard, rt: Runtime): Editable {
+  if (card.user_card_status !== 'EFFECTIVE') return {};
+  const { backgrounds } = rt.options.selfService;
+  return backgrounds.length ? { background_picture_url: [...backgrounds] } : {};
+}
+
+/** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
+async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
+  const user = await requireUser(ctx, rt.options.identity ?? defaultIdentity);
+  const store = await rt.store();
+  const resolved = await resolveCode(ctx, user, {
+    cardId: rt.options.cardId,
+    store,
+    resolveCode: rt.options.resolveCode,
+    log: rt.log,
+  });
+  if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
+  const card = await rt.client.getCard(rt.options.cardId, resolved.code);
+  const wrongCard = card.card_id !== undefined && card.card_id !== rt.options.cardId;
+  if (wrongCard || (resolved.oaOpenid !== undefined && card.openid !== resolved.oaOpenid)) {
+    // Not this user's card after all: stop using the binding, and say nothing about the card.
+    if (resolved.binding) await store.flagBinding(resolved.binding.cardId, resolved.binding.code);
+    rt.log('warn', 'card does not belong to the binding; binding flagged', { cardId: rt.options.cardId });
+    throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
+  }
+  return { card, code: resolved.code };
+}
+
+function reply(ctx: Context, card: UpstreamCard, rt: Runtime): void {
+  ctx.set('Cache-Control', 'private, no-store');
+  ctx.body = { card: publicCard(card), editable: editableFor(card, rt) };
+}
+
+/** Checks a self-service edit against what the merchant enabled; every other field is named in a 400. */
+function readEdit(body: unknown, rt: Runtime): { background_picture_url?: string } {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new MemberCardError('INVALID_REQUEST', 'Send a JSON object with the fields to change.');
+  }
+  const { backgrounds } = rt.options.selfService;
+  const details: ErrorDetail[] = [];
+  const edit: { background_picture_url?: string } = {};
+  for (const [field, value] of Object.entries(body)) {
+    if (field === 'background_picture_url' && backgrounds.length) {
+      if (typeof value === 'string' && backgrounds.includes(value)) edit.background_picture_url = value;
+      else details.push({ field, issue: 'must be one of the backgrounds offered in editable.background_picture_url' });
+    } else {
+      details.push({ field, issue: 'cannot be changed here' });
+    }
+  }
+  if (details.length) {
+    const first = details[0] as ErrorDetail;
+    throw new MemberCardError('INVALID_REQUEST', `"${first.field}" ${first.issue}.`, { details });
+  }
+  if (!Object.keys(edit).length) throw new MemberCardError('INVALID_REQUEST', 'Nothing to change.');
+  return edit;
+}
+
+/** 32 characters of [A-Za-z0-9]: fits WeChat Pay's out_request_no rules. */
+export function newRequestNo(): string {
+  return randomBytes(24).toString('base64url').replace(/[-_]/g, '0').slice(0, 32);
+}
+
+export function mountMyCard(router: Router, rt: Runtime): void {
+  router.get('/', async (ctx) => {
+    rejectIdentifyingQuery(ctx);
+    const { card } = await loadOwnCard(ctx, rt);
+    reply(ctx, card, rt);
+  });
+
+  router.patch('/', jsonBody(rt.options.bodyLimit), async (ctx) => {
+    rejectIdentifyingQuery(ctx);
+    // Validate before anything else, so a bad request costs no store or upstream call.
+    const edit = readEdit(ctx.request.body, rt);
+    const { card, code } = await loadOwnCard(ctx, rt);
+    if (card.user_card_status !== 'EFFECTIVE') {
+      throw new MemberCardError('CARD_NOT_EDITABLE', `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.`);
+    }
+    // One out_request_no per edit: the client's retries of this PATCH are then applied once.
+    await rt.client.updateCard(rt.options.cardId, code, { ...edit, out_request_no: newRequestNo() });
+    reply(ctx, { ...card, ...edit }, rt);
+  });
+}

@@ -1,0 +1,84 @@
+import type Router from '@koa/router';
+import { MemberCardError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import type { NotificationEffect } from '../store/types.js';
+import { isSafeSegment } from '../wechatpay/client.js';
+import type { VerifiedNotification } from '../wechatpay/types.js';
+import { jsonBody, rawBodyOf } from './body.js';
+
+/** Notifications are small; anything near this is not WeChat Pay. */
+const NOTIFY_BODY_LIMIT = '64kb';
+
+const BINDING_EVENTS = new Set(['MEMBERCARD.ACCEPT_CARD', 'MEMBERCARD.ACTIVATE_CARD']);
+
+function text(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+}
+
+/** What a verified notification does to our bindings. Other cards of the brand change nothing. */
+export function effectOf(notification: VerifiedNotification, cardId: string): NotificationEffect {
+  const { payload, eventType } = notification;
+  const code = isSafeSegment(payload.code) ? payload.code : undefined;
+  if (payload.card_id !== cardId || !code) return { kind: 'none' };
+  if (BINDING_EVENTS.has(eventType)) {
+    const unionid = text(payload.unionid, 128);
+    const oaOpenid = text(payload.openid, 128);
+    const outerStr = text(payload.outer_str, 128);
+    return {
+      kind: 'bind',
+      cardId,
+      code,
+      ...(unionid ? { unionid } : {}),
+      ...(oaOpenid ? { oaOpenid } : {}),
+      ...(outerStr ? { outerStr } : {}),
+    };
+  }
+  if (eventType === 'MEMBERCARD.USERCARD_MANAGE' && payload.event_type === 'USER_DELETE_MEMBERCARD') {
+    return { kind: 'retire', cardId, code };
+  }
+  return { kind: 'none' };
+}
+
+/**
+ * POST /notify: verify → decrypt → de-duplicate and apply in one atomic store step. A failed
+ * check changes nothing and answers 4xx; a store failure answers 5xx so WeChat Pay retries.
+ * No upstream call happens here, so a slow WeChat Pay cannot make us miss the 5 s deadline.
+ */
+export function mountNotify(router: Router, rt: Runtime): void {
+  router.post('/notify', jsonBody(NOTIFY_BODY_LIMIT), async (ctx) => {
+    const raw = rawBodyOf(ctx);
+    if (raw === undefined) {
+      // A body parser ahead of our router read the stream and kept no raw text to verify.
+      rt.log('error', 'notification body was consumed before the member-card router; mount it before other body parsers', {});
+      throw new MemberCardError('INTERNAL_ERROR', 'The notification could not be read.');
+    }
+    let notification: VerifiedNotification;
+    try {
+      notification = rt.verifier.verify(ctx.headers, raw);
+    } catch (err) {
+      if (err instanceof MemberCardError) {
+        rt.log('warn', 'notification rejected', { code: err.code, reason: err.message });
+      }
+      throw err;
+    }
+    const effect = effectOf(notification, rt.options.cardId);
+    const store = await rt.store();
+    const { payload } = notification;
+    const first = await store.applyNotification(
+      {
+        id: notification.id,
+        eventType: notification.eventType,
+        ...(typeof payload.card_id === 'string' ? { cardId: payload.card_id.slice(0, 64) } : {}),
+        ...(isSafeSegment(payload.code) ? { code: payload.code } : {}),
+        receivedAt: Date.now(),
+      },
+      effect,
+    );
+    rt.log('info', first ? 'notification applied' : 'duplicate notification ignored', {
+      id: notification.id,
+      eventType: notification.eventType,
+      effect: effect.kind,
+    });
+    ctx.status = 204;
+  });
+}

@@ -1,0 +1,222 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import Koa from 'koa';
+import { errorHandler, MemberCardError } from './errors.js';
+import { defaultLog, errorName, type Log } from './log.js';
+import { wechatLogin } from './login/index.js';
+import { memberCard, type MemberCard } from './member-card.js';
+import type { MemberCardOptions } from './options.js';
+import { startSandbox, type Sandbox, type SandboxCredentials } from './sandbox/index.js';
+import { parseList, parsePort, renameOptionError, requireEnv, type Env } from './serve-config.js';
+import { createStore } from './store/index.js';
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:3000 (no trailing slash). */
+  url: string;
+  /** The embedded sandbox, when WECHATPAY_MCHID was not set. */
+  sandbox?: Sandbox;
+  /** The demo user (sandbox mode only). */
+  demo?: DemoUser;
+  cards: MemberCard;
+  close(): Promise<void>;
+}
+
+export interface DemoUser {
+  unionid: string;
+  mp_openid: string;
+  oa_openid: string;
+  code: string;
+}
+
+/** Backgrounds the sandbox offers its demo users (WeChat Pay would return such URLs from its image upload). */
+const SANDBOX_BACKGROUNDS = [
+  'https://wxpaylogo.qpic.cn/sandbox/bg-ocean.png',
+  'https://wxpaylogo.qpic.cn/sandbox/bg-forest.png',
+  'https://wxpaylogo.qpic.cn/sandbox/bg-sunset.png',
+];
+
+async function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`sandbox control call ${new URL(url).pathname} answered ${response.status}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/** One demo person holding a card, kept in the sandbox's folder so restarts reuse them. */
+async function demoUser(sandbox: Sandbox, stateDir: string): Promise<DemoUser> {
+  const file = join(stateDir, 'demo.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoUser;
+  const user = (await postJson(new URL('sandbox/users', sandbox.url).href, { nickname: '演示用户' })) as Omit<DemoUser, 'code'>;
+  const { code } = await postJson(new URL(`sandbox/cards/${sandbox.credentials.cardId}/codes`, sandbox.url).href, {
+    unionid: user.unionid,
+    balance: 8888,
+    bonus_value: 120,
+    level: '金卡会员',
+  });
+  const demo = { unionid: user.unionid, mp_openid: user.mp_openid, oa_openid: user.oa_openid, code: String(code) };
+  writeFileSync(file, `${JSON.stringify(demo, null, 2)}\n`);
+  return demo;
+}
+
+interface Settings {
+  wechatpay: MemberCardOptions['wechatpay'];
+  cardId: string;
+  appid: string;
+  miniProgram: { appid: string; secret: string; baseURL: string };
+  sandbox?: Sandbox;
+  sandboxStateDir?: string;
+}
+
+async function settingsFrom(env: Env): Promise<Settings> {
+  if (env.WECHATPAY_MCHID) {
+    requireEnv(env);
+    return {
+      wechatpay: {
+        mchid: env.WECHATPAY_MCHID,
+        serial: env.WECHATPAY_SERIAL as string,
+        privateKey: env.WECHATPAY_PRIVATE_KEY as string,
+        publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID as string,
+        publicKey: env.WECHATPAY_PUBLIC_KEY as string,
+        apiv3Key: env.WECHATPAY_APIV3_KEY as string,
+        ...(env.WECHATPAY_BASE_URL ? { baseURL: env.WECHATPAY_BASE_URL } : {}),
+      },
+      cardId: env.MEMBERCARD_CARD_ID as string,
+      appid: env.MEMBERCARD_APPID as string,
+      miniProgram: {
+        appid: env.WECHAT_MINIPROGRAM_APPID as string,
+        secret: env.WECHAT_MINIPROGRAM_SECRET as string,
+        baseURL: env.WECHAT_API_BASE_URL || 'https://api.weixin.qq.com/',
+      },
+    };
+  }
+  const stateDir = resolve(env.SANDBOX_STATE || './data/sandbox');
+  const sandbox = await startSandbox({ port: parsePort(env.SANDBOX_PORT, 'SANDBOX_PORT', 3100), stateDir });
+  const c: SandboxCredentials = sandbox.credentials;
+  return {
+    wechatpay: {
+      mchid: c.mchid,
+      serial: c.serial,
+      privateKey: c.privateKey,
+      ...(c.publicKeyId && c.publicKey
+        ? { publicKeyId: c.publicKeyId, publicKey: c.publicKey }
+        : { certs: { [c.platformCertificateSerial as string]: c.platformCertificate as string } }),
+      apiv3Key: c.apiv3Key,
+      baseURL: c.baseURL,
+    },
+    cardId: c.cardId,
+    appid: c.appid,
+    miniProgram: { appid: c.miniProgramAppid, secret: c.miniProgramSecret, baseURL: c.baseURL },
+    sandbox,
+    sandboxStateDir: stateDir,
+  };
+}
+
+/**
+ * `wechat-membercard serve`: the login kit at /api/login, the member-card router at
+ * /api/member-card and GET /healthz, configured from the environment (serve-config.ts).
+ */
+export async function startServer(env: Env = process.env, log: Log = defaultLog): Promise<RunningServer> {
+  const port = parsePort(env.PORT, 'PORT', 3000);
+  const settings = await settingsFrom(env);
+  const { sandbox } = settings;
+  const store = createStore(env.MEMBERCARD_STORE || 'sqlite:./data/membercard.db');
+  let cards: MemberCard;
+  let login: ReturnType<typeof wechatLogin>;
+  try {
+    const backgrounds = env.MEMBERCARD_BACKGROUNDS !== undefined ? parseList(env.MEMBERCARD_BACKGROUNDS) : sandbox ? SANDBOX_BACKGROUNDS : [];
+    cards = memberCard({
+      cardId: settings.cardId,
+      appid: settings.appid,
+      wechatpay: settings.wechatpay,
+      store,
+      selfService: { backgrounds },
+      prefix: '/api/member-card',
+      log,
+    });
+    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
+    await store.init();
+  } catch (err) {
+    await sandbox?.close();
+    await store.close().catch(() => {});
+    throw renameOptionError(err);
+  }
+
+  const app = new Koa({ proxy: env.TRUST_PROXY === '1' });
+  app.use(errorHandler((err, ctx) => log('error', 'unexpected error', { error: errorName(err), path: ctx.path })));
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/healthz') return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MemberCardError('METHOD_NOT_ALLOWED', 'Use GET.');
+    try {
+      await store.ping();
+      ctx.body = { status: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', code: 'STORE_UNAVAILABLE' };
+    }
+  });
+  app.use(login.middleware());
+  app.use(login.routes()).use(login.allowedMethods());
+  app.use(cards.routes()).use(cards.allowedMethods());
+  app.silent = true; // errors are answered and logged by errorHandler, without stacks
+
+  const host = env.HOST || (sandbox ? '127.0.0.1' : '0.0.0.0');
+  const server = await new Promise<Server>((ok, fail) => {
+    const s = app.listen(port, host, () => ok(s));
+    s.once('error', fail);
+  }).catch(async (err: unknown) => {
+    await sandbox?.close();
+    await store.close();
+    throw new Error(`cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? errorName(err)}); set PORT`);
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+
+  let demo: DemoUser | undefined;
+  if (sandbox && settings.sandboxStateDir) {
+    // Point the sandbox's notifications here, as a merchant does with PATCH /callback.
+    await cards.client.setNotifyUrl(`${url}/api/member-card/notify`);
+    demo = await demoUser(sandbox, settings.sandboxStateDir);
+  } else if (env.MEMBERCARD_NOTIFY_URL) {
+    await cards.client.setNotifyUrl(env.MEMBERCARD_NOTIFY_URL);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    ...(sandbox ? { sandbox } : {}),
+    ...(demo ? { demo } : {}),
+    cards,
+    close: () => {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await new Promise<void>((ok) => server.close(() => ok()));
+        await sandbox?.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** What a newcomer can paste to see it work end to end against the sandbox. */
+export function walkthrough(running: RunningServer): string {
+  const { url, sandbox, demo } = running;
+  if (!sandbox || !demo) return `koa-wechat-membercard serving on ${url}\n`;
+  const json = `node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8"))`;
+  return [
+    `koa-wechat-membercard serving on ${url}, against the embedded WeChat Pay sandbox at ${sandbox.url}`,
+    '',
+    'Try it (a demo user already holds a card):',
+    '',
+    '# 1. A login code, as wx.login gives a mini-program',
+    `CODE=$(curl -s -X POST ${sandbox.url}sandbox/login-codes -H 'content-type: application/json' -d '{"unionid":"${demo.unionid}"}' | ${json}.js_code')`,
+    '# 2. Log in: our login kit calls jscode2session and answers a session token',
+    `TOKEN=$(curl -s -X POST ${url}/api/login -H 'content-type: application/json' -d "{\\"code\\":\\"$CODE\\"}" | ${json}.token')`,
+    '# 3. Read my card',
+    `curl -s ${url}/api/member-card -H "authorization: Bearer $TOKEN"`,
+    '# 4. Change its background to one the merchant offers',
+    `curl -s -X PATCH ${url}/api/member-card -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"background_picture_url":"${SANDBOX_BACKGROUNDS[1]}"}'`,
+    '',
+  ].join('\n');
+}

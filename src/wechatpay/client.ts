@@ -1,0 +1,122 @@
+import type { KeyObject } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Decorator } from 'wechatpay-axios-plugin';
+import { OptionsError } from '../errors.js';
+import type { Log } from '../log.js';
+import type { CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
+import { describeFailure, isTransient, toClientError } from './upstream-errors.js';
+
+export interface WechatpayClientOptions {
+  mchid: string;
+  serial: string;
+  privateKey: KeyObject;
+  /** Trusted platform keys by Wechatpay-Serial: PUB_KEY_ID_… or a platform certificate serial. */
+  certs: Record<string, KeyObject>;
+  baseURL: string;
+  /** Per attempt, ms. */
+  timeout: number;
+  /** Extra attempts after a transient failure, for calls that are safe to repeat. */
+  retries: number;
+  log: Log;
+}
+
+interface AxiosInstanceLike {
+  request(config: { url: string; method: string; data?: unknown; timeout?: number }): Promise<{ status: number; data: unknown }>;
+}
+
+const BASE = 'v3/marketing/membercard-open';
+/** card_id and code go into the path unencoded by the plugin's signer: only these characters may. */
+const SAFE_SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isSafeSegment(value: unknown): value is string {
+  return typeof value === 'string' && SAFE_SEGMENT.test(value);
+}
+
+function cardPath(cardId: string, code: string): string {
+  if (!isSafeSegment(cardId) || !isSafeSegment(code)) {
+    // Our own data is wrong (a bad resolveCode answer, say): never send it upstream.
+    throw new TypeError('card_id and code must be 1-64 letters, digits, "_" or "-"');
+  }
+  return `${BASE}/cards/${cardId}/codes/${code}`;
+}
+
+/**
+ * Our typed client for the member-card API, over wechatpay-axios-plugin's signing and
+ * verifying axios instance. Every failure leaves here as a MemberCardError with our codes.
+ */
+export class WechatpayClient {
+  readonly #http: AxiosInstanceLike;
+  readonly #options: WechatpayClientOptions;
+
+  constructor(options: WechatpayClientOptions) {
+    this.#options = options;
+    try {
+      // The plugin mutates the object it is given: hand it a fresh one.
+      const decorator = new Decorator({
+        mchid: options.mchid,
+        serial: options.serial,
+        privateKey: options.privateKey as unknown as string,
+        certs: { ...options.certs } as unknown as Record<string, string>,
+        baseURL: options.baseURL,
+        timeout: options.timeout,
+        // Status handling is ours; the plugin must not follow redirects to another host either.
+        maxRedirects: 0,
+      } as unknown as ConstructorParameters<typeof Decorator>[0]);
+      this.#http = decorator.v3 as unknown as AxiosInstanceLike;
+    } catch (err) {
+      throw new OptionsError(`option "wechatpay": ${(err as Error).message}`);
+    }
+  }
+
+  /** GET a user's card. Safe to repeat, so transient faults are retried. */
+  async getCard(cardId: string, code: string): Promise<UpstreamCard> {
+    const data = await this.#send('GET', cardPath(cardId, code), undefined, true);
+    if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
+    return data as UpstreamCard;
+  }
+
+  /** PATCH a user's card. The out_request_no makes a retry safe: WeChat Pay applies it once. */
+  async updateCard(cardId: string, code: string, update: CardUpdate): Promise<void> {
+    await this.#send('PATCH', cardPath(cardId, code), update, true);
+  }
+
+  /** PATCH a user's points. */
+  async updateRights(cardId: string, code: string, update: RightsUpdate): Promise<void> {
+    await this.#send('PATCH', `${cardPath(cardId, code)}/rights`, update, true);
+  }
+
+  /** Registers where WeChat Pay sends member-card notifications. */
+  async setNotifyUrl(notifyUrl: string): Promise<void> {
+    await this.#send('PATCH', `${BASE}/callback`, { notify_url: notifyUrl }, true);
+  }
+
+  async getNotifyUrl(): Promise<{ notify_url?: string; mchid?: string }> {
+    return (await this.#send('GET', `${BASE}/callback`, undefined, true)) as { notify_url?: string; mchid?: string };
+  }
+
+  async #send(method: string, url: string, data: unknown, repeatable: boolean): Promise<unknown> {
+    const attempts = repeatable ? 1 + this.#options.retries : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.#http.request({ url, method, data });
+        return response.data;
+      } catch (err) {
+        const failure = describeFailure(err);
+        const retry = attempt < attempts && isTransient(failure);
+        this.#options.log('warn', 'wechatpay request failed', {
+          method,
+          // The path template, not the code: a card code identifies a person.
+          path: url.replace(/\/codes\/[^/]+/, '/codes/{code}'),
+          status: failure.status ?? 0,
+          code: failure.code,
+          requestId: failure.requestId ?? '',
+          attempt,
+          retry,
+        });
+        if (!retry) throw toClientError(failure);
+        // Short exponential back-off with jitter: 100 ms, 200 ms, … so a burst does not hammer.
+        await sleep(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/** A user's member card as WeChat Pay's GET /cards/{card_id}/codes/{code} returns it. */
+export interface UpstreamCard {
+  card_id: string;
+  code: string;
+  /** The user's openid under the card's 服务号; never sent to our clients. */
+  openid?: string;
+  membership_number?: string;
+  level?: string;
+  nickname?: string;
+  head_image_url?: string;
+  background_picture_url?: string;
+  /** Stored value in fen (分). */
+  balance?: number;
+  bonus_value?: number;
+  user_card_status?: CardStatus;
+  user_information?: {
+    common_field_list?: Array<{ name: string; value: string }>;
+    custom_field_list?: Array<{ name: string; value?: string; value_list?: string[] }>;
+  };
+}
+
+export type CardStatus = 'NOT_ACTIVATE' | 'EFFECTIVE' | 'EXPIRE' | 'UNAVAILABLE' | 'DELETE';
+
+/** The card as our clients see it: WeChat Pay's fields minus the 服务号 openid. */
+export type Card = Omit<UpstreamCard, 'openid'>;
+
+/** Body of PATCH /cards/{card_id}/codes/{code}. `out_request_no` makes a retry safe. */
+export interface CardUpdate {
+  out_request_no: string;
+  membership_number?: string;
+  background_picture_url?: string;
+  level?: string;
+  balance_information?: {
+    before_balance: number;
+    balance: number;
+    add_balance: number;
+    balance_remark?: string;
+  };
+  need_inform_balance?: boolean;
+  need_inform_level?: boolean;
+}
+
+/** Body of PATCH /cards/{card_id}/codes/{code}/rights (points). */
+export interface RightsUpdate {
+  out_request_no: string;
+  before_bonus_value: number;
+  bonus_value: number;
+  add_bonus_value: number;
+  bonus_remark?: string;
+  need_inform_bonus?: boolean;
+}
+
+/** The decrypted resource of a member-card notification. */
+export interface NotificationPayload {
+  event_type?: string;
+  card_id?: string;
+  code?: string;
+  event_time?: string;
+  openid?: string;
+  unionid?: string;
+  outer_str?: string;
+  activate_scene?: string;
+  [key: string]: unknown;
+}
+
+/** A verified and decrypted notification. */
+export interface VerifiedNotification {
+  id: string;
+  /** The envelope's event_type, e.g. MEMBERCARD.ACCEPT_CARD. */
+  eventType: string;
+  createTime?: string;
+  payload: NotificationPayload;
+}
