@@ -31,6 +31,27 @@ export function jsonBody(limit: string | number): Middleware {
   };
 }
 
+/**
+ * Reads the body as raw UTF-8 text into ctx.request.rawBody, up to `limitBytes` (413 beyond),
+ * without parsing it: a signature is checked over these exact bytes before anything trusts them.
+ */
+export function rawTextBody(limitBytes: number): Middleware {
+  return async function readRawBody(ctx: Context, next: Next) {
+    if (rawBodyOf(ctx) !== undefined || ctx.req.readableEnded) return next();
+    const declared = Number(ctx.get('Content-Length') || 0);
+    if (declared > limitBytes) throw new MemberCardError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limitBytes) throw new MemberCardError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+      chunks.push(chunk);
+    }
+    (ctx.request as { rawBody?: string }).rawBody = Buffer.concat(chunks).toString('utf8');
+    return next();
+  };
+}
+
 /** The raw body text; WeChat Pay's signatures cover exactly these bytes. */
 export function rawBodyOf(ctx: Context): string | undefined {
   const raw = (ctx.request as { rawBody?: unknown }).rawBody;

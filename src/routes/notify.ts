@@ -4,10 +4,10 @@ import type { Runtime } from '../runtime.js';
 import type { NotificationEffect } from '../store/types.js';
 import { isSafeSegment } from '../wechatpay/client.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
-import { jsonBody, rawBodyOf } from './body.js';
+import { rawBodyOf, rawTextBody } from './body.js';
 
 /** Notifications are small; anything near this is not WeChat Pay. */
-const NOTIFY_BODY_LIMIT = '64kb';
+const NOTIFY_BODY_LIMIT = 64 * 1024;
 
 const BINDING_EVENTS = new Set(['MEMBERCARD.ACCEPT_CARD', 'MEMBERCARD.ACTIVATE_CARD']);
 
@@ -45,7 +45,7 @@ export function effectOf(notification: VerifiedNotification, cardId: string): No
  * No upstream call happens here, so a slow WeChat Pay cannot make us miss the 5 s deadline.
  */
 export function mountNotify(router: Router, rt: Runtime): void {
-  router.post('/notify', jsonBody(NOTIFY_BODY_LIMIT), async (ctx) => {
+  router.post('/notify', rawTextBody(NOTIFY_BODY_LIMIT), async (ctx) => {
     const raw = rawBodyOf(ctx);
     if (raw === undefined) {
       // A body parser ahead of our router read the stream and kept no raw text to verify.
