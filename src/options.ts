@@ -128,6 +128,12 @@ const keyInput = Joi.any().custom((value: unknown, helpers) =>
     ? value
     : helpers.error('key.type')).messages({ 'key.type': 'must be PEM text, a Buffer, a KeyObject or a file path' });
 
+/** A store URL or a Store object; shared by memberCard() and wechatLogin(). */
+export const storeOption = Joi.any()
+  .custom((value: unknown, helpers) => ((typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type')))
+  .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…) or a Store object' })
+  .default(DEFAULTS.store);
+
 const schema = Joi.object({
   cardId: id(64).required(),
   appid: id(32).required(),
@@ -150,10 +156,7 @@ const schema = Joi.object({
     .or('publicKeyId', 'certs')
     .messages({ 'object.missing': 'needs publicKeyId and publicKey, or certs, to verify WeChat Pay' })
     .required(),
-  store: Joi.any()
-    .custom((value: unknown, helpers) => (typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type'))
-    .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…) or a Store object' })
-    .default(DEFAULTS.store),
+  store: storeOption,
   identity: Joi.function(),
   resolveCode: Joi.function(),
   selfService: Joi.object({

@@ -4,10 +4,9 @@ import Joi from 'joi';
 import type { Context, Middleware, Next } from 'koa';
 import { errorHandler, MemberCardError } from '../errors.js';
 import { defaultLog, errorName, type Log } from '../log.js';
-import { validateOptions } from '../options.js';
+import { storeOption, validateOptions } from '../options.js';
 import { jsonBody } from '../routes/body.js';
 import { createStore } from '../store/index.js';
-import { isStore } from '../store/is-store.js';
 import type { Store } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
 
@@ -43,10 +42,7 @@ export interface WechatLogin {
 const schema = Joi.object({
   appid: Joi.string().pattern(/^[A-Za-z0-9_-]+$/).max(32).required(),
   secret: Joi.string().min(1).max(128).required(),
-  store: Joi.any()
-    .custom((value: unknown, helpers) => (typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type'))
-    .messages({ 'store.type': 'must be a store URL or a Store object' })
-    .default('sqlite:./data/membercard.db'),
+  store: storeOption,
   baseURL: Joi.string().uri({ scheme: ['http', 'https'] }).default('https://api.weixin.qq.com/'),
   sessionTtl: Joi.number().integer().min(60).max(365 * 24 * 3600).default(7 * 24 * 3600),
   timeout: Joi.number().integer().min(1).max(60_000).default(5000),

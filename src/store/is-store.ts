@@ -1,9 +1,27 @@
 import type { Store } from './types.js';
 
-const METHODS = ['init', 'findBindingByUser', 'findBindingByUnionid', 'applyNotification', 'putOuterStr', 'getSession'] as const;
+/** Every method of the Store interface: a host's own store must have them all. */
+export const STORE_METHODS = [
+  'init',
+  'ping',
+  'close',
+  'findBindingByUser',
+  'findBindingByUnionid',
+  'getBinding',
+  'flagBinding',
+  'putOuterStr',
+  'applyNotification',
+  'getNotification',
+  'putSession',
+  'getSession',
+  'deleteSession',
+] as const satisfies readonly (keyof Store)[];
 
-/** True for an object that implements the Store interface (duck-typed: hosts may bring their own). */
+/** The Store methods an object lacks (duck-typed: hosts may bring their own store). */
+export function missingStoreMethods(value: object): string[] {
+  return STORE_METHODS.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+}
+
 export function isStore(value: unknown): value is Store {
-  if (!value || typeof value !== 'object') return false;
-  return METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  return typeof value === 'object' && value !== null && missingStoreMethods(value).length === 0;
 }

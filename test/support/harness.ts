@@ -121,7 +121,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   options.before?.(app);
   const login = options.noLogin
     ? undefined
-    : wechatLogin({ appid: creds.miniProgramAppid, secret: creds.miniProgramSecret, baseURL: creds.baseURL, store, timeout: 1500 });
+    : wechatLogin({
+        appid: creds.miniProgramAppid,
+        secret: creds.miniProgramSecret,
+        baseURL: creds.baseURL,
+        store,
+        timeout: 1500,
+        log: (level, message, fields) => logs.push({ level, message, fields }),
+      });
   if (login) app.use(login.middleware()).use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());
   await cards.ready();

@@ -1,0 +1,367 @@
+import type { Pool, PoolClient, PoolConfig } from 'pg';
+import { OptionsError } from '../errors.js';
+import { interopDefault, loadOptional, redactUrl } from './optional-dependency.js';
+import { toBinding, toNotification, toSession, type BindingRow, type NotificationRow, type SessionRow } from './rows.js';
+import type {
+  Binding,
+  NotificationEffect,
+  NotificationRecord,
+  Session,
+  Store,
+  UserIdentity,
+} from './types.js';
+import { InitOnce, storeClosed, storeUnavailable } from './unavailable.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  connectionString: string;
+  /** The schema our tables live in; created if missing (default 'public'). */
+  schema?: string;
+  /** Pool size per process (default 10). */
+  max?: number;
+  /** Give up connecting after this many ms (default 3000). */
+  connectTimeoutMs?: number;
+  /**
+   * Give up on a query after this many ms (default 4000): the server cancels it (statement_timeout)
+   * and, should the server not answer at all, the client gives up 1 s later (query_timeout).
+   */
+  queryTimeoutMs?: number;
+  /** Called with errors of idle pooled connections (which are otherwise ignored: the pool replaces them). */
+  onError?: (err: Error) => void;
+  /** Extra pg Pool settings, applied last. */
+  pool?: PoolConfig;
+}
+
+type PgModule = typeof import('pg');
+
+/** Serialises schema setup across processes: (our constant, hash of the schema name). */
+const LOCK_NAMESPACE = 0x4d435244; // 'MCRD'
+
+/** Schema migrations in order; schema_version holds how many have run. Append only. */
+const MIGRATIONS: ((s: string) => string)[] = [
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.bindings (
+      card_id TEXT NOT NULL,
+      code TEXT NOT NULL,
+      unionid TEXT,
+      oa_openid TEXT,
+      user_openid TEXT,
+      status TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (card_id, code)
+    );
+    CREATE INDEX IF NOT EXISTS bindings_by_user ON ${s}.bindings (card_id, user_openid, updated_at DESC) WHERE status = 'active';
+    CREATE INDEX IF NOT EXISTS bindings_by_unionid ON ${s}.bindings (card_id, unionid, updated_at DESC) WHERE status = 'active';
+    CREATE TABLE IF NOT EXISTS ${s}.outer_strs (
+      outer_str TEXT PRIMARY KEY,
+      openid TEXT NOT NULL,
+      unionid TEXT,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.notifications (
+      id TEXT PRIMARY KEY,
+      event_type TEXT NOT NULL,
+      card_id TEXT,
+      code TEXT,
+      received_at BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.sessions (
+      token_hash TEXT PRIMARY KEY,
+      openid TEXT NOT NULL,
+      unionid TEXT,
+      expires_at BIGINT NOT NULL
+    );`,
+];
+
+/**
+ * SQLSTATE classes that mean the server cannot serve us now (connection exception, insufficient
+ * resources, operator intervention incl. statement_timeout, system error), as opposed to a bug.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
+
+/** An error the server answered with (it has a SQLSTATE), as opposed to no answer at all. */
+function isServerError(err: unknown): err is { code: string; severity: string } {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  return !!e && typeof e.severity === 'string' && typeof e.code === 'string';
+}
+
+function wrap(err: unknown): unknown {
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError) return err;
+  // An answer from the server: only some classes mean "unavailable".
+  if (isServerError(err)) return UNAVAILABLE_SQLSTATE.test(err.code) ? storeUnavailable(err) : err;
+  // No answer at all: refused, reset, terminated, connect or read timeout.
+  return storeUnavailable(err);
+}
+
+const orNull = (v: string | undefined): string | null => v || null;
+
+/**
+ * PostgreSQL, for several instances behind a load balancer. Each atomic step is a single
+ * statement or one transaction; concurrent instances are serialised by row locks / unique
+ * indexes, never by reading first and writing later.
+ */
+export class PostgresStore implements Store {
+  readonly #options: PostgresStoreOptions;
+  readonly #schema: string;
+  /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
+  readonly #s: string;
+  readonly #init = new InitOnce(() => this.#connect());
+  #pool: Pool | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.#options = options;
+    this.#schema = options.schema ?? 'public';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.#schema)) {
+      throw new OptionsError(`schema must be a plain PostgreSQL identifier (letters, digits, _), got ${JSON.stringify(this.#schema)}`);
+    }
+    this.#s = `"${this.#schema}"`;
+  }
+
+  get schema(): string {
+    return this.#schema;
+  }
+
+  init(): Promise<void> {
+    if (this.#closed) return Promise.reject(storeClosed());
+    return this.#init.call();
+  }
+
+  async ping(): Promise<void> {
+    await this.#query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
+  }
+
+  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined> {
+    return this.#latestActive('user_openid', cardId, userOpenid);
+  }
+
+  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined> {
+    return this.#latestActive('unionid', cardId, unionid);
+  }
+
+  async getBinding(cardId: string, code: string): Promise<Binding | undefined> {
+    const rows = await this.#query<BindingRow>(`SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`, [cardId, code]);
+    return rows[0] && toBinding(rows[0]);
+  }
+
+  async flagBinding(cardId: string, code: string): Promise<void> {
+    await this.#query(`UPDATE ${this.#s}.bindings SET status = 'flagged', updated_at = $3 WHERE card_id = $1 AND code = $2`, [
+      cardId,
+      code,
+      Date.now(),
+    ]);
+  }
+
+  async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
+    await this.#query(
+      `INSERT INTO ${this.#s}.outer_strs (outer_str, openid, unionid, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (outer_str) DO UPDATE SET openid = EXCLUDED.openid, unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at`,
+      [outerStr, user.openid, orNull(user.unionid), expiresAt],
+    );
+  }
+
+  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean> {
+    const s = this.#s;
+    return this.#transaction(async (client) => {
+      const now = Date.now();
+      // Insert-if-absent is the de-duplication. A concurrent duplicate waits on our uncommitted
+      // key and then finds it taken; if we roll back, it inserts instead. Nothing is lost.
+      const inserted = await client.query(
+        `INSERT INTO ${s}.notifications (id, event_type, card_id, code, received_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [record.id, record.eventType, orNull(record.cardId), orNull(record.code), record.receivedAt],
+      );
+      if (inserted.rowCount === 0) return false;
+      if (effect.kind === 'bind') {
+        let outer: { openid: string; unionid: string | null } | undefined;
+        if (effect.outerStr !== undefined) {
+          // Consuming is one delete-returning: of two racing consumers only one gets the row.
+          const consumed = await client.query<{ openid: string; unionid: string | null }>(
+            `DELETE FROM ${s}.outer_strs WHERE outer_str = $1 AND expires_at > $2 RETURNING openid, unionid`,
+            [effect.outerStr, now],
+          );
+          outer = consumed.rows[0];
+        }
+        // The merge happens inside the upsert against the locked current row, so a concurrent
+        // update of the same code cannot be lost.
+        await client.query(
+          `INSERT INTO ${s}.bindings AS b (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
+           VALUES ($1, $2, COALESCE($3::text, $6::text), $4, $5, 'active', $7, $7)
+           ON CONFLICT (card_id, code) DO UPDATE SET
+             unionid = COALESCE($3::text, b.unionid, $6::text),
+             oa_openid = COALESCE(EXCLUDED.oa_openid, b.oa_openid),
+             user_openid = COALESCE(EXCLUDED.user_openid, b.user_openid),
+             status = 'active',
+             updated_at = EXCLUDED.updated_at`,
+          [effect.cardId, effect.code, orNull(effect.unionid), orNull(effect.oaOpenid), outer?.openid ?? null, outer?.unionid || null, now],
+        );
+      } else if (effect.kind === 'retire') {
+        await client.query(`UPDATE ${s}.bindings SET status = 'retired', updated_at = $3 WHERE card_id = $1 AND code = $2`, [
+          effect.cardId,
+          effect.code,
+          now,
+        ]);
+      }
+      return true;
+    });
+  }
+
+  async getNotification(id: string): Promise<NotificationRecord | undefined> {
+    const rows = await this.#query<NotificationRow>(`SELECT * FROM ${this.#s}.notifications WHERE id = $1`, [id]);
+    return rows[0] && toNotification(rows[0]);
+  }
+
+  async putSession(tokenHash: string, session: Session): Promise<void> {
+    await this.#query(
+      `INSERT INTO ${this.#s}.sessions (token_hash, openid, unionid, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (token_hash) DO UPDATE SET openid = EXCLUDED.openid, unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at`,
+      [tokenHash, session.openid, orNull(session.unionid), session.expiresAt],
+    );
+  }
+
+  async getSession(tokenHash: string): Promise<Session | undefined> {
+    const rows = await this.#query<SessionRow>(
+      `SELECT openid, unionid, expires_at FROM ${this.#s}.sessions WHERE token_hash = $1 AND expires_at > $2`,
+      [tokenHash, Date.now()],
+    );
+    return rows[0] && toSession(rows[0]);
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.#query(`DELETE FROM ${this.#s}.sessions WHERE token_hash = $1`, [tokenHash]);
+  }
+
+  async #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<Binding | undefined> {
+    const rows = await this.#query<BindingRow>(
+      `SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND ${column} = $2 AND status = 'active'
+       ORDER BY updated_at DESC LIMIT 1`,
+      [cardId, value],
+    );
+    return rows[0] && toBinding(rows[0]);
+  }
+
+  async #ready(): Promise<Pool> {
+    if (this.#closed) throw storeClosed();
+    await this.#init.call();
+    if (!this.#pool) throw storeClosed();
+    return this.#pool;
+  }
+
+  async #query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    const pool = await this.#ready();
+    try {
+      return (await pool.query<R & import('pg').QueryResultRow>(sql, params)).rows;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  async #transaction<T>(fn: (client: PoolClient) => Promise<T>, pool?: Pool): Promise<T> {
+    const p = pool ?? (await this.#ready());
+    let client: PoolClient;
+    try {
+      client = await p.connect();
+    } catch (err) {
+      throw wrap(err);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (isServerError(err)) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
+      } else {
+        // No answer from the server (reset, read timeout): the connection is gone or stuck, so
+        // don't wait another timeout for a ROLLBACK; dropping it makes the server roll back.
+        broken = err instanceof Error ? err : new Error(String(err));
+      }
+      throw wrap(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const { connectionString } = this.#options;
+    const mod = (await loadOptional('pg', redactUrl(connectionString), () => import('pg'))) as PgModule | { default: PgModule };
+    const pg = interopDefault(mod);
+    const queryTimeoutMs = this.#options.queryTimeoutMs ?? 4000;
+    const pool = new pg.Pool({
+      connectionString,
+      max: this.#options.max ?? 10,
+      connectionTimeoutMillis: this.#options.connectTimeoutMs ?? 3000,
+      // Server-side limit, plus a slightly longer client-side one for a server that stops answering.
+      statement_timeout: queryTimeoutMs,
+      query_timeout: queryTimeoutMs + 1000,
+      idle_in_transaction_session_timeout: queryTimeoutMs * 2,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'koa-wechat-membercard',
+      ...this.#options.pool,
+    });
+    // An idle connection dying (server restart) must not crash the process; the pool replaces it.
+    pool.on('error', (err) => this.#options.onError?.(err));
+    try {
+      await this.#migrate(pool);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.#closed) {
+      // close() was called while we were connecting: don't leave a pool behind.
+      await pool.end().catch(() => undefined);
+      throw storeClosed();
+    }
+    this.#pool = pool;
+    this.#timer = setInterval(() => void this.#sweep(), 600_000);
+    this.#timer.unref();
+  }
+
+  /**
+   * Creates / migrates the schema. The advisory lock (held until COMMIT) makes instances that
+   * start together take turns, so none trips over another's half-made CREATE.
+   */
+  async #migrate(pool: Pool): Promise<void> {
+    const s = this.#s;
+    await this.#transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, this.#schema]);
+      // Checked first: CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database.
+      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
+      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
+      const current = await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_version`);
+      const version = current.rows[0]?.version ?? 0;
+      if (current.rowCount === 0) await client.query(`INSERT INTO ${s}.schema_version (version) VALUES (0)`);
+      for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]?.(s) ?? '');
+      if (version < MIGRATIONS.length) await client.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
+    }, pool);
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      const now = Date.now();
+      await this.#query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
+      await this.#query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
+    } catch {
+      // Only housekeeping: reads already ignore expired rows; the next sweep tries again.
+    }
+  }
+}

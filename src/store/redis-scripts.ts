@@ -1,0 +1,97 @@
+/**
+ * The Lua scripts that make each Redis step atomic (Redis runs a script with nothing in between).
+ *
+ * Key layout under the prefix P (each component percent-encoded by `enc`, identically in Lua and
+ * in redis.ts, so ':' inside an id cannot collide):
+ *   P n:<id>                 processed notification (JSON), expires after the notification TTL
+ *   P b:<cardId>:<code>      binding (hash: cardId code unionid oaOpenid userOpenid status createdAt updatedAt)
+ *   P u:<cardId>:<openid>    index: codes bound to this mini-program user, scored by updatedAt
+ *   P x:<cardId>:<unionid>   index: codes bound to this unionid, scored by updatedAt
+ *   P o:<outerStr>           pending outer_str (JSON {openid, unionid?, expiresAt}), PX TTL
+ *   P s:<tokenHash>          login session (JSON), PX TTL
+ *
+ * Index keys are derived inside the scripts (the user comes from the consumed outer_str), so the
+ * scripts need a single-shard Redis (standalone or Sentinel), not Redis Cluster.
+ */
+
+const PRELUDE = `
+local function enc(s)
+  return (string.gsub(s, '[^%w_%.%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+local function nz(v)
+  if v == false or v == nil or v == '' then return nil end
+  return v
+end
+`;
+
+/**
+ * KEYS: notification, binding, outer_str.
+ * ARGV: prefix, record JSON, notification TTL ms, now, kind, cardId, code, unionid, oaOpenid, has outer_str ('1'/'0').
+ * Returns 1 when applied, 0 for a duplicate (and then changes nothing).
+ */
+export const APPLY_NOTIFICATION = `${PRELUDE}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local P, now, kind, cardId, code = ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if kind == 'bind' then
+  local outerOpenid, outerUnionid
+  if ARGV[10] == '1' then
+    local raw = redis.call('GET', KEYS[3])
+    if raw then
+      local o = cjson.decode(raw)
+      if tonumber(o.expiresAt) > tonumber(now) then
+        redis.call('DEL', KEYS[3])
+        outerOpenid = nz(o.openid)
+        if type(o.unionid) == 'string' then outerUnionid = nz(o.unionid) end
+      end
+    end
+  end
+  local cur = redis.call('HMGET', KEYS[2], 'unionid', 'oaOpenid', 'userOpenid', 'createdAt')
+  local unionid = nz(ARGV[8]) or nz(cur[1]) or outerUnionid
+  local oaOpenid = nz(ARGV[9]) or nz(cur[2])
+  local userOpenid = outerOpenid or nz(cur[3])
+  redis.call('HSET', KEYS[2], 'cardId', cardId, 'code', code, 'status', 'active',
+    'createdAt', nz(cur[4]) or now, 'updatedAt', now)
+  if oaOpenid then redis.call('HSET', KEYS[2], 'oaOpenid', oaOpenid) end
+  if unionid then
+    redis.call('HSET', KEYS[2], 'unionid', unionid)
+    redis.call('ZADD', P .. 'x:' .. enc(cardId) .. ':' .. enc(unionid), now, code)
+  end
+  if userOpenid then
+    redis.call('HSET', KEYS[2], 'userOpenid', userOpenid)
+    redis.call('ZADD', P .. 'u:' .. enc(cardId) .. ':' .. enc(userOpenid), now, code)
+  end
+elseif kind == 'retire' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HSET', KEYS[2], 'status', 'retired', 'updatedAt', now)
+  end
+end
+return 1
+`;
+
+/**
+ * KEYS: an index (u: or x:). ARGV: prefix, encoded cardId, hash field the index is on, its value.
+ * Returns the newest active binding's hash (flat field/value list) or nil. Entries whose binding
+ * no longer carries this user/unionid are stale and dropped on the way.
+ */
+export const FIND_LATEST_ACTIVE = `${PRELUDE}
+local codes = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+for _, code in ipairs(codes) do
+  local key = ARGV[1] .. 'b:' .. ARGV[2] .. ':' .. enc(code)
+  local v = redis.call('HMGET', key, ARGV[3], 'status')
+  if v[1] ~= ARGV[4] then
+    redis.call('ZREM', KEYS[1], code)
+  elseif v[2] == 'active' then
+    return redis.call('HGETALL', key)
+  end
+end
+return false
+`;
+
+/** KEYS: binding. ARGV: status, now. Changes an existing binding's status; never creates one. */
+export const SET_STATUS = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2])
+end
+return 1
+`;

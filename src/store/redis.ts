@@ -1,0 +1,278 @@
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { loadOptional, redactUrl } from './optional-dependency.js';
+import { APPLY_NOTIFICATION, FIND_LATEST_ACTIVE, SET_STATUS } from './redis-scripts.js';
+import type {
+  Binding,
+  BindingStatus,
+  NotificationEffect,
+  NotificationRecord,
+  Session,
+  Store,
+  UserIdentity,
+} from './types.js';
+import { InitOnce, storeClosed, storeUnavailable } from './unavailable.js';
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port[/db] or rediss://… */
+  url: string;
+  /** Prepended to every key (default 'membercard:'), so several apps can share one Redis. */
+  prefix?: string;
+  /**
+   * How long a processed notification id is remembered, in ms (default 30 days). WeChat Pay
+   * redelivers for about 24 hours, so this is ample for de-duplication, and keeps Redis from
+   * growing forever.
+   */
+  notificationTtlMs?: number;
+  /** Give up connecting after this many ms (default 3000). */
+  connectTimeoutMs?: number;
+  /** Give up on a command after this many ms (default 5000). */
+  commandTimeoutMs?: number;
+  /** Called with connection errors (which are otherwise ignored: the client reconnects by itself). */
+  onError?: (err: Error) => void;
+  /** Extra ioredis settings, applied last. */
+  redis?: RedisOptions;
+}
+
+interface Scripted {
+  mcApply(...args: (string | number)[]): Promise<number>;
+  mcFind(...args: (string | number)[]): Promise<string[] | null>;
+  mcSetStatus(...args: (string | number)[]): Promise<number>;
+}
+
+const DAY = 86_400_000;
+
+/** Percent-encodes every byte outside [A-Za-z0-9_.-]; the Lua `enc` does exactly the same. */
+export function encodeKeyPart(value: string): string {
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9_.-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Server replies that mean "cannot serve now" rather than "bad command". */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS)\b/;
+
+function wrap(err: unknown): unknown {
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError) return err;
+  if ((err as { name?: unknown } | null)?.name === 'ReplyError') {
+    return UNAVAILABLE_REPLY.test((err as Error).message) ? storeUnavailable(err) : err;
+  }
+  // Refused, closed, "Stream isn't writeable", command timeout, retries exhausted.
+  return storeUnavailable(err);
+}
+
+function toBinding(flat: string[]): Binding {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string;
+  const binding: Binding = {
+    cardId: h['cardId'] ?? '',
+    code: h['code'] ?? '',
+    status: (h['status'] ?? 'active') as BindingStatus,
+    createdAt: Number(h['createdAt']),
+    updatedAt: Number(h['updatedAt']),
+  };
+  if (h['unionid']) binding.unionid = h['unionid'];
+  if (h['oaOpenid']) binding.oaOpenid = h['oaOpenid'];
+  if (h['userOpenid']) binding.userOpenid = h['userOpenid'];
+  return binding;
+}
+
+/**
+ * Redis, for several instances behind a load balancer. Every multi-key step is one Lua script.
+ * Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
+ * last second of bindings on a Redis crash matters.
+ */
+export class RedisStore implements Store {
+  readonly #options: RedisStoreOptions;
+  readonly #prefix: string;
+  readonly #init = new InitOnce(() => this.#connect());
+  #client: (RedisClient & Scripted) | undefined;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#options = options;
+    this.#prefix = options.prefix ?? 'membercard:';
+  }
+
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  init(): Promise<void> {
+    if (this.#closed) return Promise.reject(storeClosed());
+    return this.#init.call();
+  }
+
+  async ping(): Promise<void> {
+    await this.#run((r) => r.ping());
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client;
+    this.#client = undefined;
+    if (!client) return;
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  }
+
+  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined> {
+    return this.#latestActive('u', 'userOpenid', cardId, userOpenid);
+  }
+
+  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined> {
+    return this.#latestActive('x', 'unionid', cardId, unionid);
+  }
+
+  async getBinding(cardId: string, code: string): Promise<Binding | undefined> {
+    const h = await this.#run((r) => r.hgetall(this.#bindingKey(cardId, code)));
+    if (!h['status']) return undefined;
+    return toBinding(Object.entries(h).flat());
+  }
+
+  async flagBinding(cardId: string, code: string): Promise<void> {
+    await this.#run((r) => r.mcSetStatus(this.#bindingKey(cardId, code), 'flagged', Date.now()));
+  }
+
+  async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
+    const value: Record<string, unknown> = { openid: user.openid, expiresAt };
+    if (user.unionid) value['unionid'] = user.unionid;
+    await this.#putWithExpiry(this.#key('o', outerStr), JSON.stringify(value), expiresAt);
+  }
+
+  async applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean> {
+    const rec: NotificationRecord = { id: record.id, eventType: record.eventType, receivedAt: record.receivedAt };
+    if (record.cardId !== undefined) rec.cardId = record.cardId;
+    if (record.code !== undefined) rec.code = record.code;
+    const hasTarget = effect.kind !== 'none';
+    const cardId = hasTarget ? effect.cardId : '';
+    const code = hasTarget ? effect.code : '';
+    const bind = effect.kind === 'bind' ? effect : undefined;
+    const outerStr = bind?.outerStr;
+    const notificationKey = this.#key('n', record.id);
+    const applied = await this.#run((r) =>
+      r.mcApply(
+        notificationKey,
+        hasTarget ? this.#bindingKey(cardId, code) : notificationKey,
+        outerStr !== undefined ? this.#key('o', outerStr) : notificationKey,
+        this.#prefix,
+        JSON.stringify(rec),
+        this.#options.notificationTtlMs ?? 30 * DAY,
+        Date.now(),
+        effect.kind,
+        cardId,
+        code,
+        bind?.unionid ?? '',
+        bind?.oaOpenid ?? '',
+        outerStr !== undefined ? '1' : '0',
+      ),
+    );
+    return applied === 1;
+  }
+
+  async getNotification(id: string): Promise<NotificationRecord | undefined> {
+    const raw = await this.#run((r) => r.get(this.#key('n', id)));
+    return raw ? (JSON.parse(raw) as NotificationRecord) : undefined;
+  }
+
+  async putSession(tokenHash: string, session: Session): Promise<void> {
+    const value: Session = { openid: session.openid, expiresAt: session.expiresAt };
+    if (session.unionid) value.unionid = session.unionid;
+    await this.#putWithExpiry(this.#key('s', tokenHash), JSON.stringify(value), session.expiresAt);
+  }
+
+  async getSession(tokenHash: string): Promise<Session | undefined> {
+    const raw = await this.#run((r) => r.get(this.#key('s', tokenHash)));
+    if (!raw) return undefined;
+    const session = JSON.parse(raw) as Session;
+    // The PX TTL already drops it; this closes the sub-millisecond gap and any clock rounding.
+    return session.expiresAt > Date.now() ? session : undefined;
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.#run((r) => r.del(this.#key('s', tokenHash)));
+  }
+
+  #key(kind: string, id: string): string {
+    return `${this.#prefix}${kind}:${encodeKeyPart(id)}`;
+  }
+
+  #bindingKey(cardId: string, code: string): string {
+    return `${this.#prefix}b:${encodeKeyPart(cardId)}:${encodeKeyPart(code)}`;
+  }
+
+  async #latestActive(index: 'u' | 'x', field: string, cardId: string, value: string): Promise<Binding | undefined> {
+    const indexKey = `${this.#prefix}${index}:${encodeKeyPart(cardId)}:${encodeKeyPart(value)}`;
+    const flat = await this.#run((r) => r.mcFind(indexKey, this.#prefix, encodeKeyPart(cardId), field, value));
+    return flat ? toBinding(flat) : undefined;
+  }
+
+  async #putWithExpiry(key: string, value: string, expiresAt: number): Promise<void> {
+    const ttl = Math.ceil(expiresAt - Date.now());
+    await this.#run<unknown>((r) => (ttl > 0 ? r.set(key, value, 'PX', ttl) : r.del(key)));
+  }
+
+  async #run<T>(fn: (r: RedisClient & Scripted) => Promise<T>): Promise<T> {
+    if (this.#closed) throw storeClosed();
+    await this.#init.call();
+    const client = this.#client;
+    if (!client) throw storeClosed();
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const { url } = this.#options;
+    const mod: unknown = await loadOptional('ioredis', redactUrl(url), () => import('ioredis'));
+    // The class sits one or two `default`s deep depending on ESM/CJS interop.
+    let ctor = mod;
+    while (ctor && typeof ctor !== 'function') ctor = (ctor as { default?: unknown }).default;
+    if (typeof ctor !== 'function') throw new Error('The "ioredis" package has no Redis class.');
+    const Redis = ctor as typeof RedisClient;
+    const connectTimeout = this.#options.connectTimeoutMs ?? 3000;
+    const client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout,
+      commandTimeout: this.#options.commandTimeoutMs ?? 5000,
+      // Fail fast while disconnected (routes answer 503) instead of queueing without bound;
+      // the client keeps reconnecting in the background, so the store recovers by itself.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+      ...this.#options.redis,
+    }) as RedisClient & Scripted;
+    // Without a listener, a connection error would be an unhandled 'error' event: a crash.
+    client.on('error', (err: Error) => this.#options.onError?.(err));
+    client.defineCommand('mcApply', { numberOfKeys: 3, lua: APPLY_NOTIFICATION });
+    client.defineCommand('mcFind', { numberOfKeys: 1, lua: FIND_LATEST_ACTIVE });
+    client.defineCommand('mcSetStatus', { numberOfKeys: 1, lua: SET_STATUS });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.connect(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Redis connect timed out')), connectTimeout + 1000);
+        }),
+      ]);
+    } catch (err) {
+      client.disconnect();
+      throw storeUnavailable(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#closed) {
+      // close() was called while we were connecting: don't leave a connection behind.
+      client.disconnect();
+      throw storeClosed();
+    }
+    this.#client = client;
+  }
+}

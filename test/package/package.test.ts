@@ -1,0 +1,124 @@
+// The published shape: ESM and CommonJS builds with types, and the command line, run for real.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+
+/** Starts the command line and resolves with its first stdout lines once `ready` matches. */
+function run(args: string[], env: Record<string, string>, ready: RegExp) {
+  const child = spawn(process.execPath, [join(root, 'bin', 'wechat-membercard.js'), ...args], {
+    cwd: env.CWD ?? root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const started = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line in time; stdout: ${out} stderr: ${err}`)), 20_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}; stdout: ${out} stderr: ${err}`));
+    });
+  });
+  const stop = () =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.removeAllListeners('exit');
+      child.on('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    });
+  return { child, started, stop, stderr: () => err };
+}
+
+describe('the package as published', () => {
+  before(() => {
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stdout + build.stderr);
+  });
+
+  test('ESM and CommonJS entry points export the same API, with types for both', async () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const esm = await import(join(root, pkg.exports['.'].import.default));
+    const cjs = createRequire(join(root, 'package.json'))(join(root, pkg.exports['.'].require.default));
+    for (const name of ['memberCard', 'wechatLogin', 'createStore', 'MemberCardError', 'startServer']) {
+      assert.equal(typeof esm[name], 'function', `esm ${name}`);
+      assert.equal(typeof cjs[name], 'function', `cjs ${name}`);
+    }
+    assert.deepEqual(Object.keys(esm).sort(), Object.keys(cjs).filter((k) => k !== '__esModule').sort());
+    for (const condition of ['import', 'require']) {
+      assert.ok(existsSync(join(root, pkg.exports['.'][condition].types)), `${condition} types`);
+      assert.ok(existsSync(join(root, pkg.exports['./sandbox'][condition].default)), `${condition} sandbox`);
+    }
+    assert.equal(JSON.parse(readFileSync(join(root, 'dist/cjs/package.json'), 'utf8')).type, 'commonjs');
+  });
+
+  test('`wechat-membercard sandbox` prints its credentials as the first line and reuses its keys', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'membercard-cli-'));
+    try {
+      const first = run(['sandbox', '--port', '0', '--state', state], {}, /\n/);
+      const creds = JSON.parse((await first.started).split('\n')[0] as string);
+      for (const key of ['baseURL', 'mchid', 'serial', 'privateKey', 'publicKeyId', 'publicKey', 'apiv3Key', 'appid', 'miniProgramAppid', 'miniProgramSecret', 'cardId']) {
+        assert.ok(creds[key], `credentials.${key}`);
+      }
+      assert.deepEqual(JSON.parse(readFileSync(join(state, 'sandbox.json'), 'utf8')), creds);
+      const health = await fetch(new URL('v3/marketing/membercard-open/callback', creds.baseURL));
+      assert.equal(health.status, 401, 'an unsigned request is refused');
+      assert.equal(await first.stop(), 0);
+      const second = run(['sandbox', '--port', '0', '--state', state], {}, /\n/);
+      const again = JSON.parse((await second.started).split('\n')[0] as string);
+      assert.equal(again.serial, creds.serial);
+      assert.equal(again.apiv3Key, creds.apiv3Key);
+      await second.stop();
+      const bad = spawnSync(process.execPath, [join(root, 'bin', 'wechat-membercard.js'), 'sandbox', '--port', 'abc'], { encoding: 'utf8' });
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /--port/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  test('`wechat-membercard serve` with no settings serves against the embedded sandbox', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'membercard-serve-'));
+    try {
+      const serve = run(['serve'], { CWD: cwd, PORT: '0', SANDBOX_PORT: '0' }, /4\. Change its background.*\n.*\n/);
+      const out = await serve.started;
+      const url = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      assert.ok(url, out);
+      assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
+      // Paste the walkthrough's commands into a shell, as a newcomer would.
+      const script = out.split('\n').filter((l) => l && !l.startsWith('#') && /^(CODE|TOKEN)=|^curl/.test(l)).join('\n');
+      const shell = spawnSync('bash', ['-c', `set -e\n${script}`], { encoding: 'utf8' });
+      assert.equal(shell.status, 0, shell.stderr);
+      assert.match(shell.stdout, /"balance":8888/);
+      assert.match(shell.stdout, /"background_picture_url":"https:\/\/wxpaylogo\.qpic\.cn\/sandbox\/bg-forest\.png"/);
+      assert.ok(existsSync(join(cwd, 'data', 'membercard.db')), 'the embedded SQLite store is the default');
+      assert.equal(await serve.stop(), 0);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('`wechat-membercard serve` with a partial configuration stops, naming the setting', () => {
+    const result = spawnSync(process.execPath, [join(root, 'bin', 'wechat-membercard.js'), 'serve'], {
+      encoding: 'utf8',
+      env: { ...process.env, WECHATPAY_MCHID: '1900000109' },
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /WECHATPAY_SERIAL is not set/);
+    assert.equal(result.stderr.includes('    at '), false, 'no stack trace');
+  });
+});

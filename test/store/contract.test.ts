@@ -1,0 +1,56 @@
+// Runs the one Store contract suite against every engine: memory, SQLite (a temp file),
+// PostgreSQL (a schema of its own) and Redis (a key prefix of its own). A server that is not
+// reachable skips its suite with the reason, unless MEMBERCARD_TEST_REQUIRE_SERVICES=1 (CI).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { MemoryStore, PostgresStore, RedisStore, SqliteStore } from '../../src/store/index.js';
+import { contractSuite } from './contract.js';
+import { POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, REQUIRE_SERVICES } from './helpers.js';
+import { dropPostgresSchema, deleteRedisKeys } from './cleanup.js';
+
+const [pgDown, redisDown] = await Promise.all([probePostgres(POSTGRES_URL), probeRedis(REDIS_URL)]);
+for (const reason of [pgDown, redisDown]) {
+  if (reason && REQUIRE_SERVICES) {
+    test(`${reason.split(' ')[0]} is required (MEMBERCARD_TEST_REQUIRE_SERVICES=1) and reachable`, () => {
+      throw new Error(reason.replace(': suite skipped', ''));
+    });
+  }
+}
+
+contractSuite({
+  name: 'memory',
+  open: () => new MemoryStore(),
+  shared: false,
+  cleanup: async () => undefined,
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'membercard-store-'));
+contractSuite({
+  name: 'sqlite',
+  open: () => new SqliteStore({ filename: join(dir, 'nested', 'membercard.db') }),
+  shared: true,
+  cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+});
+
+const schema = `membercard_test_${randomBytes(6).toString('hex')}`;
+contractSuite({
+  name: 'postgres',
+  skip: pgDown,
+  open: () => new PostgresStore({ connectionString: POSTGRES_URL, schema }),
+  shared: true,
+  cleanup: () => dropPostgresSchema(POSTGRES_URL, schema),
+});
+
+const prefix = `membercard_test_${randomBytes(6).toString('hex')}:`;
+contractSuite({
+  name: 'redis',
+  skip: redisDown,
+  open: () => new RedisStore({ url: REDIS_URL, prefix }),
+  shared: true,
+  cleanup: async () => {
+    await deleteRedisKeys(REDIS_URL, prefix);
+  },
+});

@@ -1,0 +1,388 @@
+// The Store contract, as one suite that every engine runs unchanged (see contract.test.ts).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { MemberCardError } from '../../src/errors.js';
+import type { Binding, NotificationEffect, NotificationRecord, Store } from '../../src/store/types.js';
+import { sleep } from './helpers.js';
+
+export interface Engine {
+  name: string;
+  /** Set to a reason to skip the whole suite. */
+  skip?: string | undefined;
+  /** A new, uninitialised store on this run's shared location (file / schema / key prefix). */
+  open(): Store;
+  /** Whether two open() instances see the same data (false for memory). */
+  shared: boolean;
+  /** Removes this run's file / schema / keys. */
+  cleanup(): Promise<void>;
+}
+
+const uid = (): string => randomUUID().replace(/-/g, '').slice(0, 16);
+const card = (): string => `pXXXX${uid()}`;
+let seq = 0;
+const record = (cardId?: string, code?: string, id = `n-${uid()}`): NotificationRecord => ({
+  id,
+  eventType: 'MEMBERCARD.ACCEPT_CARD',
+  ...(cardId ? { cardId } : {}),
+  ...(code ? { code } : {}),
+  receivedAt: Date.now() + ++seq,
+});
+const bind = (cardId: string, code: string, extra: Partial<Extract<NotificationEffect, { kind: 'bind' }>> = {}): NotificationEffect => ({
+  kind: 'bind',
+  cardId,
+  code,
+  ...extra,
+});
+const isUnavailable = (err: unknown): boolean => err instanceof MemberCardError && err.code === 'STORE_UNAVAILABLE';
+
+export function contractSuite(engine: Engine): void {
+  describe(`Store contract: ${engine.name}`, { skip: engine.skip ?? false }, () => {
+    let store: Store;
+    /** A second instance on the same location (another process, as far as the engine knows). */
+    let other: Store;
+
+    /** Applies a bind notification and returns the binding as stored afterwards. */
+    const applyBind = async (s: Store, cardId: string, code: string, extra: Parameters<typeof bind>[2] = {}): Promise<Binding> => {
+      assert.equal(await s.applyNotification(record(cardId, code), bind(cardId, code, extra)), true);
+      const b = await s.getBinding(cardId, code);
+      assert.ok(b, 'binding exists after a bind notification');
+      return b;
+    };
+
+    before(async () => {
+      store = engine.open();
+      await store.init();
+      other = engine.shared ? engine.open() : store;
+      if (other !== store) await other.init();
+    });
+
+    after(async () => {
+      await store?.close();
+      if (other && other !== store) await other.close();
+      await engine.cleanup();
+    });
+
+    it('init twice is harmless and ping resolves', async () => {
+      await store.init();
+      await Promise.all([store.init(), store.init()]);
+      await store.ping();
+    });
+
+    it('binds through a bind effect with unionid and oaOpenid, and records the notification', async () => {
+      const cardId = card();
+      const rec = record(cardId, '1001');
+      const before = Date.now();
+      assert.equal(await store.applyNotification(rec, bind(cardId, '1001', { unionid: 'u-1', oaOpenid: 'oa-1' })), true);
+      const b = await store.getBinding(cardId, '1001');
+      assert.ok(b);
+      assert.deepEqual({ ...b, createdAt: 0, updatedAt: 0 }, {
+        cardId,
+        code: '1001',
+        unionid: 'u-1',
+        oaOpenid: 'oa-1',
+        status: 'active',
+        createdAt: 0,
+        updatedAt: 0,
+      });
+      assert.ok(b.createdAt >= before && b.createdAt <= Date.now());
+      assert.equal(b.updatedAt, b.createdAt);
+      assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-1'), b);
+      assert.equal(await store.findBindingByUnionid(cardId, 'u-other'), undefined);
+      assert.equal(await store.findBindingByUnionid(card(), 'u-1'), undefined, 'another card');
+      assert.equal(await store.findBindingByUser(cardId, 'u-1'), undefined);
+      assert.equal(await store.getBinding(cardId, '9999'), undefined);
+      assert.deepEqual(await store.getNotification(rec.id), rec);
+      assert.equal(await store.getNotification(`missing-${uid()}`), undefined);
+    });
+
+    it('ids with separators or non-ASCII characters do not collide', async () => {
+      const cardId = `${card()}:a`;
+      await applyBind(store, cardId, 'b:c', { unionid: 'ü:1' });
+      await applyBind(store, `${cardId}:b`, 'c', { unionid: 'ü:2' });
+      assert.equal((await store.getBinding(cardId, 'b:c'))?.unionid, 'ü:1');
+      assert.equal((await store.getBinding(`${cardId}:b`, 'c'))?.unionid, 'ü:2');
+      assert.equal((await store.findBindingByUnionid(cardId, 'ü:1'))?.code, 'b:c');
+    });
+
+    it('binds through a pending outer_str once: userOpenid and unionid come from its user', async () => {
+      const cardId = card();
+      const outerStr = `os-${uid()}`;
+      await store.putOuterStr(outerStr, { openid: 'mp-1', unionid: 'u-mp-1' }, Date.now() + 60_000);
+      const b = await applyBind(store, cardId, '2001', { oaOpenid: 'oa-2', outerStr });
+      assert.equal(b.userOpenid, 'mp-1');
+      assert.equal(b.unionid, 'u-mp-1', 'a binding without unionid takes the outer_str user’s');
+      assert.equal(b.oaOpenid, 'oa-2');
+      assert.deepEqual(await store.findBindingByUser(cardId, 'mp-1'), b);
+      assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-mp-1'), b);
+
+      // The outer_str was consumed: a second notification naming it binds nobody.
+      const second = await applyBind(other, cardId, '2002', { outerStr });
+      assert.equal(second.userOpenid, undefined);
+      assert.equal(second.unionid, undefined);
+      assert.equal((await store.findBindingByUser(cardId, 'mp-1'))?.code, '2001');
+    });
+
+    it('a unionid in the notification wins over the outer_str user’s, and an existing one is kept', async () => {
+      const cardId = card();
+      const os1 = `os-${uid()}`;
+      await store.putOuterStr(os1, { openid: 'mp-a', unionid: 'u-from-outer' }, Date.now() + 60_000);
+      assert.equal((await applyBind(store, cardId, '2101', { unionid: 'u-given', outerStr: os1 })).unionid, 'u-given');
+
+      await applyBind(store, cardId, '2102', { unionid: 'u-existing' });
+      const os2 = `os-${uid()}`;
+      await store.putOuterStr(os2, { openid: 'mp-b', unionid: 'u-from-outer' }, Date.now() + 60_000);
+      const b = await applyBind(store, cardId, '2102', { outerStr: os2 });
+      assert.equal(b.unionid, 'u-existing');
+      assert.equal(b.userOpenid, 'mp-b');
+    });
+
+    it('an outer_str without unionid binds the user only', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-only' }, Date.now() + 60_000);
+      const b = await applyBind(store, cardId, '2201', { outerStr: os });
+      assert.equal(b.userOpenid, 'mp-only');
+      assert.equal(b.unionid, undefined);
+    });
+
+    it('an expired outer_str is not consumed', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-late', unionid: 'u-late' }, Date.now() + 40);
+      await sleep(80);
+      const b = await applyBind(store, cardId, '3001', { outerStr: os });
+      assert.equal(b.userOpenid, undefined);
+      assert.equal(b.unionid, undefined);
+      assert.equal(await store.findBindingByUser(cardId, 'mp-late'), undefined);
+      // An already expired one from the start, too.
+      const os2 = `os-${uid()}`;
+      await store.putOuterStr(os2, { openid: 'mp-late' }, Date.now() - 1000);
+      assert.equal((await applyBind(store, cardId, '3002', { outerStr: os2 })).userOpenid, undefined);
+    });
+
+    it('a duplicate notification id resolves false and changes nothing', async () => {
+      const cardId = card();
+      const rec = record(cardId, '4001');
+      assert.equal(await store.applyNotification(rec, bind(cardId, '4001', { unionid: 'u-4' })), true);
+      const first = await store.getBinding(cardId, '4001');
+      await sleep(3);
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-4' }, Date.now() + 60_000);
+      const dup = { ...rec, eventType: 'MEMBERCARD.ACTIVATE_CARD', receivedAt: rec.receivedAt + 10 };
+      assert.equal(await other.applyNotification(dup, bind(cardId, '4001', { unionid: 'u-changed', oaOpenid: 'oa-x', outerStr: os })), false);
+      assert.equal(await store.applyNotification(dup, { kind: 'retire', cardId, code: '4001' }), false);
+      assert.equal(await store.applyNotification(dup, bind(cardId, '4002')), false);
+      assert.deepEqual(await store.getBinding(cardId, '4001'), first);
+      assert.equal(await store.getBinding(cardId, '4002'), undefined);
+      assert.deepEqual(await store.getNotification(rec.id), rec, 'the first record is kept');
+      // The duplicate did not consume the outer_str either.
+      assert.equal((await applyBind(store, cardId, '4003', { outerStr: os })).userOpenid, 'mp-4');
+    });
+
+    it('a notification with no effect is recorded and de-duplicated', async () => {
+      const rec = record();
+      assert.equal(await store.applyNotification(rec, { kind: 'none' }), true);
+      assert.deepEqual(await store.getNotification(rec.id), rec);
+      assert.equal(await other.applyNotification(rec, { kind: 'none' }), false);
+    });
+
+    it('20 concurrent deliveries of one notification (across instances when shared) apply exactly once', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-c' }, Date.now() + 60_000);
+      const rec = record(cardId, '5001');
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? other : store).applyNotification({ ...rec }, bind(cardId, '5001', { unionid: 'u-c', outerStr: os })),
+        ),
+      );
+      assert.equal(results.filter((r) => r).length, 1, `exactly one true in ${JSON.stringify(results)}`);
+      const b = await store.getBinding(cardId, '5001');
+      assert.equal(b?.userOpenid, 'mp-c');
+      assert.equal(b?.unionid, 'u-c');
+    });
+
+    it('an outer_str named by 10 concurrent notifications for different codes binds exactly one', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-race' }, Date.now() + 60_000);
+      const codes = Array.from({ length: 10 }, (_, i) => `60${String(i).padStart(2, '0')}`);
+      const results = await Promise.all(
+        codes.map((code, i) => (i % 2 ? other : store).applyNotification(record(cardId, code), bind(cardId, code, { outerStr: os }))),
+      );
+      assert.deepEqual(results, codes.map(() => true));
+      const bound = (await Promise.all(codes.map((code) => store.getBinding(cardId, code)))).filter((b) => b?.userOpenid === 'mp-race');
+      assert.equal(bound.length, 1);
+      assert.equal((await store.findBindingByUser(cardId, 'mp-race'))?.code, bound[0]?.code);
+    });
+
+    it('concurrent updates of one binding are not lost', async () => {
+      const cardId = card();
+      await applyBind(store, cardId, '6501');
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-merge' }, Date.now() + 60_000);
+      await Promise.all([
+        store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { unionid: 'u-merge' })),
+        other.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { oaOpenid: 'oa-merge' })),
+        store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { outerStr: os })),
+      ]);
+      const b = await other.getBinding(cardId, '6501');
+      assert.equal(b?.unionid, 'u-merge');
+      assert.equal(b?.oaOpenid, 'oa-merge');
+      assert.equal(b?.userOpenid, 'mp-merge');
+    });
+
+    it('retire sets status retired; the binding is no longer found; a new bind revives it', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-r' }, Date.now() + 60_000);
+      const bound = await applyBind(store, cardId, '7001', { unionid: 'u-r', outerStr: os });
+      await sleep(3);
+      assert.equal(await other.applyNotification(record(cardId, '7001'), { kind: 'retire', cardId, code: '7001' }), true);
+      const retired = await store.getBinding(cardId, '7001');
+      assert.equal(retired?.status, 'retired');
+      assert.equal(retired?.userOpenid, 'mp-r');
+      assert.ok((retired?.updatedAt ?? 0) > bound.updatedAt, 'updatedAt moves');
+      assert.equal(await store.findBindingByUnionid(cardId, 'u-r'), undefined);
+      assert.equal(await store.findBindingByUser(cardId, 'mp-r'), undefined);
+
+      const revived = await applyBind(store, cardId, '7001');
+      assert.equal(revived.status, 'active');
+      assert.equal(revived.userOpenid, 'mp-r');
+      assert.equal((await store.findBindingByUser(cardId, 'mp-r'))?.code, '7001');
+
+      // Retiring a code we never bound records the notification and creates nothing.
+      assert.equal(await store.applyNotification(record(cardId, '7999'), { kind: 'retire', cardId, code: '7999' }), true);
+      assert.equal(await store.getBinding(cardId, '7999'), undefined);
+    });
+
+    it('flagBinding marks it flagged so it is no longer found', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-f' }, Date.now() + 60_000);
+      await applyBind(store, cardId, '8001', { unionid: 'u-f', outerStr: os });
+      await other.flagBinding(cardId, '8001');
+      const flagged = await store.getBinding(cardId, '8001');
+      assert.equal(flagged?.status, 'flagged');
+      assert.equal(flagged?.userOpenid, 'mp-f');
+      assert.equal(await store.findBindingByUser(cardId, 'mp-f'), undefined);
+      assert.equal(await store.findBindingByUnionid(cardId, 'u-f'), undefined);
+      await store.flagBinding(cardId, 'never-bound');
+      assert.equal(await store.getBinding(cardId, 'never-bound'), undefined);
+    });
+
+    it('finds the most recently updated active binding, by unionid and by user', async () => {
+      const cardId = card();
+      const user = `mp-${uid()}`;
+      const issue = async (): Promise<string> => {
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: user }, Date.now() + 60_000);
+        return os;
+      };
+      await applyBind(store, cardId, 'A', { unionid: 'u-m', outerStr: await issue() });
+      await sleep(3);
+      await applyBind(store, cardId, 'B', { unionid: 'u-m', outerStr: await issue() });
+      await sleep(3);
+      await applyBind(store, cardId, 'C', { unionid: 'u-m', outerStr: await issue() });
+      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'C');
+      assert.equal((await store.findBindingByUser(cardId, user))?.code, 'C');
+
+      await sleep(3);
+      await store.applyNotification(record(cardId, 'C'), { kind: 'retire', cardId, code: 'C' });
+      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'B');
+      assert.equal((await other.findBindingByUser(cardId, user))?.code, 'B');
+
+      await sleep(3);
+      await store.flagBinding(cardId, 'B');
+      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
+      assert.equal((await store.findBindingByUser(cardId, user))?.code, 'A');
+
+      // Refreshing B (a new ACCEPT_CARD) makes it active and the newest again.
+      await sleep(3);
+      await applyBind(store, cardId, 'B', {});
+      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'B');
+      assert.equal((await store.findBindingByUser(cardId, user))?.code, 'B');
+
+      // A refresh of A moves it ahead again.
+      await sleep(3);
+      await applyBind(store, cardId, 'A', {});
+      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
+    });
+
+    it('a binding whose user moved to another outer_str user is found under the new user only', async () => {
+      const cardId = card();
+      const os1 = `os-${uid()}`;
+      const os2 = `os-${uid()}`;
+      await store.putOuterStr(os1, { openid: 'mp-old' }, Date.now() + 60_000);
+      await store.putOuterStr(os2, { openid: 'mp-new' }, Date.now() + 60_000);
+      await applyBind(store, cardId, 'M1', { outerStr: os1 });
+      await sleep(3);
+      await applyBind(store, cardId, 'M1', { outerStr: os2 });
+      assert.equal((await store.findBindingByUser(cardId, 'mp-new'))?.code, 'M1');
+      assert.equal(await store.findBindingByUser(cardId, 'mp-old'), undefined);
+    });
+
+    it('refreshing a binding keeps userOpenid and createdAt, updates the rest', async () => {
+      const cardId = card();
+      const os = `os-${uid()}`;
+      await store.putOuterStr(os, { openid: 'mp-k', unionid: 'u-k' }, Date.now() + 60_000);
+      const first = await applyBind(store, cardId, '9001', { oaOpenid: 'oa-old', outerStr: os });
+      await sleep(3);
+      const refreshed = await applyBind(other, cardId, '9001', { oaOpenid: 'oa-new' });
+      assert.equal(refreshed.userOpenid, 'mp-k');
+      assert.equal(refreshed.unionid, 'u-k');
+      assert.equal(refreshed.oaOpenid, 'oa-new');
+      assert.equal(refreshed.createdAt, first.createdAt);
+      assert.ok(refreshed.updatedAt > first.updatedAt);
+      // Naming the already consumed outer_str again changes nothing.
+      const again = await applyBind(store, cardId, '9001', { outerStr: os });
+      assert.equal(again.userOpenid, 'mp-k');
+      assert.equal(again.oaOpenid, 'oa-new');
+    });
+
+    it('sessions: put, get (from another instance), overwrite, delete', async () => {
+      const hash = `h-${uid()}`;
+      const session = { openid: 'mp-s', unionid: 'u-s', expiresAt: Date.now() + 60_000 };
+      await store.putSession(hash, session);
+      assert.deepEqual(await other.getSession(hash), session);
+      const plain = { openid: 'mp-s2', expiresAt: Date.now() + 120_000 };
+      await other.putSession(hash, plain);
+      assert.deepEqual(await store.getSession(hash), plain, 'overwritten, without the old unionid');
+      assert.equal(await store.getSession(`h-${uid()}`), undefined);
+      await store.deleteSession(hash);
+      assert.equal(await other.getSession(hash), undefined);
+      await store.deleteSession(hash); // deleting twice is fine
+    });
+
+    it('sessions expire', async () => {
+      const hash = `h-${uid()}`;
+      await store.putSession(hash, { openid: 'mp-e', expiresAt: Date.now() + 40 });
+      assert.equal((await store.getSession(hash))?.openid, 'mp-e');
+      await sleep(80);
+      assert.equal(await store.getSession(hash), undefined);
+      const past = `h-${uid()}`;
+      await store.putSession(past, { openid: 'mp-e', expiresAt: Date.now() - 1 });
+      assert.equal(await store.getSession(past), undefined);
+    });
+
+    it('a closed store rejects with STORE_UNAVAILABLE', async () => {
+      const s = engine.open();
+      await s.init();
+      await s.ping();
+      await s.close();
+      await assert.rejects(s.ping(), isUnavailable);
+      await assert.rejects(s.getSession('x'), isUnavailable);
+      await s.close(); // closing twice is fine
+    });
+
+    if (engine.shared) {
+      it('a binding made through one instance is read through another', async () => {
+        const cardId = card();
+        const made = await applyBind(store, cardId, '9901', { unionid: 'u-shared' });
+        assert.deepEqual(await other.getBinding(cardId, '9901'), made);
+        assert.deepEqual(await other.findBindingByUnionid(cardId, 'u-shared'), made);
+      });
+    }
+  });
+}

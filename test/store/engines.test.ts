@@ -1,0 +1,310 @@
+// What only some engines have: files and schema versions, multi-process sharing, TTLs, and
+// failing fast (STORE_UNAVAILABLE) when the server is gone or hung, then recovering by itself.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { MemberCardError } from '../../src/errors.js';
+import { PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import { loadOptional } from '../../src/store/optional-dependency.js';
+import { deleteRedisKeys, dropPostgresSchema } from './cleanup.js';
+import { CuttableProxy, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, silentServer, sleep } from './helpers.js';
+
+const [pgDown, redisDown] = await Promise.all([probePostgres(POSTGRES_URL), probeRedis(REDIS_URL)]);
+// A missing required service (MEMBERCARD_TEST_REQUIRE_SERVICES=1) is reported by contract.test.ts.
+
+const hex = (): string => randomBytes(6).toString('hex');
+const isUnavailable = (err: unknown): boolean => err instanceof MemberCardError && err.code === 'STORE_UNAVAILABLE';
+
+/** Asserts that `promise` rejects with STORE_UNAVAILABLE within `withinMs`. */
+async function rejectsUnavailable(promise: Promise<unknown>, withinMs: number): Promise<void> {
+  const started = Date.now();
+  await assert.rejects(promise, isUnavailable);
+  const took = Date.now() - started;
+  assert.ok(took < withinMs, `rejected after ${took} ms, expected < ${withinMs} ms`);
+}
+
+/** Polls until the store answers again (it must recover by itself), failing after `withinMs`. */
+async function recovers(store: Store, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch (err) {
+      assert.ok(isUnavailable(err), `only STORE_UNAVAILABLE while down, got ${String(err)}`);
+      if (Date.now() > deadline) throw new Error(`the store did not recover within ${withinMs} ms`);
+      await sleep(200);
+    }
+  }
+}
+
+const record = (id: string) => ({ id, eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() });
+
+describe('SqliteStore specifics', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'membercard-sqlite-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates the directory, uses WAL, records the schema version, and keeps data across reopen', async () => {
+    const filename = join(dir, 'a', 'b', 'membercard.db');
+    const store = new SqliteStore({ filename });
+    await store.init();
+    assert.ok(existsSync(filename));
+    assert.equal(await store.applyNotification(record('n1'), { kind: 'bind', cardId: 'c', code: '1', unionid: 'u' }), true);
+    await store.close();
+
+    const raw = new Database(filename, { readonly: true });
+    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(raw.pragma('user_version', { simple: true }), 1);
+    raw.close();
+
+    const reopened = new SqliteStore({ filename });
+    await reopened.init();
+    await reopened.init();
+    assert.equal((await reopened.getBinding('c', '1'))?.unionid, 'u');
+    assert.equal(await reopened.applyNotification(record('n1'), { kind: 'none' }), false);
+    await reopened.close();
+  });
+
+  it('sqlite::memory: works without a file', async () => {
+    const store = new SqliteStore({ filename: ':memory:' });
+    await store.init();
+    assert.equal(await store.applyNotification(record('m1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+    assert.equal((await store.getBinding('c', '1'))?.status, 'active');
+    await store.close();
+  });
+
+  it('two processes applying one notification id 20 times each at once: exactly one true', async () => {
+    const filename = join(dir, 'shared.db');
+    const seed = new SqliteStore({ filename });
+    await seed.init(); // both workers then open an existing file; a fresh one is covered by the lock too
+    await seed.close();
+    const worker = join(process.cwd(), 'test', 'store', 'sqlite-worker.ts');
+    const run = () =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', worker, filename, 'dup-1', 'card-mp'], { timeout: 30_000 });
+    const outputs = await Promise.all([run(), run()]);
+    const total = outputs.reduce((sum, o) => sum + Number(o.stdout), 0);
+    assert.equal(total, 1, `trues per process: ${outputs.map((o) => o.stdout).join(', ')}`);
+  });
+});
+
+describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
+  const schemas: string[] = [];
+  const fresh = (): string => {
+    const schema = `membercard_test_${hex()}`;
+    schemas.push(schema);
+    return schema;
+  };
+  after(async () => {
+    for (const schema of schemas) await dropPostgresSchema(POSTGRES_URL, schema);
+  });
+
+  it('several instances initialising a fresh schema at once all succeed, once', async () => {
+    const schema = fresh();
+    const stores = Array.from({ length: 4 }, () => new PostgresStore({ connectionString: POSTGRES_URL, schema }));
+    try {
+      await Promise.all(stores.map((s) => s.init()));
+      await Promise.all(stores.map((s) => s.init()));
+      const [a, b] = stores as [PostgresStore, PostgresStore];
+      assert.equal(await a.applyNotification(record('p1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+      assert.equal((await b.getBinding('c', '1'))?.status, 'active');
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    const version = await client.query(`SELECT version FROM "${schema}".schema_version`);
+    await client.end();
+    assert.deepEqual(version.rows, [{ version: 1 }]);
+  });
+
+  it('rejects a schema name that is not a plain identifier', () => {
+    assert.throws(() => new PostgresStore({ connectionString: POSTGRES_URL, schema: 'x"; DROP' }), /schema/);
+  });
+
+  it('a closed port rejects with STORE_UNAVAILABLE at once', async () => {
+    const store = new PostgresStore({ connectionString: 'postgres://root@127.0.0.1:1/test' });
+    await rejectsUnavailable(store.init(), 4000);
+    await rejectsUnavailable(store.ping(), 4000); // a later call retries init, and fails the same way
+    await store.close();
+  });
+
+  it('a server that never answers rejects with STORE_UNAVAILABLE after the connect timeout', async () => {
+    const silent = await silentServer();
+    const store = new PostgresStore({ connectionString: `postgres://root@127.0.0.1:${silent.port}/test`, connectTimeoutMs: 500 });
+    try {
+      await rejectsUnavailable(store.init(), 3000);
+    } finally {
+      await store.close();
+      await silent.close();
+    }
+  });
+
+  it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
+    const target = new URL(POSTGRES_URL);
+    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    await proxy.start();
+    const url = new URL(POSTGRES_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const errors: Error[] = [];
+    const store = new PostgresStore({ connectionString: url.toString(), schema: fresh(), connectTimeoutMs: 1000, onError: (e) => errors.push(e) });
+    try {
+      await store.init();
+      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
+      await proxy.cut();
+      await rejectsUnavailable(store.ping(), 4000);
+      await rejectsUnavailable(store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), 4000);
+      await proxy.start();
+      await recovers(store, 5000);
+      // The failed step recorded nothing, so the redelivery is processed.
+      assert.equal(await store.getNotification('during'), undefined);
+      assert.equal(await store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), false);
+    } finally {
+      await store.close();
+      await proxy.cut();
+    }
+  });
+
+  it('a connection that stops answering mid-query rejects with STORE_UNAVAILABLE after the query timeout', async () => {
+    const target = new URL(POSTGRES_URL);
+    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    await proxy.start();
+    const url = new URL(POSTGRES_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const store = new PostgresStore({ connectionString: url.toString(), schema: fresh(), queryTimeoutMs: 500, connectTimeoutMs: 500, onError: () => undefined });
+    try {
+      await store.init();
+      proxy.freeze();
+      await rejectsUnavailable(store.applyNotification(record('frozen'), { kind: 'none' }), 4000);
+      await rejectsUnavailable(store.getSession('h'), 4000);
+    } finally {
+      await proxy.cut();
+      await store.close();
+    }
+  });
+});
+
+describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
+  const prefixes: string[] = [];
+  const fresh = (): string => {
+    const prefix = `membercard_test_${hex()}:`;
+    prefixes.push(prefix);
+    return prefix;
+  };
+  after(async () => {
+    for (const prefix of prefixes) await deleteRedisKeys(REDIS_URL, prefix);
+  });
+
+  it('gives notification ids a 30-day TTL and outer_str / sessions their own, and cleans up by prefix', async () => {
+    const prefix = fresh();
+    const store = new RedisStore({ url: REDIS_URL, prefix });
+    await store.init();
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(REDIS_URL);
+    try {
+      await store.applyNotification(record('r1'), { kind: 'none' });
+      await store.putOuterStr('os1', { openid: 'mp' }, Date.now() + 60_000);
+      await store.putSession('h1', { openid: 'mp', expiresAt: Date.now() + 120_000 });
+      const day = 86_400_000;
+      const nTtl = await raw.pttl(`${prefix}n:r1`);
+      assert.ok(nTtl > 29 * day && nTtl <= 30 * day, `notification TTL ${nTtl}`);
+      const oTtl = await raw.pttl(`${prefix}o:os1`);
+      assert.ok(oTtl > 50_000 && oTtl <= 60_000, `outer_str TTL ${oTtl}`);
+      const sTtl = await raw.pttl(`${prefix}s:h1`);
+      assert.ok(sTtl > 110_000 && sTtl <= 120_000, `session TTL ${sTtl}`);
+      // Nothing outside the prefix.
+      assert.equal((await raw.keys(`${prefix}*`)).every((k) => k.startsWith(prefix)), true);
+      await store.close();
+      assert.ok((await deleteRedisKeys(REDIS_URL, prefix)) >= 3);
+      assert.deepEqual(await raw.keys(`${prefix}*`), []);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('a closed port rejects with STORE_UNAVAILABLE at once', async () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: fresh() });
+    await rejectsUnavailable(store.init(), 4000);
+    await rejectsUnavailable(store.ping(), 4000);
+    await store.close();
+  });
+
+  it('a server that never answers rejects with STORE_UNAVAILABLE within the timeouts', async () => {
+    const silent = await silentServer();
+    const store = new RedisStore({ url: `redis://127.0.0.1:${silent.port}`, prefix: fresh(), connectTimeoutMs: 500, commandTimeoutMs: 500 });
+    try {
+      await rejectsUnavailable(store.init(), 3000);
+    } finally {
+      await store.close();
+      await silent.close();
+    }
+  });
+
+  it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
+    const target = new URL(REDIS_URL);
+    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    await proxy.start();
+    const url = new URL(REDIS_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const store = new RedisStore({ url: url.toString(), prefix: fresh(), onError: () => undefined });
+    try {
+      await store.init();
+      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
+      await proxy.cut();
+      await rejectsUnavailable(store.ping(), 4000);
+      await rejectsUnavailable(store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), 4000);
+      await proxy.start();
+      await recovers(store, 6000);
+      assert.equal(await store.getNotification('during'), undefined);
+      assert.equal(await store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), false);
+    } finally {
+      await store.close();
+      await proxy.cut();
+    }
+  });
+
+  it('a connection that stops answering rejects with STORE_UNAVAILABLE after the command timeout', async () => {
+    const target = new URL(REDIS_URL);
+    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    await proxy.start();
+    const url = new URL(REDIS_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const store = new RedisStore({ url: url.toString(), prefix: fresh(), commandTimeoutMs: 500, onError: () => undefined });
+    try {
+      await store.init();
+      proxy.freeze();
+      await rejectsUnavailable(store.applyNotification(record('frozen'), { kind: 'none' }), 3000);
+      await rejectsUnavailable(store.getSession('h'), 3000);
+    } finally {
+      await proxy.cut();
+      await store.close();
+    }
+  });
+});
+
+describe('optional dependencies', () => {
+  it('a missing pg / ioredis says which and how to install it', async () => {
+    const missing = Object.assign(new Error("Cannot find package 'pg'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    await assert.rejects(
+      loadOptional('pg', 'postgres://db.example/membercard', () => Promise.reject(missing)),
+      {
+        message:
+          'MEMBERCARD_STORE is postgres://db.example/membercard but the optional dependency "pg" is not installed: npm install pg',
+      },
+    );
+    const cjsMissing = Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' });
+    await assert.rejects(loadOptional('ioredis', 'redis://x', () => Promise.reject(cjsMissing)), /npm install ioredis/);
+  });
+});
