@@ -1,0 +1,169 @@
+import { createCipheriv, randomUUID, type KeyObject } from 'node:crypto';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { chinaTime, randomAlnum, randomRequestId } from './ids.js';
+import { platformHeaders } from './signature.js';
+import type { SandboxState, StoredNotification } from './state.js';
+
+// Card notifications the way WeChat Pay sends them: the payload encrypted under the APIv3 key
+// inside the documented envelope, signed with the platform key, POSTed to the registered notify
+// URL, and retried on WeChat's schedule until a 2xx answer arrives in time.
+
+/** WeChat Pay's documented retry intervals in seconds (24h4m in all). */
+export const RETRY_SCHEDULE_S = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+
+export type NotificationEvent = 'MEMBERCARD.ACCEPT_CARD' | 'MEMBERCARD.ACTIVATE_CARD' | 'MEMBERCARD.USERCARD_MANAGE';
+
+const SUMMARY: Record<NotificationEvent, string> = {
+  'MEMBERCARD.ACCEPT_CARD': '用户领取会员卡',
+  'MEMBERCARD.ACTIVATE_CARD': '用户激活会员卡',
+  'MEMBERCARD.USERCARD_MANAGE': '用户管理会员卡',
+};
+
+export interface NotifierOptions {
+  state: SandboxState;
+  apiv3Key: string;
+  platform: { serial: string; privateKey: KeyObject };
+  retryFactor: number;
+  timeoutMs: number;
+  log: (line: string) => void;
+}
+
+/** AES-256-GCM as WeChat Pay uses it: IV = the nonce's bytes, output = ciphertext || 16-byte tag. */
+export function encryptResource(plaintext: string, apiv3Key: string, nonce: string, aad: string): string {
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(apiv3Key, 'utf8'), Buffer.from(nonce, 'utf8'));
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  return Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
+}
+
+interface Outcome {
+  status?: number;
+  error?: string;
+}
+
+export class Notifier {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly inFlight = new Map<string, ClientRequest>();
+  private closed = false;
+
+  constructor(private readonly options: NotifierOptions) {}
+
+  /** Stores a notification and sends it now, or when a notify URL is registered. */
+  enqueue(eventType: NotificationEvent, payload: { card_id: string; code: string } & Record<string, unknown>): StoredNotification {
+    const nonce = randomAlnum(12);
+    const associatedData = 'membercard';
+    const envelope = {
+      id: randomUUID(),
+      create_time: chinaTime(),
+      event_type: eventType,
+      resource_type: 'encrypt-resource',
+      summary: SUMMARY[eventType],
+      resource: {
+        original_type: 'membercard',
+        algorithm: 'AEAD_AES_256_GCM',
+        ciphertext: encryptResource(JSON.stringify(payload), this.options.apiv3Key, nonce, associatedData),
+        associated_data: associatedData,
+        nonce,
+      },
+    };
+    const stored: StoredNotification = {
+      id: envelope.id,
+      event_type: eventType,
+      card_id: payload.card_id,
+      code: payload.code,
+      body: JSON.stringify(envelope),
+      attempts: 0,
+      last_status: null,
+      delivered: false,
+      abandoned: false,
+      created_at: Date.now(),
+    };
+    this.options.state.data.notifications.push(stored);
+    this.options.state.save();
+    this.schedule(stored, 0);
+    return stored;
+  }
+
+  /** Sends everything still pending that is not already waiting or in flight. */
+  resume(): void {
+    for (const n of this.options.state.data.notifications) {
+      if (!n.delivered && !n.abandoned && !this.timers.has(n.id) && !this.inFlight.has(n.id)) this.schedule(n, 0);
+    }
+  }
+
+  /** Stops every timer and open request, so nothing keeps the process alive after close(). */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const req of this.inFlight.values()) req.destroy();
+    this.inFlight.clear();
+  }
+
+  private schedule(n: StoredNotification, delayMs: number): void {
+    // Without a notify URL the notification stays pending; resume() picks it up later.
+    if (this.closed || !this.options.state.data.notify_url) return;
+    this.timers.set(n.id, setTimeout(() => {
+      this.timers.delete(n.id);
+      void this.attempt(n);
+    }, delayMs));
+  }
+
+  private async attempt(n: StoredNotification): Promise<void> {
+    const url = this.options.state.data.notify_url;
+    if (!url || this.closed) return;
+    const outcome = await this.post(n, url);
+    if (this.closed) return;
+    n.attempts += 1;
+    n.last_status = outcome.status ?? null;
+    if (outcome.error === undefined) delete n.last_error;
+    else n.last_error = outcome.error;
+    n.delivered = outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300;
+    this.options.log(`notify ${n.event_type} ${n.id} attempt ${n.attempts} -> ${outcome.status ?? outcome.error}`);
+    if (!n.delivered) {
+      const waitS = RETRY_SCHEDULE_S[n.attempts - 1];
+      if (waitS === undefined) n.abandoned = true;
+      else this.schedule(n, waitS * 1000 * this.options.retryFactor);
+    }
+    this.options.state.save();
+  }
+
+  /** One delivery: fresh timestamp, nonce and signature each time; same id and body. */
+  private post(n: StoredNotification, url: string): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const headers = {
+        ...platformHeaders(n.body, this.options.platform),
+        'Request-ID': randomRequestId(),
+        'Content-Type': 'application/json',
+        'Content-Length': String(Buffer.byteLength(n.body)),
+        'User-Agent': 'Mozilla/4.0',
+      };
+      const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      let req: ClientRequest | undefined;
+      const finish = (outcome: Outcome): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.inFlight.delete(n.id);
+        req?.destroy();
+        resolve(outcome);
+      };
+      try {
+        // agent:false: one connection per attempt, so no idle keep-alive socket outlives close().
+        req = send(url, { method: 'POST', headers, agent: false }, (res: IncomingMessage) => {
+          res.resume();
+          finish({ status: res.statusCode ?? 0 });
+        });
+      } catch (err) {
+        finish({ error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+      timer = setTimeout(() => finish({ error: `no answer within ${this.options.timeoutMs} ms` }), this.options.timeoutMs);
+      req.on('error', (err: Error) => finish({ error: err.message }));
+      this.inFlight.set(n.id, req);
+      req.end(n.body);
+    });
+  }
+}

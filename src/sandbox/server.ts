@@ -1,0 +1,226 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Faults, AppliedFault } from './faults.js';
+import { randomRequestId } from './ids.js';
+import type { SandboxKeys } from './keys.js';
+import type { Notifier } from './notifier.js';
+import { ApiError, type Reply } from './reply.js';
+import type { RequestLog } from './request-log.js';
+import { handleControl, isLoopback } from './routes-control.js';
+import { handleSns } from './routes-sns.js';
+import { handleV3 } from './routes-v3.js';
+import { platformHeaders, RequestVerifier, SignatureError } from './signature.js';
+import type { SandboxState } from './state.js';
+import type { SandboxCredentials } from './types.js';
+
+// The HTTP front: reads each request, sends it to /v3/ (signed), /sns/ (login) or /sandbox/
+// (control), applies injected faults, signs /v3/ answers and logs what happened.
+
+const MAX_BODY = 1024 * 1024;
+
+export interface ServerContext {
+  keys: SandboxKeys;
+  credentials: () => SandboxCredentials;
+  state: SandboxState;
+  notifier: Notifier;
+  faults: Faults;
+  requests: RequestLog;
+  verifier: RequestVerifier;
+  /** The Wechatpay-Serial value: the public key id or the platform certificate serial. */
+  platformSerial: string;
+  log: (line: string) => void;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) reject(new BodyTooLarge('the body is larger than 1 MiB'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function errorReply(err: ApiError): Reply {
+  return { status: err.status, body: err.toBody() };
+}
+
+export class SandboxServer {
+  readonly http: Server;
+  /** Latency faults in progress; close() cuts them short. */
+  private readonly delays = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+
+  constructor(private readonly ctx: ServerContext) {
+    this.http = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        ctx.log(`sandbox error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        if (!res.headersSent) {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ code: 'SYSTEM_ERROR', message: 'sandbox internal error' }));
+        }
+      });
+    });
+  }
+
+  /** Stops listening, drops open connections and pending latency timers. */
+  async close(): Promise<void> {
+    for (const d of this.delays) {
+      clearTimeout(d.timer);
+      d.done();
+    }
+    this.delays.clear();
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.url ?? '/';
+    // Prefix rather than resolve: a target such as '//x/y' must stay a path, not become a host.
+    const url = new URL(target.startsWith('/') ? `http://sandbox.invalid${target}` : target, 'http://sandbox.invalid');
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (url.pathname === '/sandbox' || url.pathname.startsWith('/sandbox/')) {
+      await this.control(req, res, method, url.pathname);
+    } else if (url.pathname.startsWith('/v3/')) {
+      await this.v3(req, res, method, target, url);
+    } else if (url.pathname.startsWith('/sns/')) {
+      await this.sns(req, res, method, url);
+    } else {
+      this.write(res, { status: 404, body: { code: 'NOT_FOUND', message: `nothing at ${url.pathname}` } });
+    }
+  }
+
+  private async control(req: IncomingMessage, res: ServerResponse, method: string, pathname: string): Promise<void> {
+    if (!isLoopback(req.socket.remoteAddress)) {
+      req.resume();
+      this.write(res, { status: 403, body: { code: 'FORBIDDEN', message: 'the control API answers loopback clients only' } });
+      return;
+    }
+    let reply: Reply;
+    try {
+      const raw = (await readBody(req)).toString('utf8');
+      let body: unknown;
+      if (raw.trim() !== '') {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          throw new ApiError(400, 'PARAM_ERROR', 'the body is not valid JSON');
+        }
+      }
+      reply = handleControl(this.ctx, method, pathname, body);
+    } catch (err) {
+      reply = errorReply(this.asApiError(err));
+    }
+    this.write(res, reply);
+  }
+
+  private async v3(req: IncomingMessage, res: ServerResponse, method: string, target: string, url: URL): Promise<void> {
+    const started = Date.now();
+    const requestId = randomRequestId();
+    const fault = this.ctx.faults.take(url.pathname, req.method ?? 'GET');
+    const record = (status: number, signatureValid: boolean): void => {
+      this.ctx.requests.add({ method, path: target, status, signature_valid: signatureValid, request_id: requestId });
+      this.ctx.log(`${method} ${target} -> ${status || 'reset'} (${Date.now() - started} ms)${signatureValid ? '' : ' [signature invalid]'}`);
+    };
+    if (fault?.reset) {
+      record(0, false);
+      req.socket.destroy();
+      return;
+    }
+    let reply: Reply;
+    let signatureValid = false;
+    try {
+      const body = await readBody(req);
+      try {
+        this.ctx.verifier.verify({ method, target, authorization: req.headers.authorization, body });
+        signatureValid = true;
+      } catch (err) {
+        if (!(err instanceof SignatureError)) throw err;
+        if (fault?.status === undefined) throw new ApiError(401, 'SIGN_ERROR', err.message);
+      }
+      reply = fault?.status !== undefined
+        ? { status: fault.status, body: { code: fault.code, message: `fault injected by the sandbox (${fault.code})` } }
+        : handleV3(this.ctx, { method, pathname: url.pathname, query: url.searchParams, body: body.toString('utf8') });
+    } catch (err) {
+      reply = errorReply(this.asApiError(err));
+    }
+    if (!(await this.delay(fault))) return;
+    this.writeSigned(res, reply, requestId, fault?.bad_signature === true);
+    record(reply.status, signatureValid);
+  }
+
+  private async sns(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
+    const fault = this.ctx.faults.take(url.pathname, req.method ?? 'GET');
+    // The query carries the mini-program secret: log the path only.
+    const record = (status: number): void => {
+      this.ctx.requests.add({ method, path: url.pathname, status, signature_valid: null, request_id: null });
+      this.ctx.log(`${method} ${url.pathname} -> ${status || 'reset'}`);
+    };
+    if (fault?.reset) {
+      record(0);
+      req.socket.destroy();
+      return;
+    }
+    req.resume();
+    // WeChat's login API reports its errors as {errcode, errmsg}: a fault code that is a number
+    // (e.g. 45011, -1) becomes the errcode, so "busy" and "rate limited" can be simulated.
+    const reply: Reply = fault?.status !== undefined
+      ? { status: fault.status, body: { errcode: /^-?\d+$/.test(fault.code ?? '') ? Number(fault.code) : -1, errmsg: `fault injected by the sandbox (${fault.code})` } }
+      : handleSns(this.ctx, url.pathname, url.searchParams);
+    if (!(await this.delay(fault))) return;
+    this.write(res, reply);
+    record(reply.status);
+  }
+
+  /** Waits out a latency fault; false when the sandbox closed meanwhile. */
+  private delay(fault: AppliedFault | undefined): Promise<boolean> {
+    const ms = fault?.latency_ms;
+    if (!ms) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.delays.delete(entry);
+          resolve(true);
+        }, ms),
+        done: () => resolve(false),
+      };
+      this.delays.add(entry);
+    });
+  }
+
+  private asApiError(err: unknown): ApiError {
+    if (err instanceof ApiError) return err;
+    if (err instanceof BodyTooLarge) return new ApiError(413, 'PARAM_ERROR', err.message);
+    this.ctx.log(`sandbox error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    return new ApiError(500, 'SYSTEM_ERROR', 'sandbox internal error');
+  }
+
+  private write(res: ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
+    const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+    res.writeHead(reply.status, reply.body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /** Every /v3/ answer, 204 and errors included, is signed by the platform key. */
+  private writeSigned(res: ServerResponse, reply: Reply, requestId: string, corrupt: boolean): void {
+    if (res.destroyed) return;
+    const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
+    const headers: Record<string, string | number> = {
+      ...platformHeaders(text, { serial: this.ctx.platformSerial, privateKey: this.ctx.keys.platformPrivateKey }, { corrupt }),
+      'Request-ID': requestId,
+    };
+    if (reply.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(text);
+    }
+    res.writeHead(reply.status, headers);
+    res.end(text);
+  }
+}

@@ -1,0 +1,118 @@
+// State and keys survive a restart; the command line starts, reports and stops cleanly.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { parseSandboxArgs } from '../../src/sandbox/cli.js';
+import { startSandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
+import { api, control, eventually, personWithCard, removeTempDirs, tempDir } from './helpers.js';
+
+after(removeTempDirs);
+
+describe('sandbox: state survives a restart', () => {
+  it('same keys, same cards, applied out_request_nos, login codes, notify URL and pending notifications', async () => {
+    const stateDir = tempDir();
+    const first = await startSandbox({ stateDir });
+    const { person, code, notificationId } = await personWithCard(first, { balance: 100 });
+    const c1 = first.credentials;
+    const body = { balance_information: { before_balance: 100, add_balance: 5, balance: 105 }, out_request_no: 'persist-1' };
+    await api(c1).patch('/cards/{card_id}/codes/{code}', body, { card_id: c1.cardId, code });
+    const jsCode = String((await control(first, 'POST', 'login-codes', { unionid: person.unionid })).body.js_code);
+    await first.close();
+
+    const onDisk = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { cards: unknown[] };
+    assert.equal(onDisk.cards.length, 1);
+    assert.equal(existsSync(join(stateDir, 'sandbox.json')), true);
+
+    const second = await startSandbox({ stateDir });
+    try {
+      const c2 = second.credentials;
+      for (const k of ['mchid', 'serial', 'privateKey', 'publicKeyId', 'publicKey', 'apiv3Key', 'appid', 'miniProgramAppid', 'miniProgramSecret', 'cardId'] as const) {
+        assert.equal(c2[k], c1[k], k);
+      }
+      // The old client's keys still work against the new process (only the URL changed).
+      const card = await api({ ...c1, baseURL: c2.baseURL }).get('/cards/{card_id}/codes/{code}', { card_id: c2.cardId, code });
+      assert.equal((card.data as { balance: number }).balance, 105);
+      const replay = await api(c2).patch('/cards/{card_id}/codes/{code}', body, { card_id: c2.cardId, code });
+      assert.equal(replay.status, 204);
+      assert.equal((await control(second, 'GET', `cards/${c2.cardId}/codes/${code}`)).body.balance, 105, 'the replay was remembered');
+      const params = new URLSearchParams({ appid: c2.miniProgramAppid, secret: c2.miniProgramSecret, js_code: jsCode, grant_type: 'authorization_code' });
+      const session = (await (await fetch(new URL(`sns/jscode2session?${params}`, second.url))).json()) as { openid?: string };
+      assert.equal(session.openid, person.mp_openid);
+      const notes = (await control(second, 'GET', 'notifications')).body.data as Array<{ id: string; delivered: boolean }>;
+      assert.deepEqual(notes.map((n) => [n.id, n.delivered]), [[notificationId, false]], 'still pending');
+      const saved = JSON.parse(readFileSync(join(stateDir, 'sandbox.json'), 'utf8')) as SandboxCredentials;
+      assert.equal(saved.baseURL, c2.baseURL, 'sandbox.json describes the running instance');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('starts in certificate mode on a state folder made in public-key mode', async () => {
+    const stateDir = tempDir();
+    const a = await startSandbox({ stateDir });
+    await a.close();
+    const b = await startSandbox({ stateDir, platformMode: 'certificate' });
+    try {
+      assert.equal(b.credentials.mchid, a.credentials.mchid);
+      assert.ok(b.credentials.platformCertificateSerial);
+      assert.equal((await api(b.credentials).get('/callback')).status, 200);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('without a stateDir, uses a fresh temporary folder and removes it on close()', async () => {
+    const a = await startSandbox();
+    const b = await startSandbox();
+    assert.notEqual(a.credentials.privateKey, b.credentials.privateKey);
+    assert.notEqual(a.credentials.mchid + a.credentials.apiv3Key, b.credentials.mchid + b.credentials.apiv3Key);
+    assert.equal(existsSync(a.credentials.privateKey), true);
+    await a.close();
+    await b.close();
+    assert.equal(existsSync(a.credentials.privateKey), false);
+  });
+
+  it('names the bad option', async () => {
+    await assert.rejects(startSandbox({ port: -1 }), /port/);
+    await assert.rejects(startSandbox({ retryFactor: Number.NaN }), /retryFactor/);
+    await assert.rejects(startSandbox({ platformMode: 'x' as 'publicKey' }), /platformMode/);
+  });
+});
+
+describe('sandbox: command line', () => {
+  it('parses flags and names a bad one', () => {
+    assert.deepEqual(parseSandboxArgs([]), { port: 3100, host: '127.0.0.1', stateDir: './.sandbox' });
+    assert.deepEqual(
+      parseSandboxArgs(['--port', '0', '--host=0.0.0.0', '--state', '/tmp/x', '--certificate', '--retry-factor', '0.5']),
+      { port: 0, host: '0.0.0.0', stateDir: '/tmp/x', platformMode: 'certificate', retryFactor: 0.5 },
+    );
+    assert.throws(() => parseSandboxArgs(['--prot', '1']), /--prot/);
+    assert.throws(() => parseSandboxArgs(['--port']), /--port/);
+    assert.throws(() => parseSandboxArgs(['--port', 'abc']), /--port/);
+    assert.throws(() => parseSandboxArgs(['--retry-factor', '-1']), /--retry-factor/);
+  });
+
+  it('prints the credentials as the first stdout line and stops on SIGTERM', async () => {
+    const stateDir = tempDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e',
+      "import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(process.argv.slice(1))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })",
+      '--', '--port', '0', '--state', stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const lines = createInterface({ input: child.stdout });
+    const first = await Promise.race([
+      new Promise<string>((resolve) => lines.once('line', resolve)),
+      exited.then((code) => { throw new Error(`the command exited early (${code})`); }),
+    ]);
+    const credentials = JSON.parse(first) as SandboxCredentials;
+    assert.match(credentials.baseURL, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.equal(credentials.privateKey, join(stateDir, 'apiclient_key.pem'));
+    assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'sandbox.json'), 'utf8')), credentials);
+    const res = await eventually(async () => api(credentials).get('/callback').catch(() => undefined));
+    assert.equal(res.status, 200);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+});
