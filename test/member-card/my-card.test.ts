@@ -177,3 +177,23 @@ describe('my card over real HTTP, through the sandbox', () => {
     assert.equal((await h.api('GET', '/member-card', { token })).status, 401);
   });
 });
+
+describe('a platform in certificate mode (a platform certificate serial instead of a key id)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ platformMode: 'certificate' });
+  });
+  after(() => h.close());
+
+  test('responses and notifications verify against the certificate', async () => {
+    assert.equal(h.creds.publicKeyId, undefined);
+    assert.ok(h.creds.platformCertificateSerial);
+    const user = await h.newUser();
+    const { code } = await h.giveCard(user, { balance: 42 });
+    const token = await h.login(user);
+    const reply = await h.api('GET', '/member-card', { token });
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.body.card.code, code);
+    assert.equal(reply.body.card.balance, 42);
+  });
+});

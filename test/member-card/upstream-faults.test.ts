@@ -65,7 +65,7 @@ describe('upstream faults map to documented answers, and the server keeps servin
 
   test('a PATCH whose answer is lost is retried with the same out_request_no and applied once', async () => {
     // The sandbox applies the change, then the answer is too slow: our retry must not apply it twice.
-    await fault({ latency_ms: 2000, times: 1, path: '/v3/marketing/membercard-open/cards/' });
+    await fault({ latency_ms: 2000, times: 1, method: 'PATCH' });
     const before = await h.control('GET', '/sandbox/requests');
     const reply = await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
     assert.equal(reply.status, 200, reply.text);

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { hashToken } from '../../src/login/index.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+describe('login kit: jscode2session → opaque bearer token', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  afterEach(() => h.control('DELETE', '/sandbox/faults'));
+  after(() => h.close());
+
+  test('a login code gives a token; only its hash is stored; session_key never leaves', async () => {
+    const user = await h.newUser();
+    const code = await h.loginCode(user);
+    const reply = await h.api('POST', '/login', { body: { code } });
+    assert.equal(reply.status, 200, reply.text);
+    assert.match(reply.body.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(reply.body.expires_in, 7 * 24 * 3600);
+    assert.deepEqual(Object.keys(reply.body).sort(), ['expires_in', 'token']);
+    assert.equal(reply.text.includes('session_key'), false);
+    assert.equal(reply.headers.get('cache-control'), 'no-store');
+    assert.equal(await h.store.getSession(reply.body.token), undefined, 'the token itself is not a key');
+    const session = await h.store.getSession(hashToken(reply.body.token));
+    assert.equal(session?.openid, user.mp_openid);
+    assert.equal(session?.unionid, user.unionid);
+    assert.equal(JSON.stringify(session).includes('session_key'), false);
+  });
+
+  test('a code works once: reuse is 400 INVALID_LOGIN_CODE, and so is an unknown code', async () => {
+    const user = await h.newUser();
+    const code = await h.loginCode(user);
+    assert.equal((await h.api('POST', '/login', { body: { code } })).status, 200);
+    const reuse = await h.api('POST', '/login', { body: { code } });
+    assert.equal(reuse.status, 400);
+    assert.equal(reuse.body.code, 'INVALID_LOGIN_CODE');
+    const unknown = await h.api('POST', '/login', { body: { code: 'no-such-code' } });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.code, 'INVALID_LOGIN_CODE');
+  });
+
+  test('bad bodies: 400 naming "code", 415 for non-JSON', async () => {
+    for (const body of [{}, { code: 12 }, { code: '' }, { code: 'x'.repeat(200) }]) {
+      const reply = await h.api('POST', '/login', { body });
+      assert.equal(reply.status, 400, JSON.stringify(body));
+      assert.equal(reply.body.details[0].field, 'code');
+    }
+    const form = await h.api('POST', '/login', { raw: 'code=abc', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.status, 415);
+  });
+
+  test('WeChat down or slow: 502 / 504, never a hang', async () => {
+    const user = await h.newUser();
+    await h.control('PUT', '/sandbox/faults', { status: 500, code: 'SYSTEM_ERROR', path: '/sns/' });
+    const down = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });
+    assert.equal(down.status, 502);
+    assert.equal(down.body.code, 'UPSTREAM_ERROR');
+    await h.control('PUT', '/sandbox/faults', { latency_ms: 2500, path: '/sns/' });
+    const started = Date.now();
+    const slow = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });
+    assert.equal(slow.status, 504);
+    assert.equal(slow.body.code, 'UPSTREAM_TIMEOUT');
+    assert.ok(Date.now() - started < 2400);
+  });
+
+  test('jscode2session refusals map to clear answers: 45011 → 429, 40226 → 403, -1 → 502', async () => {
+    const user = await h.newUser();
+    for (const [errcode, status, code] of [['45011', 429, 'RATE_LIMITED'], ['40226', 403, 'LOGIN_BLOCKED'], ['-1', 502, 'UPSTREAM_ERROR']] as const) {
+      // WeChat answers these with HTTP 200 and {errcode, errmsg}.
+      await h.control('PUT', '/sandbox/faults', { status: 200, code: errcode, path: '/sns/', times: 1 });
+      const reply = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });
+      assert.equal(reply.status, status, `${errcode}: ${reply.text}`);
+      assert.equal(reply.body.code, code);
+    }
+  });
+
+  test('malformed or unknown bearer tokens leave the request anonymous', async () => {
+    for (const authorization of ['Bearer', 'Bearer short', `Basic ${'a'.repeat(43)}`, `Bearer ${'a'.repeat(43)}`]) {
+      const reply = await h.api('GET', '/member-card', { headers: { authorization } });
+      assert.equal(reply.status, 401, authorization);
+    }
+  });
+});
