@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { CardCache } from './card-cache.js';
 import { errorBody, errorHandler, MemberCardError } from './errors.js';
 import { errorName } from './log.js';
 import { resolveOptions, type MemberCardOptions, type ResolvedOptions } from './options.js';
@@ -64,6 +65,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     },
     client,
     verifier,
+    cache: new CardCache(resolved.cache),
     log,
   };
 

@@ -79,6 +79,8 @@ export interface MemberCardOptions {
   openCard?: OpenCardOptions;
   /** Largest JSON body a user may send. Default 16kb. */
   bodyLimit?: string | number;
+  /** Per-instance card read cache. Default { ttl: 10000, max: 10000 }; ttl 0 turns it off. */
+  cache?: { ttl?: number; max?: number };
   /** Where warnings and errors go. Default: one JSON line each on stderr. */
   log?: Log;
 }
@@ -104,6 +106,7 @@ export interface ResolvedOptions {
   prefix: string;
   openCard: Required<Pick<OpenCardOptions, 'appId' | 'path' | 'envVersion' | 'outerStrTtl'>> & Pick<OpenCardOptions, 'activateType' | 'jumpUrl'>;
   bodyLimit: string | number;
+  cache: { ttl: number; max: number };
   log: Log;
 }
 
@@ -118,6 +121,8 @@ export const DEFAULTS = {
   envVersion: 'release',
   outerStrTtl: 30 * 60 * 1000,
   bodyLimit: '16kb',
+  cacheTtl: 10_000,
+  cacheMax: 10_000,
 } as const;
 
 const id = (max: number) => Joi.string().pattern(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-"').max(max);
@@ -172,6 +177,10 @@ const schema = Joi.object({
     outerStrTtl: Joi.number().integer().min(1000).default(DEFAULTS.outerStrTtl),
   }).default(),
   bodyLimit: Joi.alternatives().try(Joi.string().pattern(/^\d+\s*(b|kb|mb)?$/i), Joi.number().integer().min(1)).default(DEFAULTS.bodyLimit),
+  cache: Joi.object({
+    ttl: Joi.number().integer().min(0).max(24 * 3600 * 1000).default(DEFAULTS.cacheTtl),
+    max: Joi.number().integer().min(1).max(10_000_000).default(DEFAULTS.cacheMax),
+  }).default(),
   log: Joi.function().default(() => defaultLog),
 });
 
@@ -220,6 +229,7 @@ export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
     prefix: value.prefix === '/' ? '' : (value.prefix ?? DEFAULTS.prefix).replace(/\/+$/, ''),
     openCard: value.openCard as ResolvedOptions['openCard'],
     bodyLimit: value.bodyLimit ?? DEFAULTS.bodyLimit,
+    cache: value.cache as ResolvedOptions['cache'],
     log: value.log ?? defaultLog,
   };
 }

@@ -1,3 +1,4 @@
+import type { CardCache } from './card-cache.js';
 import type { Log } from './log.js';
 import type { ResolvedOptions } from './options.js';
 import type { Store } from './store/types.js';
@@ -11,5 +12,7 @@ export interface Runtime {
   store: () => Promise<Store>;
   client: WechatpayClient;
   verifier: NotificationVerifier;
+  /** Card reads, shared and briefly kept; invalidated by our own changes and by notifications. */
+  cache: CardCache;
   log: Log;
 }

@@ -37,7 +37,8 @@ async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
     log: rt.log,
   });
   if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
-  const card = await rt.client.getCard(rt.options.cardId, resolved.code);
+  const { cardId } = rt.options;
+  const card = await rt.cache.get(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
   const wrongCard = card.card_id !== undefined && card.card_id !== rt.options.cardId;
   if (wrongCard || (resolved.oaOpenid !== undefined && card.openid !== resolved.oaOpenid)) {
     // Not this user's card after all: stop using the binding, and say nothing about the card.
@@ -98,7 +99,12 @@ export function mountMyCard(router: Router, rt: Runtime): void {
       throw new MemberCardError('CARD_NOT_EDITABLE', `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.`);
     }
     // One out_request_no per edit: the client's retries of this PATCH are then applied once.
-    await rt.client.updateCard(rt.options.cardId, code, { ...edit, out_request_no: newRequestNo() });
+    try {
+      await rt.client.updateCard(rt.options.cardId, code, { ...edit, out_request_no: newRequestNo() });
+    } finally {
+      // Even a failed PATCH may have been applied (a lost answer): read afresh next time.
+      rt.cache.invalidate(rt.options.cardId, code);
+    }
     reply(ctx, { ...card, ...edit }, rt);
   });
 }

@@ -74,6 +74,8 @@ export function mountNotify(router: Router, rt: Runtime): void {
       },
       effect,
     );
+    // Anything WeChat Pay tells us about one of our cards may have changed it.
+    if (payload.card_id === rt.options.cardId && isSafeSegment(payload.code)) rt.cache.invalidate(rt.options.cardId, payload.code);
     rt.log('info', first ? 'notification applied' : 'duplicate notification ignored', {
       id: notification.id,
       eventType: notification.eventType,

@@ -113,6 +113,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     store,
     selfService: { backgrounds: BACKGROUNDS },
+    // Most tests watch every read reach the sandbox; the cache has tests of its own.
+    cache: { ttl: 0 },
     log: (level, message, fields) => logs.push({ level, message, fields }),
     ...options.memberCard,
   });

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CardCache } from '../../src/card-cache.js';
+import type { UpstreamCard } from '../../src/wechatpay/types.js';
+import { BACKGROUNDS, startHarness, type Harness } from '../support/harness.js';
+
+const card = (code: string, balance = 0): UpstreamCard => ({ card_id: 'c', code, balance });
+
+describe('CardCache', () => {
+  test('single-flight: concurrent reads of one card share one load', async () => {
+    const cache = new CardCache({ ttl: 1000, max: 10 });
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 20));
+      return card('1');
+    };
+    const results = await Promise.all(Array.from({ length: 50 }, () => cache.get('c', '1', load)));
+    assert.equal(loads, 1);
+    assert.ok(results.every((r) => r.code === '1'));
+    await cache.get('c', '1', load);
+    assert.equal(loads, 1, 'a fresh entry is a hit');
+  });
+
+  test('entries expire after the TTL, and the LRU bound holds', async () => {
+    const cache = new CardCache({ ttl: 30, max: 2 });
+    let loads = 0;
+    const load = (code: string) => async () => {
+      loads++;
+      return card(code);
+    };
+    await cache.get('c', 'a', load('a'));
+    await new Promise((r) => setTimeout(r, 40));
+    await cache.get('c', 'a', load('a'));
+    assert.equal(loads, 2, 'expired entry reloaded');
+    await cache.get('c', 'b', load('b'));
+    await cache.get('c', 'a', load('a')); // a is now the most recent
+    await cache.get('c', 'x', load('x')); // evicts b
+    assert.equal(cache.size, 2);
+    const before = loads;
+    await cache.get('c', 'a', load('a'));
+    assert.equal(loads, before, 'a kept');
+    await cache.get('c', 'b', load('b'));
+    assert.equal(loads, before + 1, 'b was evicted');
+  });
+
+  test('a read in flight when the card is invalidated never stores its stale answer', async () => {
+    const cache = new CardCache({ ttl: 10_000, max: 10 });
+    let release!: () => void;
+    const slow = cache.get('c', '1', () => new Promise<UpstreamCard>((r) => (release = () => r(card('1', 100)))));
+    cache.invalidate('c', '1');
+    release();
+    assert.equal((await slow).balance, 100);
+    const fresh = await cache.get('c', '1', async () => card('1', 200));
+    assert.equal(fresh.balance, 200);
+  });
+
+  test('failed loads are not cached; ttl 0 turns everything off', async () => {
+    const cache = new CardCache({ ttl: 10_000, max: 10 });
+    await assert.rejects(cache.get('c', '1', async () => Promise.reject(new Error('down'))));
+    assert.equal((await cache.get('c', '1', async () => card('1', 5))).balance, 5);
+    const off = new CardCache({ ttl: 0, max: 10 });
+    let loads = 0;
+    await Promise.all([1, 2, 3].map(() => off.get('c', '1', async () => (loads++, card('1')))));
+    assert.equal(loads, 3);
+  });
+});
+
+describe('the read cache in the module', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ memberCard: { cache: { ttl: 60_000, max: 100 } } });
+  });
+  after(() => h.close());
+
+  test('repeated and concurrent reads cost one upstream call; a user never gets another\'s cached card', async () => {
+    const alice = await h.newUser();
+    const bob = await h.newUser();
+    const { code: aliceCode } = await h.giveCard(alice, { balance: 1 });
+    const { code: bobCode } = await h.giveCard(bob, { balance: 2 });
+    const [aliceToken, bobToken] = [await h.login(alice), await h.login(bob)];
+    const before = await h.upstreamCount();
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => h.api('GET', '/member-card', { token: i % 2 ? bobToken : aliceToken })));
+    replies.forEach((r, i) => assert.equal(r.body.card.code, i % 2 ? bobCode : aliceCode));
+    assert.equal(await h.upstreamCount(), before + 2, 'one upstream read per card');
+  });
+
+  test('our own PATCH and a notification about the card invalidate it at once', async () => {
+    const user = await h.newUser();
+    const { code } = await h.giveCard(user, { balance: 10 });
+    const token = await h.login(user);
+    assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 10);
+    // Changed behind our back: the cache still answers the old card (within the TTL)…
+    await h.control('PATCH', `/sandbox/cards/${h.creds.cardId}/codes/${code}`, { balance: 20 });
+    assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 10);
+    // …until our own edit, which invalidates it.
+    await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
+    const afterPatch = await h.api('GET', '/member-card', { token });
+    assert.equal(afterPatch.body.card.balance, 20);
+    assert.equal(afterPatch.body.card.background_picture_url, BACKGROUNDS[0]);
+    // A notification about the card (the user changed their information) invalidates it too.
+    await h.control('PATCH', `/sandbox/cards/${h.creds.cardId}/codes/${code}`, { balance: 30 });
+    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, { event_type: 'USER_MODIFY_INFORMATION' });
+    await h.waitDelivered(notification_id);
+    assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 30);
+  });
+});
