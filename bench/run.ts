@@ -1,0 +1,229 @@
+// `npm run bench`: one run, loopback only. Starts the sandbox (signatures on) and each server
+// in its own process, drives them with autocannon from this process, and prints the table,
+// the ratios, upstream calls per 1,000 page views in a burst, and memory over a long run.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { hashToken } from '../src/login/index.js';
+import type { SandboxCredentials } from '../src/sandbox/index.js';
+import { createStore } from '../src/store/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const DURATION = Number(process.env.BENCH_DURATION ?? 10); // seconds per throughput run
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const BURST_USERS = 100;
+const BURST_VIEWS_EACH = 10;
+const LONG_RUN = Number(process.env.BENCH_LONG_RUN ?? 100_000);
+const DEFAULT_CACHE_TTL = '10000';
+
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve(line));
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+  });
+}
+
+async function startSandbox(stateDir: string): Promise<SandboxCredentials> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return JSON.parse(await firstLine(child)) as SandboxCredentials;
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  memory(): Promise<{ rss: number; heapUsed: number }>;
+  stop(): Promise<void>;
+}
+
+async function startServer(mode: string, env: Record<string, string>): Promise<Server> {
+  const child = fork(join(root, 'bench', 'server.ts'), [mode], {
+    cwd: root,
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  const { url } = JSON.parse(await firstLine(child)) as { url: string };
+  return {
+    url,
+    child,
+    memory: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as { rss: number; heapUsed: number }));
+        child.send({ type: 'memory' });
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, options: Partial<autocannon.Options>): Promise<Measured> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
+  const errors = result.errors + result.timeouts + result.non2xx;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors };
+}
+
+async function control(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(new URL(path, base), {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+  return response.json();
+}
+
+async function lastSeq(base: string): Promise<number> {
+  const { data } = (await control(base, 'GET', 'sandbox/requests')) as { data: Array<{ seq: number }> };
+  return data.at(-1)?.seq ?? 0;
+}
+
+/** Users with cards, bound and logged in, written through our own Store as notifications would. */
+async function prepareUsers(creds: SandboxCredentials, storeUrl: string, count: number) {
+  const store = createStore(storeUrl);
+  await store.init();
+  const users: Array<{ token: string; code: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const user = (await control(creds.baseURL, 'POST', 'sandbox/users', {})) as { unionid: string; mp_openid: string; oa_openid: string };
+    const { code } = (await control(creds.baseURL, 'POST', `sandbox/cards/${creds.cardId}/codes`, { unionid: user.unionid, balance: 888 + i })) as { code: string };
+    await store.applyNotification(
+      { id: `bench-${code}`, eventType: 'MEMBERCARD.ACCEPT_CARD', cardId: creds.cardId, code, receivedAt: Date.now() },
+      { kind: 'bind', cardId: creds.cardId, code, unionid: user.unionid, oaOpenid: user.oa_openid },
+    );
+    const token = randomBytes(32).toString('base64url');
+    await store.putSession(hashToken(token), { openid: user.mp_openid, unionid: user.unionid, expiresAt: Date.now() + 3600_000 });
+    users.push({ token, code });
+  }
+  await store.close();
+  return users;
+}
+
+function signaturesPerSecond(privateKeyPem: string): number {
+  const key = createPrivateKey(privateKeyPem);
+  const message = Buffer.from(`GET\n/v3/marketing/membercard-open/cards/x/codes/y\n${Math.floor(Date.now() / 1000)}\n${'n'.repeat(32)}\n\n`);
+  const started = process.hrtime.bigint();
+  let count = 0;
+  while (process.hrtime.bigint() - started < 2_000_000_000n) {
+    sign('sha256', message, key);
+    count++;
+  }
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}
+
+async function burst(server: Server, creds: SandboxCredentials, tokens: string[]): Promise<number> {
+  const views = shuffled(tokens.flatMap((t) => Array.from({ length: BURST_VIEWS_EACH }, () => t)));
+  let next = 0;
+  const before = await lastSeq(creds.baseURL);
+  const result = await autocannon({
+    url: `${server.url}/member-card`,
+    connections: 50,
+    amount: views.length,
+    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${views[next++ % views.length]}` } }) }],
+  });
+  if (result.non2xx || result.errors) throw new Error(`burst had ${result.non2xx} non-2xx and ${result.errors} errors`);
+  const upstream = (await lastSeq(creds.baseURL)) - before;
+  return (upstream * 1000) / views.length;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'membercard-bench-'));
+  try {
+    console.log(`koa-wechat-membercard benchmark — Node ${process.version}, ${DURATION} s per run, ${CONNECTIONS} connections, loopback`);
+    const creds = await startSandbox(join(work, 'sandbox'));
+    const storeUrl = `sqlite:${join(work, 'membercard.db')}`;
+    const users = await prepareUsers(creds, storeUrl, BURST_USERS);
+    const one = users[0] as { token: string; code: string };
+    const auth = { headers: { authorization: `Bearer ${one.token}` } };
+    const env = { BENCH_CREDS: JSON.stringify(creds), BENCH_STORE: storeUrl, BENCH_CODE: one.code };
+
+    const rows: Array<[string, Measured]> = [];
+    const measure = async (label: string, mode: string, extraEnv: Record<string, string>, options: Partial<autocannon.Options>) => {
+      const server = await startServer(mode, { ...env, ...extraEnv });
+      await autocannon({ url: `${server.url}/member-card`, connections: CONNECTIONS, duration: 2, ...options }); // warm-up
+      const m = await load(`${server.url}/member-card`, options);
+      if (m.errors) throw new Error(`${label}: ${m.errors} failed requests`);
+      rows.push([label, m]);
+      console.log(`  measured ${label}`);
+      await server.stop();
+      return m;
+    };
+    const moduleOff = await measure('1. module, cache off', 'module', { BENCH_CACHE_TTL: '0' }, auth);
+    const handwritten = await measure('2. hand-written route (wechatpay-axios-plugin)', 'handwritten', {}, {});
+    const moduleOn = await measure('3. module, cache on (hits)', 'module', { BENCH_CACHE_TTL: DEFAULT_CACHE_TTL }, auth);
+    const bare = await measure('4. bare Koa, fixed JSON', 'bare', {}, {});
+    const sps = signaturesPerSecond(await import('node:fs').then((fs) => fs.readFileSync(creds.privateKey, 'utf8')));
+
+    console.log('\nGET /member-card');
+    console.log(`${'server'.padEnd(48)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}`);
+    for (const [label, m] of rows) console.log(`${label.padEnd(48)} ${fmt(m.rps).padStart(9)} ${fmt(m.p50).padStart(7)} ${fmt(m.p99).padStart(7)}`);
+    console.log(`${'5. RSA-2048 SHA-256 signatures, one core'.padEnd(48)} ${fmt(sps).padStart(9)}`);
+    console.log(`\nratio 1/2 (module vs hand-written, uncached): ${fmt(moduleOff.rps / handwritten.rps, 3)}   goal ≥ 0.95`);
+    console.log(`ratio 3/4 (cached module vs bare Koa):        ${fmt(moduleOn.rps / bare.rps, 3)}   goal ≥ 0.6`);
+
+    console.log(`\nburst: ${BURST_USERS} users each opening their card ${BURST_VIEWS_EACH} times, shuffled, 50 connections`);
+    const tokens = users.map((u) => u.token);
+    const offServer = await startServer('module', { ...env, BENCH_CACHE_TTL: '0' });
+    const perThousandOff = await burst(offServer, creds, tokens);
+    await offServer.stop();
+    const onServer = await startServer('module', { ...env, BENCH_CACHE_TTL: DEFAULT_CACHE_TTL });
+    const perThousandOn = await burst(onServer, creds, tokens);
+    console.log(`  upstream calls per 1,000 page views: cache off ${fmt(perThousandOff)}, default cache ${fmt(perThousandOn)} (${fmt(perThousandOff / perThousandOn, 1)}× fewer; goal ≥ 5×)`);
+
+    console.log(`\nmemory: ${fmt(LONG_RUN)} requests to the cached module, rotating over ${BURST_USERS} users`);
+    let i = 0;
+    await autocannon({ url: `${onServer.url}/member-card`, connections: CONNECTIONS, amount: 5000, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) }] });
+    const before = await onServer.memory();
+    const long = await autocannon({
+      url: `${onServer.url}/member-card`,
+      connections: CONNECTIONS,
+      amount: LONG_RUN,
+      requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) }],
+    });
+    const after = await onServer.memory();
+    await onServer.stop();
+    const growth = ((after.rss - before.rss) / before.rss) * 100;
+    console.log(`  ${fmt(long.requests.total)} requests (${long.non2xx} non-2xx) at ${fmt(long.requests.average)} req/s`);
+    console.log(`  RSS before ${fmt(before.rss / 1048576, 1)} MiB, after ${fmt(after.rss / 1048576, 1)} MiB: ${growth >= 0 ? '+' : ''}${fmt(growth, 1)}%   goal ≤ +10%`);
+    console.log(`  heap used before ${fmt(before.heapUsed / 1048576, 1)} MiB, after ${fmt(after.heapUsed / 1048576, 1)} MiB`);
+  } finally {
+    children.forEach((c) => c.kill('SIGKILL'));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,78 @@
+// One server of the benchmark, in its own process: `node --import tsx bench/server.ts MODE`.
+// MODE: module (cache from BENCH_CACHE_TTL) | handwritten | bare. Settings come from the
+// environment (BENCH_CREDS: the sandbox credentials JSON; BENCH_STORE: the prepared store).
+// It prints its URL as one JSON line and answers {"type":"memory"} IPC messages with its RSS.
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { Decorator } from 'wechatpay-axios-plugin';
+import { wechatLogin } from '../src/login/index.js';
+import { memberCard } from '../src/member-card.js';
+import type { SandboxCredentials } from '../src/sandbox/index.js';
+import { createStore } from '../src/store/index.js';
+
+const mode = process.argv[2];
+const creds = JSON.parse(process.env.BENCH_CREDS ?? '{}') as SandboxCredentials;
+const app = new Koa();
+app.silent = true;
+
+if (mode === 'module') {
+  const store = createStore(process.env.BENCH_STORE ?? 'memory:');
+  const cards = memberCard({
+    cardId: creds.cardId,
+    appid: creds.appid,
+    wechatpay: {
+      mchid: creds.mchid,
+      serial: creds.serial,
+      privateKey: creds.privateKey,
+      publicKeyId: creds.publicKeyId as string,
+      publicKey: creds.publicKey as string,
+      apiv3Key: creds.apiv3Key,
+      baseURL: creds.baseURL,
+    },
+    store,
+    cache: { ttl: Number(process.env.BENCH_CACHE_TTL ?? 0) },
+    log: () => {},
+  });
+  const login = wechatLogin({ appid: creds.miniProgramAppid, secret: creds.miniProgramSecret, baseURL: creds.baseURL, store, log: () => {} });
+  await cards.ready();
+  app.use(login.middleware());
+  app.use(cards.routes()).use(cards.allowedMethods());
+} else if (mode === 'handwritten') {
+  // What a developer writes instead: the same signed, verified upstream call, no identity, no store.
+  const { readFileSync } = await import('node:fs');
+  const wxpay = new Decorator({
+    mchid: creds.mchid,
+    serial: creds.serial,
+    privateKey: readFileSync(creds.privateKey),
+    certs: { [creds.publicKeyId as string]: readFileSync(creds.publicKey as string) },
+    baseURL: creds.baseURL,
+  } as never);
+  const code = process.env.BENCH_CODE as string;
+  const router = new Router();
+  router.get('/member-card', async (ctx) => {
+    const { data } = await (wxpay.v3 as unknown as { get(url: string): Promise<{ data: Record<string, unknown> }> }).get(
+      `v3/marketing/membercard-open/cards/${creds.cardId}/codes/${code}`,
+    );
+    const { openid: _hidden, ...card } = data;
+    ctx.body = { card };
+  });
+  app.use(router.routes());
+} else if (mode === 'bare') {
+  const body = { card: { card_id: 'pBench', code: '123456789012', balance: 888, bonus_value: 12, level: '金卡会员', user_card_status: 'EFFECTIVE' } };
+  app.use((ctx) => {
+    ctx.body = body;
+  });
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+
+const server = app.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+});
+process.on('message', (message: { type?: string }) => {
+  if (message?.type !== 'memory') return;
+  (globalThis as { gc?: () => void }).gc?.();
+  process.send?.({ type: 'memory', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
