@@ -90,21 +90,24 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     reply(ctx, card, rt);
   });
 
-  router.patch('/', jsonBody(rt.options.bodyLimit), async (ctx) => {
+  const edit = async (ctx: Context) => {
     rejectIdentifyingQuery(ctx);
     // Validate before anything else, so a bad request costs no store or upstream call.
-    const edit = readEdit(ctx.request.body, rt);
+    const change = readEdit(ctx.request.body, rt);
     const { card, code } = await loadOwnCard(ctx, rt);
     if (card.user_card_status !== 'EFFECTIVE') {
       throw new MemberCardError('CARD_NOT_EDITABLE', `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.`);
     }
-    // One out_request_no per edit: the client's retries of this PATCH are then applied once.
+    // One out_request_no per edit: our client's retries of this PATCH are then applied once.
     try {
-      await rt.client.updateCard(rt.options.cardId, code, { ...edit, out_request_no: newRequestNo() });
+      await rt.client.updateCard(rt.options.cardId, code, { ...change, out_request_no: newRequestNo() });
     } finally {
       // Even a failed PATCH may have been applied (a lost answer): read afresh next time.
       rt.cache.invalidate(rt.options.cardId, code);
     }
-    reply(ctx, { ...card, ...edit }, rt);
-  });
+    reply(ctx, { ...card, ...change }, rt);
+  };
+  router.patch('/', jsonBody(rt.options.bodyLimit), edit);
+  // The same edit as PUT: wx.request does not offer PATCH, so mini-programs send PUT.
+  router.put('/', jsonBody(rt.options.bodyLimit), edit);
 }

@@ -87,6 +87,11 @@ describe('my card over real HTTP, through the sandbox', () => {
     assert.equal(upstream.background_picture_url, BACKGROUNDS[1]);
     const again = await h.api('GET', '/member-card', { token });
     assert.equal(again.body.card.background_picture_url, BACKGROUNDS[1]);
+    // PUT is the same edit, for wx.request, which has no PATCH.
+    const put = await h.api('PUT', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
+    assert.equal(put.status, 200, put.text);
+    assert.equal((await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`)).background_picture_url, BACKGROUNDS[0]);
+    assert.equal((await h.api('PUT', '/member-card', { token, body: { level: '钻石会员' } })).status, 400);
   });
 
   test('forbidden fields, foreign codes and bad bodies are 400/413/415 with nothing sent upstream', async () => {

@@ -1,0 +1,188 @@
+// Two `serve` processes behind one notify URL, sharing one store (PostgreSQL, then Redis) and
+// one sandbox (WeChat Pay): whichever instance a request or a notification reaches, the
+// outcome is the same, and what must happen once happens once.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PostgresStore, RedisStore, type Store } from '../../src/store/index.js';
+import {
+  call,
+  deliver,
+  freshStore,
+  NotifyBalancer,
+  POSTGRES_URL,
+  REDIS_URL,
+  scratch,
+  ServeProcess,
+  sharedSandbox,
+  unavailable,
+  waitFor,
+  type Engine,
+  type SharedSandbox,
+  type TestStore,
+} from './support.js';
+
+const engines: Engine[] = ['postgres', 'redis'];
+
+for (const engine of engines) {
+  const skip = await unavailable(engine, `two instances on ${engine}`);
+
+  describe(`two serve processes sharing one ${engine} store and one sandbox`, { skip: skip ?? false }, () => {
+    let wechat: SharedSandbox;
+    let balancer: NotifyBalancer;
+    let store: TestStore;
+    let a: ServeProcess;
+    let b: ServeProcess;
+    /** The same store opened by the test, to look at what the instances wrote. */
+    let peek: Store;
+    const work = scratch();
+
+    before(async () => {
+      wechat = await sharedSandbox();
+      balancer = new NotifyBalancer();
+      await balancer.start();
+      store = freshStore(engine);
+      const env = wechat.env(store.url, balancer.url);
+      // Started at once: schema creation / migration must not collide.
+      [a, b] = await Promise.all([ServeProcess.start(env, work.dir), ServeProcess.start(env, work.dir)]);
+      peek =
+        engine === 'postgres'
+          ? new PostgresStore({ connectionString: POSTGRES_URL, schema: new URL(store.url).searchParams.get('schema') as string })
+          : new RedisStore({ url: REDIS_URL, prefix: new URL(store.url).searchParams.get('prefix') as string });
+      await peek.init();
+    });
+
+    after(async () => {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await peek?.close();
+      await balancer?.close();
+      await wechat?.close();
+      await store?.cleanup();
+      work.remove();
+    });
+
+    it('a notification delivered to one instance makes the card readable through the other', async () => {
+      const user = await wechat.newUser();
+      balancer.route = a.url;
+      const given = await wechat.giveCard(user, { balance: 500 });
+      const status = await wechat.waitDelivered(given.notification_id);
+      assert.equal(status.attempts, 1, 'answered 2xx at the first attempt');
+      assert.deepEqual(
+        balancer.forwarded.filter((f) => f.id === given.notification_id).map((f) => [f.to, f.status]),
+        [[a.url, 204]],
+        'only instance A saw the notification',
+      );
+      assert.equal(b.count('notification applied') + b.count('duplicate notification ignored'), 0);
+
+      const token = await wechat.login(b.url, user);
+      const mine = await call('GET', `${b.url}/api/member-card`, { token });
+      assert.equal(mine.status, 200, mine.text);
+      assert.equal(mine.body.card.code, given.code);
+      assert.equal(mine.body.card.balance, 500);
+    });
+
+    it('the same notification delivered to both at once binds exactly once', async () => {
+      balancer.route = 'capture';
+      const users = await Promise.all(Array.from({ length: 5 }, () => wechat.newUser()));
+      const given = await Promise.all(users.map((u) => wechat.giveCard(u)));
+      const captured = await Promise.all(given.map((g) => balancer.take(g.notification_id)));
+      const before = { a: a.count('notification applied'), b: b.count('notification applied') };
+      const beforeDup = { a: a.count('duplicate notification ignored'), b: b.count('duplicate notification ignored') };
+
+      // Each genuine, signed notification reaches both instances in the same instant.
+      const statuses = await Promise.all(captured.flatMap((n) => [deliver(`${a.url}/api/member-card/notify`, n), deliver(`${b.url}/api/member-card/notify`, n)]));
+      assert.deepEqual(statuses, Array(10).fill(204), 'both answer 2xx, so WeChat Pay stops resending');
+
+      // Log lines may trail the answer by a moment.
+      const applied = await waitFor('both instances to log each outcome', 5000, async () => {
+        const ap = a.count('notification applied') - before.a + b.count('notification applied') - before.b;
+        const dup = a.count('duplicate notification ignored') - beforeDup.a + b.count('duplicate notification ignored') - beforeDup.b;
+        return ap + dup === 10 ? { ap, dup } : undefined;
+      });
+      assert.deepEqual(applied, { ap: 5, dup: 5 }, 'applied once per notification, across both instances');
+      for (const [i, g] of given.entries()) {
+        assert.equal((await peek.getNotification(g.notification_id))?.eventType, 'MEMBERCARD.ACCEPT_CARD');
+        const binding = await peek.getBinding(wechat.sandbox.credentials.cardId, g.code);
+        assert.equal(binding?.status, 'active');
+        assert.equal(binding?.unionid, users[i]?.unionid);
+      }
+      // And each user reads their card through either instance.
+      const user = users[0] as (typeof users)[number];
+      for (const instance of [a, b]) {
+        const token = await wechat.login(instance.url, user);
+        const mine = await call('GET', `${instance.url}/api/member-card`, { token });
+        assert.equal(mine.status, 200, mine.text);
+        assert.equal(mine.body.card.code, given[0]?.code);
+      }
+    });
+
+    it('a login token issued by one instance works on the other, and logging out on one ends it on both', async () => {
+      const user = await wechat.newUser();
+      balancer.route = b.url;
+      const given = await wechat.giveCard(user);
+      await wechat.waitDelivered(given.notification_id);
+
+      const token = await wechat.login(a.url, user);
+      const fromB = await call('GET', `${b.url}/api/member-card`, { token });
+      assert.equal(fromB.status, 200, fromB.text);
+      assert.equal(fromB.body.card.code, given.code);
+      const open = await call('GET', `${b.url}/api/member-card/open`, { token });
+      assert.equal(open.status, 200, open.text);
+
+      const out = await call('POST', `${b.url}/api/logout`, { token });
+      assert.equal(out.status, 204, out.text);
+      const fromA = await call('GET', `${a.url}/api/member-card`, { token });
+      assert.equal(fromA.status, 401, fromA.text);
+      assert.equal(fromA.body.code, 'UNAUTHENTICATED');
+    });
+
+    it('an outer_str issued by one instance is consumed once across both', async () => {
+      // No unionid links the mini-program and the 服务号 for this person: only our outer_str
+      // can tie the new card to the session user.
+      const user = await wechat.newUser({ share_unionid: false });
+      const token = await wechat.login(a.url, user);
+      const open = await call('GET', `${a.url}/api/member-card/open`, { token });
+      assert.equal(open.status, 200, open.text);
+      const outerStr = open.body.extraData.outer_str as string;
+      assert.match(outerStr, /^[A-Za-z0-9]{32}$/);
+
+      // The same outer_str comes back on two cards (a replayed open-card link), and the two
+      // notifications reach different instances at once.
+      balancer.route = 'capture';
+      const first = await wechat.giveCard(user, { outer_str: outerStr });
+      const second = await wechat.giveCard(user, { outer_str: outerStr });
+      const [n1, n2] = await Promise.all([balancer.take(first.notification_id), balancer.take(second.notification_id)]);
+      const statuses = await Promise.all([
+        deliver(`${b.url}/api/member-card/notify`, n1),
+        deliver(`${a.url}/api/member-card/notify`, n2),
+      ]);
+      assert.deepEqual(statuses, [204, 204]);
+
+      const cardId = wechat.sandbox.credentials.cardId;
+      const bindings = await Promise.all([peek.getBinding(cardId, first.code), peek.getBinding(cardId, second.code)]);
+      assert.equal(bindings.filter((x) => x?.status === 'active').length, 2, 'both cards are bound');
+      const tied = bindings.filter((x) => x?.userOpenid === user.mp_openid);
+      assert.equal(tied.length, 1, `exactly one binding took the outer_str: ${JSON.stringify(bindings)}`);
+      const winner = (tied[0] as NonNullable<(typeof tied)[0]>).code;
+      assert.equal(bindings.find((x) => x?.code !== winner)?.userOpenid, undefined);
+
+      // Both instances resolve the session user to that one card.
+      for (const instance of [a, b]) {
+        const mine = await call('GET', `${instance.url}/api/member-card`, { token });
+        assert.equal(mine.status, 200, mine.text);
+        assert.equal(mine.body.card.code, winner);
+      }
+      // A third use of the same outer_str, through either instance, ties nothing more.
+      balancer.route = b.url;
+      const third = await wechat.giveCard(user, { outer_str: outerStr });
+      await wechat.waitDelivered(third.notification_id);
+      assert.equal((await peek.getBinding(cardId, third.code))?.userOpenid, undefined);
+    });
+
+    it('no instance logged an unexpected error, and both are still up', () => {
+      for (const instance of [a, b]) {
+        assert.ok(instance.alive);
+        assert.deepEqual(instance.logs.filter((l) => l.level === 'error'), []);
+      }
+    });
+  });
+}

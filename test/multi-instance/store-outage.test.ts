@@ -1,0 +1,174 @@
+// The store goes away under a running `serve` (PostgreSQL, then Redis), for real: a TCP proxy
+// between serve and the server drops every connection and closes its port (or keeps the
+// connections open and silent), and later passes traffic again on the same port. The machine's
+// PostgreSQL / Redis keep running for everyone else.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CuttableProxy } from '../store/helpers.js';
+import {
+  call,
+  deliver,
+  freshStore,
+  NotifyBalancer,
+  scratch,
+  ServeProcess,
+  sharedSandbox,
+  target,
+  unavailable,
+  waitFor,
+  type Engine,
+  type Reply,
+  type SandboxUser,
+  type SharedSandbox,
+  type TestStore,
+} from './support.js';
+
+/** Longest a request may take while the store is cut (the port refuses at once). */
+const CUT_BOUND_MS = 4000;
+/**
+ * Longest a request may take while the store is silent: the store's own timeouts (PostgreSQL
+ * 3 s connect / 4 s statement + 1 s; Redis 5 s per command) plus slack for a loaded machine.
+ */
+const SILENT_BOUND_MS = 8000;
+
+function assertUnavailable(reply: Reply, boundMs: number, what: string): void {
+  assert.equal(reply.status, 503, `${what}: ${reply.status} ${reply.text}`);
+  assert.equal(reply.body?.code, 'STORE_UNAVAILABLE', `${what}: ${reply.text}`);
+  assert.ok(reply.ms < boundMs, `${what} answered after ${reply.ms} ms, expected < ${boundMs} ms`);
+}
+
+const engines: Engine[] = ['postgres', 'redis'];
+
+for (const engine of engines) {
+  const skip = await unavailable(engine, `store outage on ${engine}`);
+
+  describe(`serve on ${engine} while the store goes away and comes back`, { skip: skip ?? false }, () => {
+    let wechat: SharedSandbox;
+    let balancer: NotifyBalancer;
+    let store: TestStore;
+    let proxy: CuttableProxy;
+    let serve: ServeProcess;
+    let user: SandboxUser;
+    let token: string;
+    let code: string;
+    const work = scratch();
+
+    before(async () => {
+      wechat = await sharedSandbox();
+      balancer = new NotifyBalancer();
+      await balancer.start();
+      store = freshStore(engine);
+      proxy = new CuttableProxy(target(engine));
+      await proxy.start();
+      serve = await ServeProcess.start(wechat.env(store.via(proxy.port), balancer.url), work.dir);
+      balancer.route = serve.url;
+      user = await wechat.newUser();
+      token = await wechat.login(serve.url, user);
+      const given = await wechat.giveCard(user);
+      await wechat.waitDelivered(given.notification_id);
+      code = given.code;
+    });
+
+    after(async () => {
+      await serve?.stop();
+      await proxy?.cut();
+      await balancer?.close();
+      await wechat?.close();
+      await store?.cleanup();
+      work.remove();
+    });
+
+    it('cut: 503 STORE_UNAVAILABLE at once, /notify 5xx so WeChat Pay retries, and nothing is lost once it is back', async () => {
+      assert.equal((await call('GET', `${serve.url}/healthz`)).status, 200);
+      assert.equal((await call('GET', `${serve.url}/api/member-card`, { token })).status, 200);
+
+      await proxy.cut();
+      const cutAt = Date.now();
+      const health = await call('GET', `${serve.url}/healthz`);
+      assert.equal(health.status, 503, health.text);
+      assert.deepEqual(health.body, { status: 'unavailable', code: 'STORE_UNAVAILABLE' });
+      assert.ok(health.ms < CUT_BOUND_MS, `/healthz took ${health.ms} ms`);
+      assertUnavailable(await call('GET', `${serve.url}/api/member-card`, { token }), CUT_BOUND_MS, 'GET /api/member-card');
+      assertUnavailable(await call('GET', `${serve.url}/api/member-card/open`, { token }), CUT_BOUND_MS, 'GET /api/member-card/open');
+      const newcomer = await wechat.newUser();
+      const { js_code } = (await wechat.control('POST', '/sandbox/login-codes', { unionid: newcomer.unionid })) as { js_code: string };
+      const login = await call('POST', `${serve.url}/api/login`, { body: { code: js_code } });
+      assertUnavailable(login, CUT_BOUND_MS, 'POST /api/login');
+      assert.match(login.text, /^\{.*\}$/s, 'a JSON error, never a stack');
+
+      // WeChat Pay sends the newcomer's card while the store is down: refused with 5xx, retried.
+      const given = await wechat.giveCard(newcomer, { balance: 77 });
+      const refused = await waitFor('two refused attempts', 10_000, async () => {
+        const n = await wechat.notification(given.notification_id);
+        return n && n.attempts >= 2 ? n : undefined;
+      });
+      assert.equal(refused.delivered, false);
+      assert.ok((refused.last_status ?? 0) >= 500, `answered ${refused.last_status} during the outage`);
+      assert.ok(
+        balancer.forwarded.filter((f) => f.id === given.notification_id).every((f) => f.status >= 500),
+        'every attempt during the outage answered 5xx',
+      );
+      assert.ok(serve.alive, 'serve is still running');
+      await new Promise((r) => setTimeout(r, Math.max(0, 1500 - (Date.now() - cutAt)))); // an outage of a moment, not an instant
+
+      // The server is back on the same address: serve recovers without a restart.
+      await proxy.start();
+      await waitFor('/healthz to answer 200 again', 10_000, async () =>
+        (await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined, 200);
+      const delivered = await wechat.waitDelivered(given.notification_id, 15_000);
+      assert.ok(delivered.attempts > 2, `delivered by a retry (attempt ${delivered.attempts})`);
+
+      const newToken = await wechat.login(serve.url, newcomer);
+      const theirs = await call('GET', `${serve.url}/api/member-card`, { token: newToken });
+      assert.equal(theirs.status, 200, `the notification refused during the outage was applied: ${theirs.text}`);
+      assert.equal(theirs.body.card.code, given.code);
+      assert.equal(theirs.body.card.balance, 77);
+      const mine = await call('GET', `${serve.url}/api/member-card`, { token });
+      assert.equal(mine.status, 200, mine.text);
+      assert.equal(mine.body.card.code, code);
+      assert.ok(serve.alive);
+    });
+
+    it('silent: a store that stops answering gives 503 / 5xx within its timeouts, never a hang, then recovers', async () => {
+      const newcomer = await wechat.newUser();
+      balancer.route = 'capture';
+      const given = await wechat.giveCard(newcomer);
+      const notification = await balancer.take(given.notification_id);
+
+      proxy.freeze();
+      // All at once, as they would arrive.
+      const [health, mine, notify] = await Promise.all([
+        call('GET', `${serve.url}/healthz`),
+        call('GET', `${serve.url}/api/member-card`, { token }),
+        (async () => {
+          const started = Date.now();
+          const status = await deliver(`${serve.url}/api/member-card/notify`, notification);
+          return { status, ms: Date.now() - started };
+        })(),
+      ]);
+      assert.equal(health.status, 503, health.text);
+      assert.ok(health.ms < SILENT_BOUND_MS, `/healthz took ${health.ms} ms`);
+      assertUnavailable(mine, SILENT_BOUND_MS, 'GET /api/member-card');
+      assert.ok(notify.status >= 500, `/notify answered ${notify.status}`);
+      assert.ok(notify.ms < SILENT_BOUND_MS, `/notify took ${notify.ms} ms`);
+      assert.ok(serve.alive);
+
+      // The silent connections are dropped and the server answers again.
+      await proxy.cut();
+      await proxy.start();
+      await waitFor('/healthz to answer 200 again', 15_000, async () =>
+        (await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined, 200);
+      // WeChat Pay's redelivery of the refused notification is applied now.
+      assert.equal(await deliver(`${serve.url}/api/member-card/notify`, notification), 204);
+      const theirs = await call('GET', `${serve.url}/api/member-card`, { token: await wechat.login(serve.url, newcomer) });
+      assert.equal(theirs.status, 200, theirs.text);
+      assert.equal(theirs.body.card.code, given.code);
+      assert.equal((await call('GET', `${serve.url}/api/member-card`, { token })).status, 200);
+    });
+
+    it('serve stayed up and logged no unexpected error', () => {
+      assert.ok(serve.alive);
+      assert.deepEqual(serve.logs.filter((l) => l.message === 'unexpected error'), []);
+    });
+  });
+}

@@ -1,0 +1,145 @@
+// The mini-program's files hang together the way WeChat DevTools expects: every page and
+// component named in app.json, plugin.json and each usingComponents exists with .js, .json,
+// .wxml and .wxss; plugin:// references resolve; every JSON file parses.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PLUGIN_ROOT = join(ROOT, 'plugin');
+const PARTS = ['.js', '.json', '.wxml', '.wxss'];
+
+function readJson(file: string): any {
+  const text = readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${relative(ROOT, file)} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const project = readJson(join(ROOT, 'project.config.json'));
+const appJson = readJson(join(ROOT, 'app.json'));
+const pluginJson = readJson(join(PLUGIN_ROOT, 'plugin.json'));
+
+/** A page or component in one of the two packages ("host" at the root, "plugin" under plugin/). */
+interface Unit {
+  pkg: 'host' | 'plugin';
+  /** Absolute path without extension. */
+  path: string;
+  /** Who named it, for messages. */
+  from: string;
+}
+
+function assertComplete(unit: Unit): void {
+  for (const ext of PARTS) {
+    assert.ok(existsSync(unit.path + ext), `${relative(ROOT, unit.path)}${ext} (named in ${unit.from}) is missing`);
+  }
+}
+
+/** Where a usingComponents value points: relative, package-absolute ("/…") or plugin://. */
+function resolveComponent(owner: Unit, value: string, usingIn: string): Unit {
+  const plugin = /^plugin:\/\/([^/]+)\/(.+)$/.exec(value);
+  if (plugin) {
+    assert.equal(owner.pkg, 'host', `${usingIn}: only a host uses plugin:// components`);
+    const [, alias, name] = plugin as unknown as [string, string, string];
+    assert.ok(appJson.plugins?.[alias], `${usingIn}: plugin "${alias}" is not declared in app.json plugins`);
+    const path = pluginJson.publicComponents?.[name];
+    assert.ok(path, `${usingIn}: "${name}" is not among plugin.json publicComponents`);
+    return { pkg: 'plugin', path: join(PLUGIN_ROOT, path), from: usingIn };
+  }
+  assert.doesNotMatch(value, /^plugin-private:/, `${usingIn}: unexpected plugin-private reference`);
+  const base = owner.pkg === 'host' ? ROOT : PLUGIN_ROOT;
+  const path = value.startsWith('/') ? join(base, value) : join(dirname(owner.path), value);
+  return { pkg: owner.pkg, path, from: usingIn };
+}
+
+function collectUnits(): Unit[] {
+  const start: Unit[] = [
+    ...(appJson.pages as string[]).map((p): Unit => ({ pkg: 'host', path: join(ROOT, p), from: 'app.json pages' })),
+    ...Object.entries(pluginJson.pages ?? {}).map(([name, p]): Unit => ({ pkg: 'plugin', path: join(PLUGIN_ROOT, p as string), from: `plugin.json pages.${name}` })),
+    ...Object.entries(pluginJson.publicComponents ?? {}).map(([name, p]): Unit => ({
+      pkg: 'plugin',
+      path: join(PLUGIN_ROOT, p as string),
+      from: `plugin.json publicComponents.${name}`,
+    })),
+  ];
+  // app.json's global usingComponents apply to every host page.
+  const appRoot: Unit = { pkg: 'host', path: join(ROOT, 'app'), from: 'app.json' };
+  for (const [tag, value] of Object.entries(appJson.usingComponents ?? {})) {
+    start.push(resolveComponent(appRoot, value as string, `app.json usingComponents.${tag}`));
+  }
+  const seen = new Map<string, Unit>();
+  const queue = [...start];
+  while (queue.length) {
+    const unit = queue.shift() as Unit;
+    if (seen.has(unit.path)) continue;
+    seen.set(unit.path, unit);
+    assertComplete(unit);
+    const json = readJson(`${unit.path}.json`);
+    for (const [tag, value] of Object.entries(json.usingComponents ?? {})) {
+      queue.push(resolveComponent(unit, value as string, `${relative(ROOT, unit.path)}.json usingComponents.${tag}`));
+    }
+  }
+  return [...seen.values()];
+}
+
+test('every page and component named in app.json, plugin.json and usingComponents has .js, .json, .wxml, .wxss', () => {
+  const units = collectUnits().map((u) => posix.normalize(relative(ROOT, u.path).split('\\').join('/')));
+  assert.deepEqual(units.sort(), ['pages/index/index', 'plugin/components/member-card/member-card', 'plugin/pages/my-card/my-card']);
+});
+
+test('plugin.json: a public member-card component, a my-card page, main index.js', () => {
+  assert.deepEqual(Object.keys(pluginJson.publicComponents), ['member-card']);
+  assert.deepEqual(Object.keys(pluginJson.pages), ['my-card']);
+  assert.equal(pluginJson.main, 'index.js');
+  assert.ok(existsSync(join(PLUGIN_ROOT, pluginJson.main)));
+  for (const path of Object.values(pluginJson.publicComponents) as string[]) {
+    assert.equal(readJson(join(PLUGIN_ROOT, `${path}.json`)).component, true, `${path}.json says component: true`);
+  }
+});
+
+test('app.json uses the plugin in dev version from the project’s plugin AppID', () => {
+  assert.deepEqual(Object.keys(appJson.plugins), ['memberCard']);
+  assert.equal(appJson.plugins.memberCard.version, 'dev');
+  assert.match(appJson.plugins.memberCard.provider, /^wx[0-9a-f]{16}$/);
+  assert.equal(appJson.plugins.memberCard.provider, project.pluginAppid, 'provider is the plugin developed in this project');
+  assert.equal(appJson.usingComponents['member-card'], 'plugin://memberCard/member-card');
+  if (appJson.sitemapLocation) assert.ok(existsSync(join(ROOT, appJson.sitemapLocation)));
+});
+
+test('project.config.json: a plugin project rooted here, back-end folders left out of the upload', () => {
+  assert.equal(project.compileType, 'plugin', '"version": "dev" works only in a plugin project');
+  assert.equal(project.miniprogramRoot, './');
+  assert.equal(project.pluginRoot, 'plugin/');
+  assert.ok(existsSync(join(ROOT, project.miniprogramRoot, 'app.json')));
+  assert.ok(existsSync(join(ROOT, project.pluginRoot, 'plugin.json')));
+  const ignored = new Set((project.packOptions.ignore as { type: string; value: string }[]).filter((i) => i.type === 'folder').map((i) => i.value));
+  for (const folder of ['src', 'test', 'node_modules', 'dist', 'data', 'scripts', 'bench', 'bin', 'docs', '.ci']) {
+    assert.ok(ignored.has(folder), `packOptions.ignore leaves out ${folder}/`);
+  }
+});
+
+test('every JSON file of the mini-program is valid JSON', () => {
+  const files = ['app.json', 'project.config.json', 'sitemap.json'].map((f) => join(ROOT, f));
+  for (const dir of ['plugin', 'pages']) {
+    for (const f of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
+      if (f.endsWith('.json')) files.push(join(ROOT, dir, f));
+    }
+  }
+  assert.ok(files.length >= 8);
+  for (const file of files) assert.doesNotThrow(() => readJson(file), relative(ROOT, file));
+});
+
+test('the card stays readable at 320px: rpx/% sizes only, no text under 26rpx (≈11px at 320px)', () => {
+  const wxss = readFileSync(join(PLUGIN_ROOT, pluginJson.publicComponents['member-card'] + '.wxss'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+  assert.deepEqual(wxss.match(/[\d.]+px\b/g), null, 'fixed px sizes do not scale with the screen');
+  const sizes = [...wxss.matchAll(/font-size:\s*(\d+)rpx/g)].map((m) => Number(m[1]));
+  assert.ok(sizes.length > 5);
+  assert.ok(Math.min(...sizes) >= 26, `smallest font-size ${Math.min(...sizes)}rpx`);
+  // Component WXSS may not use tag, id or attribute selectors (WeChat ignores or rejects them).
+  const selectors = wxss.replace(/\{[^}]*\}/g, ',').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const selector of selectors) assert.match(selector, /^\.[\w-]+$/, `class selectors only: ${selector}`);
+});
