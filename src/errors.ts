@@ -30,6 +30,8 @@ export const ERRORS = {
   // merchant operations
   INSUFFICIENT_BALANCE: 400,
   OPERATION_CONFLICT: 409,
+  /** Another change to the same card holds its lock longer than the caller may wait. */
+  CARD_BUSY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

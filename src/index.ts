@@ -15,8 +15,12 @@ export {
   type OpenCardOptions,
   type IdentityResolver,
   type CodeResolver,
+  type AdminAuthorizer,
+  type OperationsOptions,
 } from './options.js';
 export { WechatpayClient } from './wechatpay/client.js';
+export { outRequestNo } from './operations/index.js';
+export type { Operations, AdjustInput, SetLevelInput, SetMembershipNumberInput, HistoryInput, CardTarget } from './operations/index.js';
 export { NotificationVerifier } from './wechatpay/notification.js';
 export type { Card, UpstreamCard, CardStatus, CardUpdate, RightsUpdate, NotificationPayload, VerifiedNotification } from './wechatpay/types.js';
 export type { Log, LogLevel, LogFields } from './log.js';

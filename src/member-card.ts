@@ -6,6 +6,8 @@ import { errorName } from './log.js';
 import { resolveOptions, type MemberCardOptions, type ResolvedOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
 import { mountNotify } from './routes/notify.js';
+import { createOperations, type Operations } from './operations/index.js';
+import { mountAdmin } from './operations/routes.js';
 import { mountOpenCard } from './routes/open-card.js';
 import type { Runtime } from './runtime.js';
 import { createStore } from './store/index.js';
@@ -22,6 +24,8 @@ export interface MemberCard {
   readonly router: Router;
   /** The store in use (initialised on first request, or by ready()). */
   readonly store: Store;
+  /** Merchant operations: balance, points, level and membership-number changes, exact under retries (docs/operations.md). */
+  readonly operations: Operations;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
   readonly options: Readonly<ResolvedOptions>;
@@ -68,6 +72,9 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     cache: new CardCache(resolved.cache),
     log,
   };
+  // Merchant operations (src/operations/): a changed card is dropped from the read cache.
+  rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
+  const operations = createOperations(rt, resolved.operations);
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
   router.use(
@@ -76,6 +83,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   mountMyCard(router, rt);
   mountOpenCard(router, rt);
   mountNotify(router, rt);
+  if (resolved.authorizeAdmin) mountAdmin(router, rt, operations, resolved.authorizeAdmin);
 
   const allowed = router.allowedMethods();
   return {
@@ -90,6 +98,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
       },
     router,
     store,
+    operations,
     client,
     options: resolved,
     ready: init,

@@ -83,6 +83,22 @@ export interface MemberCardOptions {
   cache?: { ttl?: number; max?: number };
   /** Where warnings and errors go. Default: one JSON line each on stderr. */
   log?: Log;
+  /**
+   * Turns on the back-office routes ({prefix}/admin/…) and decides who may use them: resolve true
+   * to allow, anything else answers 403 FORBIDDEN. Default: no admin routes.
+   */
+  authorizeAdmin?: AdminAuthorizer;
+  /** Merchant operations (cards.operations): lock lease and wait. */
+  operations?: OperationsOptions;
+}
+
+export type AdminAuthorizer = (ctx: Context) => boolean | Promise<boolean>;
+
+export interface OperationsOptions {
+  /** Lease of a per-card lock in the store, ms; renewed while held, so it bounds the wait after a crash. Default 15000. */
+  lockTtlMs?: number;
+  /** How long a change waits for a card another change holds, ms, before 503 CARD_BUSY. Default 10000. */
+  lockWaitMs?: number;
 }
 
 /** The options after validation: defaults filled in, keys loaded. */
@@ -108,6 +124,8 @@ export interface ResolvedOptions {
   bodyLimit: string | number;
   cache: { ttl: number; max: number };
   log: Log;
+  authorizeAdmin: AdminAuthorizer | undefined;
+  operations: Required<OperationsOptions>;
 }
 
 export const DEFAULTS = {
@@ -123,6 +141,8 @@ export const DEFAULTS = {
   bodyLimit: '16kb',
   cacheTtl: 10_000,
   cacheMax: 10_000,
+  lockTtlMs: 15_000,
+  lockWaitMs: 10_000,
 } as const;
 
 const id = (max: number) => Joi.string().pattern(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-"').max(max);
@@ -182,6 +202,11 @@ const schema = Joi.object({
     max: Joi.number().integer().min(1).max(10_000_000).default(DEFAULTS.cacheMax),
   }).default(),
   log: Joi.function().default(() => defaultLog),
+  authorizeAdmin: Joi.function(),
+  operations: Joi.object({
+    lockTtlMs: Joi.number().integer().min(100).max(600_000).default(DEFAULTS.lockTtlMs),
+    lockWaitMs: Joi.number().integer().min(0).max(600_000).default(DEFAULTS.lockWaitMs),
+  }).default(),
 });
 
 /** Validates with joi once, at creation; the error names the option and what is wrong with it. */
@@ -231,5 +256,7 @@ export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
     bodyLimit: value.bodyLimit ?? DEFAULTS.bodyLimit,
     cache: value.cache as ResolvedOptions['cache'],
     log: value.log ?? defaultLog,
+    authorizeAdmin: value.authorizeAdmin,
+    operations: (value.operations as Required<OperationsOptions> | undefined) ?? { lockTtlMs: DEFAULTS.lockTtlMs, lockWaitMs: DEFAULTS.lockWaitMs },
   };
 }

@@ -15,4 +15,6 @@ export interface Runtime {
   /** Card reads, shared and briefly kept; invalidated by our own changes and by notifications. */
   cache: CardCache;
   log: Log;
+  /** Called after a merchant operation changed a card (e.g. so a read cache can drop it). */
+  onCardChanged?: (cardId: string, code: string) => void;
 }

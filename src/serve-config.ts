@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
 import { OptionsError } from './errors.js';
 
 /** Every environment name `serve` reads, with its doc line (README's table comes from the same words). */
@@ -17,7 +19,7 @@ export const ENV = {
   MEMBERCARD_STORE: 'Store URL: sqlite:./data/membercard.db (default), memory:, postgres://…, redis://…',
   MEMBERCARD_BACKGROUNDS: 'Comma-separated background picture URLs users may pick.',
   MEMBERCARD_NOTIFY_URL: 'Public https URL of POST /api/member-card/notify; when set, registered with WeChat Pay at start.',
-  MEMBERCARD_ADMIN_TOKEN: 'Turns on the back-office routes (bearer token).',
+  MEMBERCARD_ADMIN_TOKEN: 'Turns on the back-office routes /api/member-card/admin/…; callers send it as X-Admin-Token (or Authorization: Bearer). At least 16 characters.',
   PORT: 'HTTP port. Default 3000.',
   HOST: 'Listen address. Default 127.0.0.1 with the sandbox, 0.0.0.0 otherwise.',
   SANDBOX_PORT: 'Port of the embedded sandbox. Default 3100 (0 picks a free one).',
@@ -84,4 +86,21 @@ export function parsePort(value: string | undefined, name: EnvName, fallback: nu
 
 export function parseList(value: string | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * authorizeAdmin for serve: the request must carry MEMBERCARD_ADMIN_TOKEN in X-Admin-Token (or as
+ * Authorization: Bearer, which the login kit ignores when it is not a session token). Compared in
+ * constant time over SHA-256 digests, so neither the content nor the length leaks through timing.
+ */
+export function adminTokenAuthorizer(value: string | undefined): ((ctx: Context) => boolean) | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.length < 16 || !/^[\x21-\x7e]+$/.test(value)) {
+    throw new OptionsError('MEMBERCARD_ADMIN_TOKEN must be at least 16 printable characters without spaces');
+  }
+  const expected = createHash('sha256').update(value).digest();
+  return (ctx) => {
+    const sent = ctx.get('X-Admin-Token') || /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'))?.[1] || '';
+    return timingSafeEqual(createHash('sha256').update(sent).digest(), expected);
+  };
 }

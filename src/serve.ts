@@ -9,7 +9,7 @@ import { wechatLogin } from './login/index.js';
 import { memberCard, type MemberCard } from './member-card.js';
 import type { MemberCardOptions } from './options.js';
 import { startSandbox, type Sandbox, type SandboxCredentials } from './sandbox/index.js';
-import { parseList, parsePort, renameOptionError, requireEnv, type Env } from './serve-config.js';
+import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './serve-config.js';
 import { createStore } from './store/index.js';
 
 export interface RunningServer {
@@ -133,6 +133,8 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       selfService: { backgrounds },
       prefix: '/api/member-card',
       log,
+      // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/operations/routes.ts).
+      ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
     });
     login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
     await store.init();

@@ -15,6 +15,14 @@ export const STORE_METHODS = [
   'putSession',
   'getSession',
   'deleteSession',
+  'acquireLock',
+  'extendLock',
+  'releaseLock',
+  'insertOperation',
+  'getOperation',
+  'finishOperation',
+  'listPendingOperations',
+  'listAudit',
 ] as const satisfies readonly (keyof Store)[];
 
 /** The Store methods an object lacks (duck-typed: hosts may bring their own store). */

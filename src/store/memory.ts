@@ -1,6 +1,10 @@
 import { mergeBind } from './effect.js';
+import { auditOf } from './rows.js';
 import type {
+  AuditEntry,
   Binding,
+  InsertOperationResult,
+  Operation,
   NotificationEffect,
   NotificationRecord,
   Session,
@@ -29,6 +33,9 @@ export class MemoryStore implements Store {
   readonly #outerStrs = new Map<string, PendingOuterStr>();
   readonly #notifications = new Map<string, NotificationRecord>();
   readonly #sessions = new Map<string, Session>();
+  readonly #locks = new Map<string, { token: string; expiresAt: number }>();
+  readonly #operations = new Map<string, Operation>();
+  readonly #audit = new Map<string, AuditEntry[]>();
   readonly #sweepIntervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -132,6 +139,85 @@ export class MemoryStore implements Store {
     this.#sessions.delete(tokenHash);
   }
 
+  async acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    this.#open();
+    const now = Date.now();
+    const held = this.#locks.get(name);
+    if (held && held.expiresAt > now) return false;
+    this.#locks.set(name, { token, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    this.#open();
+    const now = Date.now();
+    const held = this.#locks.get(name);
+    if (!held || held.token !== token || held.expiresAt <= now) return false;
+    held.expiresAt = now + ttlMs;
+    return true;
+  }
+
+  async releaseLock(name: string, token: string): Promise<boolean> {
+    this.#open();
+    const held = this.#locks.get(name);
+    if (!held || held.token !== token) return false;
+    this.#locks.delete(name);
+    return held.expiresAt > Date.now();
+  }
+
+  async insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
+    this.#open();
+    const key = bindingKey(operation.cardId, operation.requestId);
+    const existing = this.#operations.get(key);
+    if (existing) return { outcome: 'exists', operation: copyOperation(existing) };
+    const held = this.#locks.get(fence.lock);
+    if (!held || held.token !== fence.token || held.expiresAt <= Date.now()) return { outcome: 'lock_lost' };
+    this.#operations.set(key, copyOperation(operation));
+    return { outcome: 'inserted' };
+  }
+
+  async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
+    this.#open();
+    const op = this.#operations.get(bindingKey(cardId, requestId));
+    return op && copyOperation(op);
+  }
+
+  async finishOperation(
+    cardId: string,
+    requestId: string,
+    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
+  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
+    this.#open();
+    const op = this.#operations.get(bindingKey(cardId, requestId));
+    if (!op) return { changed: false, operation: undefined };
+    if (op.state !== 'pending') return { changed: false, operation: copyOperation(op) };
+    const now = Date.now();
+    op.state = outcome.state;
+    op.updatedAt = now;
+    if (outcome.state === 'failed') op.error = { ...outcome.error };
+    else {
+      const key = bindingKey(op.cardId, op.code);
+      const trail = this.#audit.get(key) ?? [];
+      trail.push(auditOf(op, now));
+      this.#audit.set(key, trail);
+    }
+    return { changed: true, operation: copyOperation(op) };
+  }
+
+  async listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
+    this.#open();
+    return [...this.#operations.values()]
+      .filter((op) => op.cardId === cardId && op.code === code && op.state === 'pending')
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map(copyOperation);
+  }
+
+  async listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
+    this.#open();
+    const trail = this.#audit.get(bindingKey(cardId, code)) ?? [];
+    return (limit > 0 ? trail.slice(-limit) : []).reverse().map((e) => ({ ...e }));
+  }
+
   #open(): void {
     if (this.#closed) throw storeClosed();
   }
@@ -155,5 +241,10 @@ export class MemoryStore implements Store {
   #sweep(now: number): void {
     for (const [k, v] of this.#outerStrs) if (v.expiresAt <= now) this.#outerStrs.delete(k);
     for (const [k, v] of this.#sessions) if (v.expiresAt <= now) this.#sessions.delete(k);
+    for (const [k, v] of this.#locks) if (v.expiresAt <= now) this.#locks.delete(k);
   }
+}
+
+function copyOperation(op: Operation): Operation {
+  return op.error ? { ...op, error: { ...op.error } } : { ...op };
 }

@@ -1,9 +1,26 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
 import { interopDefault, loadOptional, redactUrl } from './optional-dependency.js';
-import { toBinding, toNotification, toSession, type BindingRow, type NotificationRow, type SessionRow } from './rows.js';
+import {
+  encodeValue,
+  OPERATION_COLUMNS,
+  operationParams,
+  toAudit,
+  toBinding,
+  toNotification,
+  toOperation,
+  toSession,
+  type AuditRow,
+  type BindingRow,
+  type NotificationRow,
+  type OperationRow,
+  type SessionRow,
+} from './rows.js';
 import type {
+  AuditEntry,
   Binding,
+  InsertOperationResult,
+  Operation,
   NotificationEffect,
   NotificationRecord,
   Session,
@@ -72,7 +89,52 @@ const MIGRATIONS: ((s: string) => string)[] = [
       unionid TEXT,
       expires_at BIGINT NOT NULL
     );`,
+  // 2: merchant operations: leases (per-card locks), the journal, the audit trail.
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.op_locks (
+      name TEXT PRIMARY KEY,
+      token TEXT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ${s}.operations (
+      card_id TEXT NOT NULL,
+      request_id TEXT NOT NULL,
+      code TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      amount BIGINT,
+      value TEXT,
+      remark TEXT,
+      actor TEXT,
+      state TEXT NOT NULL,
+      out_request_no TEXT NOT NULL,
+      before_value TEXT,
+      after_value TEXT NOT NULL,
+      error_code TEXT,
+      error_message TEXT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (card_id, request_id)
+    );
+    CREATE INDEX IF NOT EXISTS operations_pending ON ${s}.operations (card_id, code, created_at) WHERE state = 'pending';
+    CREATE TABLE IF NOT EXISTS ${s}.audit_log (
+      id BIGSERIAL PRIMARY KEY,
+      card_id TEXT NOT NULL,
+      code TEXT NOT NULL,
+      request_id TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      actor TEXT,
+      amount BIGINT,
+      value TEXT,
+      remark TEXT,
+      before_value TEXT,
+      after_value TEXT NOT NULL,
+      at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS audit_by_card ON ${s}.audit_log (card_id, code, id DESC);`,
 ];
+
+/** The server's clock in ms: leases of several instances are measured by one clock, not by each host's. */
+const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 /**
  * SQLSTATE classes that mean the server cannot serve us now (connection exception, insufficient
@@ -242,6 +304,113 @@ export class PostgresStore implements Store {
     await this.#query(`DELETE FROM ${this.#s}.sessions WHERE token_hash = $1`, [tokenHash]);
   }
 
+  async acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    // One statement: insert, or take over a row whose lease has run out (the row lock serialises
+    // racing takers; the loser re-checks the WHERE against the winner's row and gets nothing back).
+    const rows = await this.#query(
+      `INSERT INTO ${this.#s}.op_locks AS l (name, token, expires_at) VALUES ($1, $2, ${NOW_MS} + $3)
+       ON CONFLICT (name) DO UPDATE SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at
+       WHERE l.expires_at <= ${NOW_MS} RETURNING name`,
+      [name, token, Math.ceil(ttlMs)],
+    );
+    return rows.length === 1;
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    const rows = await this.#query(
+      `UPDATE ${this.#s}.op_locks SET expires_at = ${NOW_MS} + $3 WHERE name = $1 AND token = $2 AND expires_at > ${NOW_MS} RETURNING name`,
+      [name, token, Math.ceil(ttlMs)],
+    );
+    return rows.length === 1;
+  }
+
+  async releaseLock(name: string, token: string): Promise<boolean> {
+    const rows = await this.#query<{ live: boolean }>(
+      `DELETE FROM ${this.#s}.op_locks WHERE name = $1 AND token = $2 RETURNING expires_at > ${NOW_MS} AS live`,
+      [name, token],
+    );
+    return rows[0]?.live === true;
+  }
+
+  insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
+    const s = this.#s;
+    const select = `SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`;
+    return this.#transaction(async (client): Promise<InsertOperationResult> => {
+      const existing = await client.query<OperationRow>(select, [operation.cardId, operation.requestId]);
+      if (existing.rows[0]) return { outcome: 'exists', operation: toOperation(existing.rows[0]) };
+      // FOR UPDATE: a taker of an expired lease waits for our COMMIT, so it sees this entry
+      // among the card's pending ones; or it took the lease first, and we see its token.
+      const held = await client.query(
+        `SELECT 1 FROM ${s}.op_locks WHERE name = $1 AND token = $2 AND expires_at > ${NOW_MS} FOR UPDATE`,
+        [fence.lock, fence.token],
+      );
+      if (held.rowCount === 0) return { outcome: 'lock_lost' };
+      const params = operationParams(operation);
+      const inserted = await client.query(
+        `INSERT INTO ${s}.operations (${OPERATION_COLUMNS}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')})
+         ON CONFLICT (card_id, request_id) DO NOTHING RETURNING request_id`,
+        params,
+      );
+      if (inserted.rowCount === 1) return { outcome: 'inserted' };
+      const raced = await client.query<OperationRow>(select, [operation.cardId, operation.requestId]);
+      return { outcome: 'exists', operation: toOperation(raced.rows[0] as OperationRow) };
+    });
+  }
+
+  async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
+    const rows = await this.#query<OperationRow>(`SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND request_id = $2`, [cardId, requestId]);
+    return rows[0] && toOperation(rows[0]);
+  }
+
+  finishOperation(
+    cardId: string,
+    requestId: string,
+    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
+  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
+    const s = this.#s;
+    return this.#transaction(async (client) => {
+      const now = Date.now();
+      const error = outcome.state === 'failed' ? outcome.error : undefined;
+      // The row lock makes this a compare-and-set: of two finishers only one sees it pending.
+      const updated = await client.query<OperationRow>(
+        `UPDATE ${s}.operations SET state = $3, error_code = $4, error_message = $5, updated_at = $6
+         WHERE card_id = $1 AND request_id = $2 AND state = 'pending' RETURNING *`,
+        [cardId, requestId, outcome.state, error?.code ?? null, error?.message ?? null, now],
+      );
+      const row = updated.rows[0];
+      if (!row) {
+        const current = await client.query<OperationRow>(`SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`, [cardId, requestId]);
+        return { changed: false, operation: current.rows[0] && toOperation(current.rows[0]) };
+      }
+      const op = toOperation(row);
+      if (op.state === 'applied') {
+        await client.query(
+          `INSERT INTO ${s}.audit_log (card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [op.cardId, op.code, op.requestId, op.kind, op.actor ?? null, op.amount ?? null, op.value ?? null, op.remark ?? null,
+            encodeValue(op.before), encodeValue(op.after), now],
+        );
+      }
+      return { changed: true, operation: op };
+    });
+  }
+
+  async listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
+    const rows = await this.#query<OperationRow>(
+      `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND code = $2 AND state = 'pending' ORDER BY created_at, request_id`,
+      [cardId, code],
+    );
+    return rows.map(toOperation);
+  }
+
+  async listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
+    const rows = await this.#query<AuditRow>(
+      `SELECT * FROM ${this.#s}.audit_log WHERE card_id = $1 AND code = $2 ORDER BY id DESC LIMIT $3`,
+      [cardId, code, Math.max(0, Math.floor(limit))],
+    );
+    return rows.map(toAudit);
+  }
+
   async #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<Binding | undefined> {
     const rows = await this.#query<BindingRow>(
       `SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND ${column} = $2 AND status = 'active'
@@ -360,6 +529,7 @@ export class PostgresStore implements Store {
       const now = Date.now();
       await this.#query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
       await this.#query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
+      await this.#query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
     } catch {
       // Only housekeeping: reads already ignore expired rows; the next sweep tries again.
     }

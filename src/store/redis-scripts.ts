@@ -95,3 +95,60 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return 1
 `;
+
+/*
+ * Merchant operations. Further keys under P:
+ *   P l:<name>                   lock: the holder's token, with a PX lease (SET NX PX takes it)
+ *   P op:<cardId>:<requestId>    journal entry (hash: body = immutable JSON, state, errorCode, errorMessage, updatedAt)
+ *   P opp:<cardId>:<code>        the card's pending request ids, scored by createdAt
+ *   P a:<cardId>:<code>          audit trail (list of JSON, newest first)
+ * The body is written once by JavaScript and never decoded here: Lua's cjson would round big
+ * integers to 14 digits.
+ */
+
+/** KEYS: lock. ARGV: token, ttl ms. 1 when the token held it and the lease was extended. */
+export const EXTEND_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** KEYS: lock. ARGV: token. 1 when the token held it and it was deleted. */
+export const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
+/**
+ * KEYS: op, lock, pending set. ARGV: body JSON, token, requestId, createdAt, state, updatedAt, errorCode, errorMessage.
+ * Returns {1} inserted, {0} exists (then read it), {2} lock lost.
+ */
+export const INSERT_OPERATION = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 2 end
+redis.call('HSET', KEYS[1], 'body', ARGV[1], 'state', ARGV[5], 'updatedAt', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'errorCode', ARGV[7], 'errorMessage', ARGV[8]) end
+if ARGV[5] == 'pending' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
+return 1
+`;
+
+/**
+ * KEYS: op, pending set, audit list. ARGV: state, errorCode, errorMessage, now, requestId, audit JSON.
+ * Returns 1 when the entry was pending and is now finished, 0 otherwise (nothing changed).
+ */
+export const FINISH_OPERATION = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAt', ARGV[4])
+if ARGV[1] == 'failed' then
+  redis.call('HSET', KEYS[1], 'errorCode', ARGV[2], 'errorMessage', ARGV[3])
+else
+  redis.call('LPUSH', KEYS[3], ARGV[6])
+end
+redis.call('ZREM', KEYS[2], ARGV[5])
+return 1
+`;

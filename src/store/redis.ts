@@ -1,8 +1,20 @@
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import { loadOptional, redactUrl } from './optional-dependency.js';
-import { APPLY_NOTIFICATION, FIND_LATEST_ACTIVE, SET_STATUS } from './redis-scripts.js';
+import { auditOf } from './rows.js';
+import {
+  APPLY_NOTIFICATION,
+  EXTEND_LOCK,
+  FIND_LATEST_ACTIVE,
+  FINISH_OPERATION,
+  INSERT_OPERATION,
+  RELEASE_LOCK,
+  SET_STATUS,
+} from './redis-scripts.js';
 import type {
+  AuditEntry,
   Binding,
+  InsertOperationResult,
+  Operation,
   BindingStatus,
   NotificationEffect,
   NotificationRecord,
@@ -37,6 +49,20 @@ interface Scripted {
   mcApply(...args: (string | number)[]): Promise<number>;
   mcFind(...args: (string | number)[]): Promise<string[] | null>;
   mcSetStatus(...args: (string | number)[]): Promise<number>;
+  mcExtendLock(...args: (string | number)[]): Promise<number>;
+  mcReleaseLock(...args: (string | number)[]): Promise<number>;
+  mcInsertOp(...args: (string | number)[]): Promise<number>;
+  mcFinishOp(...args: (string | number)[]): Promise<number>;
+}
+
+/** The immutable part of a journal entry, as stored in the op hash's body field. */
+type OperationBody = Omit<Operation, 'state' | 'error' | 'updatedAt'>;
+
+function toOperation(h: Record<string, string>): Operation | undefined {
+  if (!h['body']) return undefined;
+  const op: Operation = { ...(JSON.parse(h['body']) as OperationBody), state: h['state'] as Operation['state'], updatedAt: Number(h['updatedAt']) };
+  if (h['errorCode']) op.error = { code: h['errorCode'], message: h['errorMessage'] ?? '' };
+  return op;
 }
 
 const DAY = 86_400_000;
@@ -198,6 +224,95 @@ export class RedisStore implements Store {
     await this.#run((r) => r.del(this.#key('s', tokenHash)));
   }
 
+  async acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.#run((r) => r.set(this.#key('l', name), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    return ok === 'OK';
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.#run((r) => r.mcExtendLock(this.#key('l', name), token, Math.max(1, Math.ceil(ttlMs))))) === 1;
+  }
+
+  async releaseLock(name: string, token: string): Promise<boolean> {
+    return (await this.#run((r) => r.mcReleaseLock(this.#key('l', name), token))) === 1;
+  }
+
+  async insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
+    const { state, error, updatedAt, ...body } = operation;
+    const opKey = this.#opKey(operation.cardId, operation.requestId);
+    // A failed entry written directly (refused before anything was sent) keeps its reason.
+    const result = await this.#run((r) =>
+      r.mcInsertOp(
+        opKey,
+        this.#key('l', fence.lock),
+        this.#cardKey('opp', operation.cardId, operation.code),
+        JSON.stringify(body),
+        fence.token,
+        operation.requestId,
+        operation.createdAt,
+        state,
+        updatedAt,
+        error?.code ?? '',
+        error?.message ?? '',
+      ),
+    );
+    if (result === 2) return { outcome: 'lock_lost' };
+    if (result === 1) return { outcome: 'inserted' };
+    const existing = await this.getOperation(operation.cardId, operation.requestId);
+    return { outcome: 'exists', operation: existing as Operation };
+  }
+
+  async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
+    return toOperation(await this.#run((r) => r.hgetall(this.#opKey(cardId, requestId))));
+  }
+
+  async finishOperation(
+    cardId: string,
+    requestId: string,
+    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
+  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
+    const current = await this.getOperation(cardId, requestId);
+    if (!current || current.state !== 'pending') return { changed: false, operation: current };
+    const now = Date.now();
+    const error = outcome.state === 'failed' ? outcome.error : undefined;
+    // The body never changes, so the audit line can be built here; the script decides atomically.
+    const changed = await this.#run((r) =>
+      r.mcFinishOp(
+        this.#opKey(cardId, requestId),
+        this.#cardKey('opp', cardId, current.code),
+        this.#cardKey('a', cardId, current.code),
+        outcome.state,
+        error?.code ?? '',
+        error?.message ?? '',
+        now,
+        requestId,
+        JSON.stringify(auditOf(current, now)),
+      ),
+    );
+    return { changed: changed === 1, operation: await this.getOperation(cardId, requestId) };
+  }
+
+  async listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
+    const ids = await this.#run((r) => r.zrange(this.#cardKey('opp', cardId, code), 0, -1));
+    const ops = await Promise.all(ids.map((id) => this.getOperation(cardId, id)));
+    return ops.filter((op): op is Operation => op !== undefined && op.state === 'pending');
+  }
+
+  async listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
+    const n = Math.floor(limit);
+    if (n <= 0) return [];
+    const lines = await this.#run((r) => r.lrange(this.#cardKey('a', cardId, code), 0, n - 1));
+    return lines.map((line) => JSON.parse(line) as AuditEntry);
+  }
+
+  #opKey(cardId: string, requestId: string): string {
+    return `${this.#prefix}op:${encodeKeyPart(cardId)}:${encodeKeyPart(requestId)}`;
+  }
+
+  #cardKey(kind: string, cardId: string, code: string): string {
+    return `${this.#prefix}${kind}:${encodeKeyPart(cardId)}:${encodeKeyPart(code)}`;
+  }
+
   #key(kind: string, id: string): string {
     return `${this.#prefix}${kind}:${encodeKeyPart(id)}`;
   }
@@ -245,6 +360,9 @@ export class RedisStore implements Store {
       // Fail fast while disconnected (routes answer 503) instead of queueing without bound;
       // the client keeps reconnecting in the background, so the store recovers by itself.
       enableOfflineQueue: false,
+      // A command that timed out has already been answered as a failure (503 / 5xx): it must
+      // not run later, after a reconnect, or a "failed" step would be recorded after all.
+      autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(100 * times, 2000),
       ...this.#options.redis,
@@ -254,6 +372,10 @@ export class RedisStore implements Store {
     client.defineCommand('mcApply', { numberOfKeys: 3, lua: APPLY_NOTIFICATION });
     client.defineCommand('mcFind', { numberOfKeys: 1, lua: FIND_LATEST_ACTIVE });
     client.defineCommand('mcSetStatus', { numberOfKeys: 1, lua: SET_STATUS });
+    client.defineCommand('mcExtendLock', { numberOfKeys: 1, lua: EXTEND_LOCK });
+    client.defineCommand('mcReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+    client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
+    client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

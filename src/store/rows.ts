@@ -1,4 +1,4 @@
-import type { Binding, BindingStatus, NotificationRecord, Session } from './types.js';
+import type { AuditEntry, Binding, BindingStatus, NotificationRecord, Operation, OperationKind, OperationState, Session } from './types.js';
 
 /** Row shapes shared by the SQL engines (SQLite and PostgreSQL use the same column names). */
 export interface BindingRow {
@@ -55,4 +55,117 @@ export function toSession(row: SessionRow): Session {
   const session: Session = { openid: row.openid, expiresAt: ms(row.expires_at) };
   if (row.unionid != null) session.unionid = row.unionid;
   return session;
+}
+
+export interface OperationRow {
+  card_id: string;
+  request_id: string;
+  code: string;
+  kind: string;
+  amount: number | string | null;
+  value: string | null;
+  remark: string | null;
+  actor: string | null;
+  state: string;
+  out_request_no: string;
+  before_value: string | null;
+  after_value: string;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+export interface AuditRow {
+  card_id: string;
+  code: string;
+  request_id: string;
+  kind: string;
+  actor: string | null;
+  amount: number | string | null;
+  value: string | null;
+  remark: string | null;
+  before_value: string | null;
+  after_value: string;
+  at: number | string;
+}
+
+/** before / after are numbers (balance, points) or strings (level, membership number): kept as JSON text. */
+export const encodeValue = (v: number | string | undefined): string | null => (v === undefined ? null : JSON.stringify(v));
+const decodeValue = (v: string | null): number | string | undefined => (v == null ? undefined : (JSON.parse(v) as number | string));
+
+/** The columns of an operation, in the order the SQL engines insert them. */
+export function operationParams(op: Operation): unknown[] {
+  return [
+    op.cardId,
+    op.requestId,
+    op.code,
+    op.kind,
+    op.amount ?? null,
+    op.value ?? null,
+    op.remark ?? null,
+    op.actor ?? null,
+    op.state,
+    op.outRequestNo,
+    encodeValue(op.before),
+    encodeValue(op.after),
+    op.error?.code ?? null,
+    op.error?.message ?? null,
+    op.createdAt,
+    op.updatedAt,
+  ];
+}
+
+export const OPERATION_COLUMNS =
+  'card_id, request_id, code, kind, amount, value, remark, actor, state, out_request_no, before_value, after_value, error_code, error_message, created_at, updated_at';
+
+export function toOperation(row: OperationRow): Operation {
+  const op: Operation = {
+    cardId: row.card_id,
+    requestId: row.request_id,
+    code: row.code,
+    kind: row.kind as OperationKind,
+    state: row.state as OperationState,
+    outRequestNo: row.out_request_no,
+    after: decodeValue(row.after_value) as number | string,
+    createdAt: ms(row.created_at),
+    updatedAt: ms(row.updated_at),
+  };
+  if (row.amount != null) op.amount = Number(row.amount);
+  if (row.value != null) op.value = row.value;
+  if (row.remark != null) op.remark = row.remark;
+  if (row.actor != null) op.actor = row.actor;
+  const before = decodeValue(row.before_value);
+  if (before !== undefined) op.before = before;
+  if (row.error_code != null) op.error = { code: row.error_code, message: row.error_message ?? '' };
+  return op;
+}
+
+/** The audit entry an applied operation leaves (every engine builds it the same way). */
+export function auditOf(op: Operation, at: number): AuditEntry {
+  const entry: AuditEntry = { cardId: op.cardId, code: op.code, requestId: op.requestId, kind: op.kind, after: op.after, at };
+  if (op.actor !== undefined) entry.actor = op.actor;
+  if (op.amount !== undefined) entry.amount = op.amount;
+  if (op.value !== undefined) entry.value = op.value;
+  if (op.remark !== undefined) entry.remark = op.remark;
+  if (op.before !== undefined) entry.before = op.before;
+  return entry;
+}
+
+export function toAudit(row: AuditRow): AuditEntry {
+  const entry: AuditEntry = {
+    cardId: row.card_id,
+    code: row.code,
+    requestId: row.request_id,
+    kind: row.kind as OperationKind,
+    after: decodeValue(row.after_value) as number | string,
+    at: ms(row.at),
+  };
+  if (row.actor != null) entry.actor = row.actor;
+  if (row.amount != null) entry.amount = Number(row.amount);
+  if (row.value != null) entry.value = row.value;
+  if (row.remark != null) entry.remark = row.remark;
+  const before = decodeValue(row.before_value);
+  if (before !== undefined) entry.before = before;
+  return entry;
 }

@@ -2,9 +2,26 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { mergeBind } from './effect.js';
-import { toBinding, toNotification, toSession, type BindingRow, type NotificationRow, type SessionRow } from './rows.js';
+import {
+  OPERATION_COLUMNS,
+  operationParams,
+  toAudit,
+  toBinding,
+  toNotification,
+  toOperation,
+  toSession,
+  encodeValue,
+  type AuditRow,
+  type BindingRow,
+  type NotificationRow,
+  type OperationRow,
+  type SessionRow,
+} from './rows.js';
 import type {
+  AuditEntry,
   Binding,
+  InsertOperationResult,
+  Operation,
   NotificationEffect,
   NotificationRecord,
   Session,
@@ -59,6 +76,47 @@ const MIGRATIONS: string[] = [
      unionid TEXT,
      expires_at INTEGER NOT NULL
    );`,
+  // 2: merchant operations: leases (per-card locks), the journal, the audit trail.
+  `CREATE TABLE IF NOT EXISTS op_locks (
+     name TEXT PRIMARY KEY,
+     token TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS operations (
+     card_id TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     code TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     amount INTEGER,
+     value TEXT,
+     remark TEXT,
+     actor TEXT,
+     state TEXT NOT NULL,
+     out_request_no TEXT NOT NULL,
+     before_value TEXT,
+     after_value TEXT NOT NULL,
+     error_code TEXT,
+     error_message TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (card_id, request_id)
+   );
+   CREATE INDEX IF NOT EXISTS operations_pending ON operations (card_id, code, created_at) WHERE state = 'pending';
+   CREATE TABLE IF NOT EXISTS audit_log (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     card_id TEXT NOT NULL,
+     code TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     actor TEXT,
+     amount INTEGER,
+     value TEXT,
+     remark TEXT,
+     before_value TEXT,
+     after_value TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS audit_by_card ON audit_log (card_id, code, id);`,
 ];
 
 /** SQLite error codes that mean "cannot reach the data now", not "our SQL is wrong". */
@@ -208,6 +266,118 @@ export class SqliteStore implements Store {
     });
   }
 
+  acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.#run((db) => {
+      const now = Date.now();
+      // One statement: insert, or take over a row whose lease has run out; no row back = held.
+      const row = db
+        .prepare(
+          `INSERT INTO op_locks (name, token, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+           WHERE op_locks.expires_at <= ? RETURNING name`,
+        )
+        .get(name, token, now + ttlMs, now);
+      return row !== undefined;
+    });
+  }
+
+  extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.#run((db) => {
+      const now = Date.now();
+      const result = db
+        .prepare('UPDATE op_locks SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ?')
+        .run(now + ttlMs, name, token, now);
+      return result.changes === 1;
+    });
+  }
+
+  releaseLock(name: string, token: string): Promise<boolean> {
+    return this.#run((db) => {
+      const row = db.prepare('DELETE FROM op_locks WHERE name = ? AND token = ? RETURNING expires_at').get(name, token) as
+        | { expires_at: number }
+        | undefined;
+      return row !== undefined && row.expires_at > Date.now();
+    });
+  }
+
+  insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
+    return this.#run((db) => {
+      const step = db.transaction((): InsertOperationResult => {
+        const existing = db
+          .prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?')
+          .get(operation.cardId, operation.requestId) as OperationRow | undefined;
+        if (existing) return { outcome: 'exists', operation: toOperation(existing) };
+        const held = db
+          .prepare('SELECT 1 FROM op_locks WHERE name = ? AND token = ? AND expires_at > ?')
+          .get(fence.lock, fence.token, Date.now());
+        if (!held) return { outcome: 'lock_lost' };
+        db.prepare(`INSERT INTO operations (${OPERATION_COLUMNS}) VALUES (${OPERATION_COLUMNS.split(',').map(() => '?').join(', ')})`).run(
+          ...operationParams(operation),
+        );
+        return { outcome: 'inserted' };
+      });
+      return step.immediate();
+    });
+  }
+
+  getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
+    return this.#run((db) => {
+      const row = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as OperationRow | undefined;
+      return row && toOperation(row);
+    });
+  }
+
+  finishOperation(
+    cardId: string,
+    requestId: string,
+    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
+  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
+    return this.#run((db) => {
+      const step = db.transaction((): { changed: boolean; operation: Operation | undefined } => {
+        const now = Date.now();
+        const error = outcome.state === 'failed' ? outcome.error : undefined;
+        const row = db
+          .prepare(
+            `UPDATE operations SET state = ?, error_code = ?, error_message = ?, updated_at = ?
+             WHERE card_id = ? AND request_id = ? AND state = 'pending' RETURNING *`,
+          )
+          .get(outcome.state, error?.code ?? null, error?.message ?? null, now, cardId, requestId) as OperationRow | undefined;
+        if (!row) {
+          const current = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as
+            | OperationRow
+            | undefined;
+          return { changed: false, operation: current && toOperation(current) };
+        }
+        const op = toOperation(row);
+        if (op.state === 'applied') {
+          db.prepare(
+            `INSERT INTO audit_log (card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          ).run(op.cardId, op.code, op.requestId, op.kind, op.actor ?? null, op.amount ?? null, op.value ?? null, op.remark ?? null,
+            encodeValue(op.before), encodeValue(op.after), now);
+        }
+        return { changed: true, operation: op };
+      });
+      return step.immediate();
+    });
+  }
+
+  listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
+    return this.#run((db) =>
+      (db
+        .prepare(`SELECT * FROM operations WHERE card_id = ? AND code = ? AND state = 'pending' ORDER BY created_at, rowid`)
+        .all(cardId, code) as OperationRow[]).map(toOperation),
+    );
+  }
+
+  listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
+    return this.#run((db) =>
+      (db
+        .prepare('SELECT * FROM audit_log WHERE card_id = ? AND code = ? ORDER BY id DESC LIMIT ?')
+        .all(cardId, code, Math.max(0, Math.floor(limit))) as AuditRow[]).map(toAudit),
+    );
+  }
+
   #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<Binding | undefined> {
     return this.#run((db) => {
       const row = db
@@ -269,6 +439,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       this.#db?.prepare('DELETE FROM outer_strs WHERE expires_at <= ?').run(now);
       this.#db?.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
+      this.#db?.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
     } catch {
       // Only housekeeping: reads already ignore expired rows; the next sweep tries again.
     }

@@ -69,7 +69,7 @@ export interface Session {
   expiresAt: number;
 }
 
-export interface Store {
+export interface Store extends OperationStore {
   /** Creates tables / checks the connection; called once before first use. Idempotent. */
   init(): Promise<void>;
   /** Resolves when the engine answers; rejects otherwise (for health checks). */
@@ -109,4 +109,102 @@ export interface Store {
   /** The session, or undefined when absent or expired. */
   getSession(tokenHash: string): Promise<Session | undefined>;
   deleteSession(tokenHash: string): Promise<void>;
+}
+
+// --- merchant operations (src/operations/) ------------------------------------------------------
+
+/** What a merchant operation changes on a card. */
+export type OperationKind = 'balance' | 'points' | 'level' | 'membership_number';
+
+/**
+ * pending: prepared and maybe sent (its outcome at WeChat Pay is not known yet);
+ * applied: WeChat Pay accepted it; failed: refused for good (nothing changed).
+ */
+export type OperationState = 'pending' | 'applied' | 'failed';
+
+/** One journal entry: a merchant operation, keyed by (cardId, requestId), the caller's idempotency key. */
+export interface Operation {
+  cardId: string;
+  requestId: string;
+  code: string;
+  kind: OperationKind;
+  /** balance (fen) and points: the signed change. */
+  amount?: number;
+  /** level and membership_number: the value set. */
+  value?: string;
+  remark?: string;
+  /** Who asked (free text chosen by the caller: a cashier id, "admin", …). */
+  actor?: string;
+  state: OperationState;
+  /** Sent as WeChat Pay's out_request_no; derived from the requestId, so a re-send is recognised. */
+  outRequestNo: string;
+  /** The card's value before the change (absent when the card had none, e.g. no level). */
+  before?: number | string;
+  /** The card's value after the change. */
+  after: number | string;
+  /** failed: why (one of our error codes, and a message safe to show). */
+  error?: { code: string; message: string };
+  /** ms since the epoch. */
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What insertOperation did. */
+export type InsertOperationResult =
+  | { outcome: 'inserted' }
+  /** An entry with this (cardId, requestId) exists already: it is returned, nothing changed. */
+  | { outcome: 'exists'; operation: Operation }
+  /** The fence lock is no longer held by the token: nothing changed. */
+  | { outcome: 'lock_lost' };
+
+/** One line of the audit trail: a change that WeChat Pay applied. */
+export interface AuditEntry {
+  cardId: string;
+  code: string;
+  requestId: string;
+  kind: OperationKind;
+  actor?: string;
+  amount?: number;
+  value?: string;
+  remark?: string;
+  before?: number | string;
+  after: number | string;
+  /** ms since the epoch: when the change was recorded as applied. */
+  at: number;
+}
+
+/** The operation methods every Store has (kept apart so the interface below reads in groups). */
+export interface OperationStore {
+  /**
+   * Takes the lock `name` for `token`, for `ttlMs`, when it is free or expired; true when taken.
+   * A lock is a lease: it ends by itself after ttlMs unless extended (a crashed holder frees it).
+   */
+  acquireLock(name: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Extends the lock to now + ttlMs when `token` still holds it (and it has not expired); true when extended. */
+  extendLock(name: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock when `token` still holds it; true when released. Never touches another holder's lock. */
+  releaseLock(name: string, token: string): Promise<boolean>;
+
+  /**
+   * Inserts a journal entry if its (cardId, requestId) is absent, in one atomic step with a
+   * fencing check: only while the lock `fence.lock` is held by `fence.token` and not expired.
+   * An existing entry is returned unchanged (outcome 'exists'), whatever the lock.
+   */
+  insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult>;
+  getOperation(cardId: string, requestId: string): Promise<Operation | undefined>;
+  /**
+   * Moves a *pending* entry to applied or failed, once; when it becomes applied, an audit entry
+   * is appended in the same atomic step. An entry that is not pending is left as it is.
+   * Resolves with the entry as stored afterwards (undefined if there is none) and whether this
+   * call changed it.
+   */
+  finishOperation(
+    cardId: string,
+    requestId: string,
+    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
+  ): Promise<{ changed: boolean; operation: Operation | undefined }>;
+  /** The pending entries of one card code, oldest first. */
+  listPendingOperations(cardId: string, code: string): Promise<Operation[]>;
+  /** The audit trail of one card code, newest first, at most `limit` entries. */
+  listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]>;
 }

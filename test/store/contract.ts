@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MemberCardError } from '../../src/errors.js';
-import type { Binding, NotificationEffect, NotificationRecord, Store } from '../../src/store/types.js';
+import type { Binding, NotificationEffect, NotificationRecord, Operation, Store } from '../../src/store/types.js';
 import { sleep } from './helpers.js';
 
 export interface Engine {
@@ -34,6 +34,27 @@ const bind = (cardId: string, code: string, extra: Partial<Extract<NotificationE
   code,
   ...extra,
 });
+let opSeq = 0;
+/** A journal entry as the operations module prepares one (created in order, so oldest-first is checkable). */
+const operation = (cardId: string, code: string, extra: Partial<Operation> = {}): Operation => {
+  const now = Date.now() + ++opSeq;
+  return {
+    cardId,
+    requestId: `r-${uid()}`,
+    code,
+    kind: 'balance',
+    amount: 100,
+    remark: '充值',
+    actor: 'till-1',
+    state: 'pending',
+    outRequestNo: uid().padEnd(32, '0'),
+    before: 500,
+    after: 600,
+    createdAt: now,
+    updatedAt: now,
+    ...extra,
+  };
+};
 const isUnavailable = (err: unknown): boolean => err instanceof MemberCardError && err.code === 'STORE_UNAVAILABLE';
 
 export function contractSuite(engine: Engine): void {
@@ -374,6 +395,156 @@ export function contractSuite(engine: Engine): void {
       await assert.rejects(s.ping(), isUnavailable);
       await assert.rejects(s.getSession('x'), isUnavailable);
       await s.close(); // closing twice is fine
+    });
+
+    describe('merchant operations: locks, journal, audit', () => {
+      it('a lock is taken by one token only, extended and released only by its holder', async () => {
+        const name = `lock-${uid()}`;
+        assert.equal(await store.acquireLock(name, 'a', 10_000), true);
+        assert.equal(await other.acquireLock(name, 'b', 10_000), false, 'held');
+        assert.equal(await store.acquireLock(name, 'a', 10_000), false, 'not re-entrant');
+        assert.equal(await other.extendLock(name, 'b', 10_000), false);
+        assert.equal(await other.extendLock(name, 'a', 10_000), true);
+        assert.equal(await other.releaseLock(name, 'b'), false, 'another token cannot release it');
+        assert.equal(await other.acquireLock(name, 'b', 10_000), false, 'still held after the wrong release');
+        assert.equal(await store.releaseLock(name, 'a'), true);
+        assert.equal(await store.releaseLock(name, 'a'), false, 'released once');
+        assert.equal(await other.acquireLock(name, 'b', 10_000), true, 'free again');
+        assert.equal(await store.extendLock(name, 'a', 10_000), false, 'the old holder cannot extend the new lease');
+        await other.releaseLock(name, 'b');
+        // Names are independent, including ones with separators.
+        assert.equal(await store.acquireLock(`${name}:x`, 'a', 10_000), true);
+        assert.equal(await store.acquireLock(`${name}:y`, 'b', 10_000), true);
+      });
+
+      it('a lease expires: another token takes it, and the old holder can neither extend nor release it', async () => {
+        const name = `lock-${uid()}`;
+        assert.equal(await store.acquireLock(name, 'old', 60), true);
+        await sleep(150);
+        assert.equal(await other.acquireLock(name, 'new', 10_000), true);
+        assert.equal(await store.extendLock(name, 'old', 10_000), false);
+        assert.equal(await store.releaseLock(name, 'old'), false);
+        assert.equal(await store.acquireLock(name, 'third', 10_000), false, 'the new holder keeps it');
+        // An extended lease outlives its first ttl.
+        const kept = `lock-${uid()}`;
+        assert.equal(await store.acquireLock(kept, 't', 120), true);
+        await sleep(60);
+        assert.equal(await store.extendLock(kept, 't', 10_000), true);
+        await sleep(120);
+        assert.equal(await other.acquireLock(kept, 'u', 10_000), false);
+      });
+
+      it('20 concurrent takers (across instances when shared) get the lock exactly once', async () => {
+        const name = `lock-${uid()}`;
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).acquireLock(name, `t${i}`, 10_000)));
+        assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+      });
+
+      it('insertOperation inserts once, under a held lock only, and returns an existing entry unchanged', async () => {
+        const cardId = card();
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const op = operation(cardId, 'C1');
+        assert.deepEqual(await store.insertOperation(op, { lock, token: 'tok' }), { outcome: 'inserted' });
+        assert.deepEqual(await other.getOperation(cardId, op.requestId), op);
+        // Same key, other parameters: the first entry wins and is returned.
+        const again = { ...op, amount: 999, after: 1499 };
+        assert.deepEqual(await other.insertOperation(again, { lock, token: 'tok' }), { outcome: 'exists', operation: op });
+        assert.deepEqual(await store.insertOperation(again, { lock, token: 'not-mine' }), { outcome: 'exists', operation: op });
+        // Fencing: a token that does not hold the lock inserts nothing.
+        const fenced = operation(cardId, 'C1');
+        assert.deepEqual(await other.insertOperation(fenced, { lock, token: 'not-mine' }), { outcome: 'lock_lost' });
+        assert.deepEqual(await other.insertOperation(fenced, { lock: `lock-${uid()}`, token: 'tok' }), { outcome: 'lock_lost' });
+        assert.equal(await store.getOperation(cardId, fenced.requestId), undefined);
+        assert.equal(await store.getOperation(card(), op.requestId), undefined, 'keyed by card too');
+        // …nor after the lease ran out.
+        const short = `lock-${uid()}`;
+        await store.acquireLock(short, 'tok', 50);
+        await sleep(120);
+        assert.deepEqual(await store.insertOperation(fenced, { lock: short, token: 'tok' }), { outcome: 'lock_lost' });
+        assert.equal(await store.getOperation(cardId, fenced.requestId), undefined);
+      });
+
+      it('values round-trip: big safe integers, negative amounts, strings, absent fields, a failed entry', async () => {
+        const cardId = card();
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const big = operation(cardId, 'C2', { amount: -(2 ** 53 - 1), before: 2 ** 53 - 1, after: 0 });
+        const level = operation(cardId, 'C2', { kind: 'level', value: '钻石会员', before: '金卡', after: '钻石会员' });
+        delete level.amount;
+        delete level.remark;
+        delete level.actor;
+        const noBefore = operation(cardId, 'C2', { kind: 'membership_number', value: 'A-1:b', after: 'A-1:b' });
+        delete noBefore.before;
+        delete noBefore.amount;
+        const failed = operation(cardId, 'C2', { state: 'failed', error: { code: 'INSUFFICIENT_BALANCE', message: '余额不足' }, amount: -700, after: -200 });
+        for (const op of [big, level, noBefore, failed]) {
+          assert.deepEqual(await store.insertOperation(op, { lock, token: 'tok' }), { outcome: 'inserted' });
+          assert.deepEqual(await other.getOperation(cardId, op.requestId), op);
+        }
+        assert.deepEqual(
+          (await store.listPendingOperations(cardId, 'C2')).map((o) => o.requestId),
+          [big.requestId, level.requestId, noBefore.requestId],
+          'pending only, oldest first',
+        );
+      });
+
+      it('finishOperation moves a pending entry once, appends one audit line when applied, and lists per code', async () => {
+        const cardId = card();
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const a = operation(cardId, 'C3', { before: 0, after: 100, amount: 100 });
+        const b = operation(cardId, 'C3', { kind: 'points', before: 10, after: 5, amount: -5 });
+        const c = operation(cardId, 'C3', { kind: 'level', value: 'VIP', before: '普通', after: 'VIP' });
+        delete c.amount;
+        const elsewhere = operation(cardId, 'C4');
+        for (const op of [a, b, c, elsewhere]) await store.insertOperation(op, { lock, token: 'tok' });
+        assert.deepEqual((await other.listPendingOperations(cardId, 'C3')).map((o) => o.requestId), [a.requestId, b.requestId, c.requestId]);
+
+        const before = Date.now();
+        const done = await store.finishOperation(cardId, a.requestId, { state: 'applied' });
+        assert.equal(done.changed, true);
+        assert.equal(done.operation?.state, 'applied');
+        assert.ok((done.operation?.updatedAt ?? 0) >= before);
+        assert.deepEqual({ ...done.operation, updatedAt: 0 }, { ...a, state: 'applied', updatedAt: 0 });
+        const twice = await other.finishOperation(cardId, a.requestId, { state: 'failed', error: { code: 'X', message: 'x' } });
+        assert.equal(twice.changed, false);
+        assert.deepEqual(twice.operation, done.operation, 'a finished entry is left as it is');
+
+        const refused = await other.finishOperation(cardId, b.requestId, { state: 'failed', error: { code: 'INVALID_REQUEST', message: 'refused' } });
+        assert.equal(refused.changed, true);
+        assert.deepEqual(refused.operation?.error, { code: 'INVALID_REQUEST', message: 'refused' });
+        assert.equal((await store.getOperation(cardId, b.requestId))?.state, 'failed');
+        await sleep(3);
+        assert.equal((await store.finishOperation(cardId, c.requestId, { state: 'applied' })).changed, true);
+
+        assert.deepEqual(await store.listPendingOperations(cardId, 'C3'), []);
+        assert.deepEqual((await store.listPendingOperations(cardId, 'C4')).map((o) => o.requestId), [elsewhere.requestId]);
+        assert.deepEqual(await store.finishOperation(cardId, `r-${uid()}`, { state: 'applied' }), { changed: false, operation: undefined });
+
+        const trail = await other.listAudit(cardId, 'C3', 10);
+        assert.equal(trail.length, 2, 'applied changes only');
+        const [newest, oldest] = trail;
+        assert.deepEqual({ ...newest, at: 0 }, { cardId, code: 'C3', requestId: c.requestId, kind: 'level', actor: 'till-1', value: 'VIP', remark: '充值', before: '普通', after: 'VIP', at: 0 });
+        assert.deepEqual({ ...oldest, at: 0 }, { cardId, code: 'C3', requestId: a.requestId, kind: 'balance', actor: 'till-1', amount: 100, remark: '充值', before: 0, after: 100, at: 0 });
+        assert.ok((oldest?.at ?? 0) >= before && (newest?.at ?? 0) >= (oldest?.at ?? 0));
+        assert.deepEqual((await store.listAudit(cardId, 'C3', 1)).map((e) => e.requestId), [c.requestId], 'limit');
+        assert.deepEqual(await store.listAudit(cardId, 'C3', 0), []);
+        assert.deepEqual(await store.listAudit(cardId, 'C4', 10), []);
+      });
+
+      it('10 concurrent finishers of one entry (across instances when shared): one changes it, one audit line', async () => {
+        const cardId = card();
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const op = operation(cardId, 'C5');
+        await store.insertOperation(op, { lock, token: 'tok' });
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? other : store).finishOperation(cardId, op.requestId, { state: 'applied' })),
+        );
+        assert.equal(results.filter((r) => r.changed).length, 1);
+        assert.equal((await store.listAudit(cardId, 'C5', 10)).length, 1);
+      });
     });
 
     if (engine.shared) {

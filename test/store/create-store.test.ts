@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { OptionsError } from '../../src/errors.js';
 import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import { STORE_METHODS } from '../../src/store/is-store.js';
 import { dropPostgresSchema } from './cleanup.js';
 import { POSTGRES_URL, probePostgres } from './helpers.js';
 
@@ -59,8 +60,7 @@ describe('createStore', () => {
     const own = new MemoryStore();
     assert.equal(createStore(own), own);
     const duck = Object.fromEntries(
-      ['init', 'ping', 'close', 'findBindingByUser', 'findBindingByUnionid', 'getBinding', 'flagBinding', 'putOuterStr',
-        'applyNotification', 'getNotification', 'putSession', 'getSession', 'deleteSession'].map((m) => [m, async () => undefined]),
+      STORE_METHODS.map((m) => [m, async () => undefined]),
     ) as unknown as Store;
     assert.equal(createStore(duck), duck);
     assert.throws(() => createStore({ init: async () => undefined } as unknown as Store), (err: unknown) => {

@@ -60,7 +60,7 @@ describe('SqliteStore specifics', () => {
 
     const raw = new Database(filename, { readonly: true });
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(raw.pragma('user_version', { simple: true }), 1);
+    assert.equal(raw.pragma('user_version', { simple: true }), 2);
     raw.close();
 
     const reopened = new SqliteStore({ filename });
@@ -121,7 +121,7 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
     await client.connect();
     const version = await client.query(`SELECT version FROM "${schema}".schema_version`);
     await client.end();
-    assert.deepEqual(version.rows, [{ version: 1 }]);
+    assert.deepEqual(version.rows, [{ version: 2 }]);
   });
 
   it('rejects a schema name that is not a plain identifier', () => {
@@ -287,6 +287,11 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
       proxy.freeze();
       await rejectsUnavailable(store.applyNotification(record('frozen'), { kind: 'none' }), 3000);
       await rejectsUnavailable(store.getSession('h'), 3000);
+      // The failed step must stay failed: after a reconnect nothing re-sends it behind our back.
+      await proxy.cut();
+      await proxy.start();
+      await recovers(store, 6000);
+      assert.equal(await store.getNotification('frozen'), undefined);
     } finally {
       await proxy.cut();
       await store.close();

@@ -1,0 +1,160 @@
+import type Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { MemberCardError } from '../errors.js';
+import type { AdminAuthorizer } from '../options.js';
+import { jsonBody } from '../routes/body.js';
+import type { Runtime } from '../runtime.js';
+import type { AuditEntry, Operation } from '../store/types.js';
+import type { Operations } from './types.js';
+import { invalid, type FieldNames } from './validate.js';
+
+/** API names → the snake_case names of the HTTP bodies, so a 400 names the field the tool sent. */
+const HTTP_NAMES: FieldNames = { requestId: 'request_id', membershipNumber: 'membership_number' };
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A journal entry as the admin routes answer it. */
+export function operationJson(op: Operation): Record<string, unknown> {
+  return {
+    request_id: op.requestId,
+    kind: op.kind,
+    code: op.code,
+    ...(op.amount !== undefined ? { amount: op.amount } : {}),
+    ...(op.value !== undefined ? { value: op.value } : {}),
+    ...(op.remark !== undefined ? { remark: op.remark } : {}),
+    ...(op.actor !== undefined ? { actor: op.actor } : {}),
+    state: op.state,
+    ...(op.before !== undefined ? { before: op.before } : {}),
+    after: op.after,
+    out_request_no: op.outRequestNo,
+    ...(op.error ? { error: op.error } : {}),
+    created_at: iso(op.createdAt),
+    updated_at: iso(op.updatedAt),
+  };
+}
+
+function auditJson(entry: AuditEntry): Record<string, unknown> {
+  return {
+    request_id: entry.requestId,
+    kind: entry.kind,
+    ...(entry.actor !== undefined ? { actor: entry.actor } : {}),
+    ...(entry.amount !== undefined ? { amount: entry.amount } : {}),
+    ...(entry.value !== undefined ? { value: entry.value } : {}),
+    ...(entry.remark !== undefined ? { remark: entry.remark } : {}),
+    ...(entry.before !== undefined ? { before: entry.before } : {}),
+    after: entry.after,
+    at: iso(entry.at),
+  };
+}
+
+/** Re-throws an API validation error with the HTTP body's field names. */
+async function httpNames<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof MemberCardError && err.code === 'INVALID_REQUEST' && err.details?.length) {
+      const details = err.details.map((d) => ({ ...d, field: HTTP_NAMES[d.field] ?? d.field }));
+      const first = details[0] as { field: string; issue: string };
+      throw new MemberCardError('INVALID_REQUEST', `"${first.field}" ${first.issue}.`, { details });
+    }
+    throw err;
+  }
+}
+
+function bodyOf(ctx: Context): Record<string, unknown> {
+  const body = ctx.request.body as unknown;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new MemberCardError('INVALID_REQUEST', 'Send a JSON object.');
+  return body as Record<string, unknown>;
+}
+
+const ALLOWED: Record<string, string[]> = {
+  balance: ['code', 'amount', 'remark', 'request_id', 'actor'],
+  points: ['code', 'amount', 'remark', 'request_id', 'actor'],
+  level: ['code', 'level', 'request_id', 'actor'],
+  'membership-number': ['code', 'membership_number', 'request_id', 'actor'],
+};
+
+function onlyKnown(body: Record<string, unknown>, route: string): void {
+  const allowed = ALLOWED[route] ?? [];
+  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw invalid(unknown[0] as string, `is not a field of POST /admin/${route} (allowed: ${allowed.join(', ')})`);
+}
+
+/**
+ * Back-office routes over cards.operations, mounted only when the merchant passes authorizeAdmin:
+ * POST /admin/balance | /admin/points | /admin/level | /admin/membership-number,
+ * GET /admin/history?code=&limit=, GET /admin/operations/{request_id}.
+ * The guard runs before the body is read, so an unauthorised caller costs nothing.
+ */
+export function mountAdmin(router: Router, rt: Runtime, operations: Operations, authorize: AdminAuthorizer): void {
+  const guard = async (ctx: Context, next: Next): Promise<void> => {
+    let allowed = false;
+    try {
+      allowed = (await authorize(ctx)) === true;
+    } catch (err) {
+      rt.log('error', 'authorizeAdmin threw; access denied', { error: err instanceof Error ? err.name : typeof err });
+    }
+    if (!allowed) throw new MemberCardError('FORBIDDEN', 'Not allowed.');
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  };
+  const body = jsonBody(rt.options.bodyLimit);
+  const actorOf = (b: Record<string, unknown>): string => (b['actor'] === undefined ? 'admin' : (b['actor'] as string));
+
+  router.post('/admin/balance', guard, body, async (ctx) => {
+    const b = bodyOf(ctx);
+    onlyKnown(b, 'balance');
+    const op = await httpNames(() =>
+      operations.adjustBalance({ code: b['code'] as string, amount: b['amount'] as number, requestId: b['request_id'] as string, actor: actorOf(b), ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}) }),
+    );
+    ctx.body = { operation: operationJson(op) };
+  });
+
+  router.post('/admin/points', guard, body, async (ctx) => {
+    const b = bodyOf(ctx);
+    onlyKnown(b, 'points');
+    const op = await httpNames(() =>
+      operations.adjustPoints({ code: b['code'] as string, amount: b['amount'] as number, requestId: b['request_id'] as string, actor: actorOf(b), ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}) }),
+    );
+    ctx.body = { operation: operationJson(op) };
+  });
+
+  router.post('/admin/level', guard, body, async (ctx) => {
+    const b = bodyOf(ctx);
+    onlyKnown(b, 'level');
+    const op = await httpNames(() =>
+      operations.setLevel({ code: b['code'] as string, level: b['level'] as string, requestId: b['request_id'] as string, actor: actorOf(b) }),
+    );
+    ctx.body = { operation: operationJson(op) };
+  });
+
+  router.post('/admin/membership-number', guard, body, async (ctx) => {
+    const b = bodyOf(ctx);
+    onlyKnown(b, 'membership-number');
+    const op = await httpNames(() =>
+      operations.setMembershipNumber({
+        code: b['code'] as string,
+        membershipNumber: b['membership_number'] as string,
+        requestId: b['request_id'] as string,
+        actor: actorOf(b),
+      }),
+    );
+    ctx.body = { operation: operationJson(op) };
+  });
+
+  router.get('/admin/history', guard, async (ctx) => {
+    const code = ctx.query['code'];
+    const rawLimit = ctx.query['limit'];
+    if (rawLimit !== undefined && (typeof rawLimit !== 'string' || !/^\d{1,4}$/.test(rawLimit))) throw invalid('limit', 'must be a whole number 1-500');
+    const entries = await httpNames(() =>
+      operations.history({ code: code as string, ...(rawLimit !== undefined ? { limit: Number(rawLimit) } : {}) }),
+    );
+    ctx.body = { data: entries.map(auditJson) };
+  });
+
+  router.get('/admin/operations/:request_id', guard, async (ctx) => {
+    const op = await httpNames(() => operations.get(ctx.params['request_id'] as string));
+    if (!op) throw new MemberCardError('NOT_FOUND', 'No operation with this request_id.');
+    ctx.body = { operation: operationJson(op) };
+  });
+}
