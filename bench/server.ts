@@ -59,7 +59,23 @@ if (mode === 'module') {
   });
   app.use(router.routes());
 } else if (mode === 'bare') {
-  const body = { card: { card_id: 'pBench', code: '123456789012', balance: 888, bonus_value: 12, level: '金卡会员', user_card_status: 'EFFECTIVE' } };
+  // The ceiling of the HTTP stack: the same answer our module gives, as a fixed body.
+  const body = {
+    card: {
+      card_id: creds.cardId,
+      code: '113241997269',
+      membership_number: '113241997269',
+      level: '金卡会员',
+      nickname: '演示用户',
+      head_image_url: 'https://thirdwx.qlogo.cn/mmopen/sandbox/GorXRFi6WighzNe7/132',
+      background_picture_url: 'https://wxpaylogo.qpic.cn/sandbox/default.png',
+      balance: 888,
+      bonus_value: 0,
+      user_card_status: 'EFFECTIVE',
+      user_information: { common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: '演示用户' }], custom_field_list: [] },
+    },
+    editable: {},
+  };
   app.use((ctx) => {
     ctx.body = body;
   });

@@ -1,88 +1,58 @@
+import type { ResolvedCode } from './identity.js';
+import type { UserIdentity } from './store/types.js';
+import { ReadCache } from './read-cache.js';
 import type { UpstreamCard } from './wechatpay/types.js';
 
 export interface CardCacheOptions {
-  /** How long a card read stays fresh, ms; 0 turns the cache (and read sharing) off. */
+  /** How long a read stays fresh, ms; 0 turns the cache (and read sharing) off. */
   ttl: number;
-  /** Most cards kept; the least recently read go first. */
+  /** Most entries kept per kind; the least recently read go first. */
   max: number;
 }
 
-interface Entry {
-  card: UpstreamCard;
-  expiresAt: number;
-}
-
 /**
- * A per-instance read cache for cards, keyed by card id and code: bounded (LRU), short-lived,
- * and single-flight (concurrent reads of one card share one upstream call). Whose card it is
- * is still checked by the caller on every read, so a cached card is never shown to another user.
+ * The per-instance read cache of the my-card path: which code a user's card has (from the
+ * bindings) and the card itself. Whose card it is is still checked on every read, so a cached
+ * card is never shown to another user; our own changes and notifications drop entries at once.
  */
 export class CardCache {
-  readonly #ttl: number;
-  readonly #max: number;
-  /** Map order is recency order: a hit moves its entry to the end. */
-  readonly #entries = new Map<string, Entry>();
-  readonly #inflight = new Map<string, Promise<UpstreamCard>>();
+  readonly #cards: ReadCache<UpstreamCard>;
+  readonly #codes: ReadCache<ResolvedCode | undefined>;
+  readonly #enabled: boolean;
 
   constructor(options: CardCacheOptions) {
-    this.#ttl = options.ttl;
-    this.#max = options.max;
+    this.#enabled = options.ttl > 0;
+    this.#cards = new ReadCache(options);
+    this.#codes = new ReadCache(options);
   }
 
   get enabled(): boolean {
-    return this.#ttl > 0;
+    return this.#enabled;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#cards.size;
   }
 
-  async get(cardId: string, code: string, load: () => Promise<UpstreamCard>): Promise<UpstreamCard> {
-    if (!this.enabled) return load();
+  card(cardId: string, code: string, load: () => Promise<UpstreamCard>): Promise<UpstreamCard> {
+    if (!this.#enabled) return load();
     const key = `${cardId}\n${code}`;
-    const hit = this.#entries.get(key);
-    if (hit) {
-      this.#entries.delete(key);
-      if (hit.expiresAt > Date.now()) {
-        this.#entries.set(key, hit);
-        return hit.card;
-      }
-    }
-    const pending = this.#inflight.get(key);
-    if (pending) return pending;
-
-    const read = load().then(
-      (card) => {
-        // Still the current read? invalidate() drops in-flight reads, so one that started
-        // before a change never stores its stale answer.
-        if (this.#inflight.get(key) === read) {
-          this.#inflight.delete(key);
-          this.#store(key, card);
-        }
-        return card;
-      },
-      (err: unknown) => {
-        if (this.#inflight.get(key) === read) this.#inflight.delete(key);
-        throw err;
-      },
-    );
-    this.#inflight.set(key, read);
-    return read;
+    const hit = this.#cards.peek(key);
+    return hit ? Promise.resolve(hit) : this.#cards.get(key, load);
   }
 
-  /** Forgets a card at once (after our own change or a notification about it). */
+  /** The user's code; "no card yet" is never kept, so a new binding is seen at once. */
+  code(cardId: string, user: UserIdentity, load: () => Promise<ResolvedCode | undefined>): Promise<ResolvedCode | undefined> {
+    if (!this.#enabled) return load();
+    const key = `${cardId}\n${user.openid}\n${user.unionid ?? ''}`;
+    const hit = this.#codes.peek(key);
+    return hit ? Promise.resolve(hit) : this.#codes.get(key, load, (resolved) => resolved !== undefined);
+  }
+
+  /** Forgets a card and every user resolved to it (after our own change or a notification about it). */
   invalidate(cardId: string, code: string): void {
-    if (!this.enabled) return;
-    const key = `${cardId}\n${code}`;
-    this.#entries.delete(key);
-    this.#inflight.delete(key);
-  }
-
-  #store(key: string, card: UpstreamCard): void {
-    this.#entries.set(key, { card, expiresAt: Date.now() + this.#ttl });
-    if (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
+    if (!this.#enabled) return;
+    this.#cards.invalidate(`${cardId}\n${code}`);
+    this.#codes.invalidateWhere((resolved) => resolved?.code === code);
   }
 }

@@ -228,6 +228,7 @@ export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
     options,
   );
   const wp = value.wechatpay;
+  const privateKey = loadPrivateKey(wp.privateKey, 'wechatpay.privateKey');
   const certs: Record<string, KeyObject> = {};
   for (const [serial, key] of Object.entries(wp.certs ?? {})) certs[serial] = loadPublicKey(key, `wechatpay.certs.${serial}`);
   if (wp.publicKeyId && wp.publicKey) certs[wp.publicKeyId] = loadPublicKey(wp.publicKey, 'wechatpay.publicKey');
@@ -240,7 +241,7 @@ export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
     wechatpay: {
       mchid: wp.mchid,
       serial: wp.serial,
-      privateKey: loadPrivateKey(wp.privateKey, 'wechatpay.privateKey'),
+      privateKey,
       certs,
       apiv3Key: wp.apiv3Key,
       baseURL: wp.baseURL.endsWith('/') ? wp.baseURL : `${wp.baseURL}/`,

@@ -9,6 +9,8 @@ export const ENV = {
   WECHATPAY_PRIVATE_KEY: 'Path of the merchant API private key (PEM).',
   WECHATPAY_PUBLIC_KEY_ID: 'WeChat Pay platform public key id, PUB_KEY_ID_….',
   WECHATPAY_PUBLIC_KEY: 'Path of the WeChat Pay platform public key (PEM).',
+  WECHATPAY_PLATFORM_CERT_SERIAL: 'Instead of the public key pair: the platform certificate serial…',
+  WECHATPAY_PLATFORM_CERT: '…and the path of that platform certificate (PEM).',
   WECHATPAY_APIV3_KEY: 'APIv3 key (32 bytes).',
   WECHATPAY_BASE_URL: 'WeChat Pay API base URL. Default https://api.mch.weixin.qq.com/',
   MEMBERCARD_CARD_ID: 'The member card template id (card_id).',
@@ -18,6 +20,7 @@ export const ENV = {
   WECHAT_API_BASE_URL: 'WeChat API base URL for jscode2session. Default https://api.weixin.qq.com/',
   MEMBERCARD_STORE: 'Store URL: sqlite:./data/membercard.db (default), memory:, postgres://…, redis://…',
   MEMBERCARD_BACKGROUNDS: 'Comma-separated background picture URLs users may pick.',
+  MEMBERCARD_CACHE_TTL: 'How long this instance reuses a card read, ms. Default 10000; 0 turns the cache off.',
   MEMBERCARD_NOTIFY_URL: 'Public https URL of POST /api/member-card/notify; when set, registered with WeChat Pay at start.',
   MEMBERCARD_ADMIN_TOKEN: 'Turns on the back-office routes /api/member-card/admin/…; callers send it as X-Admin-Token (or Authorization: Bearer). At least 16 characters.',
   PORT: 'HTTP port. Default 3000.',
@@ -36,6 +39,7 @@ export const OPTION_TO_ENV: Record<string, EnvName> = {
   'wechatpay.privateKey': 'WECHATPAY_PRIVATE_KEY',
   'wechatpay.publicKeyId': 'WECHATPAY_PUBLIC_KEY_ID',
   'wechatpay.publicKey': 'WECHATPAY_PUBLIC_KEY',
+  'wechatpay.certs': 'WECHATPAY_PLATFORM_CERT',
   'wechatpay.apiv3Key': 'WECHATPAY_APIV3_KEY',
   'wechatpay.baseURL': 'WECHATPAY_BASE_URL',
   cardId: 'MEMBERCARD_CARD_ID',
@@ -43,6 +47,8 @@ export const OPTION_TO_ENV: Record<string, EnvName> = {
   store: 'MEMBERCARD_STORE',
   selfService: 'MEMBERCARD_BACKGROUNDS',
   'selfService.backgrounds': 'MEMBERCARD_BACKGROUNDS',
+  cache: 'MEMBERCARD_CACHE_TTL',
+  'cache.ttl': 'MEMBERCARD_CACHE_TTL',
   secret: 'WECHAT_MINIPROGRAM_SECRET',
   baseURL: 'WECHAT_API_BASE_URL',
 };
@@ -51,8 +57,6 @@ const REQUIRED: EnvName[] = [
   'WECHATPAY_MCHID',
   'WECHATPAY_SERIAL',
   'WECHATPAY_PRIVATE_KEY',
-  'WECHATPAY_PUBLIC_KEY_ID',
-  'WECHATPAY_PUBLIC_KEY',
   'WECHATPAY_APIV3_KEY',
   'MEMBERCARD_CARD_ID',
   'MEMBERCARD_APPID',
@@ -62,6 +66,11 @@ const REQUIRED: EnvName[] = [
 
 export function requireEnv(env: Env): void {
   const missing = REQUIRED.filter((name) => !env[name]);
+  // WeChat Pay is verified with its public key (PUB_KEY_ID_…) or, on older merchants, a platform certificate.
+  const byKey = ['WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PUBLIC_KEY'] as const;
+  const byCert = ['WECHATPAY_PLATFORM_CERT_SERIAL', 'WECHATPAY_PLATFORM_CERT'] as const;
+  const certGiven = byCert.some((name) => env[name]);
+  missing.push(...(certGiven ? byCert : byKey).filter((name) => !env[name]));
   if (missing.length) {
     throw new OptionsError(`${missing[0]} is not set (${ENV[missing[0] as EnvName]})${missing.length > 1 ? `; also missing: ${missing.slice(1).join(', ')}` : ''}`);
   }
@@ -74,7 +83,7 @@ export function renameOptionError(err: unknown): unknown {
   const option = match?.[1];
   const envName = option ? (OPTION_TO_ENV[option] ?? OPTION_TO_ENV[option.split('.').slice(0, 2).join('.')]) : undefined;
   if (!envName) return err;
-  return new OptionsError(`${envName}: ${err.message.replace(/^[^:]+: option "[^"]+" ?/, '')}`);
+  return new OptionsError(`${envName}: ${err.message.replace(/^(?:[^:"]+: )?option "[^"]+":? ?/, '')}`);
 }
 
 export function parsePort(value: string | undefined, name: EnvName, fallback: number): number {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Koa from 'koa';
-import { errorHandler, MemberCardError } from './errors.js';
+import { errorHandler, MemberCardError, OptionsError } from './errors.js';
 import { defaultLog, errorName, type Log } from './log.js';
 import { wechatLogin } from './login/index.js';
 import { memberCard, type MemberCard } from './member-card.js';
@@ -11,6 +11,7 @@ import type { MemberCardOptions } from './options.js';
 import { startSandbox, type Sandbox, type SandboxCredentials } from './sandbox/index.js';
 import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './serve-config.js';
 import { createStore } from './store/index.js';
+import type { Store } from './store/types.js';
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:3000 (no trailing slash). */
@@ -76,8 +77,9 @@ async function settingsFrom(env: Env): Promise<Settings> {
         mchid: env.WECHATPAY_MCHID,
         serial: env.WECHATPAY_SERIAL as string,
         privateKey: env.WECHATPAY_PRIVATE_KEY as string,
-        publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID as string,
-        publicKey: env.WECHATPAY_PUBLIC_KEY as string,
+        ...(env.WECHATPAY_PLATFORM_CERT_SERIAL
+          ? { certs: { [env.WECHATPAY_PLATFORM_CERT_SERIAL]: env.WECHATPAY_PLATFORM_CERT as string } }
+          : { publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID as string, publicKey: env.WECHATPAY_PUBLIC_KEY as string }),
         apiv3Key: env.WECHATPAY_APIV3_KEY as string,
         ...(env.WECHATPAY_BASE_URL ? { baseURL: env.WECHATPAY_BASE_URL } : {}),
       },
@@ -120,7 +122,13 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   const port = parsePort(env.PORT, 'PORT', 3000);
   const settings = await settingsFrom(env);
   const { sandbox } = settings;
-  const store = createStore(env.MEMBERCARD_STORE || 'sqlite:./data/membercard.db');
+  let store: Store;
+  try {
+    store = createStore(env.MEMBERCARD_STORE || 'sqlite:./data/membercard.db');
+  } catch (err) {
+    await sandbox?.close();
+    throw err instanceof OptionsError ? new OptionsError(`MEMBERCARD_STORE: ${err.message.replace(/^store:? /, '')}`) : err;
+  }
   let cards: MemberCard;
   let login: ReturnType<typeof wechatLogin>;
   try {
@@ -132,6 +140,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       store,
       selfService: { backgrounds },
       prefix: '/api/member-card',
+      ...(env.MEMBERCARD_CACHE_TTL !== undefined && env.MEMBERCARD_CACHE_TTL !== '' ? { cache: { ttl: Number(env.MEMBERCARD_CACHE_TTL) } } : {}),
       log,
       // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/operations/routes.ts).
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),

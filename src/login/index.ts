@@ -7,7 +7,8 @@ import { defaultLog, errorName, type Log } from '../log.js';
 import { storeOption, validateOptions } from '../options.js';
 import { jsonBody } from '../routes/body.js';
 import { createStore } from '../store/index.js';
-import type { Store } from '../store/types.js';
+import { ReadCache } from '../read-cache.js';
+import type { Session, Store } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
 
 export interface WechatLoginOptions {
@@ -23,6 +24,12 @@ export interface WechatLoginOptions {
   sessionTtl?: number;
   /** jscode2session timeout, ms. Default 5000. */
   timeout?: number;
+  /**
+   * How long this instance may reuse a session it read from the store, ms. Default 1000; 0 reads
+   * the store on every request. A logout on this instance takes effect at once; one on another
+   * instance within this time.
+   */
+  sessionCacheTtl?: number;
   /** Router prefix for /login and /logout. Default '' */
   prefix?: string;
   log?: Log;
@@ -46,6 +53,7 @@ const schema = Joi.object({
   baseURL: Joi.string().uri({ scheme: ['http', 'https'] }).default('https://api.weixin.qq.com/'),
   sessionTtl: Joi.number().integer().min(60).max(365 * 24 * 3600).default(7 * 24 * 3600),
   timeout: Joi.number().integer().min(1).max(60_000).default(5000),
+  sessionCacheTtl: Joi.number().integer().min(0).max(60_000).default(1000),
   prefix: Joi.string().pattern(/^(\/[A-Za-z0-9/_-]*)?$/).default(''),
   log: Joi.function().default(() => defaultLog),
 });
@@ -76,6 +84,15 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     return store;
   };
 
+  // Every request of a logged-in user reads its session: keep recent ones briefly, so a page's
+  // burst of requests costs one store read, not one each.
+  const sessions = o.sessionCacheTtl > 0 ? new ReadCache<Session | undefined>({ ttl: o.sessionCacheTtl, max: 10_000 }) : undefined;
+  const readSession = async (tokenHash: string): Promise<Session | undefined> => {
+    const load = async () => (await storeReady()).getSession(tokenHash);
+    const session = sessions ? (sessions.peek(tokenHash) ?? (await sessions.get(tokenHash, load, (found) => found !== undefined))) : await load();
+    return session && session.expiresAt > Date.now() ? session : undefined;
+  };
+
   const router = new Router(o.prefix ? { prefix: o.prefix } : {});
   router.use(errorHandler((err, ctx) => o.log('error', 'unexpected error', { error: errorName(err), route: ctx.routerPath ?? '' })));
 
@@ -94,7 +111,11 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
 
   router.post('/logout', async (ctx) => {
     const token = bearer(ctx);
-    if (token) await (await storeReady()).deleteSession(hashToken(token));
+    if (token) {
+      await (await storeReady()).deleteSession(hashToken(token));
+      // After the delete: a read in flight until now is dropped, not kept.
+      sessions?.invalidate(hashToken(token));
+    }
     ctx.status = 204;
   });
 
@@ -105,7 +126,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
       async function wechatLoginSession(ctx: Context, next: Next) {
         const token = bearer(ctx);
         if (token) {
-          const session = await (await storeReady()).getSession(hashToken(token));
+          const session = await readSession(hashToken(token));
           if (session) ctx.state.user = session.unionid ? { openid: session.openid, unionid: session.unionid } : { openid: session.openid };
         }
         return next();

@@ -15,9 +15,17 @@ interface OwnCard {
   code: string;
 }
 
+/** One public copy per card object, so a cached card is not copied again on every read. */
+const publicCopies = new WeakMap<UpstreamCard, Card>();
+
 function publicCard(card: UpstreamCard): Card {
-  const { openid: _hidden, ...rest } = card;
-  return rest;
+  let copy = publicCopies.get(card);
+  if (!copy) {
+    const { openid: _hidden, ...rest } = card;
+    copy = rest;
+    publicCopies.set(card, copy);
+  }
+  return copy;
 }
 
 function editableFor(card: UpstreamCard, rt: Runtime): Editable {
@@ -29,21 +37,17 @@ function editableFor(card: UpstreamCard, rt: Runtime): Editable {
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
 async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
   const user = await requireUser(ctx, rt.options.identity ?? defaultIdentity);
-  const store = await rt.store();
-  const resolved = await resolveCode(ctx, user, {
-    cardId: rt.options.cardId,
-    store,
-    resolveCode: rt.options.resolveCode,
-    log: rt.log,
-  });
-  if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
   const { cardId } = rt.options;
-  const card = await rt.cache.get(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
-  const wrongCard = card.card_id !== undefined && card.card_id !== rt.options.cardId;
+  const resolved = await rt.cache.code(cardId, user, async () =>
+    resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }));
+  if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
+  const card = await rt.cache.card(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
+  const wrongCard = card.card_id !== undefined && card.card_id !== cardId;
   if (wrongCard || (resolved.oaOpenid !== undefined && card.openid !== resolved.oaOpenid)) {
     // Not this user's card after all: stop using the binding, and say nothing about the card.
-    if (resolved.binding) await store.flagBinding(resolved.binding.cardId, resolved.binding.code);
-    rt.log('warn', 'card does not belong to the binding; binding flagged', { cardId: rt.options.cardId });
+    if (resolved.binding) await (await rt.store()).flagBinding(resolved.binding.cardId, resolved.binding.code);
+    rt.cache.invalidate(cardId, resolved.code);
+    rt.log('warn', 'card does not belong to the binding; binding flagged', { cardId });
     throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
   }
   return { card, code: resolved.code };

@@ -130,6 +130,24 @@ function wrap(err: unknown): unknown {
 type Db = Database.Database;
 
 /**
+ * Makes db.prepare() return one compiled statement per SQL text. Compiling costs far more than
+ * running a small query, and every store call names its SQL inline; none of them changes a
+ * statement's mode (pluck/raw) or iterates, so one statement can serve every call.
+ */
+function rememberStatements(db: Db): void {
+  const statements = new Map<string, Database.Statement>();
+  const compile = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = compile(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  }) as Db['prepare'];
+}
+
+/**
  * The embedded default: one file, no server. Several processes may share the file (WAL +
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
@@ -416,6 +434,7 @@ export class SqliteStore implements Store {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       db.pragma('synchronous = FULL');
       this.#migrate(db);
+      rememberStatements(db);
     } catch (err) {
       db?.close();
       throw wrap(err);

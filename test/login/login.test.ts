@@ -82,3 +82,29 @@ describe('login kit: jscode2session → opaque bearer token', () => {
     }
   });
 });
+
+describe('login kit: the per-instance session cache', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  test('a session is read from the store once per second, logout on this instance is immediate', async () => {
+    const user = await h.newUser();
+    await h.giveCard(user);
+    const token = await h.login(user);
+    assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
+    // Deleted behind this instance's back (as another instance's logout would): still served
+    // from the cache for at most sessionCacheTtl (1 s), then refused.
+    await h.store.deleteSession(hashToken(token));
+    assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await h.api('GET', '/member-card', { token })).status, 401);
+
+    const again = await h.login(user);
+    assert.equal((await h.api('GET', '/member-card', { token: again })).status, 200);
+    assert.equal((await h.api('POST', '/logout', { token: again })).status, 204);
+    assert.equal((await h.api('GET', '/member-card', { token: again })).status, 401, 'this instance forgets at once');
+  });
+});

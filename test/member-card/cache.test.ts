@@ -15,10 +15,10 @@ describe('CardCache', () => {
       await new Promise((r) => setTimeout(r, 20));
       return card('1');
     };
-    const results = await Promise.all(Array.from({ length: 50 }, () => cache.get('c', '1', load)));
+    const results = await Promise.all(Array.from({ length: 50 }, () => cache.card('c', '1', load)));
     assert.equal(loads, 1);
     assert.ok(results.every((r) => r.code === '1'));
-    await cache.get('c', '1', load);
+    await cache.card('c', '1', load);
     assert.equal(loads, 1, 'a fresh entry is a hit');
   });
 
@@ -29,39 +29,57 @@ describe('CardCache', () => {
       loads++;
       return card(code);
     };
-    await cache.get('c', 'a', load('a'));
+    await cache.card('c', 'a', load('a'));
     await new Promise((r) => setTimeout(r, 40));
-    await cache.get('c', 'a', load('a'));
+    await cache.card('c', 'a', load('a'));
     assert.equal(loads, 2, 'expired entry reloaded');
-    await cache.get('c', 'b', load('b'));
-    await cache.get('c', 'a', load('a')); // a is now the most recent
-    await cache.get('c', 'x', load('x')); // evicts b
+    await cache.card('c', 'b', load('b'));
+    await cache.card('c', 'a', load('a')); // a is now the most recent
+    await cache.card('c', 'x', load('x')); // evicts b
     assert.equal(cache.size, 2);
     const before = loads;
-    await cache.get('c', 'a', load('a'));
+    await cache.card('c', 'a', load('a'));
     assert.equal(loads, before, 'a kept');
-    await cache.get('c', 'b', load('b'));
+    await cache.card('c', 'b', load('b'));
     assert.equal(loads, before + 1, 'b was evicted');
   });
 
   test('a read in flight when the card is invalidated never stores its stale answer', async () => {
     const cache = new CardCache({ ttl: 10_000, max: 10 });
     let release!: () => void;
-    const slow = cache.get('c', '1', () => new Promise<UpstreamCard>((r) => (release = () => r(card('1', 100)))));
+    const slow = cache.card('c', '1', () => new Promise<UpstreamCard>((r) => (release = () => r(card('1', 100)))));
     cache.invalidate('c', '1');
     release();
     assert.equal((await slow).balance, 100);
-    const fresh = await cache.get('c', '1', async () => card('1', 200));
+    const fresh = await cache.card('c', '1', async () => card('1', 200));
     assert.equal(fresh.balance, 200);
+  });
+
+  test('a user\'s code is kept, "no card" is not, and invalidating the card drops both', async () => {
+    const cache = new CardCache({ ttl: 10_000, max: 10 });
+    const user = { openid: 'mp1', unionid: 'u1' };
+    let lookups = 0;
+    const none = async () => (lookups++, undefined);
+    assert.equal(await cache.code('c', user, none), undefined);
+    assert.equal(await cache.code('c', user, none), undefined);
+    assert.equal(lookups, 2, 'no card yet is looked up every time');
+    const found = async () => (lookups++, { code: '7' });
+    await cache.code('c', user, found);
+    await cache.code('c', user, found);
+    assert.equal(lookups, 3);
+    assert.equal((await cache.code('c', { openid: 'mp2' }, async () => ({ code: '8' })))?.code, '8', 'another user has their own entry');
+    cache.invalidate('c', '7');
+    await cache.code('c', user, found);
+    assert.equal(lookups, 4, 'dropped with its card');
   });
 
   test('failed loads are not cached; ttl 0 turns everything off', async () => {
     const cache = new CardCache({ ttl: 10_000, max: 10 });
-    await assert.rejects(cache.get('c', '1', async () => Promise.reject(new Error('down'))));
-    assert.equal((await cache.get('c', '1', async () => card('1', 5))).balance, 5);
+    await assert.rejects(cache.card('c', '1', async () => Promise.reject(new Error('down'))));
+    assert.equal((await cache.card('c', '1', async () => card('1', 5))).balance, 5);
     const off = new CardCache({ ttl: 0, max: 10 });
     let loads = 0;
-    await Promise.all([1, 2, 3].map(() => off.get('c', '1', async () => (loads++, card('1')))));
+    await Promise.all([1, 2, 3].map(() => off.card('c', '1', async () => (loads++, card('1')))));
     assert.equal(loads, 3);
   });
 });

@@ -128,11 +128,22 @@ for (const engine of engines) {
       const open = await call('GET', `${b.url}/api/member-card/open`, { token });
       assert.equal(open.status, 200, open.text);
 
+      // A reads the session too, so it holds it in its session cache (1 s by default).
+      assert.equal((await call('GET', `${a.url}/api/member-card`, { token })).status, 200);
       const out = await call('POST', `${b.url}/api/logout`, { token });
       assert.equal(out.status, 204, out.text);
-      const fromA = await call('GET', `${a.url}/api/member-card`, { token });
+      const atB = await call('GET', `${b.url}/api/member-card`, { token });
+      assert.equal(atB.status, 401, 'at once on the instance that logged out');
+      // On the other instance within the session cache time, never later.
+      const loggedOutAt = Date.now();
+      let fromA = await call('GET', `${a.url}/api/member-card`, { token });
+      while (fromA.status === 200 && Date.now() - loggedOutAt < 1500) {
+        await new Promise((r) => setTimeout(r, 50));
+        fromA = await call('GET', `${a.url}/api/member-card`, { token });
+      }
       assert.equal(fromA.status, 401, fromA.text);
       assert.equal(fromA.body.code, 'UNAUTHENTICATED');
+      assert.ok(Date.now() - loggedOutAt <= 1500);
     });
 
     it('an outer_str issued by one instance is consumed once across both', async () => {
