@@ -13,10 +13,9 @@ function asIdentity(value: unknown): UserIdentity | undefined {
 }
 
 /** The default identity: the places Koa hosts usually keep a logged-in user. */
-export const defaultIdentity: IdentityResolver = (ctx) => {
-  const session = (ctx as Context & { session?: unknown }).session;
-  return asIdentity(ctx.state?.user) ?? asIdentity(ctx.state) ?? asIdentity(session);
-};
+export const defaultIdentity: IdentityResolver = (ctx) =>
+  // ctx.session last and only when needed: with koa-session, reading it may load a session.
+  asIdentity(ctx.state?.user) ?? asIdentity(ctx.state) ?? asIdentity((ctx as Context & { session?: unknown }).session);
 
 /** Who is asking; 401 UNAUTHENTICATED when the host's session has nobody. */
 export async function requireUser(ctx: Context, identity: IdentityResolver): Promise<UserIdentity> {

@@ -87,9 +87,10 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
   // Every request of a logged-in user reads its session: keep recent ones briefly, so a page's
   // burst of requests costs one store read, not one each.
   const sessions = o.sessionCacheTtl > 0 ? new ReadCache<Session | undefined>({ ttl: o.sessionCacheTtl, max: 10_000 }) : undefined;
-  const readSession = async (tokenHash: string): Promise<Session | undefined> => {
-    const load = async () => (await storeReady()).getSession(tokenHash);
-    const session = sessions ? (sessions.peek(tokenHash) ?? (await sessions.get(tokenHash, load, (found) => found !== undefined))) : await load();
+  // Kept by token, so a hit costs no hash; the store only ever sees the hash.
+  const readSession = async (token: string): Promise<Session | undefined> => {
+    const load = async () => (await storeReady()).getSession(hashToken(token));
+    const session = sessions ? (sessions.peek(token) ?? (await sessions.get(token, load, (found) => found !== undefined))) : await load();
     return session && session.expiresAt > Date.now() ? session : undefined;
   };
 
@@ -114,7 +115,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     if (token) {
       await (await storeReady()).deleteSession(hashToken(token));
       // After the delete: a read in flight until now is dropped, not kept.
-      sessions?.invalidate(hashToken(token));
+      sessions?.invalidate(token);
     }
     ctx.status = 204;
   });
@@ -126,7 +127,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
       async function wechatLoginSession(ctx: Context, next: Next) {
         const token = bearer(ctx);
         if (token) {
-          const session = await readSession(hashToken(token));
+          const session = await readSession(token);
           if (session) ctx.state.user = session.unionid ? { openid: session.openid, unionid: session.unionid } : { openid: session.openid };
         }
         return next();

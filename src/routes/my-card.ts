@@ -28,11 +28,6 @@ function publicCard(card: UpstreamCard): Card {
   return copy;
 }
 
-function editableFor(card: UpstreamCard, rt: Runtime): Editable {
-  if (card.user_card_status !== 'EFFECTIVE') return {};
-  const { backgrounds } = rt.options.selfService;
-  return backgrounds.length ? { background_picture_url: [...backgrounds] } : {};
-}
 
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
 async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
@@ -53,9 +48,10 @@ async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
   return { card, code: resolved.code };
 }
 
-function reply(ctx: Context, card: UpstreamCard, rt: Runtime): void {
-  ctx.set('Cache-Control', 'private, no-store');
-  ctx.body = { card: publicCard(card), editable: editableFor(card, rt) };
+/** What a card's owner may change, from the merchant's selfService (fixed once mounted). */
+function editableOf(rt: Runtime): { whenEffective: Editable; otherwise: Editable } {
+  const { backgrounds } = rt.options.selfService;
+  return { whenEffective: backgrounds.length ? { background_picture_url: [...backgrounds] } : {}, otherwise: {} };
 }
 
 /** Checks a self-service edit against what the merchant enabled; every other field is named in a 400. */
@@ -88,10 +84,16 @@ export function newRequestNo(): string {
 }
 
 export function mountMyCard(router: Router, rt: Runtime): void {
+  const editable = editableOf(rt);
+  const reply = (ctx: Context, card: UpstreamCard): void => {
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.body = { card: publicCard(card), editable: card.user_card_status === 'EFFECTIVE' ? editable.whenEffective : editable.otherwise };
+  };
+
   router.get('/', async (ctx) => {
     rejectIdentifyingQuery(ctx);
     const { card } = await loadOwnCard(ctx, rt);
-    reply(ctx, card, rt);
+    reply(ctx, card);
   });
 
   const edit = async (ctx: Context) => {
@@ -109,7 +111,7 @@ export function mountMyCard(router: Router, rt: Runtime): void {
       // Even a failed PATCH may have been applied (a lost answer): read afresh next time.
       rt.cache.invalidate(rt.options.cardId, code);
     }
-    reply(ctx, { ...card, ...change }, rt);
+    reply(ctx, { ...card, ...change });
   };
   router.patch('/', jsonBody(rt.options.bodyLimit), edit);
   // The same edit as PUT: wx.request does not offer PATCH, so mini-programs send PUT.
