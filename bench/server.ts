@@ -87,6 +87,11 @@ const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
 });
 process.on('message', (message: { type?: string }) => {
+  if (message?.type === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send?.({ type: 'cpu', micros: user + system });
+    return;
+  }
   if (message?.type !== 'memory') return;
   (globalThis as { gc?: () => void }).gc?.();
   process.send?.({ type: 'memory', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
