@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { memberCard, type MemberCard } from '../src/member-card.js';
-import type { SandboxCredentials } from '../src/sandbox/index.js';
+import { wechatpayOptions, type SandboxCredentials } from '../src/sandbox/index.js';
 import { createStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
 import { dropPostgresSchema, deleteRedisKeys } from '../test/store/cleanup.js';
@@ -125,15 +125,7 @@ async function main(): Promise<void> {
     memberCard({
       cardId: creds.cardId,
       appid: creds.appid,
-      wechatpay: {
-        mchid: creds.mchid,
-        serial: creds.serial,
-        privateKey: creds.privateKey,
-        publicKeyId: creds.publicKeyId as string,
-        publicKey: creds.publicKey as string,
-        apiv3Key: creds.apiv3Key,
-        baseURL: creds.baseURL,
-      },
+      wechatpay: wechatpayOptions(creds),
       store,
       log: process.env.BENCH_OPS_LOG ? (level, message, fields) => console.error(level, message, fields) : () => undefined,
       operations: { lockWaitMs: 120_000 },

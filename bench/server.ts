@@ -8,7 +8,7 @@ import Koa from 'koa';
 import { Decorator } from 'wechatpay-axios-plugin';
 import { wechatLogin } from '../src/login/index.js';
 import { memberCard } from '../src/member-card.js';
-import type { SandboxCredentials } from '../src/sandbox/index.js';
+import { wechatpayOptions, type SandboxCredentials } from '../src/sandbox/index.js';
 import { createStore } from '../src/store/index.js';
 
 const mode = process.argv[2];
@@ -21,15 +21,7 @@ if (mode === 'module') {
   const cards = memberCard({
     cardId: creds.cardId,
     appid: creds.appid,
-    wechatpay: {
-      mchid: creds.mchid,
-      serial: creds.serial,
-      privateKey: creds.privateKey,
-      publicKeyId: creds.publicKeyId as string,
-      publicKey: creds.publicKey as string,
-      apiv3Key: creds.apiv3Key,
-      baseURL: creds.baseURL,
-    },
+    wechatpay: wechatpayOptions(creds),
     store,
     cache: { ttl: Number(process.env.BENCH_CACHE_TTL ?? 0) },
     log: () => {},

@@ -8,7 +8,7 @@ import { defaultLog, errorName, type Log } from './log.js';
 import { wechatLogin } from './login/index.js';
 import { memberCard, type MemberCard } from './member-card.js';
 import type { MemberCardOptions } from './options.js';
-import { startSandbox, type Sandbox, type SandboxCredentials } from './sandbox/index.js';
+import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from './sandbox/index.js';
 import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './serve-config.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -96,16 +96,7 @@ async function settingsFrom(env: Env): Promise<Settings> {
   const sandbox = await startSandbox({ port: parsePort(env.SANDBOX_PORT, 'SANDBOX_PORT', 3100), stateDir });
   const c: SandboxCredentials = sandbox.credentials;
   return {
-    wechatpay: {
-      mchid: c.mchid,
-      serial: c.serial,
-      privateKey: c.privateKey,
-      ...(c.publicKeyId && c.publicKey
-        ? { publicKeyId: c.publicKeyId, publicKey: c.publicKey }
-        : { certs: { [c.platformCertificateSerial as string]: c.platformCertificate as string } }),
-      apiv3Key: c.apiv3Key,
-      baseURL: c.baseURL,
-    },
+    wechatpay: wechatpayOptions(c),
     cardId: c.cardId,
     appid: c.appid,
     miniProgram: { appid: c.miniProgramAppid, secret: c.miniProgramSecret, baseURL: c.baseURL },

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OptionsError } from '../src/errors.js';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { serveEnvironment, startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { startServer } from '../src/serve.js';
 
 describe('serve with real settings pointed at another WeChat Pay', () => {
@@ -23,18 +23,7 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
   const env = () => {
     const c = sandbox.credentials;
     return {
-      WECHATPAY_MCHID: c.mchid,
-      WECHATPAY_SERIAL: c.serial,
-      WECHATPAY_PRIVATE_KEY: c.privateKey,
-      WECHATPAY_PLATFORM_CERT_SERIAL: c.platformCertificateSerial as string,
-      WECHATPAY_PLATFORM_CERT: c.platformCertificate as string,
-      WECHATPAY_APIV3_KEY: c.apiv3Key,
-      WECHATPAY_BASE_URL: c.baseURL,
-      MEMBERCARD_CARD_ID: c.cardId,
-      MEMBERCARD_APPID: c.appid,
-      WECHAT_MINIPROGRAM_APPID: c.miniProgramAppid,
-      WECHAT_MINIPROGRAM_SECRET: c.miniProgramSecret,
-      WECHAT_API_BASE_URL: c.baseURL,
+      ...serveEnvironment(c),
       MEMBERCARD_STORE: 'memory:',
       MEMBERCARD_CACHE_TTL: '0',
       PORT: '0',

@@ -16,6 +16,7 @@ import type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
 
 export type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
 export { isLoopback } from './routes-control.js';
+export { serveEnvironment, wechatpayOptions } from './client-settings.js';
 export { RETRY_SCHEDULE_S } from './notifier.js';
 
 interface Settings {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { serveEnvironment, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { deleteRedisKeys, dropPostgresSchema } from '../store/cleanup.js';
 import { POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, REQUIRE_SERVICES, sleep } from '../store/helpers.js';
 
@@ -201,18 +201,7 @@ export async function sharedSandbox(retryFactor = 0.001): Promise<SharedSandbox>
       return reply.body.token as string;
     },
     env: (store, notifyUrl) => ({
-      WECHATPAY_MCHID: c.mchid,
-      WECHATPAY_SERIAL: c.serial,
-      WECHATPAY_PRIVATE_KEY: c.privateKey,
-      WECHATPAY_PUBLIC_KEY_ID: c.publicKeyId as string,
-      WECHATPAY_PUBLIC_KEY: c.publicKey as string,
-      WECHATPAY_APIV3_KEY: c.apiv3Key,
-      WECHATPAY_BASE_URL: c.baseURL,
-      MEMBERCARD_CARD_ID: c.cardId,
-      MEMBERCARD_APPID: c.appid,
-      WECHAT_MINIPROGRAM_APPID: c.miniProgramAppid,
-      WECHAT_MINIPROGRAM_SECRET: c.miniProgramSecret,
-      WECHAT_API_BASE_URL: c.baseURL,
+      ...serveEnvironment(c),
       MEMBERCARD_STORE: store,
       MEMBERCARD_NOTIFY_URL: notifyUrl,
       HOST: '127.0.0.1',

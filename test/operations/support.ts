@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
 import type { MemberCardOptions } from '../../src/options.js';
-import { startSandbox, type Sandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
+import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { dropPostgresSchema, deleteRedisKeys } from '../store/cleanup.js';
@@ -120,17 +120,7 @@ export async function startWorld(): Promise<World> {
     options: (store, extra = {}) => ({
       cardId: creds.cardId,
       appid: creds.appid,
-      wechatpay: {
-        mchid: creds.mchid,
-        serial: creds.serial,
-        privateKey: creds.privateKey,
-        publicKeyId: creds.publicKeyId as string,
-        publicKey: creds.publicKey as string,
-        apiv3Key: creds.apiv3Key,
-        baseURL: creds.baseURL,
-        timeout: 1500,
-        retries: 1,
-      },
+      wechatpay: { ...wechatpayOptions(creds), timeout: 1500, retries: 1 },
       store,
       log: () => undefined,
       ...extra,

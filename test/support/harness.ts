@@ -10,7 +10,7 @@ import { memberCard, type MemberCard } from '../../src/member-card.js';
 import { wechatLogin } from '../../src/login/index.js';
 import type { LogFields, LogLevel } from '../../src/log.js';
 import type { MemberCardOptions } from '../../src/options.js';
-import { startSandbox, type Sandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
+import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 
@@ -95,22 +95,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = typeof options.store === 'object' ? options.store : createStore(options.store ?? 'memory:');
   const logs: LogLine[] = [];
   const prefix = options.memberCard?.prefix ?? '/member-card';
-  const platform = creds.publicKeyId
-    ? { publicKeyId: creds.publicKeyId, publicKey: creds.publicKey as string }
-    : { certs: { [creds.platformCertificateSerial as string]: creds.platformCertificate as string } };
   const cards = memberCard({
     cardId: creds.cardId,
     appid: creds.appid,
-    wechatpay: {
-      mchid: creds.mchid,
-      serial: creds.serial,
-      privateKey: creds.privateKey,
-      ...platform,
-      apiv3Key: creds.apiv3Key,
-      baseURL: creds.baseURL,
-      timeout: 1500,
-      retries: 1,
-    },
+    wechatpay: { ...wechatpayOptions(creds), timeout: 1500, retries: 1 },
     store,
     selfService: { backgrounds: BACKGROUNDS },
     // Most tests watch every read reach the sandbox; the cache has tests of its own.
