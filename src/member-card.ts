@@ -35,18 +35,6 @@ export interface MemberCard {
   close(): Promise<void>;
 }
 
-/** Runs `init` once; a failure is not cached, so the next call tries again (the store may return). */
-function once(init: () => Promise<void>): () => Promise<void> {
-  let pending: Promise<void> | undefined;
-  return () => {
-    pending ??= init().catch((err: unknown) => {
-      pending = undefined;
-      throw err;
-    });
-    return pending;
-  };
-}
-
 /**
  * WeChat Pay member cards for a Koa app: the caller's own card, self-service edits, open-card
  * parameters and WeChat Pay's card notifications. Options are validated here, once.
@@ -57,14 +45,15 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   const store = createStore(resolved.store);
   // A store passed in as an object belongs to the host (it may share it): only close our own.
   const ownsStore = typeof resolved.store === 'string';
-  const init = once(() => store.init());
   const client = new WechatpayClient({ ...resolved.wechatpay, log });
   const verifier = new NotificationVerifier({ certs: resolved.wechatpay.certs, apiv3Key: resolved.wechatpay.apiv3Key });
 
   const rt: Runtime = {
     options: resolved,
+    // Store.init() is idempotent and forgets a failed attempt, so calling it per use is how a
+    // store that was down at start-up comes back by itself.
     store: async () => {
-      await init();
+      await store.init();
       return store;
     },
     client,
@@ -101,7 +90,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     operations,
     client,
     options: resolved,
-    ready: init,
+    ready: () => store.init(),
     close: async () => {
       if (ownsStore) await store.close();
     },

@@ -74,15 +74,12 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
   const baseURL = o.baseURL.endsWith('/') ? o.baseURL : `${o.baseURL}/`;
   const store = createStore(o.store);
   const ownsStore = typeof o.store === 'string';
-  let ready: Promise<void> | undefined;
+  // Store.init() is idempotent and retries after a failure (see memberCard()).
   const storeReady = async (): Promise<Store> => {
-    ready ??= store.init().catch((err: unknown) => {
-      ready = undefined;
-      throw err;
-    });
-    await ready;
+    await store.init();
     return store;
   };
+
 
   // Every request of a logged-in user reads its session: keep recent ones briefly, so a page's
   // burst of requests costs one store read, not one each.

@@ -70,7 +70,10 @@ export interface Session {
 }
 
 export interface Store extends OperationStore {
-  /** Creates tables / checks the connection; called once before first use. Idempotent. */
+  /**
+   * Creates tables / checks the connection. Idempotent and cheap once done: callers call it before
+   * each use. A failed attempt must not be remembered, so the next call tries again.
+   */
   init(): Promise<void>;
   /** Resolves when the engine answers; rejects otherwise (for health checks). */
   ping(): Promise<void>;
