@@ -46,6 +46,31 @@ async function recovers(store: Store, withinMs: number): Promise<void> {
 
 const record = (id: string) => ({ id, eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() });
 
+/** A CuttableProxy in front of the server at serverUrl, and that URL pointed through it. */
+async function throughProxy(serverUrl: string, defaultPort: number): Promise<{ proxy: CuttableProxy; url: string }> {
+  const target = new URL(serverUrl);
+  const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || defaultPort) });
+  await proxy.start();
+  target.hostname = '127.0.0.1';
+  target.port = String(proxy.port);
+  return { proxy, url: target.toString() };
+}
+
+/** What every networked engine must do when its connection is cut, then restored. */
+async function cutLosesNothingAndRecovers(store: Store, proxy: CuttableProxy, recoverWithinMs: number): Promise<void> {
+  await store.init();
+  assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
+  await proxy.cut();
+  await rejectsUnavailable(store.ping(), 4000);
+  await rejectsUnavailable(store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), 4000);
+  await proxy.start();
+  await recovers(store, recoverWithinMs);
+  // The failed step recorded nothing, so the redelivery is processed.
+  assert.equal(await store.getNotification('during'), undefined);
+  assert.equal(await store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+  assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), false);
+}
+
 describe('SqliteStore specifics', () => {
   const dir = mkdtempSync(join(tmpdir(), 'membercard-sqlite-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,26 +172,10 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
   });
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
-    const target = new URL(POSTGRES_URL);
-    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    await proxy.start();
-    const url = new URL(POSTGRES_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    const errors: Error[] = [];
-    const store = new PostgresStore({ connectionString: url.toString(), schema: fresh(), connectTimeoutMs: 1000, onError: (e) => errors.push(e) });
+    const { proxy, url } = await throughProxy(POSTGRES_URL, 5432);
+    const store = new PostgresStore({ connectionString: url, schema: fresh(), connectTimeoutMs: 1000, onError: () => undefined });
     try {
-      await store.init();
-      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
-      await proxy.cut();
-      await rejectsUnavailable(store.ping(), 4000);
-      await rejectsUnavailable(store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), 4000);
-      await proxy.start();
-      await recovers(store, 5000);
-      // The failed step recorded nothing, so the redelivery is processed.
-      assert.equal(await store.getNotification('during'), undefined);
-      assert.equal(await store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), true);
-      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), false);
+      await cutLosesNothingAndRecovers(store, proxy, 5000);
     } finally {
       await store.close();
       await proxy.cut();
@@ -174,13 +183,8 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
   });
 
   it('a connection that stops answering mid-query rejects with STORE_UNAVAILABLE after the query timeout', async () => {
-    const target = new URL(POSTGRES_URL);
-    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    await proxy.start();
-    const url = new URL(POSTGRES_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    const store = new PostgresStore({ connectionString: url.toString(), schema: fresh(), queryTimeoutMs: 500, connectTimeoutMs: 500, onError: () => undefined });
+    const { proxy, url } = await throughProxy(POSTGRES_URL, 5432);
+    const store = new PostgresStore({ connectionString: url, schema: fresh(), queryTimeoutMs: 500, connectTimeoutMs: 500, onError: () => undefined });
     try {
       await store.init();
       proxy.freeze();
@@ -250,38 +254,20 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
   });
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
-    const target = new URL(REDIS_URL);
-    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });
-    await proxy.start();
-    const url = new URL(REDIS_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    const store = new RedisStore({ url: url.toString(), prefix: fresh(), onError: () => undefined });
+    const { proxy, url } = await throughProxy(REDIS_URL, 6379);
+    const store = new RedisStore({ url, prefix: fresh(), onError: () => undefined });
     try {
-      await store.init();
-      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
-      await proxy.cut();
-      await rejectsUnavailable(store.ping(), 4000);
-      await rejectsUnavailable(store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), 4000);
-      await proxy.start();
-      await recovers(store, 6000);
-      assert.equal(await store.getNotification('during'), undefined);
-      assert.equal(await store.applyNotification(record('during'), { kind: 'bind', cardId: 'c', code: '1' }), true);
-      assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), false);
+      await cutLosesNothingAndRecovers(store, proxy, 6000);
     } finally {
       await store.close();
       await proxy.cut();
     }
   });
 
+
   it('a connection that stops answering rejects with STORE_UNAVAILABLE after the command timeout', async () => {
-    const target = new URL(REDIS_URL);
-    const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });
-    await proxy.start();
-    const url = new URL(REDIS_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    const store = new RedisStore({ url: url.toString(), prefix: fresh(), commandTimeoutMs: 500, onError: () => undefined });
+    const { proxy, url } = await throughProxy(REDIS_URL, 6379);
+    const store = new RedisStore({ url, prefix: fresh(), commandTimeoutMs: 500, onError: () => undefined });
     try {
       await store.init();
       proxy.freeze();
