@@ -3,6 +3,7 @@ import { KeyObject as KeyObjectClass } from 'node:crypto';
 import Joi from 'joi';
 import type { Context } from 'koa';
 import { OptionsError } from './errors.js';
+import { defaultIdentity } from './identity.js';
 import { defaultLog, type Log } from './log.js';
 import type { Store, UserIdentity } from './store/types.js';
 import { isStore } from './store/is-store.js';
@@ -116,7 +117,8 @@ export interface ResolvedOptions {
     retries: number;
   };
   store: string | Store;
-  identity: IdentityResolver | undefined;
+  /** The host's resolver, or the default one. */
+  identity: IdentityResolver;
   resolveCode: CodeResolver | undefined;
   selfService: { backgrounds: string[] };
   prefix: string;
@@ -249,7 +251,7 @@ export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
       retries: wp.retries,
     },
     store: value.store ?? DEFAULTS.store,
-    identity: value.identity,
+    identity: value.identity ?? defaultIdentity,
     resolveCode: value.resolveCode,
     selfService: { backgrounds: value.selfService?.backgrounds ?? [] },
     prefix: value.prefix === '/' ? '' : (value.prefix ?? DEFAULTS.prefix).replace(/\/+$/, ''),

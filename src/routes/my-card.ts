@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { MemberCardError, type ErrorDetail } from '../errors.js';
-import { defaultIdentity, requireUser, resolveCode } from '../identity.js';
+import { requireUser, resolveCode } from '../identity.js';
 import type { Runtime } from '../runtime.js';
 import type { Card, UpstreamCard } from '../wechatpay/types.js';
 import { jsonBody, rejectIdentifyingQuery } from './body.js';
@@ -28,10 +28,9 @@ function publicCard(card: UpstreamCard): Card {
   return copy;
 }
 
-
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
 async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
-  const user = await requireUser(ctx, rt.options.identity ?? defaultIdentity);
+  const user = await requireUser(ctx, rt.options.identity);
   const { cardId } = rt.options;
   const resolved = await rt.cache.code(cardId, user, async () =>
     resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }));
@@ -48,11 +47,8 @@ async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
   return { card, code: resolved.code };
 }
 
-/** What a card's owner may change, from the merchant's selfService (fixed once mounted). */
-function editableOf(rt: Runtime): { whenEffective: Editable; otherwise: Editable } {
-  const { backgrounds } = rt.options.selfService;
-  return { whenEffective: backgrounds.length ? { background_picture_url: [...backgrounds] } : {}, otherwise: {} };
-}
+/** A card that is not EFFECTIVE cannot be edited at all. */
+const NOTHING_EDITABLE: Editable = {};
 
 /** Checks a self-service edit against what the merchant enabled; every other field is named in a 400. */
 function readEdit(body: unknown, rt: Runtime): { background_picture_url?: string } {
@@ -84,10 +80,12 @@ export function newRequestNo(): string {
 }
 
 export function mountMyCard(router: Router, rt: Runtime): void {
-  const editable = editableOf(rt);
+  // What an EFFECTIVE card's owner may change: fixed by the merchant's selfService, built once.
+  const { backgrounds } = rt.options.selfService;
+  const editable: Editable = backgrounds.length ? { background_picture_url: [...backgrounds] } : NOTHING_EDITABLE;
   const reply = (ctx: Context, card: UpstreamCard): void => {
     ctx.set('Cache-Control', 'private, no-store');
-    ctx.body = { card: publicCard(card), editable: card.user_card_status === 'EFFECTIVE' ? editable.whenEffective : editable.otherwise };
+    ctx.body = { card: publicCard(card), editable: card.user_card_status === 'EFFECTIVE' ? editable : NOTHING_EDITABLE };
   };
 
   router.get('/', async (ctx) => {

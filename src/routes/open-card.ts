@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { defaultIdentity, requireUser } from '../identity.js';
+import { requireUser } from '../identity.js';
 import type { Runtime } from '../runtime.js';
 import { rejectIdentifyingQuery } from './body.js';
 import { newRequestNo } from './my-card.js';
@@ -12,7 +12,7 @@ import { newRequestNo } from './my-card.js';
 export function mountOpenCard(router: Router, rt: Runtime): void {
   router.get('/open', async (ctx) => {
     rejectIdentifyingQuery(ctx);
-    const user = await requireUser(ctx, rt.options.identity ?? defaultIdentity);
+    const user = await requireUser(ctx, rt.options.identity);
     const store = await rt.store();
     const { openCard, cardId, appid } = rt.options;
     const outerStr = newRequestNo();
