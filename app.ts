@@ -90,7 +90,11 @@ App<DemoAppCustom>({
                 this.globalData.token = body.token;
                 resolve(body.token);
               } else {
-                reject(new Error(`login answered ${res.statusCode} ${body && typeof body.code === 'string' ? body.code : ''}`.trim()));
+                reject(
+                  new Error(
+                    `login answered ${res.statusCode} ${body && typeof body.code === 'string' ? body.code : ''}`.trim(),
+                  ),
+                );
               }
             },
             fail: (res) => reject(new Error(res.errMsg)),

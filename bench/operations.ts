@@ -34,7 +34,12 @@ process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 async function startSandbox(stateDir: string): Promise<SandboxCredentials & { url: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '-e', `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`],
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`,
+    ],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(child);
@@ -73,13 +78,21 @@ async function engine(name: string, tmp: string): Promise<Engine | string> {
       const down = await probePostgres(POSTGRES_URL);
       if (down) return down;
       const schema = `membercard_bench_${id}`;
-      return { name, url: `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`, cleanup: () => dropPostgresSchema(POSTGRES_URL, schema) };
+      return {
+        name,
+        url: `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`,
+        cleanup: () => dropPostgresSchema(POSTGRES_URL, schema),
+      };
     }
     case 'redis': {
       const down = await probeRedis(REDIS_URL);
       if (down) return down;
       const prefix = `membercard_bench_${id}:`;
-      return { name, url: `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${prefix}`, cleanup: async () => void (await deleteRedisKeys(REDIS_URL, prefix)) };
+      return {
+        name,
+        url: `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${prefix}`,
+        cleanup: async () => void (await deleteRedisKeys(REDIS_URL, prefix)),
+      };
     }
     default:
       return `unknown engine ${name}`;
@@ -118,20 +131,30 @@ async function main(): Promise<void> {
   const creds = await startSandbox(join(tmp, 'sandbox'));
   const newCard = async (balance: number): Promise<string> => {
     const user = (await control(creds.url, 'POST', '/sandbox/users', {})) as { unionid: string };
-    return ((await control(creds.url, 'POST', `/sandbox/cards/${creds.cardId}/codes`, { unionid: user.unionid, balance })) as { code: string }).code;
+    return (
+      (await control(creds.url, 'POST', `/sandbox/cards/${creds.cardId}/codes`, {
+        unionid: user.unionid,
+        balance,
+      })) as { code: string }
+    ).code;
   };
-  const balanceOf = async (code: string): Promise<number> => ((await control(creds.url, 'GET', `/sandbox/cards/${creds.cardId}/codes/${code}`)) as { balance: number }).balance;
+  const balanceOf = async (code: string): Promise<number> =>
+    ((await control(creds.url, 'GET', `/sandbox/cards/${creds.cardId}/codes/${code}`)) as { balance: number }).balance;
   const instance = (store: Store): MemberCard =>
     memberCard({
       cardId: creds.cardId,
       appid: creds.appid,
       wechatpay: wechatpayOptions(creds),
       store,
-      log: process.env.BENCH_OPS_LOG ? (level, message, fields) => console.error(level, message, fields) : () => undefined,
+      log: process.env.BENCH_OPS_LOG
+        ? (level, message, fields) => console.error(level, message, fields)
+        : () => undefined,
       operations: { lockWaitMs: 120_000 },
     });
 
-  console.log(`merchant operations, sandbox on loopback (own process); node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
+  console.log(
+    `merchant operations, sandbox on loopback (own process); node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+  );
   console.log(`${CHANGES} balance changes per run, ${CONCURRENCY} concurrent callers, many cards = ${CARDS} cards\n`);
   const rows: string[][] = [['store', 'scenario', 'changes/s', 'p50 ms', 'p99 ms']];
   const run = 'r' + randomBytes(3).toString('hex');
@@ -154,31 +177,60 @@ async function main(): Promise<void> {
     try {
       // Warm-up: connections, prepared statements, JIT.
       const warm = await newCard(1_000_000);
-      await drive(20, 4, (i) => a.operations.adjustBalance({ code: warm, amount: 1, requestId: `${run}-${name}-warm-${i}` }));
+      await drive(20, 4, (i) =>
+        a.operations.adjustBalance({ code: warm, amount: 1, requestId: `${run}-${name}-warm-${i}` }),
+      );
 
       const scenarios: [string, () => Promise<{ result: Result; ok: boolean }>][] = [
-        ['one card', async () => {
-          const code = await newCard(1_000_000);
-          const result = await drive(CHANGES, CONCURRENCY, (i) => a.operations.adjustBalance({ code, amount: -1, requestId: `${run}-${name}-one-${i}` }));
-          return { result, ok: (await balanceOf(code)) === 1_000_000 - CHANGES };
-        }],
-        ['one card, 2 instances', async () => {
-          const code = await newCard(1_000_000);
-          const result = await drive(CHANGES, CONCURRENCY, (i) => (i % 2 ? a : b).operations.adjustBalance({ code, amount: -1, requestId: `${run}-${name}-two-${i}` }));
-          return { result, ok: (await balanceOf(code)) === 1_000_000 - CHANGES };
-        }],
-        [`${CARDS} cards`, async () => {
-          const codes = await Promise.all(Array.from({ length: CARDS }, () => newCard(1_000_000)));
-          const result = await drive(CHANGES, CONCURRENCY, (i) => a.operations.adjustBalance({ code: codes[i % CARDS] as string, amount: -1, requestId: `${run}-${name}-many-${i}` }));
-          const balances = await Promise.all(codes.map(balanceOf));
-          const expected = codes.map((_, k) => 1_000_000 - Math.floor(CHANGES / CARDS) - (k < CHANGES % CARDS ? 1 : 0));
-          return { result, ok: balances.every((v, k) => v === expected[k]) };
-        }],
+        [
+          'one card',
+          async () => {
+            const code = await newCard(1_000_000);
+            const result = await drive(CHANGES, CONCURRENCY, (i) =>
+              a.operations.adjustBalance({ code, amount: -1, requestId: `${run}-${name}-one-${i}` }),
+            );
+            return { result, ok: (await balanceOf(code)) === 1_000_000 - CHANGES };
+          },
+        ],
+        [
+          'one card, 2 instances',
+          async () => {
+            const code = await newCard(1_000_000);
+            const result = await drive(CHANGES, CONCURRENCY, (i) =>
+              (i % 2 ? a : b).operations.adjustBalance({ code, amount: -1, requestId: `${run}-${name}-two-${i}` }),
+            );
+            return { result, ok: (await balanceOf(code)) === 1_000_000 - CHANGES };
+          },
+        ],
+        [
+          `${CARDS} cards`,
+          async () => {
+            const codes = await Promise.all(Array.from({ length: CARDS }, () => newCard(1_000_000)));
+            const result = await drive(CHANGES, CONCURRENCY, (i) =>
+              a.operations.adjustBalance({
+                code: codes[i % CARDS] as string,
+                amount: -1,
+                requestId: `${run}-${name}-many-${i}`,
+              }),
+            );
+            const balances = await Promise.all(codes.map(balanceOf));
+            const expected = codes.map(
+              (_, k) => 1_000_000 - Math.floor(CHANGES / CARDS) - (k < CHANGES % CARDS ? 1 : 0),
+            );
+            return { result, ok: balances.every((v, k) => v === expected[k]) };
+          },
+        ],
       ];
       for (const [label, scenario] of scenarios) {
         const { result, ok } = await scenario();
         if (!ok) failed = true;
-        rows.push([name, label, `${result.perSecond.toFixed(0)}${ok ? '' : ' (BALANCE WRONG)'}`, result.p50.toFixed(1), result.p99.toFixed(1)]);
+        rows.push([
+          name,
+          label,
+          `${result.perSecond.toFixed(0)}${ok ? '' : ' (BALANCE WRONG)'}`,
+          result.p50.toFixed(1),
+          result.p99.toFixed(1),
+        ]);
       }
     } finally {
       for (const s of stores) await s.close();
@@ -187,7 +239,8 @@ async function main(): Promise<void> {
   }
 
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  for (const r of rows) console.log(r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  '));
+  for (const r of rows)
+    console.log(r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  '));
   rmSync(tmp, { recursive: true, force: true });
   if (failed) {
     console.error('\nA run left a wrong balance.');

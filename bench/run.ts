@@ -34,10 +34,19 @@ function firstLine(child: ChildProcess): Promise<string> {
 }
 
 async function startSandbox(stateDir: string): Promise<SandboxCredentials> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`,
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   return JSON.parse(await firstLine(child)) as SandboxCredentials;
 }
@@ -91,10 +100,21 @@ interface Measured {
 
 async function load(server: Server, options: Partial<autocannon.Options>): Promise<Measured> {
   const cpuBefore = await server.cpu();
-  const result = await autocannon({ url: `${server.url}/member-card`, connections: CONNECTIONS, duration: DURATION, ...options });
+  const result = await autocannon({
+    url: `${server.url}/member-card`,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    ...options,
+  });
   const cpu = (await server.cpu()) - cpuBefore;
   const errors = result.errors + result.timeouts + result.non2xx;
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors, cpuPerRequest: cpu / result.requests.total };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+    cpuPerRequest: cpu / result.requests.total,
+  };
 }
 
 async function control(base: string, method: string, path: string, body?: unknown): Promise<any> {
@@ -118,14 +138,25 @@ async function prepareUsers(creds: SandboxCredentials, storeUrl: string, count: 
   await store.init();
   const users: Array<{ token: string; code: string }> = [];
   for (let i = 0; i < count; i++) {
-    const user = (await control(creds.baseURL, 'POST', 'sandbox/users', {})) as { unionid: string; mp_openid: string; oa_openid: string };
-    const { code } = (await control(creds.baseURL, 'POST', `sandbox/cards/${creds.cardId}/codes`, { unionid: user.unionid, balance: 888 + i })) as { code: string };
+    const user = (await control(creds.baseURL, 'POST', 'sandbox/users', {})) as {
+      unionid: string;
+      mp_openid: string;
+      oa_openid: string;
+    };
+    const { code } = (await control(creds.baseURL, 'POST', `sandbox/cards/${creds.cardId}/codes`, {
+      unionid: user.unionid,
+      balance: 888 + i,
+    })) as { code: string };
     await store.applyNotification(
       { id: `bench-${code}`, eventType: 'MEMBERCARD.ACCEPT_CARD', cardId: creds.cardId, code, receivedAt: Date.now() },
       { kind: 'bind', cardId: creds.cardId, code, unionid: user.unionid, oaOpenid: user.oa_openid },
     );
     const token = randomBytes(32).toString('base64url');
-    await store.putSession(hashToken(token), { openid: user.mp_openid, unionid: user.unionid, expiresAt: Date.now() + 3600_000 });
+    await store.putSession(hashToken(token), {
+      openid: user.mp_openid,
+      unionid: user.unionid,
+      expiresAt: Date.now() + 3600_000,
+    });
     users.push({ token, code });
   }
   await store.close();
@@ -134,7 +165,9 @@ async function prepareUsers(creds: SandboxCredentials, storeUrl: string, count: 
 
 function signaturesPerSecond(privateKeyPem: string): number {
   const key = createPrivateKey(privateKeyPem);
-  const message = Buffer.from(`GET\n/v3/marketing/membercard-open/cards/x/codes/y\n${Math.floor(Date.now() / 1000)}\n${'n'.repeat(32)}\n\n`);
+  const message = Buffer.from(
+    `GET\n/v3/marketing/membercard-open/cards/x/codes/y\n${Math.floor(Date.now() / 1000)}\n${'n'.repeat(32)}\n\n`,
+  );
   const started = process.hrtime.bigint();
   let count = 0;
   while (process.hrtime.bigint() - started < 2_000_000_000n) {
@@ -161,21 +194,32 @@ async function burst(server: Server, creds: SandboxCredentials, tokens: string[]
     url: `${server.url}/member-card`,
     connections: 50,
     amount: views.length,
-    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${views[next++ % views.length]}` } }) }],
+    requests: [
+      {
+        setupRequest: (req) => ({
+          ...req,
+          headers: { ...req.headers, authorization: `Bearer ${views[next++ % views.length]}` },
+        }),
+      },
+    ],
   });
   if (result.non2xx || result.errors) throw new Error(`burst had ${result.non2xx} non-2xx and ${result.errors} errors`);
   const upstream = (await lastSeq(creds.baseURL)) - before;
   return (upstream * 1000) / views.length;
 }
 
-const medianOf = (values: number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+const medianOf = (values: number[]): number =>
+  [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'membercard-bench-'));
   try {
-    console.log(`koa-wechat-membercard benchmark — Node ${process.version}, ${ROUNDS} rounds × ${DURATION} s per server (median round shown), ${CONNECTIONS} connections, loopback`);
+    console.log(
+      `koa-wechat-membercard benchmark — Node ${process.version}, ${ROUNDS} rounds × ${DURATION} s per server (median round shown), ${CONNECTIONS} connections, loopback`,
+    );
     const creds = await startSandbox(join(work, 'sandbox'));
     const storeUrl = `sqlite:${join(work, 'membercard.db')}`;
     const users = await prepareUsers(creds, storeUrl, BURST_USERS);
@@ -185,10 +229,20 @@ async function main() {
 
     // Every server runs at once (an idle one costs nothing); each is measured in ROUNDS short
     // runs, taking turns, and the median run counts: the machine's drift then hits all alike.
-    const servers: Array<{ label: string; mode: string; env: Record<string, string>; options: Partial<autocannon.Options> }> = [
+    const servers: Array<{
+      label: string;
+      mode: string;
+      env: Record<string, string>;
+      options: Partial<autocannon.Options>;
+    }> = [
       { label: '1. module, cache off', mode: 'module', env: { BENCH_CACHE_TTL: '0' }, options: auth },
       { label: '2. hand-written route (wechatpay-axios-plugin)', mode: 'handwritten', env: {}, options: {} },
-      { label: '3. module, cache on (hits)', mode: 'module', env: { BENCH_CACHE_TTL: DEFAULT_CACHE_TTL }, options: auth },
+      {
+        label: '3. module, cache on (hits)',
+        mode: 'module',
+        env: { BENCH_CACHE_TTL: DEFAULT_CACHE_TTL },
+        options: auth,
+      },
       { label: '4. bare Koa, fixed JSON', mode: 'bare', env: {}, options: {} },
     ];
     const running = await Promise.all(servers.map((s) => startServer(s.mode, { ...env, ...s.env })));
@@ -205,55 +259,100 @@ async function main() {
       console.log(`  round ${round}/${ROUNDS} measured`);
     }
     await Promise.all(running.map((r) => r.stop()));
-    const median = (list: Measured[]): Measured => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)] as Measured;
+    const median = (list: Measured[]): Measured =>
+      [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)] as Measured;
     const rows: Array<[string, Measured]> = servers.map((s, i) => [s.label, median(runs[i]!)]);
     // A ratio is taken within each round (its two runs were seconds apart), then the median.
     const ratio = (a: number, b: number) => {
       const perRound = runs[a]!.map((m, round) => m.rps / (runs[b]![round] as Measured).rps).sort((x, y) => x - y);
-      return { median: perRound[Math.floor(perRound.length / 2)] as number, min: perRound[0] as number, max: perRound.at(-1) as number };
+      return {
+        median: perRound[Math.floor(perRound.length / 2)] as number,
+        min: perRound[0] as number,
+        max: perRound.at(-1) as number,
+      };
     };
     const offVsHand = ratio(0, 1);
     const onVsBare = ratio(2, 3);
     // Throughput ratio from CPU: the faster server is the one that spends less CPU per request.
-    const cpuRatio = (a: number, b: number) => medianOf(runs[b]!.map((m) => m.cpuPerRequest)) / medianOf(runs[a]!.map((m) => m.cpuPerRequest));
+    const cpuRatio = (a: number, b: number) =>
+      medianOf(runs[b]!.map((m) => m.cpuPerRequest)) / medianOf(runs[a]!.map((m) => m.cpuPerRequest));
     const sps = signaturesPerSecond(await import('node:fs').then((fs) => fs.readFileSync(creds.privateKey, 'utf8')));
 
     console.log('\nGET /member-card');
-    console.log(`${'server'.padEnd(48)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU µs/req'.padStart(11)}`);
+    console.log(
+      `${'server'.padEnd(48)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU µs/req'.padStart(11)}`,
+    );
     for (const [label, m] of rows) {
-      console.log(`${label.padEnd(48)} ${fmt(m.rps).padStart(9)} ${fmt(m.p50).padStart(7)} ${fmt(m.p99).padStart(7)} ${fmt(m.cpuPerRequest).padStart(11)}`);
+      console.log(
+        `${label.padEnd(48)} ${fmt(m.rps).padStart(9)} ${fmt(m.p50).padStart(7)} ${fmt(m.p99).padStart(7)} ${fmt(m.cpuPerRequest).padStart(11)}`,
+      );
     }
     console.log(`${'5. RSA-2048 SHA-256 signatures, one core'.padEnd(48)} ${fmt(sps).padStart(9)}`);
     const range = (r: { min: number; max: number }) => `(rounds ${fmt(r.min, 3)}–${fmt(r.max, 3)})`;
-    console.log(`\nratio 1/2 (module vs hand-written, uncached): ${fmt(offVsHand.median, 3)} ${range(offVsHand)}   goal ≥ 0.95`);
-    console.log(`ratio 3/4 (cached module vs bare Koa):        ${fmt(onVsBare.median, 3)} ${range(onVsBare)}   goal ≥ 0.6`);
-    console.log(`the same by server CPU per request:           1/2 ${fmt(cpuRatio(0, 1), 3)}, 3/4 ${fmt(cpuRatio(2, 3), 3)}`);
+    console.log(
+      `\nratio 1/2 (module vs hand-written, uncached): ${fmt(offVsHand.median, 3)} ${range(offVsHand)}   goal ≥ 0.95`,
+    );
+    console.log(
+      `ratio 3/4 (cached module vs bare Koa):        ${fmt(onVsBare.median, 3)} ${range(onVsBare)}   goal ≥ 0.6`,
+    );
+    console.log(
+      `the same by server CPU per request:           1/2 ${fmt(cpuRatio(0, 1), 3)}, 3/4 ${fmt(cpuRatio(2, 3), 3)}`,
+    );
 
-    console.log(`\nburst: ${BURST_USERS} users each opening their card ${BURST_VIEWS_EACH} times, shuffled, 50 connections`);
+    console.log(
+      `\nburst: ${BURST_USERS} users each opening their card ${BURST_VIEWS_EACH} times, shuffled, 50 connections`,
+    );
     const tokens = users.map((u) => u.token);
     const offServer = await startServer('module', { ...env, BENCH_CACHE_TTL: '0' });
     const perThousandOff = await burst(offServer, creds, tokens);
     await offServer.stop();
     const onServer = await startServer('module', { ...env, BENCH_CACHE_TTL: DEFAULT_CACHE_TTL });
     const perThousandOn = await burst(onServer, creds, tokens);
-    console.log(`  upstream calls per 1,000 page views: cache off ${fmt(perThousandOff)}, default cache ${fmt(perThousandOn)} (${fmt(perThousandOff / perThousandOn, 1)}× fewer; goal ≥ 5×)`);
+    console.log(
+      `  upstream calls per 1,000 page views: cache off ${fmt(perThousandOff)}, default cache ${fmt(perThousandOn)} (${fmt(perThousandOff / perThousandOn, 1)}× fewer; goal ≥ 5×)`,
+    );
 
     console.log(`\nmemory: ${fmt(LONG_RUN)} requests to the cached module, rotating over ${BURST_USERS} users`);
     let i = 0;
-    await autocannon({ url: `${onServer.url}/member-card`, connections: CONNECTIONS, amount: 5000, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) }] });
+    await autocannon({
+      url: `${onServer.url}/member-card`,
+      connections: CONNECTIONS,
+      amount: 5000,
+      requests: [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` },
+          }),
+        },
+      ],
+    });
     const before = await onServer.memory();
     const long = await autocannon({
       url: `${onServer.url}/member-card`,
       connections: CONNECTIONS,
       amount: LONG_RUN,
-      requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) }],
+      requests: [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` },
+          }),
+        },
+      ],
     });
     const after = await onServer.memory();
     await onServer.stop();
     const growth = ((after.rss - before.rss) / before.rss) * 100;
-    console.log(`  ${fmt(long.requests.total)} requests (${long.non2xx} non-2xx) at ${fmt(long.requests.average)} req/s`);
-    console.log(`  RSS before ${fmt(before.rss / 1048576, 1)} MiB, after ${fmt(after.rss / 1048576, 1)} MiB: ${growth >= 0 ? '+' : ''}${fmt(growth, 1)}%   goal ≤ +10%`);
-    console.log(`  heap used before ${fmt(before.heapUsed / 1048576, 1)} MiB, after ${fmt(after.heapUsed / 1048576, 1)} MiB`);
+    console.log(
+      `  ${fmt(long.requests.total)} requests (${long.non2xx} non-2xx) at ${fmt(long.requests.average)} req/s`,
+    );
+    console.log(
+      `  RSS before ${fmt(before.rss / 1048576, 1)} MiB, after ${fmt(after.rss / 1048576, 1)} MiB: ${growth >= 0 ? '+' : ''}${fmt(growth, 1)}%   goal ≤ +10%`,
+    );
+    console.log(
+      `  heap used before ${fmt(before.heapUsed / 1048576, 1)} MiB, after ${fmt(after.heapUsed / 1048576, 1)} MiB`,
+    );
   } finally {
     children.forEach((c) => c.kill('SIGKILL'));
     rmSync(work, { recursive: true, force: true });

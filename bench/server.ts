@@ -26,7 +26,13 @@ if (mode === 'module') {
     cache: { ttl: Number(process.env.BENCH_CACHE_TTL ?? 0) },
     log: () => {},
   });
-  const login = wechatLogin({ appid: creds.miniProgramAppid, secret: creds.miniProgramSecret, baseURL: creds.baseURL, store, log: () => {} });
+  const login = wechatLogin({
+    appid: creds.miniProgramAppid,
+    secret: creds.miniProgramSecret,
+    baseURL: creds.baseURL,
+    store,
+    log: () => {},
+  });
   await cards.ready();
   app.use(login.middleware());
   app.use(cards.routes()).use(cards.allowedMethods());
@@ -43,9 +49,9 @@ if (mode === 'module') {
   const code = process.env.BENCH_CODE as string;
   const router = new Router();
   router.get('/member-card', async (ctx) => {
-    const { data } = await (wxpay.v3 as unknown as { get(url: string): Promise<{ data: Record<string, unknown> }> }).get(
-      `v3/marketing/membercard-open/cards/${creds.cardId}/codes/${code}`,
-    );
+    const { data } = await (
+      wxpay.v3 as unknown as { get(url: string): Promise<{ data: Record<string, unknown> }> }
+    ).get(`v3/marketing/membercard-open/cards/${creds.cardId}/codes/${code}`);
     const { openid: _hidden, ...card } = data;
     ctx.body = { card };
   });
@@ -64,7 +70,10 @@ if (mode === 'module') {
       balance: 888,
       bonus_value: 0,
       user_card_status: 'EFFECTIVE',
-      user_information: { common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: '演示用户' }], custom_field_list: [] },
+      user_information: {
+        common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: '演示用户' }],
+        custom_field_list: [],
+      },
     },
     editable: {},
   };

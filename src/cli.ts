@@ -1,6 +1,6 @@
 import { OptionsError } from './errors.js';
 import { runSandboxCommand } from './sandbox/cli.js';
-import { startServer, walkthrough } from './serve.js';
+import { startServer, walkthrough } from './server/serve.js';
 
 const USAGE = `Usage:
   wechat-membercard serve              the member-card back end (configured by environment variables; see README)
@@ -11,7 +11,10 @@ async function serve(): Promise<void> {
   const running = await startServer(process.env);
   process.stdout.write(walkthrough(running));
   const stop = () => {
-    running.close().then(() => process.exit(0), () => process.exit(1));
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -22,7 +25,8 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      if (rest.length) throw new OptionsError(`serve takes no arguments (it reads environment variables), got "${rest[0]}"`);
+      if (rest.length)
+        throw new OptionsError(`serve takes no arguments (it reads environment variables), got "${rest[0]}"`);
       return serve();
     case 'sandbox':
       return runSandboxCommand(rest);

@@ -106,8 +106,9 @@ function fromHttpStatus(status: number): MemberCardError {
 /** Turns anything thrown into a MemberCardError; unknown errors become INTERNAL_ERROR. */
 export function toMemberCardError(err: unknown): MemberCardError {
   if (err instanceof MemberCardError) return err;
-  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status
-    ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown } | null)?.status ??
+    (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return fromHttpStatus(status);
   if (status === 405 || status === 501) return fromHttpStatus(status);
   return new MemberCardError('INTERNAL_ERROR', 'Something went wrong on our side.', { cause: err });

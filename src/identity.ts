@@ -3,7 +3,7 @@ import { MemberCardError } from './errors.js';
 import type { Log } from './log.js';
 import type { CodeResolver, IdentityResolver } from './options.js';
 import type { Binding, Store, UserIdentity } from './store/types.js';
-import { isSafeSegment } from './wechatpay/client.js';
+import { isSafeSegment } from './ids.js';
 
 function asIdentity(value: unknown): UserIdentity | undefined {
   if (!value || typeof value !== 'object') return undefined;
@@ -43,7 +43,8 @@ export async function resolveCode(
   deps: { cardId: string; store: Store; resolveCode: CodeResolver | undefined; log: Log },
 ): Promise<ResolvedCode | undefined> {
   const byUser = await deps.store.findBindingByUser(deps.cardId, user.openid);
-  const binding = byUser ?? (user.unionid ? await deps.store.findBindingByUnionid(deps.cardId, user.unionid) : undefined);
+  const binding =
+    byUser ?? (user.unionid ? await deps.store.findBindingByUnionid(deps.cardId, user.unionid) : undefined);
   if (binding) return { code: binding.code, ...(binding.oaOpenid ? { oaOpenid: binding.oaOpenid } : {}), binding };
   if (!deps.resolveCode) return undefined;
 
@@ -55,6 +56,7 @@ export async function resolveCode(
     deps.log('error', 'resolveCode returned an invalid code', { cardId: deps.cardId });
     throw new MemberCardError('INTERNAL_ERROR', 'Something went wrong on our side.');
   }
-  const openid = typeof answer === 'object' && typeof answer.openid === 'string' && answer.openid ? answer.openid : undefined;
+  const openid =
+    typeof answer === 'object' && typeof answer.openid === 'string' && answer.openid ? answer.openid : undefined;
   return { code, ...(openid ? { oaOpenid: openid } : {}) };
 }

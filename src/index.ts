@@ -6,7 +6,15 @@ export { memberCard, type MemberCard } from './member-card.js';
 export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/index.js';
 export { createStore, MemoryStore, SqliteStore, PostgresStore, RedisStore } from './store/index.js';
 export type * from './store/types.js';
-export { ERRORS, MemberCardError, OptionsError, errorHandler, type ErrorCode, type ErrorBody, type ErrorDetail } from './errors.js';
+export {
+  ERRORS,
+  MemberCardError,
+  OptionsError,
+  errorHandler,
+  type ErrorCode,
+  type ErrorBody,
+  type ErrorDetail,
+} from './errors.js';
 export {
   DEFAULTS,
   type MemberCardOptions,
@@ -20,8 +28,23 @@ export {
 } from './options.js';
 export { WechatpayClient } from './wechatpay/client.js';
 export { outRequestNo } from './operations/index.js';
-export type { Operations, AdjustInput, SetLevelInput, SetMembershipNumberInput, HistoryInput, CardTarget } from './operations/index.js';
+export type {
+  Operations,
+  AdjustInput,
+  SetLevelInput,
+  SetMembershipNumberInput,
+  HistoryInput,
+  CardTarget,
+} from './operations/index.js';
 export { NotificationVerifier } from './wechatpay/notification.js';
-export type { Card, UpstreamCard, CardStatus, CardUpdate, RightsUpdate, NotificationPayload, VerifiedNotification } from './wechatpay/types.js';
+export type {
+  Card,
+  UpstreamCard,
+  CardStatus,
+  CardUpdate,
+  RightsUpdate,
+  NotificationPayload,
+  VerifiedNotification,
+} from './wechatpay/types.js';
 export type { Log, LogLevel, LogFields } from './log.js';
-export { startServer, type RunningServer } from './serve.js';
+export { startServer, type RunningServer } from './server/serve.js';

@@ -1,13 +1,13 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { CardCache } from './card-cache.js';
+import { CardCache } from './cache/card-cache.js';
 import { errorBody, errorHandler, MemberCardError } from './errors.js';
 import { errorName } from './log.js';
 import { resolveOptions, type MemberCardOptions, type ResolvedOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
 import { mountNotify } from './routes/notify.js';
 import { createOperations, type Operations } from './operations/index.js';
-import { mountAdmin } from './operations/routes.js';
+import { mountAdmin } from './routes/admin.js';
 import { mountOpenCard } from './routes/open-card.js';
 import type { Runtime } from './runtime.js';
 import { createStore } from './store/index.js';
@@ -67,7 +67,9 @@ export function memberCard(options: MemberCardOptions): MemberCard {
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
   router.use(
-    errorHandler((err, ctx) => log('error', 'unexpected error', { error: errorName(err), method: ctx.method, route: ctx.routerPath ?? '' })),
+    errorHandler((err, ctx) =>
+      log('error', 'unexpected error', { error: errorName(err), method: ctx.method, route: ctx.routerPath ?? '' }),
+    ),
   );
   mountMyCard(router, rt);
   mountOpenCard(router, rt);
@@ -82,7 +84,12 @@ export function memberCard(options: MemberCardOptions): MemberCard {
         await allowed(ctx as Parameters<typeof allowed>[0], next);
         // The router answered 405 / 501 (with Allow) for one of our paths: say it in JSON too.
         if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null && ctx.response.get('Allow')) {
-          ctx.body = errorBody(new MemberCardError(ctx.status === 405 ? 'METHOD_NOT_ALLOWED' : 'NOT_IMPLEMENTED', `Allowed: ${ctx.response.get('Allow')}.`));
+          ctx.body = errorBody(
+            new MemberCardError(
+              ctx.status === 405 ? 'METHOD_NOT_ALLOWED' : 'NOT_IMPLEMENTED',
+              `Allowed: ${ctx.response.get('Allow')}.`,
+            ),
+          );
         }
       },
     router,

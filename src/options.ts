@@ -55,11 +55,18 @@ export interface OpenCardOptions {
   outerStrTtl?: number;
 }
 
-export type IdentityResolver = (ctx: Context) => UserIdentity | undefined | null | Promise<UserIdentity | undefined | null>;
+export type IdentityResolver = (
+  ctx: Context,
+) => UserIdentity | undefined | null | Promise<UserIdentity | undefined | null>;
 export type CodeResolver = (
   user: UserIdentity,
   ctx: Context,
-) => string | { code: string; openid?: string } | undefined | null | Promise<string | { code: string; openid?: string } | undefined | null>;
+) =>
+  | string
+  | { code: string; openid?: string }
+  | undefined
+  | null
+  | Promise<string | { code: string; openid?: string } | undefined | null>;
 
 export interface MemberCardOptions {
   /** The member card template id (card_id). */
@@ -122,7 +129,8 @@ export interface ResolvedOptions {
   resolveCode: CodeResolver | undefined;
   selfService: { backgrounds: string[] };
   prefix: string;
-  openCard: Required<Pick<OpenCardOptions, 'appId' | 'path' | 'envVersion' | 'outerStrTtl'>> & Pick<OpenCardOptions, 'activateType' | 'jumpUrl'>;
+  openCard: Required<Pick<OpenCardOptions, 'appId' | 'path' | 'envVersion' | 'outerStrTtl'>> &
+    Pick<OpenCardOptions, 'activateType' | 'jumpUrl'>;
   bodyLimit: string | number;
   cache: { ttl: number; max: number };
   log: Log;
@@ -147,17 +155,25 @@ export const DEFAULTS = {
   lockWaitMs: 10_000,
 } as const;
 
-const id = (max: number) => Joi.string().pattern(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-"').max(max);
+const id = (max: number) =>
+  Joi.string()
+    .pattern(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" or "-"')
+    .max(max);
 // Keys and stores are checked with custom() rather than Joi.object(): joi would clone them, and a
 // KeyObject or a class instance with private fields does not survive a clone.
-const keyInput = Joi.any().custom((value: unknown, helpers) =>
-  (typeof value === 'string' && value.length > 0) || Buffer.isBuffer(value) || value instanceof KeyObjectClass
-    ? value
-    : helpers.error('key.type')).messages({ 'key.type': 'must be PEM text, a Buffer, a KeyObject or a file path' });
+const keyInput = Joi.any()
+  .custom((value: unknown, helpers) =>
+    (typeof value === 'string' && value.length > 0) || Buffer.isBuffer(value) || value instanceof KeyObjectClass
+      ? value
+      : helpers.error('key.type'),
+  )
+  .messages({ 'key.type': 'must be PEM text, a Buffer, a KeyObject or a file path' });
 
 /** A store URL or a Store object; shared by memberCard() and wechatLogin(). */
 export const storeOption = Joi.any()
-  .custom((value: unknown, helpers) => ((typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type')))
+  .custom((value: unknown, helpers) =>
+    (typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type'),
+  )
   .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…) or a Store object' })
   .default(DEFAULTS.store);
 
@@ -165,8 +181,14 @@ const schema = Joi.object({
   cardId: id(64).required(),
   appid: id(32).required(),
   wechatpay: Joi.object({
-    mchid: Joi.string().pattern(/^[A-Za-z0-9]+$/, 'letters or digits').max(32).required(),
-    serial: Joi.string().pattern(/^[A-Za-z0-9_]+$/, 'letters, digits or "_"').max(64).required(),
+    mchid: Joi.string()
+      .pattern(/^[A-Za-z0-9]+$/, 'letters or digits')
+      .max(32)
+      .required(),
+    serial: Joi.string()
+      .pattern(/^[A-Za-z0-9_]+$/, 'letters, digits or "_"')
+      .max(64)
+      .required(),
     privateKey: keyInput.required(),
     publicKeyId: Joi.string().min(1).max(64),
     publicKey: keyInput,
@@ -175,7 +197,9 @@ const schema = Joi.object({
       .custom((value: string, helpers) => (Buffer.byteLength(value) === 32 ? value : helpers.error('apiv3Key.length')))
       .messages({ 'apiv3Key.length': 'must be exactly 32 bytes' })
       .required(),
-    baseURL: Joi.string().uri({ scheme: ['http', 'https'] }).default(DEFAULTS.baseURL),
+    baseURL: Joi.string()
+      .uri({ scheme: ['http', 'https'] })
+      .default(DEFAULTS.baseURL),
     timeout: Joi.number().integer().min(1).max(120_000).default(DEFAULTS.timeout),
     retries: Joi.number().integer().min(0).max(5).default(DEFAULTS.retries),
   })
@@ -187,20 +211,37 @@ const schema = Joi.object({
   identity: Joi.function(),
   resolveCode: Joi.function(),
   selfService: Joi.object({
-    backgrounds: Joi.array().items(Joi.string().uri({ scheme: ['https'] }).max(128)).unique().default([]),
+    backgrounds: Joi.array()
+      .items(
+        Joi.string()
+          .uri({ scheme: ['https'] })
+          .max(128),
+      )
+      .unique()
+      .default([]),
   }).default({ backgrounds: [] }),
-  prefix: Joi.string().pattern(/^\/[A-Za-z0-9/_-]*$/, 'a path like /member-card').default(DEFAULTS.prefix),
+  prefix: Joi.string()
+    .pattern(/^\/[A-Za-z0-9/_-]*$/, 'a path like /member-card')
+    .default(DEFAULTS.prefix),
   openCard: Joi.object({
     appId: id(32).default(DEFAULTS.openCardAppId),
     path: Joi.string().max(256).default(DEFAULTS.openCardPath),
     envVersion: Joi.string().valid('release', 'trial', 'develop').default(DEFAULTS.envVersion),
     activateType: Joi.string().max(32),
-    jumpUrl: Joi.string().uri({ scheme: ['https'] }).max(256),
+    jumpUrl: Joi.string()
+      .uri({ scheme: ['https'] })
+      .max(256),
     outerStrTtl: Joi.number().integer().min(1000).default(DEFAULTS.outerStrTtl),
   }).default(),
-  bodyLimit: Joi.alternatives().try(Joi.string().pattern(/^\d+\s*(b|kb|mb)?$/i), Joi.number().integer().min(1)).default(DEFAULTS.bodyLimit),
+  bodyLimit: Joi.alternatives()
+    .try(Joi.string().pattern(/^\d+\s*(b|kb|mb)?$/i), Joi.number().integer().min(1))
+    .default(DEFAULTS.bodyLimit),
   cache: Joi.object({
-    ttl: Joi.number().integer().min(0).max(24 * 3600 * 1000).default(DEFAULTS.cacheTtl),
+    ttl: Joi.number()
+      .integer()
+      .min(0)
+      .max(24 * 3600 * 1000)
+      .default(DEFAULTS.cacheTtl),
     max: Joi.number().integer().min(1).max(10_000_000).default(DEFAULTS.cacheMax),
   }).default(),
   log: Joi.function().default(() => defaultLog),
@@ -224,18 +265,19 @@ export function validateOptions<T>(name: string, joiSchema: Joi.ObjectSchema, op
 }
 
 export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
-  const value = validateOptions<MemberCardOptions & { wechatpay: Required<Pick<WechatpayOptions, 'baseURL' | 'timeout' | 'retries'>> }>(
-    'memberCard()',
-    schema,
-    options,
-  );
+  const value = validateOptions<
+    MemberCardOptions & { wechatpay: Required<Pick<WechatpayOptions, 'baseURL' | 'timeout' | 'retries'>> }
+  >('memberCard()', schema, options);
   const wp = value.wechatpay;
   const privateKey = loadPrivateKey(wp.privateKey, 'wechatpay.privateKey');
   const certs: Record<string, KeyObject> = {};
-  for (const [serial, key] of Object.entries(wp.certs ?? {})) certs[serial] = loadPublicKey(key, `wechatpay.certs.${serial}`);
+  for (const [serial, key] of Object.entries(wp.certs ?? {}))
+    certs[serial] = loadPublicKey(key, `wechatpay.certs.${serial}`);
   if (wp.publicKeyId && wp.publicKey) certs[wp.publicKeyId] = loadPublicKey(wp.publicKey, 'wechatpay.publicKey');
   if (Object.prototype.hasOwnProperty.call(certs, wp.serial)) {
-    throw new OptionsError('memberCard(): option "wechatpay.certs" must hold WeChat Pay\'s platform keys, not the merchant serial');
+    throw new OptionsError(
+      'memberCard(): option "wechatpay.certs" must hold WeChat Pay\'s platform keys, not the merchant serial',
+    );
   }
   return {
     cardId: value.cardId,
@@ -260,6 +302,9 @@ export function resolveOptions(options: MemberCardOptions): ResolvedOptions {
     cache: value.cache as ResolvedOptions['cache'],
     log: value.log ?? defaultLog,
     authorizeAdmin: value.authorizeAdmin,
-    operations: (value.operations as Required<OperationsOptions> | undefined) ?? { lockTtlMs: DEFAULTS.lockTtlMs, lockWaitMs: DEFAULTS.lockWaitMs },
+    operations: (value.operations as Required<OperationsOptions> | undefined) ?? {
+      lockTtlMs: DEFAULTS.lockTtlMs,
+      lockWaitMs: DEFAULTS.lockWaitMs,
+    },
   };
 }

@@ -1,4 +1,4 @@
-import type { CardCache } from './card-cache.js';
+import type { CardCache } from './cache/card-cache.js';
 import type { Log } from './log.js';
 import type { ResolvedOptions } from './options.js';
 import type { Store } from './store/types.js';

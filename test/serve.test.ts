@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OptionsError } from '../src/errors.js';
 import { serveEnvironment, startSandbox, type Sandbox } from '../src/sandbox/index.js';
-import { startServer } from '../src/serve.js';
+import { startServer } from '../src/server/serve.js';
 
 describe('serve with real settings pointed at another WeChat Pay', () => {
   let sandbox: Sandbox;
@@ -37,16 +37,32 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     const notifyUrl = `${probe.url}/api/member-card/notify`;
     // What a merchant does once: tell WeChat Pay where notifications go (MEMBERCARD_NOTIFY_URL).
     await probe.close();
-    const running = await startServer({ ...base, PORT: new URL(probe.url).port, MEMBERCARD_NOTIFY_URL: notifyUrl }, () => {});
+    const running = await startServer(
+      { ...base, PORT: new URL(probe.url).port, MEMBERCARD_NOTIFY_URL: notifyUrl },
+      () => {},
+    );
     try {
       assert.equal(running.sandbox, undefined, 'no embedded sandbox in real mode');
       assert.equal((await running.cards.client.getNotifyUrl()).notify_url, notifyUrl);
       const control = (path: string, body: unknown) =>
-        fetch(new URL(path, sandbox.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+        fetch(new URL(path, sandbox.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then((r) => r.json() as Promise<any>);
       const user = await control('sandbox/users', {});
-      const { code } = await control(`sandbox/cards/${sandbox.credentials.cardId}/codes`, { unionid: user.unionid, balance: 5 });
+      const { code } = await control(`sandbox/cards/${sandbox.credentials.cardId}/codes`, {
+        unionid: user.unionid,
+        balance: 5,
+      });
       const { js_code } = await control('sandbox/login-codes', { unionid: user.unionid });
-      const login = await (await fetch(`${running.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: js_code }) })).json() as { token: string };
+      const login = (await (
+        await fetch(`${running.url}/api/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ code: js_code }),
+        })
+      ).json()) as { token: string };
       let reply: Response | undefined;
       for (let i = 0; i < 100; i++) {
         reply = await fetch(`${running.url}/api/member-card`, { headers: { authorization: `Bearer ${login.token}` } });
@@ -63,15 +79,36 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
   test('missing and bad settings stop it with a message naming the variable', async () => {
     const noKey = env();
     delete noKey.WECHATPAY_PLATFORM_CERT;
-    await assert.rejects(startServer(noKey, () => {}), (err: Error) => err instanceof OptionsError && /WECHATPAY_PLATFORM_CERT is not set/.test(err.message));
+    await assert.rejects(
+      startServer(noKey, () => {}),
+      (err: Error) => err instanceof OptionsError && /WECHATPAY_PLATFORM_CERT is not set/.test(err.message),
+    );
     const noPlatform = env();
     delete noPlatform.WECHATPAY_PLATFORM_CERT;
     delete noPlatform.WECHATPAY_PLATFORM_CERT_SERIAL;
-    await assert.rejects(startServer(noPlatform, () => {}), /WECHATPAY_PUBLIC_KEY_ID is not set/);
-    await assert.rejects(startServer({ ...env(), WECHATPAY_APIV3_KEY: 'short' }, () => {}), /^OptionsError: WECHATPAY_APIV3_KEY: must be exactly 32 bytes$/);
-    await assert.rejects(startServer({ ...env(), WECHATPAY_PRIVATE_KEY: join(dir, 'nope.pem') }, () => {}), /^OptionsError: WECHATPAY_PRIVATE_KEY: cannot read the key file .*ENOENT/);
-    await assert.rejects(startServer({ ...env(), MEMBERCARD_STORE: 'mysql://x' }, () => {}), /^OptionsError: MEMBERCARD_STORE: unsupported scheme "mysql:"/);
-    await assert.rejects(startServer({ ...env(), MEMBERCARD_CACHE_TTL: '-5' }, () => {}), /^OptionsError: MEMBERCARD_CACHE_TTL: must be greater than or equal to 0/);
-    await assert.rejects(startServer({ ...env(), PORT: 'eighty' }, () => {}), /PORT must be a port number/);
+    await assert.rejects(
+      startServer(noPlatform, () => {}),
+      /WECHATPAY_PUBLIC_KEY_ID is not set/,
+    );
+    await assert.rejects(
+      startServer({ ...env(), WECHATPAY_APIV3_KEY: 'short' }, () => {}),
+      /^OptionsError: WECHATPAY_APIV3_KEY: must be exactly 32 bytes$/,
+    );
+    await assert.rejects(
+      startServer({ ...env(), WECHATPAY_PRIVATE_KEY: join(dir, 'nope.pem') }, () => {}),
+      /^OptionsError: WECHATPAY_PRIVATE_KEY: cannot read the key file .*ENOENT/,
+    );
+    await assert.rejects(
+      startServer({ ...env(), MEMBERCARD_STORE: 'mysql://x' }, () => {}),
+      /^OptionsError: MEMBERCARD_STORE: unsupported scheme "mysql:"/,
+    );
+    await assert.rejects(
+      startServer({ ...env(), MEMBERCARD_CACHE_TTL: '-5' }, () => {}),
+      /^OptionsError: MEMBERCARD_CACHE_TTL: must be greater than or equal to 0/,
+    );
+    await assert.rejects(
+      startServer({ ...env(), PORT: 'eighty' }, () => {}),
+      /PORT must be a port number/,
+    );
   });
 });

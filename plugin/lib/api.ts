@@ -53,7 +53,8 @@ type Method = NonNullable<WechatMiniprogram.RequestOption['method']>;
 
 export async function call<T>(method: Method, path: string, body?: Record<string, unknown>): Promise<T> {
   const config = getConfig();
-  if (!config) throw new ApiError('config', 0, 'NOT_CONFIGURED', 'memberCard.configure({ baseUrl, getToken }) was not called');
+  if (!config)
+    throw new ApiError('config', 0, 'NOT_CONFIGURED', 'memberCard.configure({ baseUrl, getToken }) was not called');
   let token: string | null | undefined;
   try {
     token = await config.getToken();
@@ -95,5 +96,6 @@ export async function call<T>(method: Method, path: string, body?: Record<string
 }
 
 export const getMyCard = (): Promise<MyCard> => call<MyCard>('GET', '');
-export const updateBackground = (url: string): Promise<MyCard> => call<MyCard>('PUT', '', { background_picture_url: url });
+export const updateBackground = (url: string): Promise<MyCard> =>
+  call<MyCard>('PUT', '', { background_picture_url: url });
 export const getOpenCardParams = (): Promise<OpenCardParams> => call<OpenCardParams>('GET', '/open');

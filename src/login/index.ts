@@ -7,7 +7,7 @@ import { defaultLog, errorName, type Log } from '../log.js';
 import { storeOption, validateOptions } from '../options.js';
 import { jsonBody } from '../routes/body.js';
 import { createStore } from '../store/index.js';
-import { ReadCache } from '../read-cache.js';
+import { ReadCache } from '../cache/read-cache.js';
 import type { Session, Store } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
 
@@ -47,14 +47,25 @@ export interface WechatLogin {
 }
 
 const schema = Joi.object({
-  appid: Joi.string().pattern(/^[A-Za-z0-9_-]+$/).max(32).required(),
+  appid: Joi.string()
+    .pattern(/^[A-Za-z0-9_-]+$/)
+    .max(32)
+    .required(),
   secret: Joi.string().min(1).max(128).required(),
   store: storeOption,
-  baseURL: Joi.string().uri({ scheme: ['http', 'https'] }).default('https://api.weixin.qq.com/'),
-  sessionTtl: Joi.number().integer().min(60).max(365 * 24 * 3600).default(7 * 24 * 3600),
+  baseURL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('https://api.weixin.qq.com/'),
+  sessionTtl: Joi.number()
+    .integer()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(7 * 24 * 3600),
   timeout: Joi.number().integer().min(1).max(60_000).default(5000),
   sessionCacheTtl: Joi.number().integer().min(0).max(60_000).default(1000),
-  prefix: Joi.string().pattern(/^(\/[A-Za-z0-9/_-]*)?$/).default(''),
+  prefix: Joi.string()
+    .pattern(/^(\/[A-Za-z0-9/_-]*)?$/)
+    .default(''),
   log: Joi.function().default(() => defaultLog),
 });
 
@@ -70,7 +81,11 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * an opaque bearer token kept (hashed, with a TTL) in the store.
  */
 export function wechatLogin(options: WechatLoginOptions): WechatLogin {
-  const o = validateOptions<Required<Omit<WechatLoginOptions, 'store'>> & { store: string | Store }>('wechatLogin()', schema, options);
+  const o = validateOptions<Required<Omit<WechatLoginOptions, 'store'>> & { store: string | Store }>(
+    'wechatLogin()',
+    schema,
+    options,
+  );
   const baseURL = o.baseURL.endsWith('/') ? o.baseURL : `${o.baseURL}/`;
   const store = createStore(o.store);
   const ownsStore = typeof o.store === 'string';
@@ -80,27 +95,41 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     return store;
   };
 
-
   // Every request of a logged-in user reads its session: keep recent ones briefly, so a page's
   // burst of requests costs one store read, not one each.
-  const sessions = o.sessionCacheTtl > 0 ? new ReadCache<Session | undefined>({ ttl: o.sessionCacheTtl, max: 10_000 }) : undefined;
+  const sessions =
+    o.sessionCacheTtl > 0 ? new ReadCache<Session | undefined>({ ttl: o.sessionCacheTtl, max: 10_000 }) : undefined;
   // Kept by token, so a hit costs no hash; the store only ever sees the hash.
   const readSession = async (token: string): Promise<Session | undefined> => {
     const load = async () => (await storeReady()).getSession(hashToken(token));
-    const session = sessions ? (sessions.peek(token) ?? (await sessions.get(token, load, (found) => found !== undefined))) : await load();
+    const session = sessions
+      ? (sessions.peek(token) ?? (await sessions.get(token, load, (found) => found !== undefined)))
+      : await load();
     return session && session.expiresAt > Date.now() ? session : undefined;
   };
 
   const router = new Router(o.prefix ? { prefix: o.prefix } : {});
-  router.use(errorHandler((err, ctx) => o.log('error', 'unexpected error', { error: errorName(err), route: ctx.routerPath ?? '' })));
+  router.use(
+    errorHandler((err, ctx) =>
+      o.log('error', 'unexpected error', { error: errorName(err), route: ctx.routerPath ?? '' }),
+    ),
+  );
 
   router.post('/login', jsonBody('4kb'), async (ctx) => {
     const body = ctx.request.body as { code?: unknown } | undefined;
     const code = body?.code;
     if (typeof code !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(code)) {
-      throw new MemberCardError('INVALID_REQUEST', '"code" must be the code from wx.login.', { details: [{ field: 'code', issue: 'required string' }] });
+      throw new MemberCardError('INVALID_REQUEST', '"code" must be the code from wx.login.', {
+        details: [{ field: 'code', issue: 'required string' }],
+      });
     }
-    const user = await jscode2session(code, { appid: o.appid, secret: o.secret, baseURL, timeout: o.timeout, log: o.log });
+    const user = await jscode2session(code, {
+      appid: o.appid,
+      secret: o.secret,
+      baseURL,
+      timeout: o.timeout,
+      log: o.log,
+    });
     const token = randomBytes(32).toString('base64url');
     await (await storeReady()).putSession(hashToken(token), { ...user, expiresAt: Date.now() + o.sessionTtl * 1000 });
     ctx.set('Cache-Control', 'no-store');
@@ -125,7 +154,10 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
         const token = bearer(ctx);
         if (token) {
           const session = await readSession(token);
-          if (session) ctx.state.user = session.unionid ? { openid: session.openid, unionid: session.unionid } : { openid: session.openid };
+          if (session)
+            ctx.state.user = session.unionid
+              ? { openid: session.openid, unionid: session.unionid }
+              : { openid: session.openid };
         }
         return next();
       },

@@ -11,7 +11,10 @@ function toLoginError(errcode: number): MemberCardError {
   switch (errcode) {
     case 40029:
     case 40163:
-      return new MemberCardError('INVALID_LOGIN_CODE', 'The login code is invalid or already used. Call wx.login again.');
+      return new MemberCardError(
+        'INVALID_LOGIN_CODE',
+        'The login code is invalid or already used. Call wx.login again.',
+      );
     case 45011:
       return new MemberCardError('RATE_LIMITED', 'Too many logins. Try again shortly.', { retryAfter: 1 });
     case 40226:
@@ -30,7 +33,12 @@ export async function jscode2session(
   config: { appid: string; secret: string; baseURL: string; timeout: number; log: Log },
 ): Promise<WechatSession> {
   const url = new URL('sns/jscode2session', config.baseURL);
-  url.search = new URLSearchParams({ appid: config.appid, secret: config.secret, js_code: code, grant_type: 'authorization_code' }).toString();
+  url.search = new URLSearchParams({
+    appid: config.appid,
+    secret: config.secret,
+    js_code: code,
+    grant_type: 'authorization_code',
+  }).toString();
   let body: { openid?: unknown; unionid?: unknown; errcode?: unknown };
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(config.timeout), redirect: 'error' });
@@ -55,5 +63,7 @@ export async function jscode2session(
     config.log('warn', 'jscode2session answered without openid', {});
     throw new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
   }
-  return typeof body.unionid === 'string' && body.unionid ? { openid: body.openid, unionid: body.unionid } : { openid: body.openid };
+  return typeof body.unionid === 'string' && body.unionid
+    ? { openid: body.openid, unionid: body.unionid }
+    : { openid: body.openid };
 }

@@ -55,9 +55,12 @@ export class CardLocks {
         await sleep(delay * (0.5 + Math.random()));
         delay = Math.min(delay * 2, 20);
       }
-      const renew = setInterval(() => {
-        store.extendLock(name, token, lockTtlMs).catch(() => undefined);
-      }, Math.max(10, Math.floor(lockTtlMs / 3)));
+      const renew = setInterval(
+        () => {
+          store.extendLock(name, token, lockTtlMs).catch(() => undefined);
+        },
+        Math.max(10, Math.floor(lockTtlMs / 3)),
+      );
       renew.unref?.();
       try {
         return await fn({ lock: name, token });

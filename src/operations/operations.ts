@@ -6,7 +6,15 @@ import type { Runtime } from '../runtime.js';
 import type { Operation, OperationKind, Store, UserIdentity } from '../store/types.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CardLocks, type HeldLock } from './lock.js';
-import type { AdjustInput, CardTarget, HistoryInput, Operations, OperationsSettings, SetLevelInput, SetMembershipNumberInput } from './types.js';
+import type {
+  AdjustInput,
+  CardTarget,
+  HistoryInput,
+  Operations,
+  OperationsSettings,
+  SetLevelInput,
+  SetMembershipNumberInput,
+} from './types.js';
 import * as v from './validate.js';
 
 /** What one call asks for, validated; compared field by field with a journal entry of the same requestId. */
@@ -33,7 +41,8 @@ const DEFINITE_REFUSALS = new Set<ErrorCode>(['INVALID_REQUEST', 'CARD_NOT_FOUND
 
 function recordedError(op: Operation): MemberCardError {
   const code = op.error && op.error.code in ERRORS ? (op.error.code as ErrorCode) : 'INTERNAL_ERROR';
-  const details: ErrorDetail[] | undefined = code === 'INSUFFICIENT_BALANCE' ? [{ field: 'amount', issue: 'the result would be below zero' }] : undefined;
+  const details: ErrorDetail[] | undefined =
+    code === 'INSUFFICIENT_BALANCE' ? [{ field: 'amount', issue: 'the result would be below zero' }] : undefined;
   return new MemberCardError(code, op.error?.message ?? 'The change was refused.', details ? { details } : {});
 }
 
@@ -86,9 +95,18 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     }
   }
 
-  async function resolveTarget(store: Store, target: { code: string } | { user: UserIdentity }, ctx: Context | undefined) {
+  async function resolveTarget(
+    store: Store,
+    target: { code: string } | { user: UserIdentity },
+    ctx: Context | undefined,
+  ) {
     if ('code' in target) return { code: target.code };
-    const resolved = await resolveCode(ctx ?? noContext, target.user, { cardId, store, resolveCode: rt.options.resolveCode, log: rt.log });
+    const resolved = await resolveCode(ctx ?? noContext, target.user, {
+      cardId,
+      store,
+      resolveCode: rt.options.resolveCode,
+      log: rt.log,
+    });
     if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'This user has no member card.');
     return resolved;
   }
@@ -127,7 +145,10 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
       }
     } catch (err) {
       if (err instanceof MemberCardError && DEFINITE_REFUSALS.has(err.code)) {
-        const { operation } = await store.finishOperation(cardId, op.requestId, { state: 'failed', error: { code: err.code, message: err.message } });
+        const { operation } = await store.finishOperation(cardId, op.requestId, {
+          state: 'failed',
+          error: { code: err.code, message: err.message },
+        });
         rt.log('warn', 'operation refused by WeChat Pay', { kind: op.kind, requestId: op.requestId, code: err.code });
         return operation ?? { ...op, state: 'failed', error: { code: err.code, message: err.message } };
       }
@@ -155,7 +176,13 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
   }
 
   /** Under the card's lock: read, compute, journal (fenced), send, record. */
-  async function prepareAndSend(store: Store, held: HeldLock, code: string, oaOpenid: string | undefined, req: Request): Promise<Operation> {
+  async function prepareAndSend(
+    store: Store,
+    held: HeldLock,
+    code: string,
+    oaOpenid: string | undefined,
+    req: Request,
+  ): Promise<Operation> {
     const card = await rt.client.getCard(cardId, code);
     if (oaOpenid !== undefined && card.openid !== oaOpenid) {
       rt.log('warn', 'card does not belong to the binding', { cardId });
@@ -166,10 +193,16 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     const after = numeric ? (before as number) + (req.amount as number) : (req.value as string);
     let refusal: { code: ErrorCode; message: string } | undefined;
     if (card.user_card_status !== 'EFFECTIVE') {
-      refusal = { code: 'CARD_NOT_EDITABLE', message: `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.` };
+      refusal = {
+        code: 'CARD_NOT_EDITABLE',
+        message: `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.`,
+      };
     } else if (numeric && (after as number) < 0) {
       const what = req.kind === 'balance' ? 'balance' : 'points';
-      refusal = { code: 'INSUFFICIENT_BALANCE', message: `Not enough ${what}: ${String(before)} available, ${String(-(req.amount as number))} needed.` };
+      refusal = {
+        code: 'INSUFFICIENT_BALANCE',
+        message: `Not enough ${what}: ${String(before)} available, ${String(-(req.amount as number))} needed.`,
+      };
     } else if (numeric && !Number.isSafeInteger(after)) {
       refusal = { code: 'INVALID_REQUEST', message: 'The result would be too large.' };
     }
@@ -193,7 +226,10 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     if (refusal) op.error = refusal;
 
     const inserted = await store.insertOperation(op, held);
-    if (inserted.outcome === 'lock_lost') throw new MemberCardError('CARD_BUSY', 'The card lock was lost; nothing was changed. Try again.', { retryAfter: 1 });
+    if (inserted.outcome === 'lock_lost')
+      throw new MemberCardError('CARD_BUSY', 'The card lock was lost; nothing was changed. Try again.', {
+        retryAfter: 1,
+      });
     if (inserted.outcome === 'exists') {
       checkSame(inserted.operation, code, req);
       if (inserted.operation.state === 'pending') return outcome(await send(store, inserted.operation));
@@ -229,12 +265,19 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     return { requestId: v.requestId(input.requestId), ...(actor !== undefined ? { actor } : {}) };
   };
 
-  const adjust = (kind: 'balance' | 'points') => async (input: AdjustInput): Promise<Operation> => {
-    const remark = v.optionalText('remark', input.remark, 100);
-    const req: Request = { kind, ...common(input), amount: v.amount(input.amount), ...(remark !== undefined ? { remark } : {}) };
-    v.target(input);
-    return run(input, req);
-  };
+  const adjust =
+    (kind: 'balance' | 'points') =>
+    async (input: AdjustInput): Promise<Operation> => {
+      const remark = v.optionalText('remark', input.remark, 100);
+      const req: Request = {
+        kind,
+        ...common(input),
+        amount: v.amount(input.amount),
+        ...(remark !== undefined ? { remark } : {}),
+      };
+      v.target(input);
+      return run(input, req);
+    };
 
   return {
     adjustBalance: adjust('balance'),
@@ -245,7 +288,11 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
       return run(input, req);
     },
     async setMembershipNumber(input: SetMembershipNumberInput) {
-      const req: Request = { kind: 'membership_number', ...common(input), value: v.membershipNumber(input.membershipNumber) };
+      const req: Request = {
+        kind: 'membership_number',
+        ...common(input),
+        value: v.membershipNumber(input.membershipNumber),
+      };
       v.target(input);
       return run(input, req);
     },

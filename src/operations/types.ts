@@ -22,22 +22,25 @@ interface Common {
 }
 
 /** adjustBalance / adjustPoints: a signed change in fen (分) or points. */
-export type AdjustInput = CardTarget & Common & {
-  /** Non-zero safe integer: positive adds (top-up, award), negative takes (purchase, redeem). */
-  amount: number;
-  /** Shown to the user by WeChat (balance_remark / bonus_remark), ≤ 100 characters. */
-  remark?: string;
-};
+export type AdjustInput = CardTarget &
+  Common & {
+    /** Non-zero safe integer: positive adds (top-up, award), negative takes (purchase, redeem). */
+    amount: number;
+    /** Shown to the user by WeChat (balance_remark / bonus_remark), ≤ 100 characters. */
+    remark?: string;
+  };
 
-export type SetLevelInput = CardTarget & Common & {
-  /** ≤ 5 characters, e.g. 钻石会员. */
-  level: string;
-};
+export type SetLevelInput = CardTarget &
+  Common & {
+    /** ≤ 5 characters, e.g. 钻石会员. */
+    level: string;
+  };
 
-export type SetMembershipNumberInput = CardTarget & Common & {
-  /** ≤ 32 of digits, letters and half-width punctuation. */
-  membershipNumber: string;
-};
+export type SetMembershipNumberInput = CardTarget &
+  Common & {
+    /** ≤ 32 of digits, letters and half-width punctuation. */
+    membershipNumber: string;
+  };
 
 export type HistoryInput = CardTarget & {
   /** Newest first, at most this many (default 50, at most 500). */

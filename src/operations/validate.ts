@@ -1,6 +1,6 @@
 import { MemberCardError } from '../errors.js';
 import type { UserIdentity } from '../store/types.js';
-import { isSafeSegment } from '../wechatpay/client.js';
+import { isSafeSegment } from '../ids.js';
 
 /** What a field is called where it came from: camelCase in the API, snake_case over HTTP. */
 export type FieldNames = Record<string, string>;
@@ -17,7 +17,8 @@ const MEMBERSHIP_NUMBER = /^[\x21-\x7e]{1,32}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function requestId(value: unknown, names?: FieldNames): string {
-  if (typeof value !== 'string' || !REQUEST_ID.test(value)) throw invalid('requestId', 'must be 1-64 letters, digits, "_" or "-"', names);
+  if (typeof value !== 'string' || !REQUEST_ID.test(value))
+    throw invalid('requestId', 'must be 1-64 letters, digits, "_" or "-"', names);
   return value;
 }
 
@@ -51,19 +52,32 @@ export function membershipNumber(value: unknown, names?: FieldNames): string {
 }
 
 /** Exactly one of code / user. */
-export function target(input: { code?: unknown; user?: unknown }, names?: FieldNames): { code: string } | { user: UserIdentity } {
+export function target(
+  input: { code?: unknown; user?: unknown },
+  names?: FieldNames,
+): { code: string } | { user: UserIdentity } {
   const hasCode = input.code !== undefined;
   const hasUser = input.user !== undefined;
   if (hasCode === hasUser) throw invalid('code', 'or "user" must be given (one of them)', names);
   if (hasCode) {
-    if (!isSafeSegment(input.code)) throw invalid('code', 'must be a card code: 1-64 letters, digits, "_" or "-"', names);
+    if (!isSafeSegment(input.code))
+      throw invalid('code', 'must be a card code: 1-64 letters, digits, "_" or "-"', names);
     return { code: input.code };
   }
   const user = input.user as { openid?: unknown; unionid?: unknown } | null;
-  if (!user || typeof user !== 'object' || typeof user.openid !== 'string' || user.openid.length === 0 || user.openid.length > 128) {
+  if (
+    !user ||
+    typeof user !== 'object' ||
+    typeof user.openid !== 'string' ||
+    user.openid.length === 0 ||
+    user.openid.length > 128
+  ) {
     throw invalid('user', 'must be {openid, unionid?}', names);
   }
-  if (user.unionid !== undefined && (typeof user.unionid !== 'string' || user.unionid.length === 0 || user.unionid.length > 128)) {
+  if (
+    user.unionid !== undefined &&
+    (typeof user.unionid !== 'string' || user.unionid.length === 0 || user.unionid.length > 128)
+  ) {
     throw invalid('user.unionid', 'must be a unionid', names);
   }
   return { user: user.unionid ? { openid: user.openid, unionid: user.unionid as string } : { openid: user.openid } };
@@ -71,6 +85,7 @@ export function target(input: { code?: unknown; user?: unknown }, names?: FieldN
 
 export function limit(value: unknown, names?: FieldNames): number {
   if (value === undefined) return 50;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 500) throw invalid('limit', 'must be a whole number 1-500', names);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 500)
+    throw invalid('limit', 'must be a whole number 1-500', names);
   return value;
 }

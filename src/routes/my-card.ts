@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { MemberCardError, type ErrorDetail } from '../errors.js';
 import { requireUser, resolveCode } from '../identity.js';
+import { newRequestNo } from '../ids.js';
 import type { Runtime } from '../runtime.js';
 import type { Card, UpstreamCard } from '../wechatpay/types.js';
 import { jsonBody, rejectIdentifyingQuery } from './body.js';
@@ -33,7 +33,8 @@ async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
   const user = await requireUser(ctx, rt.options.identity);
   const { cardId } = rt.options;
   const resolved = await rt.cache.code(cardId, user, async () =>
-    resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }));
+    resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }),
+  );
   if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
   const card = await rt.cache.card(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
   const wrongCard = card.card_id !== undefined && card.card_id !== cardId;
@@ -74,18 +75,16 @@ function readEdit(body: unknown, rt: Runtime): { background_picture_url?: string
   return edit;
 }
 
-/** 32 characters of [A-Za-z0-9]: fits WeChat Pay's out_request_no rules. */
-export function newRequestNo(): string {
-  return randomBytes(24).toString('base64url').replace(/[-_]/g, '0').slice(0, 32);
-}
-
 export function mountMyCard(router: Router, rt: Runtime): void {
   // What an EFFECTIVE card's owner may change: fixed by the merchant's selfService, built once.
   const { backgrounds } = rt.options.selfService;
   const editable: Editable = backgrounds.length ? { background_picture_url: [...backgrounds] } : NOTHING_EDITABLE;
   const reply = (ctx: Context, card: UpstreamCard): void => {
     ctx.set('Cache-Control', 'private, no-store');
-    ctx.body = { card: publicCard(card), editable: card.user_card_status === 'EFFECTIVE' ? editable : NOTHING_EDITABLE };
+    ctx.body = {
+      card: publicCard(card),
+      editable: card.user_card_status === 'EFFECTIVE' ? editable : NOTHING_EDITABLE,
+    };
   };
 
   router.get('/', async (ctx) => {
@@ -100,7 +99,10 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     const change = readEdit(ctx.request.body, rt);
     const { card, code } = await loadOwnCard(ctx, rt);
     if (card.user_card_status !== 'EFFECTIVE') {
-      throw new MemberCardError('CARD_NOT_EDITABLE', `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.`);
+      throw new MemberCardError(
+        'CARD_NOT_EDITABLE',
+        `The card cannot be changed while its status is ${card.user_card_status ?? 'unknown'}.`,
+      );
     }
     // One out_request_no per edit: our client's retries of this PATCH are then applied once.
     try {

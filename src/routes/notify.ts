@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { NotificationEffect } from '../store/types.js';
-import { isSafeSegment } from '../wechatpay/client.js';
+import { isSafeSegment } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
 
@@ -49,7 +49,11 @@ export function mountNotify(router: Router, rt: Runtime): void {
     const raw = rawBodyOf(ctx);
     if (raw === undefined) {
       // A body parser ahead of our router read the stream and kept no raw text to verify.
-      rt.log('error', 'notification body was consumed before the member-card router; mount it before other body parsers', {});
+      rt.log(
+        'error',
+        'notification body was consumed before the member-card router; mount it before other body parsers',
+        {},
+      );
       throw new MemberCardError('INTERNAL_ERROR', 'The notification could not be read.');
     }
     let notification: VerifiedNotification;
@@ -75,7 +79,8 @@ export function mountNotify(router: Router, rt: Runtime): void {
       effect,
     );
     // Anything WeChat Pay tells us about one of our cards may have changed it.
-    if (payload.card_id === rt.options.cardId && isSafeSegment(payload.code)) rt.cache.invalidate(rt.options.cardId, payload.code);
+    if (payload.card_id === rt.options.cardId && isSafeSegment(payload.code))
+      rt.cache.invalidate(rt.options.cardId, payload.code);
     rt.log('info', first ? 'notification applied' : 'duplicate notification ignored', {
       id: notification.id,
       eventType: notification.eventType,

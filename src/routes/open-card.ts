@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { requireUser } from '../identity.js';
 import type { Runtime } from '../runtime.js';
 import { rejectIdentifyingQuery } from './body.js';
-import { newRequestNo } from './my-card.js';
+import { newRequestNo } from '../ids.js';
 
 /**
  * GET /open: the wx.navigateToMiniProgram parameters that open the card, with a fresh

@@ -57,8 +57,7 @@ function time(date: Date): Buffer {
 }
 
 const SHA256_WITH_RSA = sequence(oid('1.2.840.113549.1.1.11'), nullValue());
-const name = (commonName: string): Buffer =>
-  sequence(set(sequence(oid('2.5.4.3'), utf8String(commonName))));
+const name = (commonName: string): Buffer => sequence(set(sequence(oid('2.5.4.3'), utf8String(commonName))));
 
 export interface SelfSignedOptions {
   publicKey: KeyObject;

@@ -5,7 +5,8 @@ import type { SandboxOptions } from './types.js';
 // `wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate]
 // [--retry-factor F]`: the first stdout line is the credentials JSON, for scripts to read.
 
-export const SANDBOX_USAGE = 'usage: wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate] [--retry-factor F]';
+export const SANDBOX_USAGE =
+  'usage: wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate] [--retry-factor F]';
 
 /** Turns the arguments after `sandbox` into options; throws an Error naming a bad flag. */
 export function parseSandboxArgs(argv: string[]): SandboxOptions & { help?: boolean } {
@@ -18,7 +19,8 @@ export function parseSandboxArgs(argv: string[]): SandboxOptions & { help?: bool
     const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
     const value = (): string => {
       const v = inline ?? args[(i += 1)];
-      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--'))) throw new Error(`${flag} needs a value`);
+      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--')))
+        throw new Error(`${flag} needs a value`);
       return v;
     };
     switch (flag) {
@@ -67,13 +69,15 @@ export async function runSandboxCommand(argv: string[]): Promise<void> {
   const sandbox = await startSandbox(options);
   const c = sandbox.credentials;
   process.stdout.write(`${JSON.stringify(c)}\n`);
-  process.stdout.write([
-    `WeChat Pay sandbox listening on ${sandbox.url} (state in ${resolvePath(options.stateDir ?? '.sandbox')}, platform ${c.publicKeyId ? 'public key' : 'certificate'} mode)`,
-    `  signed APIs under ${sandbox.url}v3/marketing/membercard-open/, mini-program login at ${sandbox.url}sns/jscode2session`,
-    `  control API (loopback only): POST ${sandbox.url}sandbox/users, /sandbox/cards/${c.cardId}/codes, GET /sandbox/requests …`,
-    '  Ctrl-C to stop',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `WeChat Pay sandbox listening on ${sandbox.url} (state in ${resolvePath(options.stateDir ?? '.sandbox')}, platform ${c.publicKeyId ? 'public key' : 'certificate'} mode)`,
+      `  signed APIs under ${sandbox.url}v3/marketing/membercard-open/, mini-program login at ${sandbox.url}sns/jscode2session`,
+      `  control API (loopback only): POST ${sandbox.url}sandbox/users, /sandbox/cards/${c.cardId}/codes, GET /sandbox/requests …`,
+      '  Ctrl-C to stop',
+      '',
+    ].join('\n'),
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

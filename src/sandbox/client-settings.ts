@@ -20,9 +20,13 @@ export function wechatpayOptions(c: SandboxCredentials) {
 
 /** The environment of `wechat-membercard serve` for this sandbox as "the real WeChat Pay". */
 export function serveEnvironment(c: SandboxCredentials): Record<string, string> {
-  const platform: Record<string, string> = c.publicKeyId && c.publicKey
-    ? { WECHATPAY_PUBLIC_KEY_ID: c.publicKeyId, WECHATPAY_PUBLIC_KEY: c.publicKey }
-    : { WECHATPAY_PLATFORM_CERT_SERIAL: c.platformCertificateSerial as string, WECHATPAY_PLATFORM_CERT: c.platformCertificate as string };
+  const platform: Record<string, string> =
+    c.publicKeyId && c.publicKey
+      ? { WECHATPAY_PUBLIC_KEY_ID: c.publicKeyId, WECHATPAY_PUBLIC_KEY: c.publicKey }
+      : {
+          WECHATPAY_PLATFORM_CERT_SERIAL: c.platformCertificateSerial as string,
+          WECHATPAY_PLATFORM_CERT: c.platformCertificate as string,
+        };
   return {
     WECHATPAY_MCHID: c.mchid,
     WECHATPAY_SERIAL: c.serial,

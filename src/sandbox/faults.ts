@@ -35,9 +35,11 @@ function parseFault(value: unknown): Fault {
   const body = rules.expectObject(value, 'fault');
   rules.onlyKnown(body, ['status', 'code', 'latency_ms', 'reset', 'bad_signature', 'times', 'path', 'method']);
   const status = rules.int(body, 'status', false);
-  if (status !== undefined && (status < 100 || status > 599)) throw new ApiError(400, 'PARAM_ERROR', 'status: must be an HTTP status');
+  if (status !== undefined && (status < 100 || status > 599))
+    throw new ApiError(400, 'PARAM_ERROR', 'status: must be an HTTP status');
   const latency = rules.int(body, 'latency_ms', false);
-  if (latency !== undefined && (latency < 0 || latency > 600_000)) throw new ApiError(400, 'PARAM_ERROR', 'latency_ms: must be 0..600000');
+  if (latency !== undefined && (latency < 0 || latency > 600_000))
+    throw new ApiError(400, 'PARAM_ERROR', 'latency_ms: must be 0..600000');
   const times = rules.int(body, 'times', false);
   if (times !== undefined && times < 1) throw new ApiError(400, 'PARAM_ERROR', 'times: must be at least 1');
   const fault: Fault = {
@@ -51,10 +53,12 @@ function parseFault(value: unknown): Fault {
   };
   const method = rules.str(body, 'method', { max: 10 });
   if (method !== undefined) {
-    if (!/^(GET|POST|PUT|PATCH|DELETE)$/i.test(method)) throw new ApiError(400, 'PARAM_ERROR', 'method: must be GET, POST, PUT, PATCH or DELETE');
+    if (!/^(GET|POST|PUT|PATCH|DELETE)$/i.test(method))
+      throw new ApiError(400, 'PARAM_ERROR', 'method: must be GET, POST, PUT, PATCH or DELETE');
     fault.method = method.toUpperCase();
   }
-  if (fault.code !== undefined && fault.status === undefined) throw new ApiError(400, 'PARAM_ERROR', 'code: needs a status');
+  if (fault.code !== undefined && fault.status === undefined)
+    throw new ApiError(400, 'PARAM_ERROR', 'code: needs a status');
   if (fault.status === undefined && fault.latency_ms === undefined && !fault.reset && !fault.bad_signature) {
     throw new ApiError(400, 'PARAM_ERROR', 'a fault needs status, latency_ms, reset or bad_signature');
   }
@@ -81,7 +85,9 @@ export class Faults {
 
   /** The faults for this request, each one used up by one request. */
   take(pathname: string, method: string): AppliedFault | undefined {
-    const matching = this.active.filter((f) => pathname.startsWith(f.path) && (f.method === undefined || f.method === method));
+    const matching = this.active.filter(
+      (f) => pathname.startsWith(f.path) && (f.method === undefined || f.method === method),
+    );
     if (matching.length === 0) return undefined;
     const applied: AppliedFault = {};
     for (const f of matching) {

@@ -33,8 +33,15 @@ interface Settings {
 
 /** Checks options once, with errors that name the option. */
 function settle(options: SandboxOptions): Settings {
-  const { port = 0, host = '127.0.0.1', platformMode = 'publicKey', retryFactor = 1 / 60, notifyTimeoutMs = 5000 } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`sandbox option port: must be an integer 0..65535, got ${String(port)}`);
+  const {
+    port = 0,
+    host = '127.0.0.1',
+    platformMode = 'publicKey',
+    retryFactor = 1 / 60,
+    notifyTimeoutMs = 5000,
+  } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`sandbox option port: must be an integer 0..65535, got ${String(port)}`);
   if (typeof host !== 'string' || host === '') throw new Error('sandbox option host: must be a non-empty string');
   if (platformMode !== 'publicKey' && platformMode !== 'certificate') {
     throw new Error(`sandbox option platformMode: must be 'publicKey' or 'certificate', got ${String(platformMode)}`);
@@ -45,14 +52,23 @@ function settle(options: SandboxOptions): Settings {
   if (!Number.isInteger(notifyTimeoutMs) || notifyTimeoutMs < 1) {
     throw new Error(`sandbox option notifyTimeoutMs: must be a positive integer, got ${String(notifyTimeoutMs)}`);
   }
-  if (options.log !== undefined && typeof options.log !== 'function') throw new Error('sandbox option log: must be a function');
+  if (options.log !== undefined && typeof options.log !== 'function')
+    throw new Error('sandbox option log: must be a function');
   if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir === '')) {
     throw new Error('sandbox option stateDir: must be a non-empty string');
   }
-  const stateDir = options.stateDir === undefined
-    ? mkdtempSync(join(tmpdir(), 'wechatpay-sandbox-'))
-    : resolve(options.stateDir);
-  return { port, host, stateDir, ownsStateDir: options.stateDir === undefined, platformMode, retryFactor, notifyTimeoutMs, log: options.log ?? (() => {}) };
+  const stateDir =
+    options.stateDir === undefined ? mkdtempSync(join(tmpdir(), 'wechatpay-sandbox-')) : resolve(options.stateDir);
+  return {
+    port,
+    host,
+    stateDir,
+    ownsStateDir: options.stateDir === undefined,
+    platformMode,
+    retryFactor,
+    notifyTimeoutMs,
+    log: options.log ?? (() => {}),
+  };
 }
 
 function baseURL(host: string, port: number): string {
@@ -62,9 +78,13 @@ function baseURL(host: string, port: number): string {
 }
 
 function credentialsOf(keys: SandboxKeys, url: string, mode: Settings['platformMode']): SandboxCredentials {
-  const platform = mode === 'publicKey'
-    ? { publicKeyId: keys.publicKeyId, publicKey: keys.platformPublicKeyPath }
-    : { platformCertificateSerial: keys.platformCertificateSerial, platformCertificate: keys.platformCertificatePath };
+  const platform =
+    mode === 'publicKey'
+      ? { publicKeyId: keys.publicKeyId, publicKey: keys.platformPublicKeyPath }
+      : {
+          platformCertificateSerial: keys.platformCertificateSerial,
+          platformCertificate: keys.platformCertificatePath,
+        };
   return {
     baseURL: url,
     mchid: keys.mchid,

@@ -89,8 +89,17 @@ function create(stateDir: string): void {
 function isKeyIds(value: unknown): value is KeyIds {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  const names: Array<keyof KeyIds> = ['mchid', 'serial', 'publicKeyId', 'platformCertificateSerial', 'apiv3Key',
-    'appid', 'miniProgramAppid', 'miniProgramSecret', 'cardId'];
+  const names: Array<keyof KeyIds> = [
+    'mchid',
+    'serial',
+    'publicKeyId',
+    'platformCertificateSerial',
+    'apiv3Key',
+    'appid',
+    'miniProgramAppid',
+    'miniProgramSecret',
+    'cardId',
+  ];
   return v.version === 1 && names.every((n) => typeof v[n] === 'string');
 }
 
@@ -99,7 +108,8 @@ export function loadOrCreateKeys(stateDir: string): SandboxKeys {
   const idsPath = join(stateDir, FILES.ids);
   if (!existsSync(idsPath)) create(stateDir);
   const ids: unknown = JSON.parse(readFileSync(idsPath, 'utf8'));
-  if (!isKeyIds(ids)) throw new Error(`sandbox: ${idsPath} is not a sandbox key file; remove the state folder to start afresh`);
+  if (!isKeyIds(ids))
+    throw new Error(`sandbox: ${idsPath} is not a sandbox key file; remove the state folder to start afresh`);
   const merchantPrivateKeyPath = join(stateDir, FILES.merchantPrivateKey);
   const platformPrivateKey = createPrivateKey(readFileSync(join(stateDir, FILES.platformPrivateKey)));
   return {

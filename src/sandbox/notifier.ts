@@ -49,7 +49,10 @@ export class Notifier {
   constructor(private readonly options: NotifierOptions) {}
 
   /** Stores a notification and sends it now, or when a notify URL is registered. */
-  enqueue(eventType: NotificationEvent, payload: { card_id: string; code: string } & Record<string, unknown>): StoredNotification {
+  enqueue(
+    eventType: NotificationEvent,
+    payload: { card_id: string; code: string } & Record<string, unknown>,
+  ): StoredNotification {
     const nonce = randomAlnum(12);
     const associatedData = 'membercard';
     const envelope = {
@@ -103,10 +106,13 @@ export class Notifier {
   private schedule(n: StoredNotification, delayMs: number): void {
     // Without a notify URL the notification stays pending; resume() picks it up later.
     if (this.closed || !this.options.state.data.notify_url) return;
-    this.timers.set(n.id, setTimeout(() => {
-      this.timers.delete(n.id);
-      void this.attempt(n);
-    }, delayMs));
+    this.timers.set(
+      n.id,
+      setTimeout(() => {
+        this.timers.delete(n.id);
+        void this.attempt(n);
+      }, delayMs),
+    );
   }
 
   private async attempt(n: StoredNotification): Promise<void> {
@@ -160,7 +166,10 @@ export class Notifier {
         finish({ error: err instanceof Error ? err.message : String(err) });
         return;
       }
-      timer = setTimeout(() => finish({ error: `no answer within ${this.options.timeoutMs} ms` }), this.options.timeoutMs);
+      timer = setTimeout(
+        () => finish({ error: `no answer within ${this.options.timeoutMs} ms` }),
+        this.options.timeoutMs,
+      );
       req.on('error', (err: Error) => finish({ error: err.message }));
       this.inFlight.set(n.id, req);
       req.end(n.body);

@@ -26,7 +26,9 @@ export class ApiError extends Error {
   }
 
   toBody(): { code: string; message: string; detail?: ErrorDetail } {
-    return this.detail ? { code: this.code, message: this.message, detail: this.detail } : { code: this.code, message: this.message };
+    return this.detail
+      ? { code: this.code, message: this.message, detail: this.detail }
+      : { code: this.code, message: this.message };
   }
 }
 

@@ -83,7 +83,12 @@ function createLoginCode(ctx: ControlContext, body: Json): Reply {
   rules.onlyKnown(body, ['unionid', 'mp_openid']);
   const user = requireUser(ctx, body);
   const jsCode = randomAlnum(32);
-  ctx.state.data.login_codes.push({ js_code: jsCode, mp_openid: user.mp_openid, expires_at: Date.now() + LOGIN_CODE_TTL_MS, used: false });
+  ctx.state.data.login_codes.push({
+    js_code: jsCode,
+    mp_openid: user.mp_openid,
+    expires_at: Date.now() + LOGIN_CODE_TTL_MS,
+    used: false,
+  });
   ctx.state.save();
   return json(201, { js_code: jsCode });
 }
@@ -97,7 +102,16 @@ function uniqueCode(ctx: ControlContext): string {
 
 /** The user receives a card: it exists from now on, and ACCEPT_CARD goes to the merchant. */
 function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
-  rules.onlyKnown(body, ['unionid', 'mp_openid', 'outer_str', 'balance', 'bonus_value', 'level', 'user_card_status', 'membership_number']);
+  rules.onlyKnown(body, [
+    'unionid',
+    'mp_openid',
+    'outer_str',
+    'balance',
+    'bonus_value',
+    'level',
+    'user_card_status',
+    'membership_number',
+  ]);
   if (cardId !== ctx.keys.cardId) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', `card_id ${cardId} does not exist`);
   const user = requireUser(ctx, body);
   const outerStr = rules.str(body, 'outer_str', { max: 128 });
@@ -114,7 +128,10 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
     balance: nonNegative(body, 'balance') ?? 0,
     bonus_value: nonNegative(body, 'bonus_value') ?? 0,
     user_card_status: status(body) ?? 'EFFECTIVE',
-    user_information: { common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: user.nickname }], custom_field_list: [] },
+    user_information: {
+      common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: user.nickname }],
+      custom_field_list: [],
+    },
     unionid: user.unionid,
     outer_str: outerStr,
     applied: { card: [], rights: [] },
@@ -229,8 +246,15 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
     case 'GET notifications':
       return json(200, {
         data: ctx.state.data.notifications.map((n) => ({
-          id: n.id, event_type: n.event_type, card_id: n.card_id, code: n.code, attempts: n.attempts,
-          last_status: n.last_status, last_error: n.last_error, delivered: n.delivered, abandoned: n.abandoned,
+          id: n.id,
+          event_type: n.event_type,
+          card_id: n.card_id,
+          code: n.code,
+          attempts: n.attempts,
+          last_status: n.last_status,
+          last_error: n.last_error,
+          delivered: n.delivered,
+          abandoned: n.abandoned,
         })),
       });
     default:

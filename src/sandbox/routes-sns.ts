@@ -9,9 +9,14 @@ import type { SandboxState } from './state.js';
 /** A js_code lives this long and works once. */
 export const LOGIN_CODE_TTL_MS = 5 * 60_000;
 
-const fail = (errcode: number, errmsg: string): Reply => json(200, { errcode, errmsg: `${errmsg}, rid: ${randomBytes(4).toString('hex')}` });
+const fail = (errcode: number, errmsg: string): Reply =>
+  json(200, { errcode, errmsg: `${errmsg}, rid: ${randomBytes(4).toString('hex')}` });
 
-export function handleSns(ctx: { keys: SandboxKeys; state: SandboxState }, pathname: string, query: URLSearchParams): Reply {
+export function handleSns(
+  ctx: { keys: SandboxKeys; state: SandboxState },
+  pathname: string,
+  query: URLSearchParams,
+): Reply {
   if (pathname !== '/sns/jscode2session') return fail(-1, `no such API ${pathname}`);
   const appid = query.get('appid');
   if (appid !== ctx.keys.miniProgramAppid) return fail(40013, 'invalid appid');

@@ -3,7 +3,12 @@ import type { Notifier } from './notifier.js';
 import { ApiError, json, noContent, type Reply } from './reply.js';
 import type { Card, SandboxState } from './state.js';
 import {
-  paramError, parseJsonObject, validateCallback, validateCardPatch, validateRightsPatch, validateUnavailable,
+  paramError,
+  parseJsonObject,
+  validateCallback,
+  validateCardPatch,
+  validateRightsPatch,
+  validateUnavailable,
 } from './validate.js';
 
 // The signed WeChat Pay APIv3 member-card endpoints. The caller has already checked the
@@ -47,7 +52,11 @@ function requireCard(ctx: V3Context, cardId: string, code: string): Card {
 
 function requireEffective(card: Card): void {
   if (card.user_card_status !== 'EFFECTIVE') {
-    throw new ApiError(400, 'INVALID_REQUEST', `the card is ${card.user_card_status}, only an EFFECTIVE card can be changed`);
+    throw new ApiError(
+      400,
+      'INVALID_REQUEST',
+      `the card is ${card.user_card_status}, only an EFFECTIVE card can be changed`,
+    );
   }
 }
 
@@ -55,12 +64,21 @@ function requireEffective(card: Card): void {
  * Stricter than WeChat Pay documents, on purpose: our own code must always send numbers that
  * add up and start from the stored value, and never take a balance below zero.
  */
-function checkConsistency(what: 'balance' | 'bonus_value', stored: number, before: number, add: number, after: number): void {
-  const [b, a, r] = what === 'balance'
-    ? ['before_balance', 'add_balance', 'balance']
-    : ['before_bonus_value', 'add_bonus_value', 'bonus_value'];
-  if (before + add !== after) throw new ApiError(400, 'INVALID_REQUEST', `${b} + ${a} (${before} + ${add}) does not equal ${r} (${after})`);
-  if (before !== stored) throw new ApiError(400, 'INVALID_REQUEST', `${b} (${before}) does not equal the stored ${what} (${stored})`);
+function checkConsistency(
+  what: 'balance' | 'bonus_value',
+  stored: number,
+  before: number,
+  add: number,
+  after: number,
+): void {
+  const [b, a, r] =
+    what === 'balance'
+      ? ['before_balance', 'add_balance', 'balance']
+      : ['before_bonus_value', 'add_bonus_value', 'bonus_value'];
+  if (before + add !== after)
+    throw new ApiError(400, 'INVALID_REQUEST', `${b} + ${a} (${before} + ${add}) does not equal ${r} (${after})`);
+  if (before !== stored)
+    throw new ApiError(400, 'INVALID_REQUEST', `${b} (${before}) does not equal the stored ${what} (${stored})`);
   if (after < 0) throw new ApiError(400, 'INVALID_REQUEST', `${r} would be negative (${after})`);
 }
 
@@ -111,7 +129,8 @@ function queryInt(query: URLSearchParams, name: string, fallback: number, min: n
   const raw = query.get(name);
   if (raw === null || raw === '') return fallback;
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw paramError(name, raw, `must be an integer from ${min} to ${max}`, 'query');
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw paramError(name, raw, `must be an integer from ${min} to ${max}`, 'query');
   return n;
 }
 
@@ -120,7 +139,8 @@ function userCards(ctx: V3Context, query: URLSearchParams): Reply {
   if (!openid) throw paramError('openid', openid, 'required', 'query');
   const appid = query.get('appid');
   if (!appid) throw paramError('appid', appid, 'required', 'query');
-  if (appid !== ctx.keys.appid) throw paramError('appid', appid, 'is not the AppID of this merchant\'s card template', 'query');
+  if (appid !== ctx.keys.appid)
+    throw paramError('appid', appid, "is not the AppID of this merchant's card template", 'query');
   const offset = queryInt(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   const limit = queryInt(query, 'limit', 10, 1, 20);
   // A card the user deleted is no longer held by them.
@@ -152,13 +172,15 @@ export function handleV3(ctx: V3Context, req: V3Request): Reply {
     if (m === 'GET') return json(200, { notify_url: ctx.state.data.notify_url ?? '', mchid: ctx.keys.mchid });
     if (m === 'PATCH') return setCallback(ctx, req.body);
   }
-  if (parts.length === 2 && parts[0] === 'user' && parts[1] === 'cards' && m === 'GET') return userCards(ctx, req.query);
+  if (parts.length === 2 && parts[0] === 'user' && parts[1] === 'cards' && m === 'GET')
+    return userCards(ctx, req.query);
   if (parts[0] === 'cards' && parts[2] === 'codes' && parts[1] && parts[3]) {
     const [, cardId, , code, action] = parts as [string, string, string, string, string | undefined];
     if (parts.length === 4 && m === 'GET') return getCard(ctx, cardId, code);
     if (parts.length === 4 && m === 'PATCH') return patchCard(ctx, cardId, code, req.body);
     if (parts.length === 5 && action === 'rights' && m === 'PATCH') return patchRights(ctx, cardId, code, req.body);
-    if (parts.length === 5 && action === 'unavailable' && m === 'POST') return makeUnavailable(ctx, cardId, code, req.body);
+    if (parts.length === 5 && action === 'unavailable' && m === 'POST')
+      return makeUnavailable(ctx, cardId, code, req.body);
   }
   throw notFound();
 }

@@ -58,7 +58,7 @@ export class SandboxServer {
   constructor(private readonly ctx: ServerContext) {
     this.http = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
-        ctx.log(`sandbox error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        ctx.log(`sandbox error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         if (!res.headersSent) {
           res.writeHead(500, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify({ code: 'SYSTEM_ERROR', message: 'sandbox internal error' }));
@@ -99,7 +99,10 @@ export class SandboxServer {
   private async control(req: IncomingMessage, res: ServerResponse, method: string, pathname: string): Promise<void> {
     if (!isLoopback(req.socket.remoteAddress)) {
       req.resume();
-      this.write(res, { status: 403, body: { code: 'FORBIDDEN', message: 'the control API answers loopback clients only' } });
+      this.write(res, {
+        status: 403,
+        body: { code: 'FORBIDDEN', message: 'the control API answers loopback clients only' },
+      });
       return;
     }
     let reply: Reply;
@@ -126,7 +129,9 @@ export class SandboxServer {
     const fault = this.ctx.faults.take(url.pathname, req.method ?? 'GET');
     const record = (status: number, signatureValid: boolean): void => {
       this.ctx.requests.add({ method, path: target, status, signature_valid: signatureValid, request_id: requestId });
-      this.ctx.log(`${method} ${target} -> ${status || 'reset'} (${Date.now() - started} ms)${signatureValid ? '' : ' [signature invalid]'}`);
+      this.ctx.log(
+        `${method} ${target} -> ${status || 'reset'} (${Date.now() - started} ms)${signatureValid ? '' : ' [signature invalid]'}`,
+      );
     };
     if (fault?.reset) {
       record(0, false);
@@ -144,9 +149,18 @@ export class SandboxServer {
         if (!(err instanceof SignatureError)) throw err;
         if (fault?.status === undefined) throw new ApiError(401, 'SIGN_ERROR', err.message);
       }
-      reply = fault?.status !== undefined
-        ? { status: fault.status, body: { code: fault.code, message: `fault injected by the sandbox (${fault.code})` } }
-        : handleV3(this.ctx, { method, pathname: url.pathname, query: url.searchParams, body: body.toString('utf8') });
+      reply =
+        fault?.status !== undefined
+          ? {
+              status: fault.status,
+              body: { code: fault.code, message: `fault injected by the sandbox (${fault.code})` },
+            }
+          : handleV3(this.ctx, {
+              method,
+              pathname: url.pathname,
+              query: url.searchParams,
+              body: body.toString('utf8'),
+            });
     } catch (err) {
       reply = errorReply(this.asApiError(err));
     }
@@ -170,9 +184,16 @@ export class SandboxServer {
     req.resume();
     // WeChat's login API reports its errors as {errcode, errmsg}: a fault code that is a number
     // (e.g. 45011, -1) becomes the errcode, so "busy" and "rate limited" can be simulated.
-    const reply: Reply = fault?.status !== undefined
-      ? { status: fault.status, body: { errcode: /^-?\d+$/.test(fault.code ?? '') ? Number(fault.code) : -1, errmsg: `fault injected by the sandbox (${fault.code})` } }
-      : handleSns(this.ctx, url.pathname, url.searchParams);
+    const reply: Reply =
+      fault?.status !== undefined
+        ? {
+            status: fault.status,
+            body: {
+              errcode: /^-?\d+$/.test(fault.code ?? '') ? Number(fault.code) : -1,
+              errmsg: `fault injected by the sandbox (${fault.code})`,
+            },
+          }
+        : handleSns(this.ctx, url.pathname, url.searchParams);
     if (!(await this.delay(fault))) return;
     this.write(res, reply);
     record(reply.status);
@@ -197,14 +218,17 @@ export class SandboxServer {
   private asApiError(err: unknown): ApiError {
     if (err instanceof ApiError) return err;
     if (err instanceof BodyTooLarge) return new ApiError(413, 'PARAM_ERROR', err.message);
-    this.ctx.log(`sandbox error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    this.ctx.log(`sandbox error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return new ApiError(500, 'SYSTEM_ERROR', 'sandbox internal error');
   }
 
   private write(res: ServerResponse, reply: Reply): void {
     if (res.destroyed) return;
     const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
-    res.writeHead(reply.status, reply.body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(
+      reply.status,
+      reply.body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) },
+    );
     res.end(text);
   }
 
@@ -213,7 +237,11 @@ export class SandboxServer {
     if (res.destroyed) return;
     const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
     const headers: Record<string, string | number> = {
-      ...platformHeaders(text, { serial: this.ctx.platformSerial, privateKey: this.ctx.keys.platformPrivateKey }, { corrupt }),
+      ...platformHeaders(
+        text,
+        { serial: this.ctx.platformSerial, privateKey: this.ctx.keys.platformPrivateKey },
+        { corrupt },
+      ),
       'Request-ID': requestId,
     };
     if (reply.body !== undefined) {

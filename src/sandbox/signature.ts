@@ -53,7 +53,10 @@ export interface RequestToCheck {
 export class RequestVerifier {
   private readonly seen = new Map<string, number>(); // `${mchid}\n${nonce}` → time first seen
 
-  constructor(private readonly merchants: Merchant[], private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly merchants: Merchant[],
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Returns the mchid on success; throws SignatureError saying which check failed. */
   verify(request: RequestToCheck): string {

@@ -78,7 +78,14 @@ export interface StateData {
 /** Delivered notifications kept for GET /sandbox/notifications; older ones are dropped. */
 const KEEP_DELIVERED = 500;
 
-const empty = (): StateData => ({ version: 1, users: [], cards: [], login_codes: [], notify_url: null, notifications: [] });
+const empty = (): StateData => ({
+  version: 1,
+  users: [],
+  cards: [],
+  login_codes: [],
+  notify_url: null,
+  notifications: [],
+});
 
 export class SandboxState {
   readonly data: StateData;

@@ -52,7 +52,8 @@ function str(obj: Json, key: string, rule: StringRule, prefix = ''): string | un
   const n = charLength(value);
   if (n < (rule.min ?? 1)) throw paramError(field, value, `must have at least ${rule.min ?? 1} characters`);
   if (n > rule.max) throw paramError(field, value, `must have at most ${rule.max} characters`);
-  if (rule.pattern && !rule.pattern.test(value)) throw paramError(field, value, rule.patternIssue ?? 'has invalid characters');
+  if (rule.pattern && !rule.pattern.test(value))
+    throw paramError(field, value, rule.patternIssue ?? 'has invalid characters');
   return value;
 }
 
@@ -79,10 +80,16 @@ export const MEMBERSHIP_NUMBER = /^[\x21-\x7e]+$/;
 export const OUT_REQUEST_NO = /^[A-Za-z0-9|_*-]+$/;
 
 export const membershipNumberRule: StringRule = {
-  max: 32, pattern: MEMBERSHIP_NUMBER, patternIssue: 'only digits, letters and half-width punctuation',
+  max: 32,
+  pattern: MEMBERSHIP_NUMBER,
+  patternIssue: 'only digits, letters and half-width punctuation',
 };
 export const levelRule: StringRule = { max: 5 };
-const outRequestNoRule: StringRule = { max: 32, pattern: OUT_REQUEST_NO, patternIssue: 'only letters, digits and |_*-' };
+const outRequestNoRule: StringRule = {
+  max: 32,
+  pattern: OUT_REQUEST_NO,
+  patternIssue: 'only letters, digits and |_*-',
+};
 
 function httpsUrl(obj: Json, key: string, max: number): string | undefined {
   const value = str(obj, key, { max });
@@ -98,7 +105,8 @@ function httpsUrl(obj: Json, key: string, max: number): string | undefined {
 }
 
 function expectObject(value: unknown, field: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw paramError(field, value, 'must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw paramError(field, value, 'must be an object');
   return value as Json;
 }
 
@@ -121,8 +129,15 @@ export interface CardPatch {
 
 /** PATCH /cards/{card_id}/codes/{code} */
 export function validateCardPatch(body: Json): CardPatch {
-  onlyKnown(body, ['membership_number', 'background_picture_url', 'level', 'out_request_no', 'balance_information',
-    'need_inform_balance', 'need_inform_level']);
+  onlyKnown(body, [
+    'membership_number',
+    'background_picture_url',
+    'level',
+    'out_request_no',
+    'balance_information',
+    'need_inform_balance',
+    'need_inform_level',
+  ]);
   const patch: CardPatch = {
     membership_number: str(body, 'membership_number', membershipNumberRule),
     background_picture_url: httpsUrl(body, 'background_picture_url', 128),
@@ -142,9 +157,17 @@ export function validateCardPatch(body: Json): CardPatch {
       balance_remark: str(info, 'balance_remark', { max: 100 }, p),
     };
   }
-  if (patch.membership_number === undefined && patch.background_picture_url === undefined
-    && patch.level === undefined && patch.balance_information === undefined) {
-    throw new ApiError(400, 'PARAM_ERROR', 'nothing to change: give membership_number, background_picture_url, level or balance_information');
+  if (
+    patch.membership_number === undefined &&
+    patch.background_picture_url === undefined &&
+    patch.level === undefined &&
+    patch.balance_information === undefined
+  ) {
+    throw new ApiError(
+      400,
+      'PARAM_ERROR',
+      'nothing to change: give membership_number, background_picture_url, level or balance_information',
+    );
   }
   return patch;
 }
@@ -160,7 +183,14 @@ export interface RightsPatch {
 
 /** PATCH /cards/{card_id}/codes/{code}/rights */
 export function validateRightsPatch(body: Json): RightsPatch {
-  onlyKnown(body, ['out_request_no', 'before_bonus_value', 'bonus_value', 'add_bonus_value', 'need_inform_bonus', 'bonus_remark']);
+  onlyKnown(body, [
+    'out_request_no',
+    'before_bonus_value',
+    'bonus_value',
+    'add_bonus_value',
+    'need_inform_bonus',
+    'bonus_remark',
+  ]);
   return {
     out_request_no: str(body, 'out_request_no', { ...outRequestNoRule, required: true }) as string,
     before_bonus_value: int(body, 'before_bonus_value', true) as number,
@@ -189,8 +219,10 @@ export function validateCallback(body: Json): string {
   }
   // WeChat Pay demands https; the sandbox also takes http because the back ends it calls run
   // on a laptop or in CI, where there is no certificate to serve https with.
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw paramError('notify_url', value, 'must be an http(s) URL');
-  if (value.includes('?') || value.includes('#')) throw paramError('notify_url', value, 'must not carry a query string or fragment');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw paramError('notify_url', value, 'must be an http(s) URL');
+  if (value.includes('?') || value.includes('#'))
+    throw paramError('notify_url', value, 'must not carry a query string or fragment');
   return value;
 }
 

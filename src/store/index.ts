@@ -13,8 +13,8 @@ export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres.js';
 export { RedisStore, type RedisStoreOptions } from './redis.js';
 
-
-const ACCEPTED = 'memory:, sqlite:<path> (e.g. sqlite:./data/membercard.db, sqlite::memory:), postgres://…, postgresql://…, redis://… or rediss://…';
+const ACCEPTED =
+  'memory:, sqlite:<path> (e.g. sqlite:./data/membercard.db, sqlite::memory:), postgres://…, postgresql://…, redis://… or rediss://…';
 
 /**
  * A Store from MEMBERCARD_STORE's value, or the host's own Store object as is. Synchronous:
@@ -23,10 +23,12 @@ const ACCEPTED = 'memory:, sqlite:<path> (e.g. sqlite:./data/membercard.db, sqli
 export function createStore(spec: string | Store): Store {
   if (typeof spec === 'object' && spec !== null) {
     const missing = missingStoreMethods(spec);
-    if (missing.length) throw new OptionsError(`store: the object given lacks the Store method(s) ${missing.join(', ')}`);
+    if (missing.length)
+      throw new OptionsError(`store: the object given lacks the Store method(s) ${missing.join(', ')}`);
     return spec;
   }
-  if (typeof spec !== 'string') throw new OptionsError(`store must be a string (${ACCEPTED}) or a Store object, got ${typeof spec}`);
+  if (typeof spec !== 'string')
+    throw new OptionsError(`store must be a string (${ACCEPTED}) or a Store object, got ${typeof spec}`);
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(spec.trim());
   const scheme = match?.[1]?.toLowerCase();
   const rest = match ? spec.trim().slice(match[0].length) : '';
@@ -36,14 +38,19 @@ export function createStore(spec: string | Store): Store {
     case 'sqlite': {
       // sqlite:./rel.db, sqlite:/abs.db, sqlite::memory:, and the URL-ish sqlite:///abs.db.
       const filename = rest.startsWith('//') ? rest.slice(2) : rest;
-      if (!filename) throw new OptionsError(`store: "sqlite:" needs a file path, e.g. sqlite:./data/membercard.db or sqlite::memory:`);
+      if (!filename)
+        throw new OptionsError(
+          `store: "sqlite:" needs a file path, e.g. sqlite:./data/membercard.db or sqlite::memory:`,
+        );
       return new SqliteStore({ filename });
     }
     case 'postgres':
     case 'postgresql': {
       const url = parseUrl(spec);
       const schema = takeParam(url, 'schema');
-      return new PostgresStore(schema ? { connectionString: url.toString(), schema } : { connectionString: url.toString() });
+      return new PostgresStore(
+        schema ? { connectionString: url.toString(), schema } : { connectionString: url.toString() },
+      );
     }
     case 'redis':
     case 'rediss': {

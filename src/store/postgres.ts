@@ -177,7 +177,9 @@ export class PostgresStore implements Store {
     this.#options = options;
     this.#schema = options.schema ?? 'public';
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.#schema)) {
-      throw new OptionsError(`schema must be a plain PostgreSQL identifier (letters, digits, _), got ${JSON.stringify(this.#schema)}`);
+      throw new OptionsError(
+        `schema must be a plain PostgreSQL identifier (letters, digits, _), got ${JSON.stringify(this.#schema)}`,
+      );
     }
     this.#s = `"${this.#schema}"`;
   }
@@ -213,16 +215,18 @@ export class PostgresStore implements Store {
   }
 
   async getBinding(cardId: string, code: string): Promise<Binding | undefined> {
-    const rows = await this.#query<BindingRow>(`SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`, [cardId, code]);
+    const rows = await this.#query<BindingRow>(`SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`, [
+      cardId,
+      code,
+    ]);
     return rows[0] && toBinding(rows[0]);
   }
 
   async flagBinding(cardId: string, code: string): Promise<void> {
-    await this.#query(`UPDATE ${this.#s}.bindings SET status = 'flagged', updated_at = $3 WHERE card_id = $1 AND code = $2`, [
-      cardId,
-      code,
-      Date.now(),
-    ]);
+    await this.#query(
+      `UPDATE ${this.#s}.bindings SET status = 'flagged', updated_at = $3 WHERE card_id = $1 AND code = $2`,
+      [cardId, code, Date.now()],
+    );
   }
 
   async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
@@ -266,14 +270,21 @@ export class PostgresStore implements Store {
              user_openid = COALESCE(EXCLUDED.user_openid, b.user_openid),
              status = 'active',
              updated_at = EXCLUDED.updated_at`,
-          [effect.cardId, effect.code, orNull(effect.unionid), orNull(effect.oaOpenid), outer?.openid ?? null, outer?.unionid || null, now],
+          [
+            effect.cardId,
+            effect.code,
+            orNull(effect.unionid),
+            orNull(effect.oaOpenid),
+            outer?.openid ?? null,
+            outer?.unionid || null,
+            now,
+          ],
         );
       } else if (effect.kind === 'retire') {
-        await client.query(`UPDATE ${s}.bindings SET status = 'retired', updated_at = $3 WHERE card_id = $1 AND code = $2`, [
-          effect.cardId,
-          effect.code,
-          now,
-        ]);
+        await client.query(
+          `UPDATE ${s}.bindings SET status = 'retired', updated_at = $3 WHERE card_id = $1 AND code = $2`,
+          [effect.cardId, effect.code, now],
+        );
       }
       return true;
     });
@@ -358,7 +369,10 @@ export class PostgresStore implements Store {
   }
 
   async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
-    const rows = await this.#query<OperationRow>(`SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND request_id = $2`, [cardId, requestId]);
+    const rows = await this.#query<OperationRow>(
+      `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND request_id = $2`,
+      [cardId, requestId],
+    );
     return rows[0] && toOperation(rows[0]);
   }
 
@@ -379,7 +393,10 @@ export class PostgresStore implements Store {
       );
       const row = updated.rows[0];
       if (!row) {
-        const current = await client.query<OperationRow>(`SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`, [cardId, requestId]);
+        const current = await client.query<OperationRow>(
+          `SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`,
+          [cardId, requestId],
+        );
         return { changed: false, operation: current.rows[0] && toOperation(current.rows[0]) };
       }
       const op = toOperation(row);
@@ -387,8 +404,19 @@ export class PostgresStore implements Store {
         await client.query(
           `INSERT INTO ${s}.audit_log (card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [op.cardId, op.code, op.requestId, op.kind, op.actor ?? null, op.amount ?? null, op.value ?? null, op.remark ?? null,
-            encodeValue(op.before), encodeValue(op.after), now],
+          [
+            op.cardId,
+            op.code,
+            op.requestId,
+            op.kind,
+            op.actor ?? null,
+            op.amount ?? null,
+            op.value ?? null,
+            op.remark ?? null,
+            encodeValue(op.before),
+            encodeValue(op.after),
+            now,
+          ],
         );
       }
       return { changed: true, operation: op };
@@ -470,7 +498,8 @@ export class PostgresStore implements Store {
 
   async #connect(): Promise<void> {
     const { connectionString } = this.#options;
-    const mod = (await loadOptional('pg', redactUrl(connectionString), () => import('pg'))) as PgModule | { default: PgModule };
+    const mod = (await loadOptional('pg', redactUrl(connectionString), () => import('pg'))) as
+      PgModule | { default: PgModule };
     const pg = interopDefault(mod);
     const queryTimeoutMs = this.#options.queryTimeoutMs ?? 4000;
     const pool = new pg.Pool({
@@ -520,7 +549,8 @@ export class PostgresStore implements Store {
       const version = current.rows[0]?.version ?? 0;
       if (current.rowCount === 0) await client.query(`INSERT INTO ${s}.schema_version (version) VALUES (0)`);
       for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]?.(s) ?? '');
-      if (version < MIGRATIONS.length) await client.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
+      if (version < MIGRATIONS.length)
+        await client.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
     }, pool);
   }
 

@@ -60,7 +60,11 @@ type OperationBody = Omit<Operation, 'state' | 'error' | 'updatedAt'>;
 
 function toOperation(h: Record<string, string>): Operation | undefined {
   if (!h['body']) return undefined;
-  const op: Operation = { ...(JSON.parse(h['body']) as OperationBody), state: h['state'] as Operation['state'], updatedAt: Number(h['updatedAt']) };
+  const op: Operation = {
+    ...(JSON.parse(h['body']) as OperationBody),
+    state: h['state'] as Operation['state'],
+    updatedAt: Number(h['updatedAt']),
+  };
   if (h['errorCode']) op.error = { code: h['errorCode'], message: h['errorMessage'] ?? '' };
   return op;
 }

@@ -1,4 +1,13 @@
-import type { AuditEntry, Binding, BindingStatus, NotificationRecord, Operation, OperationKind, OperationState, Session } from './types.js';
+import type {
+  AuditEntry,
+  Binding,
+  BindingStatus,
+  NotificationRecord,
+  Operation,
+  OperationKind,
+  OperationState,
+  Session,
+} from './types.js';
 
 /** Row shapes shared by the SQL engines (SQLite and PostgreSQL use the same column names). */
 export interface BindingRow {
@@ -91,8 +100,10 @@ export interface AuditRow {
 }
 
 /** before / after are numbers (balance, points) or strings (level, membership number): kept as JSON text. */
-export const encodeValue = (v: number | string | undefined): string | null => (v === undefined ? null : JSON.stringify(v));
-const decodeValue = (v: string | null): number | string | undefined => (v == null ? undefined : (JSON.parse(v) as number | string));
+export const encodeValue = (v: number | string | undefined): string | null =>
+  v === undefined ? null : JSON.stringify(v);
+const decodeValue = (v: string | null): number | string | undefined =>
+  v == null ? undefined : (JSON.parse(v) as number | string);
 
 /** The columns of an operation, in the order the SQL engines insert them. */
 export function operationParams(op: Operation): unknown[] {
@@ -143,7 +154,14 @@ export function toOperation(row: OperationRow): Operation {
 
 /** The audit entry an applied operation leaves (every engine builds it the same way). */
 export function auditOf(op: Operation, at: number): AuditEntry {
-  const entry: AuditEntry = { cardId: op.cardId, code: op.code, requestId: op.requestId, kind: op.kind, after: op.after, at };
+  const entry: AuditEntry = {
+    cardId: op.cardId,
+    code: op.code,
+    requestId: op.requestId,
+    kind: op.kind,
+    after: op.after,
+    at,
+  };
   if (op.actor !== undefined) entry.actor = op.actor;
   if (op.amount !== undefined) entry.amount = op.amount;
   if (op.value !== undefined) entry.value = op.value;

@@ -194,14 +194,19 @@ export class SqliteStore implements Store {
 
   getBinding(cardId: string, code: string): Promise<Binding | undefined> {
     return this.#run((db) => {
-      const row = db.prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?').get(cardId, code) as BindingRow | undefined;
+      const row = db.prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?').get(cardId, code) as
+        BindingRow | undefined;
       return row && toBinding(row);
     });
   }
 
   async flagBinding(cardId: string, code: string): Promise<void> {
     await this.#run((db) => {
-      db.prepare("UPDATE bindings SET status = 'flagged', updated_at = ? WHERE card_id = ? AND code = ?").run(Date.now(), cardId, code);
+      db.prepare("UPDATE bindings SET status = 'flagged', updated_at = ? WHERE card_id = ? AND code = ?").run(
+        Date.now(),
+        cardId,
+        code,
+      );
     });
   }
 
@@ -243,9 +248,22 @@ export class SqliteStore implements Store {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (card_id, code) DO UPDATE SET unionid = excluded.unionid, oa_openid = excluded.oa_openid,
                user_openid = excluded.user_openid, status = excluded.status, updated_at = excluded.updated_at`,
-          ).run(b.cardId, b.code, b.unionid ?? null, b.oaOpenid ?? null, b.userOpenid ?? null, b.status, b.createdAt, b.updatedAt);
+          ).run(
+            b.cardId,
+            b.code,
+            b.unionid ?? null,
+            b.oaOpenid ?? null,
+            b.userOpenid ?? null,
+            b.status,
+            b.createdAt,
+            b.updatedAt,
+          );
         } else if (effect.kind === 'retire') {
-          db.prepare("UPDATE bindings SET status = 'retired', updated_at = ? WHERE card_id = ? AND code = ?").run(now, effect.cardId, effect.code);
+          db.prepare("UPDATE bindings SET status = 'retired', updated_at = ? WHERE card_id = ? AND code = ?").run(
+            now,
+            effect.cardId,
+            effect.code,
+          );
         }
         return true;
       });
@@ -311,9 +329,9 @@ export class SqliteStore implements Store {
 
   releaseLock(name: string, token: string): Promise<boolean> {
     return this.#run((db) => {
-      const row = db.prepare('DELETE FROM op_locks WHERE name = ? AND token = ? RETURNING expires_at').get(name, token) as
-        | { expires_at: number }
-        | undefined;
+      const row = db
+        .prepare('DELETE FROM op_locks WHERE name = ? AND token = ? RETURNING expires_at')
+        .get(name, token) as { expires_at: number } | undefined;
       return row !== undefined && row.expires_at > Date.now();
     });
   }
@@ -329,9 +347,11 @@ export class SqliteStore implements Store {
           .prepare('SELECT 1 FROM op_locks WHERE name = ? AND token = ? AND expires_at > ?')
           .get(fence.lock, fence.token, Date.now());
         if (!held) return { outcome: 'lock_lost' };
-        db.prepare(`INSERT INTO operations (${OPERATION_COLUMNS}) VALUES (${OPERATION_COLUMNS.split(',').map(() => '?').join(', ')})`).run(
-          ...operationParams(operation),
-        );
+        db.prepare(
+          `INSERT INTO operations (${OPERATION_COLUMNS}) VALUES (${OPERATION_COLUMNS.split(',')
+            .map(() => '?')
+            .join(', ')})`,
+        ).run(...operationParams(operation));
         return { outcome: 'inserted' };
       });
       return step.immediate();
@@ -340,7 +360,8 @@ export class SqliteStore implements Store {
 
   getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
     return this.#run((db) => {
-      const row = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as OperationRow | undefined;
+      const row = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as
+        OperationRow | undefined;
       return row && toOperation(row);
     });
   }
@@ -359,11 +380,12 @@ export class SqliteStore implements Store {
             `UPDATE operations SET state = ?, error_code = ?, error_message = ?, updated_at = ?
              WHERE card_id = ? AND request_id = ? AND state = 'pending' RETURNING *`,
           )
-          .get(outcome.state, error?.code ?? null, error?.message ?? null, now, cardId, requestId) as OperationRow | undefined;
+          .get(outcome.state, error?.code ?? null, error?.message ?? null, now, cardId, requestId) as
+          OperationRow | undefined;
         if (!row) {
-          const current = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as
-            | OperationRow
-            | undefined;
+          const current = db
+            .prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?')
+            .get(cardId, requestId) as OperationRow | undefined;
           return { changed: false, operation: current && toOperation(current) };
         }
         const op = toOperation(row);
@@ -371,8 +393,19 @@ export class SqliteStore implements Store {
           db.prepare(
             `INSERT INTO audit_log (card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          ).run(op.cardId, op.code, op.requestId, op.kind, op.actor ?? null, op.amount ?? null, op.value ?? null, op.remark ?? null,
-            encodeValue(op.before), encodeValue(op.after), now);
+          ).run(
+            op.cardId,
+            op.code,
+            op.requestId,
+            op.kind,
+            op.actor ?? null,
+            op.amount ?? null,
+            op.value ?? null,
+            op.remark ?? null,
+            encodeValue(op.before),
+            encodeValue(op.after),
+            now,
+          );
         }
         return { changed: true, operation: op };
       });
@@ -382,17 +415,23 @@ export class SqliteStore implements Store {
 
   listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
     return this.#run((db) =>
-      (db
-        .prepare(`SELECT * FROM operations WHERE card_id = ? AND code = ? AND state = 'pending' ORDER BY created_at, rowid`)
-        .all(cardId, code) as OperationRow[]).map(toOperation),
+      (
+        db
+          .prepare(
+            `SELECT * FROM operations WHERE card_id = ? AND code = ? AND state = 'pending' ORDER BY created_at, rowid`,
+          )
+          .all(cardId, code) as OperationRow[]
+      ).map(toOperation),
     );
   }
 
   listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
     return this.#run((db) =>
-      (db
-        .prepare('SELECT * FROM audit_log WHERE card_id = ? AND code = ? ORDER BY id DESC LIMIT ?')
-        .all(cardId, code, Math.max(0, Math.floor(limit))) as AuditRow[]).map(toAudit),
+      (
+        db
+          .prepare('SELECT * FROM audit_log WHERE card_id = ? AND code = ? ORDER BY id DESC LIMIT ?')
+          .all(cardId, code, Math.max(0, Math.floor(limit))) as AuditRow[]
+      ).map(toAudit),
     );
   }
 

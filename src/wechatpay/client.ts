@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Decorator } from 'wechatpay-axios-plugin';
 import { OptionsError } from '../errors.js';
+import { isSafeSegment } from '../ids.js';
 import type { Log } from '../log.js';
 import type { CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
 import { describeFailure, isTransient, toClientError } from './upstream-errors.js';
@@ -21,17 +22,15 @@ export interface WechatpayClientOptions {
 }
 
 interface AxiosInstanceLike {
-  request(config: { url: string; method: string; data?: unknown; timeout?: number }): Promise<{ status: number; data: unknown }>;
+  request(config: {
+    url: string;
+    method: string;
+    data?: unknown;
+    timeout?: number;
+  }): Promise<{ status: number; data: unknown }>;
 }
 
 const BASE = 'v3/marketing/membercard-open';
-/** card_id and code go into the path unencoded by the plugin's signer: only these characters may. */
-const SAFE_SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
-
-export function isSafeSegment(value: unknown): value is string {
-  return typeof value === 'string' && SAFE_SEGMENT.test(value);
-}
-
 function cardPath(cardId: string, code: string): string {
   if (!isSafeSegment(cardId) || !isSafeSegment(code)) {
     // Our own data is wrong (a bad resolveCode answer, say): never send it upstream.

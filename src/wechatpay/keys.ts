@@ -20,7 +20,9 @@ function readKeyText(input: string | Buffer, option: string): string | Buffer {
 
 function requireRsa(key: KeyObject, option: string): KeyObject {
   if (key.asymmetricKeyType !== 'rsa') {
-    throw new OptionsError(`option "${option}": expected an RSA key, got ${key.asymmetricKeyType ?? 'an unknown key type'}`);
+    throw new OptionsError(
+      `option "${option}": expected an RSA key, got ${key.asymmetricKeyType ?? 'an unknown key type'}`,
+    );
   }
   return key;
 }
@@ -28,7 +30,8 @@ function requireRsa(key: KeyObject, option: string): KeyObject {
 /** Loads the merchant's RSA private key once, at creation, so a bad file fails early and clearly. */
 export function loadPrivateKey(input: KeyInput, option: string): KeyObject {
   if (input instanceof KeyObject) {
-    if (input.type !== 'private') throw new OptionsError(`option "${option}": expected a private key, got a ${input.type} key`);
+    if (input.type !== 'private')
+      throw new OptionsError(`option "${option}": expected a private key, got a ${input.type} key`);
     return requireRsa(input, option);
   }
   try {

@@ -46,13 +46,21 @@ function parseEnvelope(rawBody: string): Envelope {
   const e = body as Partial<Envelope> | null;
   const r = e?.resource;
   if (
-    !e || typeof e.id !== 'string' || !e.id || e.id.length > 64 || typeof e.event_type !== 'string' || !r || typeof r !== 'object'
-    || typeof r.ciphertext !== 'string' || typeof r.nonce !== 'string'
-    || (r.associated_data !== undefined && typeof r.associated_data !== 'string')
+    !e ||
+    typeof e.id !== 'string' ||
+    !e.id ||
+    e.id.length > 64 ||
+    typeof e.event_type !== 'string' ||
+    !r ||
+    typeof r !== 'object' ||
+    typeof r.ciphertext !== 'string' ||
+    typeof r.nonce !== 'string' ||
+    (r.associated_data !== undefined && typeof r.associated_data !== 'string')
   ) {
     throw unreadable('The notification envelope is incomplete.');
   }
-  if (r.algorithm !== 'AEAD_AES_256_GCM') throw unreadable(`Unsupported notification algorithm ${String(r.algorithm).slice(0, 32)}.`);
+  if (r.algorithm !== 'AEAD_AES_256_GCM')
+    throw unreadable(`Unsupported notification algorithm ${String(r.algorithm).slice(0, 32)}.`);
   return e as Envelope;
 }
 
@@ -76,8 +84,11 @@ export class NotificationVerifier {
     if (!timestamp || !nonce || !serial || !signature) throw invalid('The Wechatpay-* signature headers are missing.');
     if (!/^\d{1,12}$/.test(timestamp)) throw invalid('Wechatpay-Timestamp is not a timestamp.');
     const now = this.#options.now?.() ?? Math.floor(Date.now() / 1000);
-    if (Math.abs(now - Number(timestamp)) > MAX_CLOCK_SKEW_SECONDS) throw invalid('The notification is outside the 300 s window.');
-    const key = Object.prototype.hasOwnProperty.call(this.#options.certs, serial) ? this.#options.certs[serial] : undefined;
+    if (Math.abs(now - Number(timestamp)) > MAX_CLOCK_SKEW_SECONDS)
+      throw invalid('The notification is outside the 300 s window.');
+    const key = Object.prototype.hasOwnProperty.call(this.#options.certs, serial)
+      ? this.#options.certs[serial]
+      : undefined;
     if (!key) throw invalid('The notification is signed by a key we do not trust.');
     let valid = false;
     try {
@@ -90,7 +101,12 @@ export class NotificationVerifier {
     const envelope = parseEnvelope(rawBody);
     let plaintext: string;
     try {
-      plaintext = Aes.AesGcm.decrypt(envelope.resource.ciphertext, this.#options.apiv3Key, envelope.resource.nonce, envelope.resource.associated_data ?? '');
+      plaintext = Aes.AesGcm.decrypt(
+        envelope.resource.ciphertext,
+        this.#options.apiv3Key,
+        envelope.resource.nonce,
+        envelope.resource.associated_data ?? '',
+      );
     } catch {
       throw unreadable('The notification could not be decrypted.');
     }
@@ -100,7 +116,8 @@ export class NotificationVerifier {
     } catch {
       throw unreadable('The decrypted notification is not JSON.');
     }
-    if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw unreadable('The decrypted notification is not an object.');
+    if (!payload || typeof payload !== 'object' || Array.isArray(payload))
+      throw unreadable('The decrypted notification is not an object.');
     return {
       id: envelope.id,
       eventType: envelope.event_type,

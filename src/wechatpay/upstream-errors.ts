@@ -10,7 +10,15 @@ export interface UpstreamFailure {
 }
 
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT']);
-const CONNECTION_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
 const VERIFY_CODES = new Set([
   'EV3_RES_HEADERS_INCOMPLATE',
   'EV3_RES_HEADER_TIMESTAMP_OFFSET',
@@ -28,15 +36,25 @@ export function describeFailure(err: unknown): UpstreamFailure {
   const e = (err ?? {}) as AxiosLikeError;
   const transport = typeof e.code === 'string' ? e.code : 'UNKNOWN';
   const response = e.response;
-  const requestId = typeof response?.headers?.['request-id'] === 'string' ? (response.headers['request-id'] as string) : undefined;
+  const requestId =
+    typeof response?.headers?.['request-id'] === 'string' ? (response.headers['request-id'] as string) : undefined;
   if (!response || VERIFY_CODES.has(transport)) {
-    return { code: transport, ...(response?.status ? { status: response.status } : {}), ...(requestId ? { requestId } : {}) };
+    return {
+      code: transport,
+      ...(response?.status ? { status: response.status } : {}),
+      ...(requestId ? { requestId } : {}),
+    };
   }
   const data = response.data;
-  const upstreamCode = data && typeof data === 'object' && typeof (data as { code?: unknown }).code === 'string'
-    ? (data as { code: string }).code
-    : `HTTP_${response.status ?? 0}`;
-  return { code: upstreamCode, ...(response.status ? { status: response.status } : {}), ...(requestId ? { requestId } : {}) };
+  const upstreamCode =
+    data && typeof data === 'object' && typeof (data as { code?: unknown }).code === 'string'
+      ? (data as { code: string }).code
+      : `HTTP_${response.status ?? 0}`;
+  return {
+    code: upstreamCode,
+    ...(response.status ? { status: response.status } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
 }
 
 /** Faults worth one more try with the same request (safe only for idempotent calls). */
@@ -55,13 +73,16 @@ export function toClientError(failure: UpstreamFailure, cause?: unknown): Member
     return new MemberCardError('UPSTREAM_TIMEOUT', 'WeChat Pay did not answer in time. Try again.', extra);
   }
   if (VERIFY_CODES.has(failure.code)) {
-    return new MemberCardError('UPSTREAM_ERROR', 'WeChat Pay\'s answer could not be verified.', extra);
+    return new MemberCardError('UPSTREAM_ERROR', "WeChat Pay's answer could not be verified.", extra);
   }
   if (failure.status === undefined) {
     return new MemberCardError('UPSTREAM_ERROR', 'WeChat Pay could not be reached.', extra);
   }
   if (failure.status === 429) {
-    return new MemberCardError('RATE_LIMITED', 'WeChat Pay is rate limiting us. Try again shortly.', { ...extra, retryAfter: 1 });
+    return new MemberCardError('RATE_LIMITED', 'WeChat Pay is rate limiting us. Try again shortly.', {
+      ...extra,
+      retryAfter: 1,
+    });
   }
   if (failure.status === 404) {
     return new MemberCardError('CARD_NOT_FOUND', 'No member card was found for you.', extra);

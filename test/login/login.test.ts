@@ -46,7 +46,10 @@ describe('login kit: jscode2session → opaque bearer token', () => {
       assert.equal(reply.status, 400, JSON.stringify(body));
       assert.equal(reply.body.details[0].field, 'code');
     }
-    const form = await h.api('POST', '/login', { raw: 'code=abc', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await h.api('POST', '/login', {
+      raw: 'code=abc',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.status, 415);
   });
 
@@ -66,7 +69,11 @@ describe('login kit: jscode2session → opaque bearer token', () => {
 
   test('jscode2session refusals map to clear answers: 45011 → 429, 40226 → 403, -1 → 502', async () => {
     const user = await h.newUser();
-    for (const [errcode, status, code] of [['45011', 429, 'RATE_LIMITED'], ['40226', 403, 'LOGIN_BLOCKED'], ['-1', 502, 'UPSTREAM_ERROR']] as const) {
+    for (const [errcode, status, code] of [
+      ['45011', 429, 'RATE_LIMITED'],
+      ['40226', 403, 'LOGIN_BLOCKED'],
+      ['-1', 502, 'UPSTREAM_ERROR'],
+    ] as const) {
       // WeChat answers these with HTTP 200 and {errcode, errmsg}.
       await h.control('PUT', '/sandbox/faults', { status: 200, code: errcode, path: '/sns/', times: 1 });
       const reply = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });

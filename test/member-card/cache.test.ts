@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CardCache } from '../../src/card-cache.js';
+import { CardCache } from '../../src/cache/card-cache.js';
 import type { UpstreamCard } from '../../src/wechatpay/types.js';
 import { BACKGROUNDS, startHarness, type Harness } from '../support/harness.js';
 
@@ -67,7 +67,11 @@ describe('CardCache', () => {
     await cache.code('c', user, found);
     await cache.code('c', user, found);
     assert.equal(lookups, 3);
-    assert.equal((await cache.code('c', { openid: 'mp2' }, async () => ({ code: '8' })))?.code, '8', 'another user has their own entry');
+    assert.equal(
+      (await cache.code('c', { openid: 'mp2' }, async () => ({ code: '8' })))?.code,
+      '8',
+      'another user has their own entry',
+    );
     cache.invalidate('c', '7');
     await cache.code('c', user, found);
     assert.equal(lookups, 4, 'dropped with its card');
@@ -91,14 +95,16 @@ describe('the read cache in the module', () => {
   });
   after(() => h.close());
 
-  test('repeated and concurrent reads cost one upstream call; a user never gets another\'s cached card', async () => {
+  test("repeated and concurrent reads cost one upstream call; a user never gets another's cached card", async () => {
     const alice = await h.newUser();
     const bob = await h.newUser();
     const { code: aliceCode } = await h.giveCard(alice, { balance: 1 });
     const { code: bobCode } = await h.giveCard(bob, { balance: 2 });
     const [aliceToken, bobToken] = [await h.login(alice), await h.login(bob)];
     const before = await h.upstreamCount();
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => h.api('GET', '/member-card', { token: i % 2 ? bobToken : aliceToken })));
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => h.api('GET', '/member-card', { token: i % 2 ? bobToken : aliceToken })),
+    );
     replies.forEach((r, i) => assert.equal(r.body.card.code, i % 2 ? bobCode : aliceCode));
     assert.equal(await h.upstreamCount(), before + 2, 'one upstream read per card');
   });
@@ -118,7 +124,9 @@ describe('the read cache in the module', () => {
     assert.equal(afterPatch.body.card.background_picture_url, BACKGROUNDS[0]);
     // A notification about the card (the user changed their information) invalidates it too.
     await h.control('PATCH', `/sandbox/cards/${h.creds.cardId}/codes/${code}`, { balance: 30 });
-    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, { event_type: 'USER_MODIFY_INFORMATION' });
+    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, {
+      event_type: 'USER_MODIFY_INFORMATION',
+    });
     await h.waitDelivered(notification_id);
     assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 30);
   });

@@ -17,7 +17,12 @@ describe('mounting into hosts with their own sessions', () => {
           app.use(async (ctx, next) => {
             if (ctx.path !== '/host-login') return next();
             const url = new URL('sns/jscode2session', h.sandbox.url);
-            url.search = new URLSearchParams({ appid: h.creds.miniProgramAppid, secret: h.creds.miniProgramSecret, js_code: String(ctx.query.code), grant_type: 'authorization_code' }).toString();
+            url.search = new URLSearchParams({
+              appid: h.creds.miniProgramAppid,
+              secret: h.creds.miniProgramSecret,
+              js_code: String(ctx.query.code),
+              grant_type: 'authorization_code',
+            }).toString();
             const answer = (await (await fetch(url)).json()) as { openid: string; unionid?: string };
             (ctx.session as unknown as Record<string, unknown>).openid = answer.openid;
             (ctx.session as unknown as Record<string, unknown>).unionid = answer.unionid;
@@ -28,12 +33,15 @@ describe('mounting into hosts with their own sessions', () => {
     });
     after(() => h.close());
 
-    test('a user logged in through the host\'s cookie session reads their card', async () => {
+    test("a user logged in through the host's cookie session reads their card", async () => {
       const user = await h.newUser();
       const { code } = await h.giveCard(user);
       const login = await h.api('GET', `/host-login?code=${await h.loginCode(user)}`);
       assert.equal(login.status, 200);
-      const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const cookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const reply = await h.api('GET', '/member-card', { headers: { cookie } });
       assert.equal(reply.status, 200, reply.text);
       assert.equal(reply.body.card.code, code);

@@ -65,8 +65,14 @@ describe('my card over real HTTP, through the sandbox', () => {
 
   test('no identity: 401 UNAUTHENTICATED, and nothing is sent upstream', async () => {
     const before = await h.upstreamCount();
-    for (const [method, path] of [['GET', '/member-card'], ['PATCH', '/member-card'], ['GET', '/member-card/open']] as const) {
-      const reply = await h.api(method, path, { body: method === 'PATCH' ? { background_picture_url: BACKGROUNDS[0] } : undefined });
+    for (const [method, path] of [
+      ['GET', '/member-card'],
+      ['PATCH', '/member-card'],
+      ['GET', '/member-card/open'],
+    ] as const) {
+      const reply = await h.api(method, path, {
+        body: method === 'PATCH' ? { background_picture_url: BACKGROUNDS[0] } : undefined,
+      });
       assert.equal(reply.status, 401, `${method} ${path}`);
       assert.deepEqual(Object.keys(reply.body).sort(), ['code', 'message']);
       assert.equal(reply.body.code, 'UNAUTHENTICATED');
@@ -90,7 +96,10 @@ describe('my card over real HTTP, through the sandbox', () => {
     // PUT is the same edit, for wx.request, which has no PATCH.
     const put = await h.api('PUT', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
     assert.equal(put.status, 200, put.text);
-    assert.equal((await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`)).background_picture_url, BACKGROUNDS[0]);
+    assert.equal(
+      (await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`)).background_picture_url,
+      BACKGROUNDS[0],
+    );
     assert.equal((await h.api('PUT', '/member-card', { token, body: { level: '钻石会员' } })).status, 400);
   });
 
@@ -115,19 +124,33 @@ describe('my card over real HTTP, through the sandbox', () => {
       const reply = await h.api('PATCH', '/member-card', { token, body });
       assert.equal(reply.status, 400, JSON.stringify(body));
       assert.equal(reply.body.code, 'INVALID_REQUEST');
-      assert.ok(reply.body.details.some((d: { field: string }) => d.field === field), `names ${field}: ${reply.text}`);
+      assert.ok(
+        reply.body.details.some((d: { field: string }) => d.field === field),
+        `names ${field}: ${reply.text}`,
+      );
     }
     const empty = await h.api('PATCH', '/member-card', { token, body: {} });
     assert.equal(empty.status, 400);
     const array = await h.api('PATCH', '/member-card', { token, body: [BACKGROUNDS[0]] });
     assert.equal(array.status, 400);
-    const broken = await h.api('PATCH', '/member-card', { token, raw: '{"background_picture_url":', headers: { 'content-type': 'application/json' } });
+    const broken = await h.api('PATCH', '/member-card', {
+      token,
+      raw: '{"background_picture_url":',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(broken.status, 400);
     assert.equal(broken.body.code, 'INVALID_REQUEST');
-    const form = await h.api('PATCH', '/member-card', { token, raw: 'level=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await h.api('PATCH', '/member-card', {
+      token,
+      raw: 'level=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.status, 415);
     assert.equal(form.body.code, 'UNSUPPORTED_MEDIA_TYPE');
-    const huge = await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0], pad: 'x'.repeat(20_000) } });
+    const huge = await h.api('PATCH', '/member-card', {
+      token,
+      body: { background_picture_url: BACKGROUNDS[0], pad: 'x'.repeat(20_000) },
+    });
     assert.equal(huge.status, 413);
     assert.equal(huge.body.code, 'PAYLOAD_TOO_LARGE');
     for (const query of ['code=123456789012', 'card_id=x', 'openid=o1', 'CODE=1']) {
@@ -166,7 +189,9 @@ describe('my card over real HTTP, through the sandbox', () => {
     const { code } = await h.giveCard(user);
     const token = await h.login(user);
     assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
-    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, { event_type: 'USER_DELETE_MEMBERCARD' });
+    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, {
+      event_type: 'USER_DELETE_MEMBERCARD',
+    });
     await h.waitDelivered(notification_id);
     const gone = await h.api('GET', '/member-card', { token });
     assert.equal(gone.status, 404);

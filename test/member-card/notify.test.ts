@@ -16,7 +16,12 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
   const accept = (payload: Record<string, unknown>, extra: Partial<Parameters<typeof buildNotification>[0]> = {}) =>
     buildNotification({
       eventType: 'MEMBERCARD.ACCEPT_CARD',
-      payload: { event_type: 'NEW_ACTIVATE', card_id: h.creds.cardId, event_time: new Date().toISOString(), ...payload },
+      payload: {
+        event_type: 'NEW_ACTIVATE',
+        card_id: h.creds.cardId,
+        event_time: new Date().toISOString(),
+        ...payload,
+      },
       apiv3Key: h.creds.apiv3Key,
       signingKey: platformKey,
       serial: h.creds.publicKeyId as string,
@@ -52,11 +57,16 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
     const id = randomUUID();
     // Twenty different envelopes with one id, each claiming its own code; exactly one may win.
     const deliveries = Array.from({ length: 20 }, (_, i) =>
-      accept({ code: `91000000${String(i).padStart(4, '0')}`, openid: user.oa_openid, outer_str: outerStr }, { id }));
+      accept({ code: `91000000${String(i).padStart(4, '0')}`, openid: user.oa_openid, outer_str: outerStr }, { id }),
+    );
     const replies = await Promise.all(deliveries.map(send));
-    assert.ok(replies.every((r) => r.status === 204), replies.map((r) => r.status).join(','));
+    assert.ok(
+      replies.every((r) => r.status === 204),
+      replies.map((r) => r.status).join(','),
+    );
     let bound = 0;
-    for (let i = 0; i < 20; i++) if (await h.store.getBinding(h.creds.cardId, `91000000${String(i).padStart(4, '0')}`)) bound++;
+    for (let i = 0; i < 20; i++)
+      if (await h.store.getBinding(h.creds.cardId, `91000000${String(i).padStart(4, '0')}`)) bound++;
     assert.equal(bound, 1);
     const binding = await h.store.findBindingByUser(h.creds.cardId, user.mp_openid);
     assert.ok(binding, 'the session user behind the outer_str is bound');
@@ -66,7 +76,11 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
 
   test('forged, stale, tampered, untrusted and undecryptable notifications change nothing (4xx JSON)', async () => {
     const user = await h.newUser();
-    const { privateKey: otherKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey: otherKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const payload = { code: '920000000001', openid: user.oa_openid, unionid: user.unionid };
 
     const forged = accept(payload, { signingKey: otherKey });
@@ -118,13 +132,18 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
     assert.equal((await h.store.getNotification(unknown.id))?.eventType, 'MEMBERCARD.SOMETHING_NEW');
     assert.equal(await h.store.getBinding(h.creds.cardId, '930000000001'), undefined);
 
-    const otherCard = accept({ card_id: 'pOtherCard000000000000000000', code: '930000000002', openid: user.oa_openid, unionid: user.unionid });
+    const otherCard = accept({
+      card_id: 'pOtherCard000000000000000000',
+      code: '930000000002',
+      openid: user.oa_openid,
+      unionid: user.unionid,
+    });
     assert.equal((await send(otherCard)).status, 204);
     assert.equal(await h.store.getBinding('pOtherCard000000000000000000', '930000000002'), undefined);
     assert.ok(await h.store.getNotification(otherCard.id));
   });
 
-  test('the sandbox\'s own deliveries verify and bind (end to end, with retries off)', async () => {
+  test("the sandbox's own deliveries verify and bind (end to end, with retries off)", async () => {
     const user = await h.newUser();
     const { code, notification_id } = await h.giveCard(user);
     const status = await h.waitDelivered(notification_id);

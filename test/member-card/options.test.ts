@@ -10,7 +10,12 @@ import { memberCard } from '../../src/member-card.js';
 import type { MemberCardOptions } from '../../src/options.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'membercard-options-'));
-const pair = () => generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const pair = () =>
+  generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
 const merchant = pair();
 const platform = pair();
 writeFileSync(join(dir, 'key.pem'), merchant.privateKey);
@@ -34,12 +39,15 @@ const valid = (): MemberCardOptions => ({
 function rejects(mutate: (o: any) => void, pattern: RegExp) {
   const options: any = valid();
   mutate(options);
-  assert.throws(() => memberCard(options), (err: unknown) => {
-    assert.ok(err instanceof OptionsError, `an OptionsError, got ${String(err)}`);
-    assert.match(err.message, pattern);
-    assert.equal(err.message.includes(merchant.privateKey.slice(40, 80)), false, 'never echoes a key');
-    return true;
-  });
+  assert.throws(
+    () => memberCard(options),
+    (err: unknown) => {
+      assert.ok(err instanceof OptionsError, `an OptionsError, got ${String(err)}`);
+      assert.match(err.message, pattern);
+      assert.equal(err.message.includes(merchant.privateKey.slice(40, 80)), false, 'never echoes a key');
+      return true;
+    },
+  );
 }
 
 describe('memberCard() options are validated once, at creation, naming the option', () => {
@@ -72,7 +80,10 @@ describe('memberCard() options are validated once, at creation, naming the optio
   });
 
   test('keys are loaded at creation: a missing file, a non-key, a half-given pair', () => {
-    rejects((o) => (o.wechatpay.privateKey = join(dir, 'missing.pem')), /wechatpay.privateKey.*cannot read the key file .*ENOENT/);
+    rejects(
+      (o) => (o.wechatpay.privateKey = join(dir, 'missing.pem')),
+      /wechatpay.privateKey.*cannot read the key file .*ENOENT/,
+    );
     rejects((o) => (o.wechatpay.privateKey = join(dir, 'junk.pem')), /wechatpay.privateKey.*not a PEM private key/);
     rejects((o) => (o.wechatpay.publicKey = join(dir, 'junk.pem')), /wechatpay.publicKey.*not a PEM public key/);
     rejects((o) => delete o.wechatpay.publicKey, /wechatpay/);
@@ -91,7 +102,13 @@ describe('memberCard() options are validated once, at creation, naming the optio
   });
 
   test('wechatLogin() validates too', () => {
-    assert.throws(() => wechatLogin({ appid: 'wx1', secret: '' , store: 'memory:' }), /wechatLogin\(\): option "secret"/);
-    assert.throws(() => wechatLogin({ appid: 'wx1', secret: 's', store: 'memory:', sessionTtl: 1 }), /option "sessionTtl"/);
+    assert.throws(
+      () => wechatLogin({ appid: 'wx1', secret: '', store: 'memory:' }),
+      /wechatLogin\(\): option "secret"/,
+    );
+    assert.throws(
+      () => wechatLogin({ appid: 'wx1', secret: 's', store: 'memory:', sessionTtl: 1 }),
+      /option "sessionTtl"/,
+    );
   });
 });

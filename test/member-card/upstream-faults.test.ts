@@ -39,8 +39,13 @@ describe('upstream faults map to documented answers, and the server keeps servin
     assert.equal(reply.status, 504);
     assert.equal(reply.body.code, 'UPSTREAM_TIMEOUT');
     assert.ok(Date.now() - started < 4500, 'bounded by timeout × attempts');
-    const attempts = h.logs.filter((l) => l.message === 'wechatpay request failed' && l.fields?.code === 'ECONNABORTED');
-    assert.deepEqual(attempts.map((l) => l.fields?.attempt), [1, 2]);
+    const attempts = h.logs.filter(
+      (l) => l.message === 'wechatpay request failed' && l.fields?.code === 'ECONNABORTED',
+    );
+    assert.deepEqual(
+      attempts.map((l) => l.fields?.attempt),
+      [1, 2],
+    );
     // The sandbox logs a request when it answers, which the delayed ones have not done yet.
     await waitFor(async () => (await h.upstreamCount()) === before + 2);
     await stillServes();
@@ -71,11 +76,16 @@ describe('upstream faults map to documented answers, and the server keeps servin
     assert.equal(reply.status, 200, reply.text);
     const lastSeq = before.data.at(-1)?.seq ?? 0;
     const patches = async () =>
-      (await h.control('GET', '/sandbox/requests')).data.filter((r: { method: string; seq: number }) => r.method === 'PATCH' && r.seq > lastSeq);
+      (await h.control('GET', '/sandbox/requests')).data.filter(
+        (r: { method: string; seq: number }) => r.method === 'PATCH' && r.seq > lastSeq,
+      );
     // The first attempt is logged by the sandbox when its delayed answer goes out.
     await waitFor(async () => (await patches()).length === 2);
     const sent = await patches();
-    assert.ok(sent.every((r: { status: number }) => r.status === 204), 'both attempts were answered 204 by WeChat Pay');
+    assert.ok(
+      sent.every((r: { status: number }) => r.status === 204),
+      'both attempts were answered 204 by WeChat Pay',
+    );
     const card = await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`);
     assert.equal(card.background_picture_url, BACKGROUNDS[0]);
   });

@@ -1,7 +1,7 @@
 // `wechat-membercard serve` for the multi-instance tests: the same startServer() and walkthrough
 // line as src/cli.ts, with every log line (info included: "notification applied" / "duplicate
 // notification ignored") written as JSON on stderr, so a test can count what each instance did.
-import { startServer, walkthrough } from '../../src/serve.js';
+import { startServer, walkthrough } from '../../src/server/serve.js';
 import type { Log } from '../../src/log.js';
 
 const log: Log = (level, message, fields) => {

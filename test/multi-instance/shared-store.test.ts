@@ -46,7 +46,10 @@ for (const engine of engines) {
       [a, b] = await Promise.all([ServeProcess.start(env, work.dir), ServeProcess.start(env, work.dir)]);
       peek =
         engine === 'postgres'
-          ? new PostgresStore({ connectionString: POSTGRES_URL, schema: new URL(store.url).searchParams.get('schema') as string })
+          ? new PostgresStore({
+              connectionString: POSTGRES_URL,
+              schema: new URL(store.url).searchParams.get('schema') as string,
+            })
           : new RedisStore({ url: REDIS_URL, prefix: new URL(store.url).searchParams.get('prefix') as string });
       await peek.init();
     });
@@ -89,13 +92,22 @@ for (const engine of engines) {
       const beforeDup = { a: a.count('duplicate notification ignored'), b: b.count('duplicate notification ignored') };
 
       // Each genuine, signed notification reaches both instances in the same instant.
-      const statuses = await Promise.all(captured.flatMap((n) => [deliver(`${a.url}/api/member-card/notify`, n), deliver(`${b.url}/api/member-card/notify`, n)]));
+      const statuses = await Promise.all(
+        captured.flatMap((n) => [
+          deliver(`${a.url}/api/member-card/notify`, n),
+          deliver(`${b.url}/api/member-card/notify`, n),
+        ]),
+      );
       assert.deepEqual(statuses, Array(10).fill(204), 'both answer 2xx, so WeChat Pay stops resending');
 
       // Log lines may trail the answer by a moment.
       const applied = await waitFor('both instances to log each outcome', 5000, async () => {
         const ap = a.count('notification applied') - before.a + b.count('notification applied') - before.b;
-        const dup = a.count('duplicate notification ignored') - beforeDup.a + b.count('duplicate notification ignored') - beforeDup.b;
+        const dup =
+          a.count('duplicate notification ignored') -
+          beforeDup.a +
+          b.count('duplicate notification ignored') -
+          beforeDup.b;
         return ap + dup === 10 ? { ap, dup } : undefined;
       });
       assert.deepEqual(applied, { ap: 5, dup: 5 }, 'applied once per notification, across both instances');
@@ -192,7 +204,10 @@ for (const engine of engines) {
     it('no instance logged an unexpected error, and both are still up', () => {
       for (const instance of [a, b]) {
         assert.ok(instance.alive);
-        assert.deepEqual(instance.logs.filter((l) => l.level === 'error'), []);
+        assert.deepEqual(
+          instance.logs.filter((l) => l.level === 'error'),
+          [],
+        );
       }
     });
   });

@@ -22,102 +22,112 @@ const engines = ['sqlite', 'postgres'] as const;
 for (const engine of engines) {
   const skip = engine === 'postgres' ? await unavailable('postgres', 'SIGKILL on postgres') : undefined;
 
-  describe(`serve on ${engine}, killed with SIGKILL right after answering a notification`, { skip: skip ?? false }, () => {
-    let wechat: SharedSandbox;
-    let balancer: NotifyBalancer;
-    let store: TestStore;
-    const work = scratch();
-    const processes: ServeProcess[] = [];
-    const start = async (): Promise<ServeProcess> => {
-      const p = await ServeProcess.start(wechat.env(store.url, balancer.url), work.dir);
-      processes.push(p);
-      return p;
-    };
-
-    before(async () => {
-      wechat = await sharedSandbox();
-      balancer = new NotifyBalancer();
-      await balancer.start();
-      store = freshStore(engine);
-    });
-
-    after(async () => {
-      await Promise.all(processes.map((p) => p.stop()));
-      await balancer?.close();
-      await wechat?.close();
-      await store?.cleanup();
-      work.remove();
-    });
-
-    it('WeChat Pay sees 204, the process dies at once, and after a restart the card is bound', async () => {
-      const first = await start();
-      const user = await wechat.newUser();
-      const token = await wechat.login(first.url, user);
-      const none = await call('GET', `${first.url}/api/member-card`, { token });
-      assert.equal(none.status, 404, none.text);
-
-      // The balancer passes WeChat Pay's notification to the instance and, the moment the
-      // instance's status line arrives, kills it: before WeChat Pay even hears the answer.
-      balancer.route = first.url;
-      let killedAfter: number | undefined;
-      balancer.onAnswered = (status) => {
-        killedAfter = status;
-        first.child.kill('SIGKILL');
+  describe(
+    `serve on ${engine}, killed with SIGKILL right after answering a notification`,
+    { skip: skip ?? false },
+    () => {
+      let wechat: SharedSandbox;
+      let balancer: NotifyBalancer;
+      let store: TestStore;
+      const work = scratch();
+      const processes: ServeProcess[] = [];
+      const start = async (): Promise<ServeProcess> => {
+        const p = await ServeProcess.start(wechat.env(store.url, balancer.url), work.dir);
+        processes.push(p);
+        return p;
       };
-      const given = await wechat.giveCard(user, { balance: 1234 });
-      const exit = await Promise.race([
-        first.exited,
-        new Promise<never>((_, fail) => setTimeout(() => fail(new Error('the instance was not killed within 10 s')), 10_000)),
-      ]);
-      balancer.onAnswered = undefined;
-      assert.equal(killedAfter, 204);
-      assert.equal(exit.signal, 'SIGKILL');
-      const delivered = await wechat.waitDelivered(given.notification_id);
-      assert.equal(delivered.attempts, 1, 'WeChat Pay got its 2xx at once and will not resend');
 
-      const second = await start();
-      const mine = await call('GET', `${second.url}/api/member-card`, { token });
-      assert.equal(mine.status, 200, `the session and the binding survived: ${mine.text}`);
-      assert.equal(mine.body.card.code, given.code);
-      assert.equal(mine.body.card.balance, 1234);
+      before(async () => {
+        wechat = await sharedSandbox();
+        balancer = new NotifyBalancer();
+        await balancer.start();
+        store = freshStore(engine);
+      });
 
-      // The de-duplication record survived too: WeChat Pay's notification, redelivered after
-      // the crash, is recognised as already applied.
-      const original = await balancer.take(given.notification_id);
-      assert.equal(await deliver(`${second.url}/api/member-card/notify`, original), 204);
-      await waitFor('the outcome to be logged', 5000, async () => (second.count('duplicate notification ignored') === 1 ? true : undefined));
-      assert.equal(second.count('notification applied'), 0);
-    });
+      after(async () => {
+        await Promise.all(processes.map((p) => p.stop()));
+        await balancer?.close();
+        await wechat?.close();
+        await store?.cleanup();
+        work.remove();
+      });
 
-    it('several notifications answered at once, then SIGKILL: every one of them is kept', async () => {
-      const third = await start();
-      const users = await Promise.all(Array.from({ length: 4 }, () => wechat.newUser()));
-      balancer.route = 'capture';
-      const given = await Promise.all(users.map((u) => wechat.giveCard(u)));
-      const captured = await Promise.all(given.map((g) => balancer.take(g.notification_id)));
-      let answered = 0;
-      const statuses = await Promise.all(
-        captured.map((n) =>
-          deliver(`${third.url}/api/member-card/notify`, n, () => {
-            answered += 1;
-            if (answered === captured.length) third.child.kill('SIGKILL');
-          }),
-        ),
-      );
-      assert.deepEqual(statuses, [204, 204, 204, 204]);
-      assert.equal((await third.exited).signal, 'SIGKILL');
+      it('WeChat Pay sees 204, the process dies at once, and after a restart the card is bound', async () => {
+        const first = await start();
+        const user = await wechat.newUser();
+        const token = await wechat.login(first.url, user);
+        const none = await call('GET', `${first.url}/api/member-card`, { token });
+        assert.equal(none.status, 404, none.text);
 
-      const fourth = await start();
-      for (const [i, user] of users.entries()) {
-        const token = await wechat.login(fourth.url, user);
-        const mine = await call('GET', `${fourth.url}/api/member-card`, { token });
-        assert.equal(mine.status, 200, mine.text);
-        assert.equal(mine.body.card.code, given[i]?.code);
-      }
-      // Redelivered after the crash, each is a duplicate: applied once, before the kill.
-      for (const n of captured) assert.equal(await deliver(`${fourth.url}/api/member-card/notify`, n), 204);
-      await waitFor('the outcome to be logged', 5000, async () => (fourth.count('duplicate notification ignored') === 4 ? true : undefined));
-      assert.equal(fourth.count('notification applied'), 0);
-    });
-  });
+        // The balancer passes WeChat Pay's notification to the instance and, the moment the
+        // instance's status line arrives, kills it: before WeChat Pay even hears the answer.
+        balancer.route = first.url;
+        let killedAfter: number | undefined;
+        balancer.onAnswered = (status) => {
+          killedAfter = status;
+          first.child.kill('SIGKILL');
+        };
+        const given = await wechat.giveCard(user, { balance: 1234 });
+        const exit = await Promise.race([
+          first.exited,
+          new Promise<never>((_, fail) =>
+            setTimeout(() => fail(new Error('the instance was not killed within 10 s')), 10_000),
+          ),
+        ]);
+        balancer.onAnswered = undefined;
+        assert.equal(killedAfter, 204);
+        assert.equal(exit.signal, 'SIGKILL');
+        const delivered = await wechat.waitDelivered(given.notification_id);
+        assert.equal(delivered.attempts, 1, 'WeChat Pay got its 2xx at once and will not resend');
+
+        const second = await start();
+        const mine = await call('GET', `${second.url}/api/member-card`, { token });
+        assert.equal(mine.status, 200, `the session and the binding survived: ${mine.text}`);
+        assert.equal(mine.body.card.code, given.code);
+        assert.equal(mine.body.card.balance, 1234);
+
+        // The de-duplication record survived too: WeChat Pay's notification, redelivered after
+        // the crash, is recognised as already applied.
+        const original = await balancer.take(given.notification_id);
+        assert.equal(await deliver(`${second.url}/api/member-card/notify`, original), 204);
+        await waitFor('the outcome to be logged', 5000, async () =>
+          second.count('duplicate notification ignored') === 1 ? true : undefined,
+        );
+        assert.equal(second.count('notification applied'), 0);
+      });
+
+      it('several notifications answered at once, then SIGKILL: every one of them is kept', async () => {
+        const third = await start();
+        const users = await Promise.all(Array.from({ length: 4 }, () => wechat.newUser()));
+        balancer.route = 'capture';
+        const given = await Promise.all(users.map((u) => wechat.giveCard(u)));
+        const captured = await Promise.all(given.map((g) => balancer.take(g.notification_id)));
+        let answered = 0;
+        const statuses = await Promise.all(
+          captured.map((n) =>
+            deliver(`${third.url}/api/member-card/notify`, n, () => {
+              answered += 1;
+              if (answered === captured.length) third.child.kill('SIGKILL');
+            }),
+          ),
+        );
+        assert.deepEqual(statuses, [204, 204, 204, 204]);
+        assert.equal((await third.exited).signal, 'SIGKILL');
+
+        const fourth = await start();
+        for (const [i, user] of users.entries()) {
+          const token = await wechat.login(fourth.url, user);
+          const mine = await call('GET', `${fourth.url}/api/member-card`, { token });
+          assert.equal(mine.status, 200, mine.text);
+          assert.equal(mine.body.card.code, given[i]?.code);
+        }
+        // Redelivered after the crash, each is a duplicate: applied once, before the kill.
+        for (const n of captured) assert.equal(await deliver(`${fourth.url}/api/member-card/notify`, n), 204);
+        await waitFor('the outcome to be logged', 5000, async () =>
+          fourth.count('duplicate notification ignored') === 4 ? true : undefined,
+        );
+        assert.equal(fourth.count('notification applied'), 0);
+      });
+    },
+  );
 }

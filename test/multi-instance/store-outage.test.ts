@@ -91,10 +91,20 @@ for (const engine of engines) {
       assert.equal(health.status, 503, health.text);
       assert.deepEqual(health.body, { status: 'unavailable', code: 'STORE_UNAVAILABLE' });
       assert.ok(health.ms < CUT_BOUND_MS, `/healthz took ${health.ms} ms`);
-      assertUnavailable(await call('GET', `${serve.url}/api/member-card`, { token: unread }), CUT_BOUND_MS, 'GET /api/member-card');
-      assertUnavailable(await call('GET', `${serve.url}/api/member-card/open`, { token }), CUT_BOUND_MS, 'GET /api/member-card/open');
+      assertUnavailable(
+        await call('GET', `${serve.url}/api/member-card`, { token: unread }),
+        CUT_BOUND_MS,
+        'GET /api/member-card',
+      );
+      assertUnavailable(
+        await call('GET', `${serve.url}/api/member-card/open`, { token }),
+        CUT_BOUND_MS,
+        'GET /api/member-card/open',
+      );
       const newcomer = await wechat.newUser();
-      const { js_code } = (await wechat.control('POST', '/sandbox/login-codes', { unionid: newcomer.unionid })) as { js_code: string };
+      const { js_code } = (await wechat.control('POST', '/sandbox/login-codes', { unionid: newcomer.unionid })) as {
+        js_code: string;
+      };
       const login = await call('POST', `${serve.url}/api/login`, { body: { code: js_code } });
       assertUnavailable(login, CUT_BOUND_MS, 'POST /api/login');
       assert.match(login.text, /^\{.*\}$/s, 'a JSON error, never a stack');
@@ -116,8 +126,12 @@ for (const engine of engines) {
 
       // The server is back on the same address: serve recovers without a restart.
       await proxy.start();
-      await waitFor('/healthz to answer 200 again', 10_000, async () =>
-        (await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined, 200);
+      await waitFor(
+        '/healthz to answer 200 again',
+        10_000,
+        async () => ((await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined),
+        200,
+      );
       const delivered = await wechat.waitDelivered(given.notification_id, 15_000);
       assert.ok(delivered.attempts > 2, `delivered by a retry (attempt ${delivered.attempts})`);
 
@@ -160,11 +174,17 @@ for (const engine of engines) {
       // The silent connections are dropped and the server answers again.
       await proxy.cut();
       await proxy.start();
-      await waitFor('/healthz to answer 200 again', 15_000, async () =>
-        (await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined, 200);
+      await waitFor(
+        '/healthz to answer 200 again',
+        15_000,
+        async () => ((await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined),
+        200,
+      );
       // WeChat Pay's redelivery of the refused notification is applied now.
       assert.equal(await deliver(`${serve.url}/api/member-card/notify`, notification), 204);
-      const theirs = await call('GET', `${serve.url}/api/member-card`, { token: await wechat.login(serve.url, newcomer) });
+      const theirs = await call('GET', `${serve.url}/api/member-card`, {
+        token: await wechat.login(serve.url, newcomer),
+      });
       assert.equal(theirs.status, 200, theirs.text);
       assert.equal(theirs.body.card.code, given.code);
       assert.equal((await call('GET', `${serve.url}/api/member-card`, { token })).status, 200);
@@ -172,7 +192,10 @@ for (const engine of engines) {
 
     it('serve stayed up and logged no unexpected error', () => {
       assert.ok(serve.alive);
-      assert.deepEqual(serve.logs.filter((l) => l.message === 'unexpected error'), []);
+      assert.deepEqual(
+        serve.logs.filter((l) => l.message === 'unexpected error'),
+        [],
+      );
     });
   });
 }

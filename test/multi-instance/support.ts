@@ -23,7 +23,12 @@ const CHILD = fileURLToPath(new URL('./serve-child.ts', import.meta.url));
 export const hex = (): string => randomBytes(6).toString('hex');
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined, or fails after `withinMs`. */
-export async function waitFor<T>(what: string, withinMs: number, check: () => Promise<T | undefined>, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  withinMs: number,
+  check: () => Promise<T | undefined>,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + withinMs;
   let last: unknown;
   for (;;) {
@@ -33,7 +38,8 @@ export async function waitFor<T>(what: string, withinMs: number, check: () => Pr
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${withinMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -122,7 +128,12 @@ export async function call(
     headers['content-type'] ??= 'application/json';
   }
   const started = Date.now();
-  const response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
+  const response = await fetch(url, {
+    method,
+    headers,
+    body,
+    signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+  });
   const text = await response.text();
   let parsed: unknown;
   try {
@@ -174,7 +185,11 @@ export async function sharedSandbox(retryFactor = 0.001): Promise<SharedSandbox>
   const sandbox = await startSandbox({ stateDir, retryFactor });
   const c = sandbox.credentials;
   const control = async (method: string, path: string, body?: unknown) => {
-    const reply = await call(method, new URL(path.replace(/^\//, ''), sandbox.url).href, body === undefined ? {} : { body });
+    const reply = await call(
+      method,
+      new URL(path.replace(/^\//, ''), sandbox.url).href,
+      body === undefined ? {} : { body },
+    );
     if (reply.status >= 400) throw new Error(`sandbox ${method} ${path} → ${reply.status} ${reply.text}`);
     return reply.body;
   };
@@ -187,7 +202,8 @@ export async function sharedSandbox(retryFactor = 0.001): Promise<SharedSandbox>
     stateDir,
     control,
     newUser: (o = {}) => control('POST', '/sandbox/users', o),
-    giveCard: (user, extra = {}) => control('POST', `/sandbox/cards/${c.cardId}/codes`, { unionid: user.unionid, ...extra }),
+    giveCard: (user, extra = {}) =>
+      control('POST', `/sandbox/cards/${c.cardId}/codes`, { unionid: user.unionid, ...extra }),
     notification,
     waitDelivered: (id, withinMs = 10_000) =>
       waitFor(`notification ${id} delivered`, withinMs, async () => {
@@ -195,7 +211,9 @@ export async function sharedSandbox(retryFactor = 0.001): Promise<SharedSandbox>
         return n?.delivered ? n : undefined;
       }),
     login: async (instance, user) => {
-      const { js_code } = (await control('POST', '/sandbox/login-codes', { unionid: user.unionid })) as { js_code: string };
+      const { js_code } = (await control('POST', '/sandbox/login-codes', { unionid: user.unionid })) as {
+        js_code: string;
+      };
       const reply = await call('POST', `${instance}/api/login`, { body: { code: js_code } });
       if (reply.status !== 200) throw new Error(`login at ${instance} failed: ${reply.status} ${reply.text}`);
       return reply.body.token as string;
@@ -305,11 +323,20 @@ function signatureHeaders(headers: IncomingHttpHeaders): Record<string, string> 
  * POSTs a notification to an instance and resolves with its status the moment the status line
  * arrives (so a test can act "right after the answer"); `onStatus` runs synchronously then.
  */
-export function deliver(url: string, n: { headers: Record<string, string>; body: string }, onStatus?: (status: number) => void): Promise<number> {
+export function deliver(
+  url: string,
+  n: { headers: Record<string, string>; body: string },
+  onStatus?: (status: number) => void,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', headers: { ...n.headers, 'content-length': String(Buffer.byteLength(n.body)) }, agent: false, timeout: 15_000 },
+      {
+        method: 'POST',
+        headers: { ...n.headers, 'content-length': String(Buffer.byteLength(n.body)) },
+        agent: false,
+        timeout: 15_000,
+      },
       (res) => {
         const status = res.statusCode ?? 0;
         onStatus?.(status);
@@ -347,7 +374,9 @@ export class ServeProcess {
 
   private constructor(env: Record<string, string>, cwd: string) {
     // Only what the child needs from ours (PATH etc.), never a MEMBERCARD_* / WECHAT* setting.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MEMBERCARD_|WECHAT|SANDBOX_|PORT$|HOST$)/.test(k)));
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/^(MEMBERCARD_|WECHAT|SANDBOX_|PORT$|HOST$)/.test(k)),
+    );
     this.child = spawn(process.execPath, ['--import', TSX, CHILD], {
       cwd,
       env: { ...inherited, ...env },
@@ -394,7 +423,9 @@ export class ServeProcess {
       }
       if (!p.alive || Date.now() > deadline) {
         if (!p.alive) await p.exited;
-        const why = p.alive ? 'did not print its URL within 15 s' : `exited (${p.child.exitCode ?? p.child.signalCode}) before serving`;
+        const why = p.alive
+          ? 'did not print its URL within 15 s'
+          : `exited (${p.child.exitCode ?? p.child.signalCode}) before serving`;
         await p.stop();
         throw new Error(`serve ${why}:\n${p.output.join('\n')}`);
       }

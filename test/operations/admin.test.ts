@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Context } from 'koa';
 import { OptionsError } from '../../src/errors.js';
-import { startServer } from '../../src/serve.js';
-import { adminTokenAuthorizer } from '../../src/serve-config.js';
+import { startServer } from '../../src/server/serve.js';
+import { adminTokenAuthorizer } from '../../src/server/config.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -19,8 +19,12 @@ describe('admin routes (authorizeAdmin given)', () => {
   let h: Harness;
   let code: string;
   let user: Awaited<ReturnType<Harness['newUser']>>;
-  const admin = (method: string, path: string, body?: unknown, headers: Record<string, string> = { 'x-admin-token': TOKEN }) =>
-    h.api(method, `/member-card/admin${path}`, { ...(body === undefined ? {} : { body }), headers });
+  const admin = (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = { 'x-admin-token': TOKEN },
+  ) => h.api(method, `/member-card/admin${path}`, { ...(body === undefined ? {} : { body }), headers });
 
   before(async () => {
     h = await startHarness({ memberCard: { authorizeAdmin: (ctx: Context) => ctx.get('x-admin-token') === TOKEN } });
@@ -31,8 +35,20 @@ describe('admin routes (authorizeAdmin given)', () => {
 
   it('403 FORBIDDEN without the token, before reading the body or calling anybody', async () => {
     const count = await h.upstreamCount();
-    for (const [method, path] of [['POST', '/balance'], ['POST', '/points'], ['POST', '/level'], ['POST', '/membership-number'], ['GET', `/history?code=${code}`], ['GET', '/operations/x']] as const) {
-      const reply = await admin(method, path, method === 'POST' ? { code, amount: 1, request_id: rid('nope') } : undefined, { 'x-admin-token': 'wrong' });
+    for (const [method, path] of [
+      ['POST', '/balance'],
+      ['POST', '/points'],
+      ['POST', '/level'],
+      ['POST', '/membership-number'],
+      ['GET', `/history?code=${code}`],
+      ['GET', '/operations/x'],
+    ] as const) {
+      const reply = await admin(
+        method,
+        path,
+        method === 'POST' ? { code, amount: 1, request_id: rid('nope') } : undefined,
+        { 'x-admin-token': 'wrong' },
+      );
       assert.equal(reply.status, 403, `${method} ${path}`);
       assert.equal(reply.body.code, 'FORBIDDEN');
     }
@@ -40,33 +56,80 @@ describe('admin routes (authorizeAdmin given)', () => {
   });
 
   it('a till: top-up then purchase, each answered with its journal entry; a retried request answers the same', async () => {
-    const topUp = await admin('POST', '/balance', { code, amount: 10000, remark: '充值100元', request_id: 'till1-topup-0001', actor: 'cashier-7' });
+    const topUp = await admin('POST', '/balance', {
+      code,
+      amount: 10000,
+      remark: '充值100元',
+      request_id: 'till1-topup-0001',
+      actor: 'cashier-7',
+    });
     assert.equal(topUp.status, 200, topUp.text);
     assert.equal(topUp.headers.get('cache-control'), 'no-store');
     assert.deepEqual(
       { ...topUp.body.operation, out_request_no: 'x', created_at: 'x', updated_at: 'x' },
-      { request_id: 'till1-topup-0001', kind: 'balance', code, amount: 10000, remark: '充值100元', actor: 'cashier-7', state: 'applied', before: 500, after: 10500, out_request_no: 'x', created_at: 'x', updated_at: 'x' },
+      {
+        request_id: 'till1-topup-0001',
+        kind: 'balance',
+        code,
+        amount: 10000,
+        remark: '充值100元',
+        actor: 'cashier-7',
+        state: 'applied',
+        before: 500,
+        after: 10500,
+        out_request_no: 'x',
+        created_at: 'x',
+        updated_at: 'x',
+      },
     );
-    const purchase = await admin('POST', '/balance', { code, amount: -3000, remark: '珍珠奶茶', request_id: 'till1-sale-0002' });
+    const purchase = await admin('POST', '/balance', {
+      code,
+      amount: -3000,
+      remark: '珍珠奶茶',
+      request_id: 'till1-sale-0002',
+    });
     assert.equal(purchase.body.operation.after, 7500);
     assert.equal(purchase.body.operation.actor, 'admin', 'the default actor');
-    const again = await admin('POST', '/balance', { code, amount: -3000, remark: '珍珠奶茶', request_id: 'till1-sale-0002' });
+    const again = await admin('POST', '/balance', {
+      code,
+      amount: -3000,
+      remark: '珍珠奶茶',
+      request_id: 'till1-sale-0002',
+    });
     assert.deepEqual(again.body, purchase.body);
     const card = await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`);
     assert.equal(card.balance, 7500);
 
     const history = await admin('GET', `/history?code=${code}&limit=10`);
     assert.equal(history.status, 200);
-    assert.deepEqual(history.body.data.map((e: { request_id: string }) => e.request_id), ['till1-sale-0002', 'till1-topup-0001']);
-    assert.deepEqual(Object.keys(history.body.data[1]).sort(), ['actor', 'after', 'amount', 'at', 'before', 'kind', 'remark', 'request_id']);
+    assert.deepEqual(
+      history.body.data.map((e: { request_id: string }) => e.request_id),
+      ['till1-sale-0002', 'till1-topup-0001'],
+    );
+    assert.deepEqual(Object.keys(history.body.data[1]).sort(), [
+      'actor',
+      'after',
+      'amount',
+      'at',
+      'before',
+      'kind',
+      'remark',
+      'request_id',
+    ]);
     const one = await admin('GET', '/operations/till1-topup-0001');
     assert.equal(one.body.operation.after, 10500);
     assert.equal((await admin('GET', '/operations/never-used')).body.code, 'NOT_FOUND');
   });
 
   it('points, level and membership number', async () => {
-    assert.equal((await admin('POST', '/points', { code, amount: 5, request_id: rid('pts') })).body.operation.after, 25);
-    assert.equal((await admin('POST', '/level', { code, level: '金卡会员', request_id: rid('lvl') })).body.operation.after, '金卡会员');
+    assert.equal(
+      (await admin('POST', '/points', { code, amount: 5, request_id: rid('pts') })).body.operation.after,
+      25,
+    );
+    assert.equal(
+      (await admin('POST', '/level', { code, level: '金卡会员', request_id: rid('lvl') })).body.operation.after,
+      '金卡会员',
+    );
     const num = await admin('POST', '/membership-number', { code, membership_number: 'M-42', request_id: rid('num') });
     assert.equal(num.body.operation.after, 'M-42');
   });
@@ -81,11 +144,29 @@ describe('admin routes (authorizeAdmin given)', () => {
       ['/balance', { code: '../x', amount: 1, request_id: rid('z') }, 400, 'INVALID_REQUEST', 'code'],
       ['/balance', { code, amount: 1, request_id: 'has space' }, 400, 'INVALID_REQUEST', 'request_id'],
       ['/balance', { code, amount: 1, request_id: 'x'.repeat(65) }, 400, 'INVALID_REQUEST', 'request_id'],
-      ['/balance', { code, amount: 1, request_id: rid('z'), remark: 'r'.repeat(101) }, 400, 'INVALID_REQUEST', 'remark'],
+      [
+        '/balance',
+        { code, amount: 1, request_id: rid('z'), remark: 'r'.repeat(101) },
+        400,
+        'INVALID_REQUEST',
+        'remark',
+      ],
       ['/balance', { code, amount: 1, request_id: rid('z'), openid: 'x' }, 400, 'INVALID_REQUEST', 'openid'],
       ['/level', { code, level: '超级钻石会员', request_id: rid('z') }, 400, 'INVALID_REQUEST', 'level'],
-      ['/membership-number', { code, membership_number: '会员1', request_id: rid('z') }, 400, 'INVALID_REQUEST', 'membership_number'],
-      ['/membership-number', { code, membership_number: 'x'.repeat(33), request_id: rid('z') }, 400, 'INVALID_REQUEST', 'membership_number'],
+      [
+        '/membership-number',
+        { code, membership_number: '会员1', request_id: rid('z') },
+        400,
+        'INVALID_REQUEST',
+        'membership_number',
+      ],
+      [
+        '/membership-number',
+        { code, membership_number: 'x'.repeat(33), request_id: rid('z') },
+        400,
+        'INVALID_REQUEST',
+        'membership_number',
+      ],
       ['/balance', { code, amount: -1_000_000, request_id: rid('broke') }, 400, 'INSUFFICIENT_BALANCE', 'amount'],
       ['/balance', { code: '999999999999', amount: 1, request_id: rid('z') }, 404, 'CARD_NOT_FOUND', undefined],
     ];
@@ -101,7 +182,12 @@ describe('admin routes (authorizeAdmin given)', () => {
       if (errorCode === 'INSUFFICIENT_BALANCE' || errorCode === 'CARD_NOT_FOUND') expectedUpstream += 1;
     }
     assert.equal(await h.upstreamCount(), expectedUpstream);
-    const conflict = await admin('POST', '/balance', { code, amount: 2, remark: '珍珠奶茶', request_id: 'till1-sale-0002' });
+    const conflict = await admin('POST', '/balance', {
+      code,
+      amount: 2,
+      remark: '珍珠奶茶',
+      request_id: 'till1-sale-0002',
+    });
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.code, 'OPERATION_CONFLICT');
     assert.equal((await admin('GET', '/history')).body.details[0].field, 'code');
@@ -155,7 +241,9 @@ describe('admin routes without authorizeAdmin', () => {
   after(() => h.close());
 
   it('are not mounted: 404', async () => {
-    const reply = await h.api('POST', '/member-card/admin/balance', { body: { code: '1', amount: 1, request_id: 'x' } });
+    const reply = await h.api('POST', '/member-card/admin/balance', {
+      body: { code: '1', amount: 1, request_id: 'x' },
+    });
     assert.equal(reply.status, 404);
   });
 
@@ -165,10 +253,20 @@ describe('admin routes without authorizeAdmin', () => {
     const options = {
       cardId: c.cardId,
       appid: c.appid,
-      wechatpay: { mchid: c.mchid, serial: c.serial, privateKey: c.privateKey, publicKeyId: c.publicKeyId as string, publicKey: c.publicKey as string, apiv3Key: c.apiv3Key },
+      wechatpay: {
+        mchid: c.mchid,
+        serial: c.serial,
+        privateKey: c.privateKey,
+        publicKeyId: c.publicKeyId as string,
+        publicKey: c.publicKey as string,
+        apiv3Key: c.apiv3Key,
+      },
       store: 'memory:',
     };
-    assert.throws(() => memberCard({ ...options, authorizeAdmin: 'yes' as never }), /option "authorizeAdmin" must be of type function/);
+    assert.throws(
+      () => memberCard({ ...options, authorizeAdmin: 'yes' as never }),
+      /option "authorizeAdmin" must be of type function/,
+    );
     assert.throws(() => memberCard({ ...options, operations: { lockTtlMs: 5 } }), /option "operations.lockTtlMs"/);
     assert.ok(memberCard({ ...options, authorizeAdmin: () => true }).operations);
   });
@@ -181,7 +279,8 @@ describe('serve: MEMBERCARD_ADMIN_TOKEN', () => {
     assert.throws(() => adminTokenAuthorizer('short'), OptionsError);
     assert.throws(() => adminTokenAuthorizer('has a space in it, long enough'), OptionsError);
     const check = adminTokenAuthorizer(TOKEN) as (ctx: Context) => boolean;
-    const ctx = (headers: Record<string, string>) => ({ get: (name: string) => headers[name.toLowerCase()] ?? '' }) as unknown as Context;
+    const ctx = (headers: Record<string, string>) =>
+      ({ get: (name: string) => headers[name.toLowerCase()] ?? '' }) as unknown as Context;
     assert.equal(check(ctx({ 'x-admin-token': TOKEN })), true);
     assert.equal(check(ctx({ authorization: `Bearer ${TOKEN}` })), true);
     assert.equal(check(ctx({ 'x-admin-token': `${TOKEN}x` })), false);
@@ -192,7 +291,13 @@ describe('serve: MEMBERCARD_ADMIN_TOKEN', () => {
   it('serve mounts the admin routes at /api/member-card/admin and checks the token', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'membercard-serve-admin-'));
     const running = await startServer(
-      { PORT: '0', SANDBOX_PORT: '0', SANDBOX_STATE: stateDir, MEMBERCARD_STORE: 'memory:', MEMBERCARD_ADMIN_TOKEN: TOKEN },
+      {
+        PORT: '0',
+        SANDBOX_PORT: '0',
+        SANDBOX_STATE: stateDir,
+        MEMBERCARD_STORE: 'memory:',
+        MEMBERCARD_ADMIN_TOKEN: TOKEN,
+      },
       () => undefined,
     );
     try {
@@ -209,7 +314,11 @@ describe('serve: MEMBERCARD_ADMIN_TOKEN', () => {
       assert.equal(ok.status, 200);
       const body = (await ok.json()) as { operation: { before: number; after: number } };
       assert.equal(body.operation.after, body.operation.before + 100);
-      assert.equal((await post({ authorization: `Bearer ${TOKEN}` })).status, 200, 'a bearer token works too (the same request_id: same answer)');
+      assert.equal(
+        (await post({ authorization: `Bearer ${TOKEN}` })).status,
+        200,
+        'a bearer token works too (the same request_id: same answer)',
+      );
     } finally {
       await running.close();
       rmSync(stateDir, { recursive: true, force: true });

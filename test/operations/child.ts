@@ -14,7 +14,8 @@ await cards.ready();
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 const { kind, ...input } = config.op;
 try {
-  const op = kind === 'balance' ? await cards.operations.adjustBalance(input) : await cards.operations.adjustPoints(input);
+  const op =
+    kind === 'balance' ? await cards.operations.adjustBalance(input) : await cards.operations.adjustPoints(input);
   process.stdout.write(`${JSON.stringify({ ok: op })}\n`);
 } catch (err) {
   process.stdout.write(`${JSON.stringify({ error: (err as { code?: string }).code ?? String(err) })}\n`);

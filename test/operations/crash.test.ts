@@ -19,7 +19,9 @@ interface Running {
 }
 
 function run(config: unknown): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Record<string, unknown>[] = [];
   let buffer = '';
   const waiters: (() => void)[] = [];
@@ -40,7 +42,8 @@ function run(config: unknown): Running {
       for (;;) {
         const found = lines.find((l) => key in l);
         if (found) return found;
-        if (child.exitCode !== null) throw new Error(`child exited (${child.exitCode}) without "${key}": ${JSON.stringify(lines)}`);
+        if (child.exitCode !== null)
+          throw new Error(`child exited (${child.exitCode}) without "${key}": ${JSON.stringify(lines)}`);
         await Promise.race([new Promise<void>((r) => waiters.push(r)), exited, new Promise((r) => setTimeout(r, 200))]);
       }
     },
@@ -89,7 +92,11 @@ for (const engine of specs) {
         const base = `/v3/marketing/membercard-open/cards/${world.creds.cardId}/codes/${code}`;
         // Points: only PATCH …/rights is slow. Balance: the GET shares the PATCH's path, so both are
         // held a little; the sandbox applies the PATCH first, then holds its answer.
-        await world.fault(kind === 'points' ? { latency_ms: 30_000, path: `${base}/rights` } : { latency_ms: 1500, times: 2, path: base });
+        await world.fault(
+          kind === 'points'
+            ? { latency_ms: 30_000, path: `${base}/rights` }
+            : { latency_ms: 1500, times: 2, path: base },
+        );
 
         const first = run(config({ kind, code, amount: -250, requestId }));
         children.push(first.child);

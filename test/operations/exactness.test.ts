@@ -41,12 +41,17 @@ for (const engine of specs) {
     it('50 concurrent +1 changes to one card, split across two instances, leave it exactly +50', async () => {
       const { code } = await world.newCard({ balance: 1000 });
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).operations.adjustBalance({ code, amount: 1, requestId: rid('plus'), remark: '+1' })),
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 ? a : b).operations.adjustBalance({ code, amount: 1, requestId: rid('plus'), remark: '+1' }),
+        ),
       );
       assert.equal((await world.card(code)).balance, 1050);
       assert.ok(results.every((r) => r.state === 'applied' && r.amount === 1 && r.after === (r.before as number) + 1));
       // Every step started from the previous one's result: befores are 1000..1049, each once.
-      assert.deepEqual(results.map((r) => r.before as number).sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => 1000 + i));
+      assert.deepEqual(
+        results.map((r) => r.before as number).sort((x, y) => x - y),
+        Array.from({ length: 50 }, (_, i) => 1000 + i),
+      );
       const trail = await a.operations.history({ code, limit: 100 });
       assert.equal(trail.length, 50);
       assert.equal(trail[0]?.after, 1050, 'newest first');
@@ -57,7 +62,9 @@ for (const engine of specs) {
       const { code } = await world.newCard({ balance: 500 });
       const requestId = rid('same');
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).operations.adjustBalance({ code, amount: -120, requestId, remark: '拿铁' })),
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? a : b).operations.adjustBalance({ code, amount: -120, requestId, remark: '拿铁' }),
+        ),
       );
       assert.equal((await world.card(code)).balance, 380);
       for (const r of results) assert.deepEqual(r, results[0]);
@@ -124,7 +131,10 @@ for (const engine of specs) {
       };
       const first = rid('lost');
       try {
-        assert.equal(await errorCode(a.operations.adjustBalance({ code, amount: -300, requestId: first })), 'UPSTREAM_TIMEOUT');
+        assert.equal(
+          await errorCode(a.operations.adjustBalance({ code, amount: -300, requestId: first })),
+          'UPSTREAM_TIMEOUT',
+        );
       } finally {
         delete (a.client as { getCard?: unknown }).getCard;
       }
@@ -134,7 +144,10 @@ for (const engine of specs) {
       assert.deepEqual([second.before, second.after], [700, 500]);
       assert.equal((await world.card(code)).balance, 500);
       assert.equal((await store.getOperation(world.creds.cardId, first))?.state, 'applied');
-      assert.deepEqual((await a.operations.history({ code })).map((e) => e.after), [500, 700]);
+      assert.deepEqual(
+        (await a.operations.history({ code })).map((e) => e.after),
+        [500, 700],
+      );
     });
 
     it('a lock lost while a slow PATCH is in flight: the next holder settles that change first, nothing is lost or doubled', async () => {
@@ -165,7 +178,11 @@ for (const engine of specs) {
       const first = await slow;
       assert.deepEqual([first.state, first.before, first.after], ['applied', 1000, 900]);
       assert.equal((await world.card(code)).balance, 850);
-      assert.deepEqual((await a.operations.history({ code })).map((e) => e.after), [850, 900], 'one audit line each');
+      assert.deepEqual(
+        (await a.operations.history({ code })).map((e) => e.after),
+        [850, 900],
+        'one audit line each',
+      );
     });
 
     it('a change that would go below zero sends nothing, is recorded, and answers the same on a retry', async () => {
@@ -174,15 +191,28 @@ for (const engine of specs) {
       const err = await a.operations.adjustBalance({ code, amount: -101, requestId }).catch((e: unknown) => e);
       assert.equal((err as { code?: string }).code, 'INSUFFICIENT_BALANCE');
       assert.equal((err as { status?: number }).status, 400);
-      assert.equal(await errorCode(b.operations.adjustBalance({ code, amount: -101, requestId })), 'INSUFFICIENT_BALANCE');
-      assert.equal(await errorCode(a.operations.adjustPoints({ code, amount: -6, requestId: rid('points-broke') })), 'INSUFFICIENT_BALANCE');
+      assert.equal(
+        await errorCode(b.operations.adjustBalance({ code, amount: -101, requestId })),
+        'INSUFFICIENT_BALANCE',
+      );
+      assert.equal(
+        await errorCode(a.operations.adjustPoints({ code, amount: -6, requestId: rid('points-broke') })),
+        'INSUFFICIENT_BALANCE',
+      );
       assert.deepEqual(patches(await world.requests(code)), [], 'no PATCH at all');
       assert.equal((await world.card(code)).balance, 100);
       const recorded = await a.operations.get(requestId);
-      assert.deepEqual([recorded?.state, recorded?.error?.code, recorded?.before, recorded?.after], ['failed', 'INSUFFICIENT_BALANCE', 100, -1]);
+      assert.deepEqual(
+        [recorded?.state, recorded?.error?.code, recorded?.before, recorded?.after],
+        ['failed', 'INSUFFICIENT_BALANCE', 100, -1],
+      );
       // Exactly to zero is fine.
       assert.equal((await a.operations.adjustBalance({ code, amount: -100, requestId: rid('zero') })).after, 0);
-      assert.deepEqual((await a.operations.history({ code })).map((e) => e.requestId).length, 1, 'refusals are not changes');
+      assert.deepEqual(
+        (await a.operations.history({ code })).map((e) => e.requestId).length,
+        1,
+        'refusals are not changes',
+      );
     });
 
     it('the same requestId with other parameters is 409 OPERATION_CONFLICT, and changes nothing', async () => {
@@ -208,18 +238,30 @@ for (const engine of specs) {
       const { code } = await world.newCard({ level: '普通会员' });
       const lv = await a.operations.setLevel({ code, level: '钻石会员', requestId: rid('level'), actor: 'crm' });
       assert.deepEqual([lv.before, lv.after, lv.actor], ['普通会员', '钻石会员', 'crm']);
-      const num = await b.operations.setMembershipNumber({ code, membershipNumber: 'VIP-0001/A', requestId: rid('num') });
+      const num = await b.operations.setMembershipNumber({
+        code,
+        membershipNumber: 'VIP-0001/A',
+        requestId: rid('num'),
+      });
       assert.deepEqual([num.before, num.after], [code, 'VIP-0001/A']);
       const card = await world.card(code);
       assert.deepEqual([card.level, card.membership_number], ['钻石会员', 'VIP-0001/A']);
       const trail = await a.operations.history({ code });
-      assert.deepEqual(trail.map((e) => e.kind), ['membership_number', 'level']);
+      assert.deepEqual(
+        trail.map((e) => e.kind),
+        ['membership_number', 'level'],
+      );
     });
 
     it('a card that is not EFFECTIVE is refused with 409 CARD_NOT_EDITABLE and nothing is sent', async () => {
       const { code } = await world.newCard({ balance: 100 });
-      await world.control('PATCH', `/sandbox/cards/${world.creds.cardId}/codes/${code}`, { user_card_status: 'EXPIRE' });
-      assert.equal(await errorCode(a.operations.adjustBalance({ code, amount: 5, requestId: rid('expired') })), 'CARD_NOT_EDITABLE');
+      await world.control('PATCH', `/sandbox/cards/${world.creds.cardId}/codes/${code}`, {
+        user_card_status: 'EXPIRE',
+      });
+      assert.equal(
+        await errorCode(a.operations.adjustBalance({ code, amount: 5, requestId: rid('expired') })),
+        'CARD_NOT_EDITABLE',
+      );
       assert.deepEqual(patches(await world.requests(code)), []);
     });
 
@@ -229,9 +271,16 @@ for (const engine of specs) {
         { id: rid('n'), eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() },
         { kind: 'bind', cardId: world.creds.cardId, code, unionid },
       );
-      const op = await a.operations.adjustPoints({ user: { openid: 'mp-openid-of-someone', unionid }, amount: 5, requestId: rid('user') });
+      const op = await a.operations.adjustPoints({
+        user: { openid: 'mp-openid-of-someone', unionid },
+        amount: 5,
+        requestId: rid('user'),
+      });
       assert.deepEqual([op.code, op.after], [code, 15]);
-      assert.equal(await errorCode(a.operations.adjustPoints({ user: { openid: 'nobody' }, amount: 5, requestId: rid('nobody') })), 'CARD_NOT_FOUND');
+      assert.equal(
+        await errorCode(a.operations.adjustPoints({ user: { openid: 'nobody' }, amount: 5, requestId: rid('nobody') })),
+        'CARD_NOT_FOUND',
+      );
       assert.equal((await a.operations.history({ user: { openid: 'x', unionid } })).length, 1);
     });
   });

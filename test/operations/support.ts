@@ -27,14 +27,24 @@ export async function engines(names: EngineSpec['name'][] = ['sqlite', 'postgres
     if (name === 'memory') out.push({ name, url: 'memory:', skip: undefined, cleanup: async () => undefined });
     if (name === 'sqlite') {
       const dir = mkdtempSync(join(tmpdir(), 'membercard-ops-'));
-      out.push({ name, url: `sqlite:${join(dir, 'ops.db')}`, skip: undefined, cleanup: async () => rmSync(dir, { recursive: true, force: true }) });
+      out.push({
+        name,
+        url: `sqlite:${join(dir, 'ops.db')}`,
+        skip: undefined,
+        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+      });
     }
     if (name === 'postgres') {
       const down = await probePostgres(POSTGRES_URL);
       if (down && REQUIRE_SERVICES) throw new Error(down);
       const schema = `membercard_ops_${randomBytes(6).toString('hex')}`;
       const sep = POSTGRES_URL.includes('?') ? '&' : '?';
-      out.push({ name, url: `${POSTGRES_URL}${sep}schema=${schema}`, skip: down, cleanup: () => (down ? Promise.resolve() : dropPostgresSchema(POSTGRES_URL, schema)) });
+      out.push({
+        name,
+        url: `${POSTGRES_URL}${sep}schema=${schema}`,
+        skip: down,
+        cleanup: () => (down ? Promise.resolve() : dropPostgresSchema(POSTGRES_URL, schema)),
+      });
     }
     if (name === 'redis') {
       const down = await probeRedis(REDIS_URL);
@@ -75,7 +85,12 @@ export interface World {
   creds: SandboxCredentials;
   control(method: string, path: string, body?: unknown): Promise<any>;
   /** A new person holding a card with these starting values. */
-  newCard(extra?: { balance?: number; bonus_value?: number; level?: string; user_card_status?: string }): Promise<{ code: string; unionid: string }>;
+  newCard(extra?: {
+    balance?: number;
+    bonus_value?: number;
+    level?: string;
+    user_card_status?: string;
+  }): Promise<{ code: string; unionid: string }>;
   /** The card as the sandbox stores it (the truth the tests assert on). */
   card(code: string): Promise<SandboxCard>;
   /** The sandbox's log of answered requests to this card's upstream paths. */
@@ -106,7 +121,10 @@ export async function startWorld(): Promise<World> {
     control,
     newCard: async (extra = {}) => {
       const user = (await control('POST', '/sandbox/users', {})) as { unionid: string };
-      const { code } = (await control('POST', `/sandbox/cards/${creds.cardId}/codes`, { unionid: user.unionid, ...extra })) as { code: string };
+      const { code } = (await control('POST', `/sandbox/cards/${creds.cardId}/codes`, {
+        unionid: user.unionid,
+        ...extra,
+      })) as { code: string };
       return { code, unionid: user.unionid };
     },
     card: (code) => control('GET', `/sandbox/cards/${creds.cardId}/codes/${code}`),
@@ -133,7 +151,12 @@ export async function startWorld(): Promise<World> {
 }
 
 /** n memberCard() instances, each with its own Store object on the same location: n instances, as the store sees it. */
-export async function instances(world: World, url: string, n: number, extra: Partial<MemberCardOptions> = {}): Promise<{ cards: MemberCard[]; stores: Store[]; close(): Promise<void> }> {
+export async function instances(
+  world: World,
+  url: string,
+  n: number,
+  extra: Partial<MemberCardOptions> = {},
+): Promise<{ cards: MemberCard[]; stores: Store[]; close(): Promise<void> }> {
   const stores = Array.from({ length: n }, () => createStore(url));
   const cards = stores.map((store) => memberCard(world.options(store, extra)));
   for (const c of cards) await c.ready();

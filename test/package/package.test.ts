@@ -58,7 +58,12 @@ describe('the package as published', () => {
       assert.equal(typeof esm[name], 'function', `esm ${name}`);
       assert.equal(typeof cjs[name], 'function', `cjs ${name}`);
     }
-    assert.deepEqual(Object.keys(esm).sort(), Object.keys(cjs).filter((k) => k !== '__esModule').sort());
+    assert.deepEqual(
+      Object.keys(esm).sort(),
+      Object.keys(cjs)
+        .filter((k) => k !== '__esModule')
+        .sort(),
+    );
     for (const condition of ['import', 'require']) {
       assert.ok(existsSync(join(root, pkg.exports['.'][condition].types)), `${condition} types`);
       assert.ok(existsSync(join(root, pkg.exports['./sandbox'][condition].default)), `${condition} sandbox`);
@@ -71,7 +76,19 @@ describe('the package as published', () => {
     try {
       const first = run(['sandbox', '--port', '0', '--state', state], {}, /\n/);
       const creds = JSON.parse((await first.started).split('\n')[0] as string);
-      for (const key of ['baseURL', 'mchid', 'serial', 'privateKey', 'publicKeyId', 'publicKey', 'apiv3Key', 'appid', 'miniProgramAppid', 'miniProgramSecret', 'cardId']) {
+      for (const key of [
+        'baseURL',
+        'mchid',
+        'serial',
+        'privateKey',
+        'publicKeyId',
+        'publicKey',
+        'apiv3Key',
+        'appid',
+        'miniProgramAppid',
+        'miniProgramSecret',
+        'cardId',
+      ]) {
         assert.ok(creds[key], `credentials.${key}`);
       }
       assert.deepEqual(JSON.parse(readFileSync(join(state, 'sandbox.json'), 'utf8')), creds);
@@ -83,7 +100,9 @@ describe('the package as published', () => {
       assert.equal(again.serial, creds.serial);
       assert.equal(again.apiv3Key, creds.apiv3Key);
       await second.stop();
-      const bad = spawnSync(process.execPath, [join(root, 'bin', 'wechat-membercard.js'), 'sandbox', '--port', 'abc'], { encoding: 'utf8' });
+      const bad = spawnSync(process.execPath, [join(root, 'bin', 'wechat-membercard.js'), 'sandbox', '--port', 'abc'], {
+        encoding: 'utf8',
+      });
       assert.notEqual(bad.status, 0);
       assert.match(bad.stderr, /--port/);
     } finally {
@@ -100,7 +119,10 @@ describe('the package as published', () => {
       assert.ok(url, out);
       assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
       // Paste the walkthrough's commands into a shell, as a newcomer would.
-      const script = out.split('\n').filter((l) => l && !l.startsWith('#') && /^(CODE|TOKEN)=|^curl/.test(l)).join('\n');
+      const script = out
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#') && /^(CODE|TOKEN)=|^curl/.test(l))
+        .join('\n');
       const shell = spawnSync('bash', ['-c', `set -e\n${script}`], { encoding: 'utf8' });
       assert.equal(shell.status, 0, shell.stderr);
       assert.match(shell.stdout, /"balance":8888/);

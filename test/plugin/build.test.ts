@@ -26,7 +26,11 @@ function compile(): { program: ts.Program; outputs: Map<string, string>; diagnos
 const { program, outputs, diagnostics } = compile();
 
 function format(list: readonly ts.Diagnostic[]): string {
-  return ts.formatDiagnostics(list, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => '\n' });
+  return ts.formatDiagnostics(list, {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => ROOT,
+    getNewLine: () => '\n',
+  });
 }
 
 function jsFiles(dir: string): string[] {
@@ -41,7 +45,13 @@ test('the mini-program TypeScript (plugin, demo app, its page) compiles without 
     .getRootFileNames()
     .map((f) => relative(ROOT, f))
     .sort();
-  for (const expected of ['app.ts', 'pages/index/index.ts', 'plugin/index.ts', 'plugin/components/member-card/member-card.ts', 'plugin/pages/my-card/my-card.ts']) {
+  for (const expected of [
+    'app.ts',
+    'pages/index/index.ts',
+    'plugin/index.ts',
+    'plugin/components/member-card/member-card.ts',
+    'plugin/pages/my-card/my-card.ts',
+  ]) {
     assert.ok(sources.includes(expected), `${expected} is compiled by tsconfig.plugin.json`);
   }
 });

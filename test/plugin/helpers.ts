@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -43,7 +43,9 @@ interface DomWindow {
   document: { body: DomNode; createElement(tag: string): DomNode };
   [name: string]: unknown;
 }
-const { JSDOM } = require('jsdom') as { JSDOM: new (html: string, options: Record<string, unknown>) => { window: DomWindow } };
+const { JSDOM } = require('jsdom') as {
+  JSDOM: new (html: string, options: Record<string, unknown>) => { window: DomWindow };
+};
 
 const jsdom = new JSDOM('<!doctype html><html><head></head><body></body></html>', {
   pretendToBeVisual: true,
@@ -54,7 +56,16 @@ g.window = jsdom.window;
 g.document = jsdom.window.document;
 // What j-component / miniprogram-exparser reach for as bare globals. CustomEvent must be jsdom's
 // even though Node 20 has its own: j-component dispatches `new CustomEvent('tap')` on jsdom nodes.
-for (const name of ['Node', 'Element', 'HTMLElement', 'MutationObserver', 'getComputedStyle', 'requestAnimationFrame', 'cancelAnimationFrame', 'TouchEvent']) {
+for (const name of [
+  'Node',
+  'Element',
+  'HTMLElement',
+  'MutationObserver',
+  'getComputedStyle',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'TouchEvent',
+]) {
   if (!(name in g) && name in jsdom.window) g[name] = jsdom.window[name];
 }
 g.CustomEvent = jsdom.window.CustomEvent;
@@ -189,7 +200,8 @@ export function routeWxRequestOverHttp(): void {
         if (query) url += (url.includes('?') ? '&' : '?') + query;
       } else {
         body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
-        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+          headers['content-type'] = 'application/json';
       }
     }
     const record: SentRequest = { method, url, headers, body: options.data, status: 'failed' };
@@ -207,7 +219,13 @@ export function routeWxRequestOverHttp(): void {
           }
         }
         record.status = response.status;
-        const result = { statusCode: response.status, data, header: Object.fromEntries(response.headers), cookies: [], errMsg: 'request:ok' };
+        const result = {
+          statusCode: response.status,
+          data,
+          header: Object.fromEntries(response.headers),
+          cookies: [],
+          errMsg: 'request:ok',
+        };
         options.success?.(result);
         options.complete?.(result);
       })
@@ -251,7 +269,10 @@ export interface Backend {
 
 export async function startBackend(): Promise<Backend> {
   const stateDir = mkdtempSync(join(tmpdir(), 'membercard-plugin-'));
-  const server = await startServer({ PORT: '0', SANDBOX_PORT: '0', SANDBOX_STATE: stateDir, MEMBERCARD_STORE: 'memory:' }, () => {});
+  const server = await startServer(
+    { PORT: '0', SANDBOX_PORT: '0', SANDBOX_STATE: stateDir, MEMBERCARD_STORE: 'memory:' },
+    () => {},
+  );
   const sandbox = server.sandbox;
   if (!sandbox) throw new Error('expected the embedded sandbox');
   const target = new URL(server.url);
@@ -307,7 +328,8 @@ export async function startBackend(): Promise<Backend> {
     cardId,
     control,
     newUser: (options = {}) => control('POST', 'sandbox/users', options),
-    loginCode: async (user) => (await control('POST', 'sandbox/login-codes', { unionid: user.unionid })).js_code as string,
+    loginCode: async (user) =>
+      (await control('POST', 'sandbox/login-codes', { unionid: user.unionid })).js_code as string,
     login: async (user) => {
       const code = await backend.loginCode(user);
       const response = await fetch(`${server.url}/api/login`, {
@@ -321,12 +343,17 @@ export async function startBackend(): Promise<Backend> {
     },
     waitDelivered: async (notificationId) => {
       await waitFor(async () => {
-        const { data } = (await control('GET', 'sandbox/notifications')) as { data: { id: string; delivered: boolean }[] };
+        const { data } = (await control('GET', 'sandbox/notifications')) as {
+          data: { id: string; delivered: boolean }[];
+        };
         return data.find((n) => n.id === notificationId)?.delivered;
       }, `notification ${notificationId} delivered`);
     },
     giveCard: async (user, extra = {}) => {
-      const given = (await control('POST', `sandbox/cards/${cardId}/codes`, { unionid: user.unionid, ...extra })) as { code: string; notification_id: string };
+      const given = (await control('POST', `sandbox/cards/${cardId}/codes`, { unionid: user.unionid, ...extra })) as {
+        code: string;
+        notification_id: string;
+      };
       await backend.waitDelivered(given.notification_id);
       return given.code;
     },

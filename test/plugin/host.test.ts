@@ -124,7 +124,10 @@ test('an expired session: the plugin tells the host, which logs in again; retry 
   card.instance.reload();
   await waitFor(() => card.querySelector('.mc-error'), 'the 401 state');
   assert.equal(text(card, '.mc-error__title'), '登录已失效');
-  await waitFor(() => loginCalls === logins + 1 && app.globalData.token !== 'revoked-session-token' && app.globalData.token, 'a new login');
+  await waitFor(
+    () => loginCalls === logins + 1 && app.globalData.token !== 'revoked-session-token' && app.globalData.token,
+    'a new login',
+  );
 
   tap(card, '.mc-retry');
   await waitFor(() => card.querySelector('.mc-balance'), 'the card again');

@@ -163,7 +163,9 @@ describe('<member-card> against the real back end', () => {
     configure();
     const card = show();
     await cardShown(card);
-    const reply = (await (await fetch(`${backend.url}/api/member-card`, { headers: { authorization: `Bearer ${t}` } })).json()) as {
+    const reply = (await (
+      await fetch(`${backend.url}/api/member-card`, { headers: { authorization: `Bearer ${t}` } })
+    ).json()) as {
       editable: { background_picture_url: string[] };
     };
     const offered = reply.editable.background_picture_url;
@@ -175,7 +177,13 @@ describe('<member-card> against the real back end', () => {
     await waitFor(() => card.querySelector('.mc-edit__panel'), 'the background picker');
     const items = card.querySelectorAll('.mc-edit__item');
     assert.deepEqual(
-      items.map((item) => item.toJSON().children.map((c) => (typeof c === 'string' ? c : c.attrs.find((a) => a.name === 'src')?.value)).filter(Boolean)[0]),
+      items.map(
+        (item) =>
+          item
+            .toJSON()
+            .children.map((c) => (typeof c === 'string' ? c : c.attrs.find((a) => a.name === 'src')?.value))
+            .filter(Boolean)[0],
+      ),
       offered,
       'one thumbnail per background the back end offers',
     );
@@ -183,7 +191,10 @@ describe('<member-card> against the real back end', () => {
     await waitFor(() => card.data.selected === chosen, 'the pick');
     tap(card, '.mc-edit__save');
 
-    await waitFor(() => attr(card, '.mc-card__bg', 'src') === chosen && !card.querySelector('.mc-edit__panel'), 'the new background');
+    await waitFor(
+      () => attr(card, '.mc-card__bg', 'src') === chosen && !card.querySelector('.mc-edit__panel'),
+      'the new background',
+    );
     const save = sent.at(-1);
     assert.equal(save?.method, 'PUT');
     assert.deepEqual(save?.body, { background_picture_url: chosen });

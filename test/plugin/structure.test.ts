@@ -59,7 +59,11 @@ function resolveComponent(owner: Unit, value: string, usingIn: string): Unit {
 function collectUnits(): Unit[] {
   const start: Unit[] = [
     ...(appJson.pages as string[]).map((p): Unit => ({ pkg: 'host', path: join(ROOT, p), from: 'app.json pages' })),
-    ...Object.entries(pluginJson.pages ?? {}).map(([name, p]): Unit => ({ pkg: 'plugin', path: join(PLUGIN_ROOT, p as string), from: `plugin.json pages.${name}` })),
+    ...Object.entries(pluginJson.pages ?? {}).map(([name, p]): Unit => ({
+      pkg: 'plugin',
+      path: join(PLUGIN_ROOT, p as string),
+      from: `plugin.json pages.${name}`,
+    })),
     ...Object.entries(pluginJson.publicComponents ?? {}).map(([name, p]): Unit => ({
       pkg: 'plugin',
       path: join(PLUGIN_ROOT, p as string),
@@ -88,7 +92,11 @@ function collectUnits(): Unit[] {
 
 test('every page and component named in app.json, plugin.json and usingComponents has .js, .json, .wxml, .wxss', () => {
   const units = collectUnits().map((u) => posix.normalize(relative(ROOT, u.path).split('\\').join('/')));
-  assert.deepEqual(units.sort(), ['pages/index/index', 'plugin/components/member-card/member-card', 'plugin/pages/my-card/my-card']);
+  assert.deepEqual(units.sort(), [
+    'pages/index/index',
+    'plugin/components/member-card/member-card',
+    'plugin/pages/my-card/my-card',
+  ]);
 });
 
 test('plugin.json: a public member-card component, a my-card page, main index.js', () => {
@@ -105,7 +113,11 @@ test('app.json uses the plugin in dev version from the project’s plugin AppID'
   assert.deepEqual(Object.keys(appJson.plugins), ['memberCard']);
   assert.equal(appJson.plugins.memberCard.version, 'dev');
   assert.match(appJson.plugins.memberCard.provider, /^wx[0-9a-f]{16}$/);
-  assert.equal(appJson.plugins.memberCard.provider, project.pluginAppid, 'provider is the plugin developed in this project');
+  assert.equal(
+    appJson.plugins.memberCard.provider,
+    project.pluginAppid,
+    'provider is the plugin developed in this project',
+  );
   assert.equal(appJson.usingComponents['member-card'], 'plugin://memberCard/member-card');
   if (appJson.sitemapLocation) assert.ok(existsSync(join(ROOT, appJson.sitemapLocation)));
 });
@@ -116,7 +128,11 @@ test('project.config.json: a plugin project rooted here, back-end folders left o
   assert.equal(project.pluginRoot, 'plugin/');
   assert.ok(existsSync(join(ROOT, project.miniprogramRoot, 'app.json')));
   assert.ok(existsSync(join(ROOT, project.pluginRoot, 'plugin.json')));
-  const ignored = new Set((project.packOptions.ignore as { type: string; value: string }[]).filter((i) => i.type === 'folder').map((i) => i.value));
+  const ignored = new Set(
+    (project.packOptions.ignore as { type: string; value: string }[])
+      .filter((i) => i.type === 'folder')
+      .map((i) => i.value),
+  );
   for (const folder of ['src', 'test', 'node_modules', 'dist', 'data', 'scripts', 'bench', 'bin', 'docs', '.ci']) {
     assert.ok(ignored.has(folder), `packOptions.ignore leaves out ${folder}/`);
   }
@@ -134,12 +150,19 @@ test('every JSON file of the mini-program is valid JSON', () => {
 });
 
 test('the card stays readable at 320px: rpx/% sizes only, no text under 26rpx (≈11px at 320px)', () => {
-  const wxss = readFileSync(join(PLUGIN_ROOT, pluginJson.publicComponents['member-card'] + '.wxss'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+  const wxss = readFileSync(join(PLUGIN_ROOT, pluginJson.publicComponents['member-card'] + '.wxss'), 'utf8').replace(
+    /\/\*[\s\S]*?\*\//g,
+    '',
+  );
   assert.deepEqual(wxss.match(/[\d.]+px\b/g), null, 'fixed px sizes do not scale with the screen');
   const sizes = [...wxss.matchAll(/font-size:\s*(\d+)rpx/g)].map((m) => Number(m[1]));
   assert.ok(sizes.length > 5);
   assert.ok(Math.min(...sizes) >= 26, `smallest font-size ${Math.min(...sizes)}rpx`);
   // Component WXSS may not use tag, id or attribute selectors (WeChat ignores or rejects them).
-  const selectors = wxss.replace(/\{[^}]*\}/g, ',').split(',').map((s) => s.trim()).filter(Boolean);
+  const selectors = wxss
+    .replace(/\{[^}]*\}/g, ',')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const selector of selectors) assert.match(selector, /^\.[\w-]+$/, `class selectors only: ${selector}`);
 });

@@ -8,8 +8,10 @@ describe('sandbox: member-card endpoints', () => {
   let sb: Sandbox;
   let client: Api;
   const ids = (code: string): { card_id: string; code: string } => ({ card_id: sb.credentials.cardId, code });
-  const patch = (code: string, body: object): Promise<unknown> => client.patch('/cards/{card_id}/codes/{code}', body, ids(code));
-  const rights = (code: string, body: object): Promise<unknown> => client.patch('/cards/{card_id}/codes/{code}/rights', body, ids(code));
+  const patch = (code: string, body: object): Promise<unknown> =>
+    client.patch('/cards/{card_id}/codes/{code}', body, ids(code));
+  const rights = (code: string, body: object): Promise<unknown> =>
+    client.patch('/cards/{card_id}/codes/{code}/rights', body, ids(code));
 
   before(async () => {
     sb = await start();
@@ -30,14 +32,36 @@ describe('sandbox: member-card endpoints', () => {
       ['a membership_number with full-width characters', { membership_number: '会员１' }, 'membership_number'],
       ['a membership_number with a space', { membership_number: 'A 1' }, 'membership_number'],
       ['an http background', { background_picture_url: 'http://example.com/a.png' }, 'background_picture_url'],
-      ['a background over 128', { background_picture_url: `https://example.com/${'a'.repeat(120)}.png` }, 'background_picture_url'],
+      [
+        'a background over 128',
+        { background_picture_url: `https://example.com/${'a'.repeat(120)}.png` },
+        'background_picture_url',
+      ],
       ['an out_request_no with bad characters', { level: '金卡', out_request_no: 'a.b' }, 'out_request_no'],
       ['an out_request_no over 32', { level: '金卡', out_request_no: 'a'.repeat(33) }, 'out_request_no'],
       ['a non-boolean need_inform_level', { level: '金卡', need_inform_level: 'yes' }, 'need_inform_level'],
-      ['a balance_information without balance', { balance_information: { before_balance: 100, add_balance: 1 } }, 'balance_information.balance'],
-      ['a fractional add_balance', { balance_information: { before_balance: 100, add_balance: 1.5, balance: 101 } }, 'balance_information.add_balance'],
-      ['a long balance_remark', { balance_information: { before_balance: 100, add_balance: 1, balance: 101, balance_remark: '字'.repeat(101) } }, 'balance_information.balance_remark'],
-      ['an unknown balance_information field', { balance_information: { before_balance: 100, add_balance: 1, balance: 101, x: 1 } }, 'balance_information.x'],
+      [
+        'a balance_information without balance',
+        { balance_information: { before_balance: 100, add_balance: 1 } },
+        'balance_information.balance',
+      ],
+      [
+        'a fractional add_balance',
+        { balance_information: { before_balance: 100, add_balance: 1.5, balance: 101 } },
+        'balance_information.add_balance',
+      ],
+      [
+        'a long balance_remark',
+        {
+          balance_information: { before_balance: 100, add_balance: 1, balance: 101, balance_remark: '字'.repeat(101) },
+        },
+        'balance_information.balance_remark',
+      ],
+      [
+        'an unknown balance_information field',
+        { balance_information: { before_balance: 100, add_balance: 1, balance: 101, x: 1 } },
+        'balance_information.x',
+      ],
       ['a balance_information that is not an object', { balance_information: 5 }, 'balance_information'],
     ];
     for (const [what, body, field] of bad) {
@@ -59,7 +83,9 @@ describe('sandbox: member-card endpoints', () => {
 
     it('refuses a body that is not JSON', async () => {
       const res = await handSigned(sb.credentials, {
-        method: 'PATCH', target: `/v3/marketing/membercard-open/cards/${sb.credentials.cardId}/codes/${code}`, body: 'level=gold',
+        method: 'PATCH',
+        target: `/v3/marketing/membercard-open/cards/${sb.credentials.cardId}/codes/${code}`,
+        body: 'level=gold',
       });
       assert.equal(res.status, 400);
       assert.equal(res.body.code, 'PARAM_ERROR');
@@ -75,7 +101,15 @@ describe('sandbox: member-card endpoints', () => {
   describe('balance and points', () => {
     it('applies a consistent balance change', async () => {
       const { code } = await personWithCard(sb, { balance: 1000 });
-      await patch(code, { balance_information: { before_balance: 1000, add_balance: -300, balance: 700, balance_remark: '购买一杯珍珠奶茶，消耗3元' }, out_request_no: 'bal-1' });
+      await patch(code, {
+        balance_information: {
+          before_balance: 1000,
+          add_balance: -300,
+          balance: 700,
+          balance_remark: '购买一杯珍珠奶茶，消耗3元',
+        },
+        out_request_no: 'bal-1',
+      });
       assert.equal((await storedCard(sb, code)).balance, 700);
     });
 
@@ -98,7 +132,10 @@ describe('sandbox: member-card endpoints', () => {
 
     it('an out_request_no replay answers 204 and changes nothing twice', async () => {
       const { code } = await personWithCard(sb, { balance: 1000 });
-      const body = { balance_information: { before_balance: 1000, add_balance: 50, balance: 1050 }, out_request_no: 'topup-42' };
+      const body = {
+        balance_information: { before_balance: 1000, add_balance: 50, balance: 1050 },
+        out_request_no: 'topup-42',
+      };
       await patch(code, body);
       const again = (await client.patch('/cards/{card_id}/codes/{code}', body, ids(code))).status;
       assert.equal(again, 204);
@@ -109,14 +146,24 @@ describe('sandbox: member-card endpoints', () => {
 
     it('points: consistent changes apply, replays are no-ops, bad ones are refused', async () => {
       const { code } = await personWithCard(sb, { bonus_value: 10 });
-      await rights(code, { out_request_no: 'pts-1', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15, bonus_remark: '消费积分' });
+      await rights(code, {
+        out_request_no: 'pts-1',
+        before_bonus_value: 10,
+        add_bonus_value: 5,
+        bonus_value: 15,
+        bonus_remark: '消费积分',
+      });
       await rights(code, { out_request_no: 'pts-1', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 });
       assert.equal((await storedCard(sb, code)).bonus_value, 15);
-      const inconsistent = await failure(rights(code, { out_request_no: 'pts-2', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 }));
+      const inconsistent = await failure(
+        rights(code, { out_request_no: 'pts-2', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 }),
+      );
       assert.equal((inconsistent.data as { code: string }).code, 'INVALID_REQUEST');
       const missing = await failure(rights(code, { before_bonus_value: 15, add_bonus_value: 5, bonus_value: 20 }));
       assert.equal((missing.data as { detail: { field: string } }).detail.field, 'out_request_no');
-      const typed = await failure(rights(code, { out_request_no: 'pts-3', before_bonus_value: '15', add_bonus_value: 5, bonus_value: 20 }));
+      const typed = await failure(
+        rights(code, { out_request_no: 'pts-3', before_bonus_value: '15', add_bonus_value: 5, bonus_value: 20 }),
+      );
       assert.equal((typed.data as { detail: { field: string } }).detail.field, 'before_bonus_value');
     });
   });
@@ -129,14 +176,18 @@ describe('sandbox: member-card endpoints', () => {
         assert.equal(err.status, 400);
         assert.equal((err.data as { code: string }).code, 'INVALID_REQUEST');
         assert.match((err.data as { message: string }).message, new RegExp(status));
-        const pts = await failure(rights(code, { out_request_no: 'p1', before_bonus_value: 0, add_bonus_value: 1, bonus_value: 1 }));
+        const pts = await failure(
+          rights(code, { out_request_no: 'p1', before_bonus_value: 0, add_bonus_value: 1, bonus_value: 1 }),
+        );
         assert.equal((pts.data as { code: string }).code, 'INVALID_REQUEST');
       });
     }
 
     it('the control API can expire a card, after which it refuses', async () => {
       const { code } = await personWithCard(sb);
-      const set = await control(sb, 'PATCH', `cards/${sb.credentials.cardId}/codes/${code}`, { user_card_status: 'EXPIRE' });
+      const set = await control(sb, 'PATCH', `cards/${sb.credentials.cardId}/codes/${code}`, {
+        user_card_status: 'EXPIRE',
+      });
       assert.equal(set.status, 200);
       const err = await failure(patch(code, { level: '金卡' }));
       assert.match((err.data as { message: string }).message, /EXPIRE/);
@@ -147,10 +198,14 @@ describe('sandbox: member-card endpoints', () => {
       const res = await client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '会员违规' }, ids(code));
       assert.equal(res.status, 204);
       assert.equal((await storedCard(sb, code)).user_card_status, 'UNAVAILABLE');
-      const again = await failure(client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '再来' }, ids(code)));
+      const again = await failure(
+        client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '再来' }, ids(code)),
+      );
       assert.equal((again.data as { code: string }).code, 'INVALID_REQUEST');
       const long = await personWithCard(sb);
-      const tooLong = await failure(client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '字'.repeat(31) }, ids(long.code)));
+      const tooLong = await failure(
+        client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '字'.repeat(31) }, ids(long.code)),
+      );
       assert.equal((tooLong.data as { detail: { field: string } }).detail.field, 'reason');
     });
   });
@@ -167,19 +222,38 @@ describe('sandbox: member-card endpoints', () => {
       assert.equal((route.data as { code: string }).code, 'NOT_FOUND');
     });
 
-    it('GET /user/cards lists a person\'s cards by 服务号 openid, paged', async () => {
+    it("GET /user/cards lists a person's cards by 服务号 openid, paged", async () => {
       const first = await personWithCard(sb);
-      const second = await control(sb, 'POST', `cards/${sb.credentials.cardId}/codes`, { unionid: first.person.unionid });
+      const second = await control(sb, 'POST', `cards/${sb.credentials.cardId}/codes`, {
+        unionid: first.person.unionid,
+      });
       const { appid } = sb.credentials;
       const page = await client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, limit: 1 } });
-      assert.deepEqual(page.data, { data: [{ card_id: sb.credentials.cardId, code: first.code }], total_count: 2, offset: 0, limit: 1 });
+      assert.deepEqual(page.data, {
+        data: [{ card_id: sb.credentials.cardId, code: first.code }],
+        total_count: 2,
+        offset: 0,
+        limit: 1,
+      });
       const next = await client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, offset: 1 } });
-      assert.deepEqual((next.data as { data: unknown[] }).data, [{ card_id: sb.credentials.cardId, code: second.body.code }]);
+      assert.deepEqual((next.data as { data: unknown[] }).data, [
+        { card_id: sb.credentials.cardId, code: second.body.code },
+      ]);
       const mp = await client.get('/user/cards', { params: { openid: first.person.mp_openid, appid } });
-      assert.equal((mp.data as { total_count: number }).total_count, 0, 'the mini-program openid is not the card\'s openid');
-      const wrongApp = await failure(client.get('/user/cards', { params: { openid: first.person.oa_openid, appid: sb.credentials.miniProgramAppid } }));
+      assert.equal(
+        (mp.data as { total_count: number }).total_count,
+        0,
+        "the mini-program openid is not the card's openid",
+      );
+      const wrongApp = await failure(
+        client.get('/user/cards', {
+          params: { openid: first.person.oa_openid, appid: sb.credentials.miniProgramAppid },
+        }),
+      );
       assert.equal((wrongApp.data as { detail: { field: string } }).detail.field, 'appid');
-      const bigLimit = await failure(client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, limit: 21 } }));
+      const bigLimit = await failure(
+        client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, limit: 21 } }),
+      );
       assert.equal((bigLimit.data as { detail: { field: string } }).detail.field, 'limit');
     });
 

@@ -10,7 +10,12 @@ describe('sandbox: jscode2session', () => {
   let person: Person;
   const login = async (query: Record<string, string>): Promise<Record<string, unknown>> => {
     const c = sb.credentials;
-    const params = new URLSearchParams({ appid: c.miniProgramAppid, secret: c.miniProgramSecret, grant_type: 'authorization_code', ...query });
+    const params = new URLSearchParams({
+      appid: c.miniProgramAppid,
+      secret: c.miniProgramSecret,
+      grant_type: 'authorization_code',
+      ...query,
+    });
     const res = await fetch(new URL(`sns/jscode2session?${params}`, sb.url));
     assert.equal(res.status, 200, 'WeChat answers 200 even for errors');
     return (await res.json()) as Record<string, unknown>;
@@ -39,7 +44,11 @@ describe('sandbox: jscode2session', () => {
     const jsCode = await newCode({ mp_openid: person.mp_openid });
     assert.equal((await login({ js_code: jsCode, appid: sb.credentials.appid })).errcode, 40013);
     assert.equal((await login({ js_code: jsCode, secret: 'x'.repeat(32) })).errcode, 40125);
-    assert.equal((await login({ js_code: jsCode })).openid, person.mp_openid, 'failed attempts did not use the code up');
+    assert.equal(
+      (await login({ js_code: jsCode })).openid,
+      person.mp_openid,
+      'failed attempts did not use the code up',
+    );
   });
 
   it('leaves the unionid out when the mini-program is not on the Open Platform', async () => {
@@ -96,7 +105,11 @@ describe('sandbox: request log and control API', () => {
     assert.equal((await control(sb, 'POST', cards, { unionid: person.unionid, user_card_status: 'GONE' })).status, 400);
     assert.equal((await control(sb, 'POST', 'cards/pMCother/codes', { unionid: person.unionid })).status, 404);
     assert.equal((await control(sb, 'GET', 'nothing')).status, 404);
-    const created = await control(sb, 'POST', cards, { mp_openid: person.mp_openid, membership_number: 'M-1', bonus_value: 7 });
+    const created = await control(sb, 'POST', cards, {
+      mp_openid: person.mp_openid,
+      membership_number: 'M-1',
+      bonus_value: 7,
+    });
     assert.equal(created.status, 201);
     assert.match(String(created.body.code), /^\d{12,18}$/);
     const stored = (await control(sb, 'GET', `${cards}/${String(created.body.code)}`)).body;
@@ -111,11 +124,14 @@ describe('sandbox: request log and control API', () => {
 
   it('isLoopback accepts only this machine', () => {
     for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
-    for (const a of ['10.0.0.1', '192.168.1.2', '::ffff:10.1.1.1', 'fe80::1', '', undefined]) assert.equal(isLoopback(a), false, String(a));
+    for (const a of ['10.0.0.1', '192.168.1.2', '::ffff:10.1.1.1', 'fe80::1', '', undefined])
+      assert.equal(isLoopback(a), false, String(a));
   });
 
   it('refuses a control request from a non-loopback address with 403', async (t) => {
-    const address = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     if (!address) {
       t.skip('no non-loopback IPv4 interface on this machine');
       return;

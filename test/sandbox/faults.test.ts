@@ -46,7 +46,10 @@ describe('sandbox: faults', () => {
 
   it('latency: the client times out AFTER the change was applied; the retry is a no-op', async () => {
     await control(sb, 'PUT', 'faults', { latency_ms: 400, times: 1 });
-    const body = { balance_information: { before_balance: 1000, add_balance: 10, balance: 1010 }, out_request_no: 'slow-1' };
+    const body = {
+      balance_information: { before_balance: 1000, add_balance: 10, balance: 1010 },
+      out_request_no: 'slow-1',
+    };
     const slow = api(sb.credentials, { timeout: 100 });
     const err = await failure(slow.patch('/cards/{card_id}/codes/{code}', body, ids()));
     assert.match(String(err.code), /^(ECONNABORTED|ETIMEDOUT)$/);
@@ -75,7 +78,9 @@ describe('sandbox: faults', () => {
   });
 
   it('kinds combine, and `path` limits where a fault applies', async () => {
-    await control(sb, 'PUT', 'faults', [{ status: 500, latency_ms: 50, path: '/v3/marketing/membercard-open/callback' }]);
+    await control(sb, 'PUT', 'faults', [
+      { status: 500, latency_ms: 50, path: '/v3/marketing/membercard-open/callback' },
+    ]);
     assert.equal((await client.get('/cards/{card_id}/codes/{code}', ids())).status, 200, 'other paths unaffected');
     const started = Date.now();
     const err = await failure(client.get('/callback'));

@@ -105,8 +105,11 @@ export interface Person {
 }
 
 /** A person holding a freshly received card. */
-export async function personWithCard(sb: Sandbox, card: Record<string, unknown> = {}, user: Record<string, unknown> = {}):
-Promise<{ person: Person; code: string; notificationId: string }> {
+export async function personWithCard(
+  sb: Sandbox,
+  card: Record<string, unknown> = {},
+  user: Record<string, unknown> = {},
+): Promise<{ person: Person; code: string; notificationId: string }> {
   const u = await control(sb, 'POST', 'users', user);
   const person = u.body as unknown as Person;
   const c = await control(sb, 'POST', `cards/${sb.credentials.cardId}/codes`, { unionid: person.unionid, ...card });
@@ -137,13 +140,26 @@ export interface HandSigned {
 }
 
 /** An independent client: signs with node:crypto and sends with fetch, every part controllable. */
-export async function handSigned(c: SandboxCredentials, r: HandSigned): Promise<{ status: number; body: Record<string, unknown>; headers: Headers; text: string }> {
+export async function handSigned(
+  c: SandboxCredentials,
+  r: HandSigned,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers; text: string }> {
   const key = r.key ?? createPrivateKey(readFileSync(c.privateKey));
   const timestamp = r.timestamp ?? String(Math.floor(Date.now() / 1000));
   const nonce = r.nonce ?? randomBytes(16).toString('hex');
   const body = r.body ?? '';
-  const signature = sign('sha256', Buffer.from(`${r.method}\n${r.target}\n${timestamp}\n${nonce}\n${body}\n`), key).toString('base64');
-  const params: Record<string, string> = { mchid: r.mchid ?? c.mchid, nonce_str: nonce, signature, timestamp, serial_no: r.serial ?? c.serial };
+  const signature = sign(
+    'sha256',
+    Buffer.from(`${r.method}\n${r.target}\n${timestamp}\n${nonce}\n${body}\n`),
+    key,
+  ).toString('base64');
+  const params: Record<string, string> = {
+    mchid: r.mchid ?? c.mchid,
+    nonce_str: nonce,
+    signature,
+    timestamp,
+    serial_no: r.serial ?? c.serial,
+  };
   const order = r.order ?? ['mchid', 'nonce_str', 'signature', 'timestamp', 'serial_no'];
   const authorization = `WECHATPAY2-SHA256-RSA2048 ${order.map((k) => `${k}="${params[k]}"`).join(', ')}`;
   const sent = r.sentBody ?? body;
@@ -153,7 +169,12 @@ export async function handSigned(c: SandboxCredentials, r: HandSigned): Promise<
     body: sent || undefined,
   });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers, text };
+  return {
+    status: res.status,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    headers: res.headers,
+    text,
+  };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

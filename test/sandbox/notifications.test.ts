@@ -24,7 +24,9 @@ class Receiver {
     this.server = createServer((req, res) => {
       let body = '';
       req.setEncoding('utf8');
-      req.on('data', (c: string) => { body += c; });
+      req.on('data', (c: string) => {
+        body += c;
+      });
       req.on('end', () => {
         this.received.push({ headers: req.headers, body });
         if (this.hang) return; // never answer: the sandbox must time out
@@ -44,7 +46,13 @@ class Receiver {
   }
 }
 
-interface NotificationRow { id: string; attempts: number; last_status: number | null; delivered: boolean; event_type: string }
+interface NotificationRow {
+  id: string;
+  attempts: number;
+  last_status: number | null;
+  delivered: boolean;
+  event_type: string;
+}
 
 async function notificationRow(sb: Sandbox, id: string): Promise<NotificationRow | undefined> {
   const list = (await control(sb, 'GET', 'notifications')).body.data as NotificationRow[];
@@ -81,14 +89,23 @@ describe('sandbox: notifications', () => {
     assert.ok(h['request-id']);
     assert.ok(Math.abs(Number(h['wechatpay-timestamp']) - Date.now() / 1000) < 300);
     const message = Formatter.joinedByLineFeed(String(h['wechatpay-timestamp']), String(h['wechatpay-nonce']), r.body);
-    assert.equal(Rsa.verify(message, String(h['wechatpay-signature']), publicKey), true, 'signature verifies with the platform key');
+    assert.equal(
+      Rsa.verify(message, String(h['wechatpay-signature']), publicKey),
+      true,
+      'signature verifies with the platform key',
+    );
     const envelope = JSON.parse(r.body) as Record<string, unknown>;
     const resource = envelope.resource as Record<string, string>;
-    const plaintext = Aes.AesGcm.decrypt(resource.ciphertext ?? '', sb.credentials.apiv3Key, resource.nonce ?? '', resource.associated_data ?? '');
+    const plaintext = Aes.AesGcm.decrypt(
+      resource.ciphertext ?? '',
+      sb.credentials.apiv3Key,
+      resource.nonce ?? '',
+      resource.associated_data ?? '',
+    );
     return { envelope, payload: JSON.parse(plaintext) as Record<string, unknown> };
   }
 
-  it('sends ACCEPT_CARD in WeChat Pay\'s envelope, signed and encrypted', async () => {
+  it("sends ACCEPT_CARD in WeChat Pay's envelope, signed and encrypted", async () => {
     const { person, code, notificationId } = await personWithCard(sb, { outer_str: 'session-abc' });
     await eventually(async () => receiver.received[0]);
     const { envelope, payload } = open(receiver.received[0] as Received);

@@ -17,7 +17,10 @@ describe('sandbox: state survives a restart', () => {
     const first = await startSandbox({ stateDir });
     const { person, code, notificationId } = await personWithCard(first, { balance: 100 });
     const c1 = first.credentials;
-    const body = { balance_information: { before_balance: 100, add_balance: 5, balance: 105 }, out_request_no: 'persist-1' };
+    const body = {
+      balance_information: { before_balance: 100, add_balance: 5, balance: 105 },
+      out_request_no: 'persist-1',
+    };
     await api(c1).patch('/cards/{card_id}/codes/{code}', body, { card_id: c1.cardId, code });
     const jsCode = String((await control(first, 'POST', 'login-codes', { unionid: person.unionid })).body.js_code);
     await first.close();
@@ -29,20 +32,52 @@ describe('sandbox: state survives a restart', () => {
     const second = await startSandbox({ stateDir });
     try {
       const c2 = second.credentials;
-      for (const k of ['mchid', 'serial', 'privateKey', 'publicKeyId', 'publicKey', 'apiv3Key', 'appid', 'miniProgramAppid', 'miniProgramSecret', 'cardId'] as const) {
+      for (const k of [
+        'mchid',
+        'serial',
+        'privateKey',
+        'publicKeyId',
+        'publicKey',
+        'apiv3Key',
+        'appid',
+        'miniProgramAppid',
+        'miniProgramSecret',
+        'cardId',
+      ] as const) {
         assert.equal(c2[k], c1[k], k);
       }
       // The old client's keys still work against the new process (only the URL changed).
-      const card = await api({ ...c1, baseURL: c2.baseURL }).get('/cards/{card_id}/codes/{code}', { card_id: c2.cardId, code });
+      const card = await api({ ...c1, baseURL: c2.baseURL }).get('/cards/{card_id}/codes/{code}', {
+        card_id: c2.cardId,
+        code,
+      });
       assert.equal((card.data as { balance: number }).balance, 105);
       const replay = await api(c2).patch('/cards/{card_id}/codes/{code}', body, { card_id: c2.cardId, code });
       assert.equal(replay.status, 204);
-      assert.equal((await control(second, 'GET', `cards/${c2.cardId}/codes/${code}`)).body.balance, 105, 'the replay was remembered');
-      const params = new URLSearchParams({ appid: c2.miniProgramAppid, secret: c2.miniProgramSecret, js_code: jsCode, grant_type: 'authorization_code' });
-      const session = (await (await fetch(new URL(`sns/jscode2session?${params}`, second.url))).json()) as { openid?: string };
+      assert.equal(
+        (await control(second, 'GET', `cards/${c2.cardId}/codes/${code}`)).body.balance,
+        105,
+        'the replay was remembered',
+      );
+      const params = new URLSearchParams({
+        appid: c2.miniProgramAppid,
+        secret: c2.miniProgramSecret,
+        js_code: jsCode,
+        grant_type: 'authorization_code',
+      });
+      const session = (await (await fetch(new URL(`sns/jscode2session?${params}`, second.url))).json()) as {
+        openid?: string;
+      };
       assert.equal(session.openid, person.mp_openid);
-      const notes = (await control(second, 'GET', 'notifications')).body.data as Array<{ id: string; delivered: boolean }>;
-      assert.deepEqual(notes.map((n) => [n.id, n.delivered]), [[notificationId, false]], 'still pending');
+      const notes = (await control(second, 'GET', 'notifications')).body.data as Array<{
+        id: string;
+        delivered: boolean;
+      }>;
+      assert.deepEqual(
+        notes.map((n) => [n.id, n.delivered]),
+        [[notificationId, false]],
+        'still pending',
+      );
       const saved = JSON.parse(readFileSync(join(stateDir, 'sandbox.json'), 'utf8')) as SandboxCredentials;
       assert.equal(saved.baseURL, c2.baseURL, 'sandbox.json describes the running instance');
     } finally {
@@ -86,7 +121,16 @@ describe('sandbox: command line', () => {
   it('parses flags and names a bad one', () => {
     assert.deepEqual(parseSandboxArgs([]), { port: 3100, host: '127.0.0.1', stateDir: './.sandbox' });
     assert.deepEqual(
-      parseSandboxArgs(['--port', '0', '--host=0.0.0.0', '--state', '/tmp/x', '--certificate', '--retry-factor', '0.5']),
+      parseSandboxArgs([
+        '--port',
+        '0',
+        '--host=0.0.0.0',
+        '--state',
+        '/tmp/x',
+        '--certificate',
+        '--retry-factor',
+        '0.5',
+      ]),
       { port: 0, host: '0.0.0.0', stateDir: '/tmp/x', platformMode: 'certificate', retryFactor: 0.5 },
     );
     assert.throws(() => parseSandboxArgs(['--prot', '1']), /--prot/);
@@ -97,20 +141,38 @@ describe('sandbox: command line', () => {
 
   it('prints the credentials as the first stdout line and stops on SIGTERM', async () => {
     const stateDir = tempDir();
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-      "import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(process.argv.slice(1))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })",
-      '--', '--port', '0', '--state', stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(process.argv.slice(1))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })",
+        '--',
+        '--port',
+        '0',
+        '--state',
+        stateDir,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const lines = createInterface({ input: child.stdout });
     const first = await Promise.race([
       new Promise<string>((resolve) => lines.once('line', resolve)),
-      exited.then((code) => { throw new Error(`the command exited early (${code})`); }),
+      exited.then((code) => {
+        throw new Error(`the command exited early (${code})`);
+      }),
     ]);
     const credentials = JSON.parse(first) as SandboxCredentials;
     assert.match(credentials.baseURL, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     assert.equal(credentials.privateKey, join(stateDir, 'apiclient_key.pem'));
     assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'sandbox.json'), 'utf8')), credentials);
-    const res = await eventually(async () => api(credentials).get('/callback').catch(() => undefined));
+    const res = await eventually(async () =>
+      api(credentials)
+        .get('/callback')
+        .catch(() => undefined),
+    );
     assert.equal(res.status, 200);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

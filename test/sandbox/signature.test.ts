@@ -34,8 +34,11 @@ describe('sandbox: signed requests (public-key mode)', () => {
   });
 
   it('applies a signed PATCH (204) and the change is stored', async () => {
-    const res = await client.patch('/cards/{card_id}/codes/{code}', { level: '钻石会员', membership_number: 'VIP-0001' },
-      { card_id: sb.credentials.cardId, code });
+    const res = await client.patch(
+      '/cards/{card_id}/codes/{code}',
+      { level: '钻石会员', membership_number: 'VIP-0001' },
+      { card_id: sb.credentials.cardId, code },
+    );
     assert.equal(res.status, 204);
     assert.equal(res.data, '');
     const stored = await storedCard(sb, code);
@@ -46,10 +49,16 @@ describe('sandbox: signed requests (public-key mode)', () => {
   it('signs error answers and 204s with the platform key (not the merchant key)', async () => {
     const platform = createPublicKey(readFileSync(sb.credentials.publicKey ?? ''));
     const merchant = createPublicKey(readFileSync(sb.credentials.privateKey));
-    for (const [method, body, expected] of [['GET', '', 200], ['PATCH', '{"bogus":1}', 400], ['PATCH', '{"level":"金卡"}', 204]] as const) {
+    for (const [method, body, expected] of [
+      ['GET', '', 200],
+      ['PATCH', '{"bogus":1}', 400],
+      ['PATCH', '{"level":"金卡"}', 204],
+    ] as const) {
       const res = await handSigned(sb.credentials, { method, target: cardPath(), body });
       assert.equal(res.status, expected);
-      const message = Buffer.from(`${res.headers.get('wechatpay-timestamp')}\n${res.headers.get('wechatpay-nonce')}\n${res.text}\n`);
+      const message = Buffer.from(
+        `${res.headers.get('wechatpay-timestamp')}\n${res.headers.get('wechatpay-nonce')}\n${res.text}\n`,
+      );
       const signature = Buffer.from(res.headers.get('wechatpay-signature') ?? '', 'base64');
       assert.equal(verify('sha256', message, platform, signature), true, `${method} ${expected} verifies`);
       assert.equal(verify('sha256', message, merchant, signature), false, 'merchant and platform keys differ');
@@ -60,7 +69,9 @@ describe('sandbox: signed requests (public-key mode)', () => {
 
   it('accepts an independent hand-signed request with reordered Authorization parameters', async () => {
     const res = await handSigned(sb.credentials, {
-      method: 'GET', target: cardPath(), order: ['signature', 'timestamp', 'serial_no', 'nonce_str', 'mchid'],
+      method: 'GET',
+      target: cardPath(),
+      order: ['signature', 'timestamp', 'serial_no', 'nonce_str', 'mchid'],
     });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.code, code);
@@ -74,14 +85,67 @@ describe('sandbox: signed requests (public-key mode)', () => {
   });
 
   const refusals: Array<[string, () => Promise<{ status: number; body: Record<string, unknown> }>, RegExp]> = [
-    ['a wrong key', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey }), /signature/],
-    ['a wrong serial', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), serial: '7'.repeat(40) }), /serial_no/],
-    ['an unknown mchid', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), mchid: '1900000000' }), /unknown mchid/],
-    ['an old timestamp', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), timestamp: String(Math.floor(Date.now() / 1000) - 301) }), /timestamp expired/],
-    ['a future timestamp', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), timestamp: String(Math.floor(Date.now() / 1000) + 400) }), /timestamp expired/],
-    ['a tampered body', () => handSigned(sb.credentials, { method: 'PATCH', target: cardPath(), body: '{"level":"银卡"}', sentBody: '{"level":"金卡"}' }), /signature/],
-    ['a tampered path', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), sentTarget: `${cardPath()}?extra=1` }), /signature/],
-    ['a different method', () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), sentMethod: 'DELETE' }), /signature/],
+    [
+      'a wrong key',
+      () =>
+        handSigned(sb.credentials, {
+          method: 'GET',
+          target: cardPath(),
+          key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+        }),
+      /signature/,
+    ],
+    [
+      'a wrong serial',
+      () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), serial: '7'.repeat(40) }),
+      /serial_no/,
+    ],
+    [
+      'an unknown mchid',
+      () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), mchid: '1900000000' }),
+      /unknown mchid/,
+    ],
+    [
+      'an old timestamp',
+      () =>
+        handSigned(sb.credentials, {
+          method: 'GET',
+          target: cardPath(),
+          timestamp: String(Math.floor(Date.now() / 1000) - 301),
+        }),
+      /timestamp expired/,
+    ],
+    [
+      'a future timestamp',
+      () =>
+        handSigned(sb.credentials, {
+          method: 'GET',
+          target: cardPath(),
+          timestamp: String(Math.floor(Date.now() / 1000) + 400),
+        }),
+      /timestamp expired/,
+    ],
+    [
+      'a tampered body',
+      () =>
+        handSigned(sb.credentials, {
+          method: 'PATCH',
+          target: cardPath(),
+          body: '{"level":"银卡"}',
+          sentBody: '{"level":"金卡"}',
+        }),
+      /signature/,
+    ],
+    [
+      'a tampered path',
+      () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), sentTarget: `${cardPath()}?extra=1` }),
+      /signature/,
+    ],
+    [
+      'a different method',
+      () => handSigned(sb.credentials, { method: 'GET', target: cardPath(), sentMethod: 'DELETE' }),
+      /signature/,
+    ],
   ];
 
   for (const [what, send, message] of refusals) {
@@ -116,7 +180,11 @@ describe('sandbox: signed requests (public-key mode)', () => {
     const { Wechatpay } = await import('wechatpay-axios-plugin');
     const c = sb.credentials;
     const wxpay = new Wechatpay({
-      mchid: c.mchid, serial: c.serial, privateKey: readFileSync(c.privateKey), certs: { [c.publicKeyId ?? '']: other }, baseURL: c.baseURL,
+      mchid: c.mchid,
+      serial: c.serial,
+      privateKey: readFileSync(c.privateKey),
+      certs: { [c.publicKeyId ?? '']: other },
+      baseURL: c.baseURL,
     });
     const err = await failure(wxpay.chain('v3/marketing/membercard-open/callback').get({}));
     assert.equal(err.code, 'EV3_RES_HEADER_SIGNATURE_DIGEST');

@@ -28,7 +28,11 @@ const record = (cardId?: string, code?: string, id = `n-${uid()}`): Notification
   ...(code ? { code } : {}),
   receivedAt: Date.now() + ++seq,
 });
-const bind = (cardId: string, code: string, extra: Partial<Extract<NotificationEffect, { kind: 'bind' }>> = {}): NotificationEffect => ({
+const bind = (
+  cardId: string,
+  code: string,
+  extra: Partial<Extract<NotificationEffect, { kind: 'bind' }>> = {},
+): NotificationEffect => ({
   kind: 'bind',
   cardId,
   code,
@@ -64,7 +68,12 @@ export function contractSuite(engine: Engine): void {
     let other: Store;
 
     /** Applies a bind notification and returns the binding as stored afterwards. */
-    const applyBind = async (s: Store, cardId: string, code: string, extra: Parameters<typeof bind>[2] = {}): Promise<Binding> => {
+    const applyBind = async (
+      s: Store,
+      cardId: string,
+      code: string,
+      extra: Parameters<typeof bind>[2] = {},
+    ): Promise<Binding> => {
       assert.equal(await s.applyNotification(record(cardId, code), bind(cardId, code, extra)), true);
       const b = await s.getBinding(cardId, code);
       assert.ok(b, 'binding exists after a bind notification');
@@ -94,18 +103,24 @@ export function contractSuite(engine: Engine): void {
       const cardId = card();
       const rec = record(cardId, '1001');
       const before = Date.now();
-      assert.equal(await store.applyNotification(rec, bind(cardId, '1001', { unionid: 'u-1', oaOpenid: 'oa-1' })), true);
+      assert.equal(
+        await store.applyNotification(rec, bind(cardId, '1001', { unionid: 'u-1', oaOpenid: 'oa-1' })),
+        true,
+      );
       const b = await store.getBinding(cardId, '1001');
       assert.ok(b);
-      assert.deepEqual({ ...b, createdAt: 0, updatedAt: 0 }, {
-        cardId,
-        code: '1001',
-        unionid: 'u-1',
-        oaOpenid: 'oa-1',
-        status: 'active',
-        createdAt: 0,
-        updatedAt: 0,
-      });
+      assert.deepEqual(
+        { ...b, createdAt: 0, updatedAt: 0 },
+        {
+          cardId,
+          code: '1001',
+          unionid: 'u-1',
+          oaOpenid: 'oa-1',
+          status: 'active',
+          createdAt: 0,
+          updatedAt: 0,
+        },
+      );
       assert.ok(b.createdAt >= before && b.createdAt <= Date.now());
       assert.equal(b.updatedAt, b.createdAt);
       assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-1'), b);
@@ -191,7 +206,13 @@ export function contractSuite(engine: Engine): void {
       const os = `os-${uid()}`;
       await store.putOuterStr(os, { openid: 'mp-4' }, Date.now() + 60_000);
       const dup = { ...rec, eventType: 'MEMBERCARD.ACTIVATE_CARD', receivedAt: rec.receivedAt + 10 };
-      assert.equal(await other.applyNotification(dup, bind(cardId, '4001', { unionid: 'u-changed', oaOpenid: 'oa-x', outerStr: os })), false);
+      assert.equal(
+        await other.applyNotification(
+          dup,
+          bind(cardId, '4001', { unionid: 'u-changed', oaOpenid: 'oa-x', outerStr: os }),
+        ),
+        false,
+      );
       assert.equal(await store.applyNotification(dup, { kind: 'retire', cardId, code: '4001' }), false);
       assert.equal(await store.applyNotification(dup, bind(cardId, '4002')), false);
       assert.deepEqual(await store.getBinding(cardId, '4001'), first);
@@ -230,10 +251,17 @@ export function contractSuite(engine: Engine): void {
       await store.putOuterStr(os, { openid: 'mp-race' }, Date.now() + 60_000);
       const codes = Array.from({ length: 10 }, (_, i) => `60${String(i).padStart(2, '0')}`);
       const results = await Promise.all(
-        codes.map((code, i) => (i % 2 ? other : store).applyNotification(record(cardId, code), bind(cardId, code, { outerStr: os }))),
+        codes.map((code, i) =>
+          (i % 2 ? other : store).applyNotification(record(cardId, code), bind(cardId, code, { outerStr: os })),
+        ),
       );
-      assert.deepEqual(results, codes.map(() => true));
-      const bound = (await Promise.all(codes.map((code) => store.getBinding(cardId, code)))).filter((b) => b?.userOpenid === 'mp-race');
+      assert.deepEqual(
+        results,
+        codes.map(() => true),
+      );
+      const bound = (await Promise.all(codes.map((code) => store.getBinding(cardId, code)))).filter(
+        (b) => b?.userOpenid === 'mp-race',
+      );
       assert.equal(bound.length, 1);
       assert.equal((await store.findBindingByUser(cardId, 'mp-race'))?.code, bound[0]?.code);
     });
@@ -260,7 +288,10 @@ export function contractSuite(engine: Engine): void {
       await store.putOuterStr(os, { openid: 'mp-r' }, Date.now() + 60_000);
       const bound = await applyBind(store, cardId, '7001', { unionid: 'u-r', outerStr: os });
       await sleep(3);
-      assert.equal(await other.applyNotification(record(cardId, '7001'), { kind: 'retire', cardId, code: '7001' }), true);
+      assert.equal(
+        await other.applyNotification(record(cardId, '7001'), { kind: 'retire', cardId, code: '7001' }),
+        true,
+      );
       const retired = await store.getBinding(cardId, '7001');
       assert.equal(retired?.status, 'retired');
       assert.equal(retired?.userOpenid, 'mp-r');
@@ -274,7 +305,10 @@ export function contractSuite(engine: Engine): void {
       assert.equal((await store.findBindingByUser(cardId, 'mp-r'))?.code, '7001');
 
       // Retiring a code we never bound records the notification and creates nothing.
-      assert.equal(await store.applyNotification(record(cardId, '7999'), { kind: 'retire', cardId, code: '7999' }), true);
+      assert.equal(
+        await store.applyNotification(record(cardId, '7999'), { kind: 'retire', cardId, code: '7999' }),
+        true,
+      );
       assert.equal(await store.getBinding(cardId, '7999'), undefined);
     });
 
@@ -436,7 +470,9 @@ export function contractSuite(engine: Engine): void {
 
       it('20 concurrent takers (across instances when shared) get the lock exactly once', async () => {
         const name = `lock-${uid()}`;
-        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).acquireLock(name, `t${i}`, 10_000)));
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).acquireLock(name, `t${i}`, 10_000)),
+        );
         assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
       });
 
@@ -449,12 +485,20 @@ export function contractSuite(engine: Engine): void {
         assert.deepEqual(await other.getOperation(cardId, op.requestId), op);
         // Same key, other parameters: the first entry wins and is returned.
         const again = { ...op, amount: 999, after: 1499 };
-        assert.deepEqual(await other.insertOperation(again, { lock, token: 'tok' }), { outcome: 'exists', operation: op });
-        assert.deepEqual(await store.insertOperation(again, { lock, token: 'not-mine' }), { outcome: 'exists', operation: op });
+        assert.deepEqual(await other.insertOperation(again, { lock, token: 'tok' }), {
+          outcome: 'exists',
+          operation: op,
+        });
+        assert.deepEqual(await store.insertOperation(again, { lock, token: 'not-mine' }), {
+          outcome: 'exists',
+          operation: op,
+        });
         // Fencing: a token that does not hold the lock inserts nothing.
         const fenced = operation(cardId, 'C1');
         assert.deepEqual(await other.insertOperation(fenced, { lock, token: 'not-mine' }), { outcome: 'lock_lost' });
-        assert.deepEqual(await other.insertOperation(fenced, { lock: `lock-${uid()}`, token: 'tok' }), { outcome: 'lock_lost' });
+        assert.deepEqual(await other.insertOperation(fenced, { lock: `lock-${uid()}`, token: 'tok' }), {
+          outcome: 'lock_lost',
+        });
         assert.equal(await store.getOperation(cardId, fenced.requestId), undefined);
         assert.equal(await store.getOperation(card(), op.requestId), undefined, 'keyed by card too');
         // …nor after the lease ran out.
@@ -477,7 +521,12 @@ export function contractSuite(engine: Engine): void {
         const noBefore = operation(cardId, 'C2', { kind: 'membership_number', value: 'A-1:b', after: 'A-1:b' });
         delete noBefore.before;
         delete noBefore.amount;
-        const failed = operation(cardId, 'C2', { state: 'failed', error: { code: 'INSUFFICIENT_BALANCE', message: '余额不足' }, amount: -700, after: -200 });
+        const failed = operation(cardId, 'C2', {
+          state: 'failed',
+          error: { code: 'INSUFFICIENT_BALANCE', message: '余额不足' },
+          amount: -700,
+          after: -200,
+        });
         for (const op of [big, level, noBefore, failed]) {
           assert.deepEqual(await store.insertOperation(op, { lock, token: 'tok' }), { outcome: 'inserted' });
           assert.deepEqual(await other.getOperation(cardId, op.requestId), op);
@@ -499,7 +548,10 @@ export function contractSuite(engine: Engine): void {
         delete c.amount;
         const elsewhere = operation(cardId, 'C4');
         for (const op of [a, b, c, elsewhere]) await store.insertOperation(op, { lock, token: 'tok' });
-        assert.deepEqual((await other.listPendingOperations(cardId, 'C3')).map((o) => o.requestId), [a.requestId, b.requestId, c.requestId]);
+        assert.deepEqual(
+          (await other.listPendingOperations(cardId, 'C3')).map((o) => o.requestId),
+          [a.requestId, b.requestId, c.requestId],
+        );
 
         const before = Date.now();
         const done = await store.finishOperation(cardId, a.requestId, { state: 'applied' });
@@ -507,11 +559,17 @@ export function contractSuite(engine: Engine): void {
         assert.equal(done.operation?.state, 'applied');
         assert.ok((done.operation?.updatedAt ?? 0) >= before);
         assert.deepEqual({ ...done.operation, updatedAt: 0 }, { ...a, state: 'applied', updatedAt: 0 });
-        const twice = await other.finishOperation(cardId, a.requestId, { state: 'failed', error: { code: 'X', message: 'x' } });
+        const twice = await other.finishOperation(cardId, a.requestId, {
+          state: 'failed',
+          error: { code: 'X', message: 'x' },
+        });
         assert.equal(twice.changed, false);
         assert.deepEqual(twice.operation, done.operation, 'a finished entry is left as it is');
 
-        const refused = await other.finishOperation(cardId, b.requestId, { state: 'failed', error: { code: 'INVALID_REQUEST', message: 'refused' } });
+        const refused = await other.finishOperation(cardId, b.requestId, {
+          state: 'failed',
+          error: { code: 'INVALID_REQUEST', message: 'refused' },
+        });
         assert.equal(refused.changed, true);
         assert.deepEqual(refused.operation?.error, { code: 'INVALID_REQUEST', message: 'refused' });
         assert.equal((await store.getOperation(cardId, b.requestId))?.state, 'failed');
@@ -519,16 +577,54 @@ export function contractSuite(engine: Engine): void {
         assert.equal((await store.finishOperation(cardId, c.requestId, { state: 'applied' })).changed, true);
 
         assert.deepEqual(await store.listPendingOperations(cardId, 'C3'), []);
-        assert.deepEqual((await store.listPendingOperations(cardId, 'C4')).map((o) => o.requestId), [elsewhere.requestId]);
-        assert.deepEqual(await store.finishOperation(cardId, `r-${uid()}`, { state: 'applied' }), { changed: false, operation: undefined });
+        assert.deepEqual(
+          (await store.listPendingOperations(cardId, 'C4')).map((o) => o.requestId),
+          [elsewhere.requestId],
+        );
+        assert.deepEqual(await store.finishOperation(cardId, `r-${uid()}`, { state: 'applied' }), {
+          changed: false,
+          operation: undefined,
+        });
 
         const trail = await other.listAudit(cardId, 'C3', 10);
         assert.equal(trail.length, 2, 'applied changes only');
         const [newest, oldest] = trail;
-        assert.deepEqual({ ...newest, at: 0 }, { cardId, code: 'C3', requestId: c.requestId, kind: 'level', actor: 'till-1', value: 'VIP', remark: '充值', before: '普通', after: 'VIP', at: 0 });
-        assert.deepEqual({ ...oldest, at: 0 }, { cardId, code: 'C3', requestId: a.requestId, kind: 'balance', actor: 'till-1', amount: 100, remark: '充值', before: 0, after: 100, at: 0 });
+        assert.deepEqual(
+          { ...newest, at: 0 },
+          {
+            cardId,
+            code: 'C3',
+            requestId: c.requestId,
+            kind: 'level',
+            actor: 'till-1',
+            value: 'VIP',
+            remark: '充值',
+            before: '普通',
+            after: 'VIP',
+            at: 0,
+          },
+        );
+        assert.deepEqual(
+          { ...oldest, at: 0 },
+          {
+            cardId,
+            code: 'C3',
+            requestId: a.requestId,
+            kind: 'balance',
+            actor: 'till-1',
+            amount: 100,
+            remark: '充值',
+            before: 0,
+            after: 100,
+            at: 0,
+          },
+        );
         assert.ok((oldest?.at ?? 0) >= before && (newest?.at ?? 0) >= (oldest?.at ?? 0));
-        assert.deepEqual((await store.listAudit(cardId, 'C3', 1)).map((e) => e.requestId), [c.requestId], 'limit');
+        assert.deepEqual(
+          (await store.listAudit(cardId, 'C3', 1)).map((e) => e.requestId),
+          [c.requestId],
+          'limit',
+        );
         assert.deepEqual(await store.listAudit(cardId, 'C3', 0), []);
         assert.deepEqual(await store.listAudit(cardId, 'C4', 10), []);
       });
@@ -540,7 +636,9 @@ export function contractSuite(engine: Engine): void {
         const op = operation(cardId, 'C5');
         await store.insertOperation(op, { lock, token: 'tok' });
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => (i % 2 ? other : store).finishOperation(cardId, op.requestId, { state: 'applied' })),
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? other : store).finishOperation(cardId, op.requestId, { state: 'applied' }),
+          ),
         );
         assert.equal(results.filter((r) => r.changed).length, 1);
         assert.equal((await store.listAudit(cardId, 'C5', 10)).length, 1);

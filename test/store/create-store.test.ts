@@ -59,25 +59,30 @@ describe('createStore', () => {
   it('returns a Store object as is, and rejects an object that is not one', () => {
     const own = new MemoryStore();
     assert.equal(createStore(own), own);
-    const duck = Object.fromEntries(
-      STORE_METHODS.map((m) => [m, async () => undefined]),
-    ) as unknown as Store;
+    const duck = Object.fromEntries(STORE_METHODS.map((m) => [m, async () => undefined])) as unknown as Store;
     assert.equal(createStore(duck), duck);
-    assert.throws(() => createStore({ init: async () => undefined } as unknown as Store), (err: unknown) => {
-      assert.ok(err instanceof OptionsError);
-      assert.match(err.message, /getBinding/);
-      return true;
-    });
+    assert.throws(
+      () => createStore({ init: async () => undefined } as unknown as Store),
+      (err: unknown) => {
+        assert.ok(err instanceof OptionsError);
+        assert.match(err.message, /getBinding/);
+        return true;
+      },
+    );
   });
 
   it('rejects other schemes with an OptionsError naming the scheme and the accepted ones, without the password', () => {
-    assert.throws(() => createStore('mysql://u:hunter2@x/db'), (err: unknown) => {
-      assert.ok(err instanceof OptionsError);
-      assert.match(err.message, /"mysql:"/);
-      for (const accepted of ['memory:', 'sqlite:', 'postgres://', 'redis://']) assert.ok(err.message.includes(accepted), accepted);
-      assert.ok(!err.message.includes('hunter2'));
-      return true;
-    });
+    assert.throws(
+      () => createStore('mysql://u:hunter2@x/db'),
+      (err: unknown) => {
+        assert.ok(err instanceof OptionsError);
+        assert.match(err.message, /"mysql:"/);
+        for (const accepted of ['memory:', 'sqlite:', 'postgres://', 'redis://'])
+          assert.ok(err.message.includes(accepted), accepted);
+        assert.ok(!err.message.includes('hunter2'));
+        return true;
+      },
+    );
     assert.throws(() => createStore('mysql://x'), OptionsError);
     assert.throws(() => createStore('./data/membercard.db'), OptionsError);
     assert.throws(() => createStore(''), OptionsError);

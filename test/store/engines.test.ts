@@ -80,7 +80,10 @@ describe('SqliteStore specifics', () => {
     const store = new SqliteStore({ filename });
     await store.init();
     assert.ok(existsSync(filename));
-    assert.equal(await store.applyNotification(record('n1'), { kind: 'bind', cardId: 'c', code: '1', unionid: 'u' }), true);
+    assert.equal(
+      await store.applyNotification(record('n1'), { kind: 'bind', cardId: 'c', code: '1', unionid: 'u' }),
+      true,
+    );
     await store.close();
 
     const raw = new Database(filename, { readonly: true });
@@ -111,7 +114,9 @@ describe('SqliteStore specifics', () => {
     await seed.close();
     const worker = join(process.cwd(), 'test', 'store', 'sqlite-worker.ts');
     const run = () =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', worker, filename, 'dup-1', 'card-mp'], { timeout: 30_000 });
+      promisify(execFile)(process.execPath, ['--import', 'tsx', worker, filename, 'dup-1', 'card-mp'], {
+        timeout: 30_000,
+      });
     const outputs = await Promise.all([run(), run()]);
     const total = outputs.reduce((sum, o) => sum + Number(o.stdout), 0);
     assert.equal(total, 1, `trues per process: ${outputs.map((o) => o.stdout).join(', ')}`);
@@ -162,7 +167,10 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
 
   it('a server that never answers rejects with STORE_UNAVAILABLE after the connect timeout', async () => {
     const silent = await silentServer();
-    const store = new PostgresStore({ connectionString: `postgres://root@127.0.0.1:${silent.port}/test`, connectTimeoutMs: 500 });
+    const store = new PostgresStore({
+      connectionString: `postgres://root@127.0.0.1:${silent.port}/test`,
+      connectTimeoutMs: 500,
+    });
     try {
       await rejectsUnavailable(store.init(), 3000);
     } finally {
@@ -173,7 +181,12 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
     const { proxy, url } = await throughProxy(POSTGRES_URL, 5432);
-    const store = new PostgresStore({ connectionString: url, schema: fresh(), connectTimeoutMs: 1000, onError: () => undefined });
+    const store = new PostgresStore({
+      connectionString: url,
+      schema: fresh(),
+      connectTimeoutMs: 1000,
+      onError: () => undefined,
+    });
     try {
       await cutLosesNothingAndRecovers(store, proxy, 5000);
     } finally {
@@ -184,7 +197,13 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
 
   it('a connection that stops answering mid-query rejects with STORE_UNAVAILABLE after the query timeout', async () => {
     const { proxy, url } = await throughProxy(POSTGRES_URL, 5432);
-    const store = new PostgresStore({ connectionString: url, schema: fresh(), queryTimeoutMs: 500, connectTimeoutMs: 500, onError: () => undefined });
+    const store = new PostgresStore({
+      connectionString: url,
+      schema: fresh(),
+      queryTimeoutMs: 500,
+      connectTimeoutMs: 500,
+      onError: () => undefined,
+    });
     try {
       await store.init();
       proxy.freeze();
@@ -226,7 +245,10 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
       const sTtl = await raw.pttl(`${prefix}s:h1`);
       assert.ok(sTtl > 110_000 && sTtl <= 120_000, `session TTL ${sTtl}`);
       // Nothing outside the prefix.
-      assert.equal((await raw.keys(`${prefix}*`)).every((k) => k.startsWith(prefix)), true);
+      assert.equal(
+        (await raw.keys(`${prefix}*`)).every((k) => k.startsWith(prefix)),
+        true,
+      );
       await store.close();
       assert.ok((await deleteRedisKeys(REDIS_URL, prefix)) >= 3);
       assert.deepEqual(await raw.keys(`${prefix}*`), []);
@@ -244,7 +266,12 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
 
   it('a server that never answers rejects with STORE_UNAVAILABLE within the timeouts', async () => {
     const silent = await silentServer();
-    const store = new RedisStore({ url: `redis://127.0.0.1:${silent.port}`, prefix: fresh(), connectTimeoutMs: 500, commandTimeoutMs: 500 });
+    const store = new RedisStore({
+      url: `redis://127.0.0.1:${silent.port}`,
+      prefix: fresh(),
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 500,
+    });
     try {
       await rejectsUnavailable(store.init(), 3000);
     } finally {
@@ -263,7 +290,6 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
       await proxy.cut();
     }
   });
-
 
   it('a connection that stops answering rejects with STORE_UNAVAILABLE after the command timeout', async () => {
     const { proxy, url } = await throughProxy(REDIS_URL, 6379);
@@ -296,6 +322,9 @@ describe('optional dependencies', () => {
       },
     );
     const cjsMissing = Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' });
-    await assert.rejects(loadOptional('ioredis', 'redis://x', () => Promise.reject(cjsMissing)), /npm install ioredis/);
+    await assert.rejects(
+      loadOptional('ioredis', 'redis://x', () => Promise.reject(cjsMissing)),
+      /npm install ioredis/,
+    );
   });
 });

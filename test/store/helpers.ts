@@ -26,7 +26,13 @@ export async function probePostgres(url: string): Promise<string | undefined> {
 /** Resolves with undefined when a Redis server answers within 1 s, else with the reason. */
 export async function probeRedis(url: string): Promise<string | undefined> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    commandTimeout: 1000,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
   let first: Error | undefined;
   client.on('error', (err: Error) => (first ??= err));
   try {

@@ -62,7 +62,11 @@ export interface Harness {
   /** Gives the user a card in the sandbox and waits until its ACCEPT_CARD notification was delivered. */
   giveCard(user: SandboxUser, extra?: Record<string, unknown>): Promise<{ code: string; notification_id: string }>;
   waitDelivered(notificationId: string): Promise<NotificationStatus>;
-  api(method: string, path: string, options?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<Reply>;
   control(method: string, path: string, body?: unknown): Promise<any>;
   /** How many /v3/ requests the sandbox has received so far. */
   upstreamCount(): Promise<number>;
@@ -90,7 +94,11 @@ async function parse(response: Response): Promise<Reply> {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stateDir = mkdtempSync(join(tmpdir(), 'membercard-test-'));
-  const sandbox = await startSandbox({ stateDir, retryFactor: 0.0005, platformMode: options.platformMode ?? 'publicKey' });
+  const sandbox = await startSandbox({
+    stateDir,
+    retryFactor: 0.0005,
+    platformMode: options.platformMode ?? 'publicKey',
+  });
   const creds = sandbox.credentials;
   const store = typeof options.store === 'object' ? options.store : createStore(options.store ?? 'memory:');
   const logs: LogLine[] = [];
@@ -145,7 +153,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const { data } = (await control('GET', '/sandbox/notifications')) as { data: NotificationStatus[] };
       const found = data.find((n) => n.id === notificationId);
       if (found?.delivered) return found;
-      if (Date.now() > deadline) throw new Error(`notification ${notificationId} not delivered: ${JSON.stringify(found)}`);
+      if (Date.now() > deadline)
+        throw new Error(`notification ${notificationId} not delivered: ${JSON.stringify(found)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -161,7 +170,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logs,
     prefix,
     newUser: (o = {}) => control('POST', '/sandbox/users', o),
-    loginCode: async (user) => ((await control('POST', '/sandbox/login-codes', { unionid: user.unionid })) as { js_code: string }).js_code,
+    loginCode: async (user) =>
+      ((await control('POST', '/sandbox/login-codes', { unionid: user.unionid })) as { js_code: string }).js_code,
     login: async (user) => {
       const code = await harness.loginCode(user);
       const reply = await harness.api('POST', '/login', { body: { code } });
@@ -169,7 +179,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return reply.body.token as string;
     },
     giveCard: async (user, extra = {}) => {
-      const given = (await control('POST', `/sandbox/cards/${creds.cardId}/codes`, { unionid: user.unionid, ...extra })) as {
+      const given = (await control('POST', `/sandbox/cards/${creds.cardId}/codes`, {
+        unionid: user.unionid,
+        ...extra,
+      })) as {
         code: string;
         notification_id: string;
       };

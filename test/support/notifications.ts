@@ -17,11 +17,24 @@ export function encryptResource(plaintext: string, apiv3Key: string) {
   const nonce = randomBytes(9).toString('base64url').slice(0, 12);
   const cipher = createCipheriv('aes-256-gcm', Buffer.from(apiv3Key), Buffer.from(nonce));
   cipher.setAAD(Buffer.from('membercard'));
-  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
-  return { original_type: 'membercard', algorithm: 'AEAD_AES_256_GCM', ciphertext, associated_data: 'membercard', nonce };
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]).toString(
+    'base64',
+  );
+  return {
+    original_type: 'membercard',
+    algorithm: 'AEAD_AES_256_GCM',
+    ciphertext,
+    associated_data: 'membercard',
+    nonce,
+  };
 }
 
-export function signHeaders(body: string, signingKey: string, serial: string, timestamp = Math.floor(Date.now() / 1000)) {
+export function signHeaders(
+  body: string,
+  signingKey: string,
+  serial: string,
+  timestamp = Math.floor(Date.now() / 1000),
+) {
   const nonce = randomBytes(16).toString('hex');
   const signature = createSign('RSA-SHA256').update(`${timestamp}\n${nonce}\n${body}\n`).sign(signingKey, 'base64');
   return {
@@ -34,7 +47,11 @@ export function signHeaders(body: string, signingKey: string, serial: string, ti
   };
 }
 
-export function buildNotification(parts: NotificationParts): { headers: Record<string, string>; body: string; id: string } {
+export function buildNotification(parts: NotificationParts): {
+  headers: Record<string, string>;
+  body: string;
+  id: string;
+} {
   const id = parts.id ?? randomUUID();
   const body = JSON.stringify({
     id,

@@ -142,7 +142,10 @@ Component({
             }
             catch (err) {
                 const cancelled = !(err instanceof api_1.ApiError) && /cancel/i.test(String(err.errMsg || ''));
-                this.setData({ opening: false, openError: cancelled ? '' : err instanceof api_1.ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。' });
+                this.setData({
+                    opening: false,
+                    openError: cancelled ? '' : err instanceof api_1.ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。',
+                });
                 notifyUnauthenticated(err);
             }
         },

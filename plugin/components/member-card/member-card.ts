@@ -56,8 +56,10 @@ function backgroundOptions(result: MyCard): BackgroundOption[] {
 /** What the user reads when loading the card failed. */
 function errorView(err: unknown): ErrorView {
   if (err instanceof ApiError) {
-    if (err.kind === 'network') return { title: '网络不给力', text: '无法连接到会员卡服务，请检查网络后重试。', canRetry: true };
-    if (err.kind === 'config') return { title: '会员卡暂不可用', text: '小程序尚未完成会员卡插件的配置。', canRetry: false };
+    if (err.kind === 'network')
+      return { title: '网络不给力', text: '无法连接到会员卡服务，请检查网络后重试。', canRetry: true };
+    if (err.kind === 'config')
+      return { title: '会员卡暂不可用', text: '小程序尚未完成会员卡插件的配置。', canRetry: false };
     if (err.status === 401) return { title: '登录已失效', text: '请重新登录后再查看会员卡。', canRetry: true };
     if (err.status === 429) return { title: '操作太频繁', text: '请稍等片刻再试。', canRetry: true };
     if (err.status >= 500) return { title: '服务繁忙', text: '会员卡服务暂时繁忙，请稍后再试。', canRetry: true };
@@ -163,8 +165,12 @@ Component({
         });
         this.setData({ opening: false, awaitingOpen: true });
       } catch (err) {
-        const cancelled = !(err instanceof ApiError) && /cancel/i.test(String((err as { errMsg?: string }).errMsg || ''));
-        this.setData({ opening: false, openError: cancelled ? '' : err instanceof ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。' });
+        const cancelled =
+          !(err instanceof ApiError) && /cancel/i.test(String((err as { errMsg?: string }).errMsg || ''));
+        this.setData({
+          opening: false,
+          openError: cancelled ? '' : err instanceof ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。',
+        });
         notifyUnauthenticated(err);
       }
     },

@@ -3,15 +3,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Koa from 'koa';
-import { errorHandler, MemberCardError, OptionsError } from './errors.js';
-import { defaultLog, errorName, type Log } from './log.js';
-import { wechatLogin } from './login/index.js';
-import { memberCard, type MemberCard } from './member-card.js';
-import type { MemberCardOptions } from './options.js';
-import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from './sandbox/index.js';
-import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './serve-config.js';
-import { createStore } from './store/index.js';
-import type { Store } from './store/types.js';
+import { errorHandler, MemberCardError, OptionsError } from '../errors.js';
+import { defaultLog, errorName, type Log } from '../log.js';
+import { wechatLogin } from '../login/index.js';
+import { memberCard, type MemberCard } from '../member-card.js';
+import type { MemberCardOptions } from '../options.js';
+import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from '../sandbox/index.js';
+import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
+import { createStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:3000 (no trailing slash). */
@@ -39,7 +39,11 @@ const SANDBOX_BACKGROUNDS = [
 ];
 
 async function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!response.ok) throw new Error(`sandbox control call ${new URL(url).pathname} answered ${response.status}`);
   return (await response.json()) as Record<string, unknown>;
 }
@@ -48,7 +52,10 @@ async function postJson(url: string, body: unknown): Promise<Record<string, unkn
 async function demoUser(sandbox: Sandbox, stateDir: string): Promise<DemoUser> {
   const file = join(stateDir, 'demo.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoUser;
-  const user = (await postJson(new URL('sandbox/users', sandbox.url).href, { nickname: '演示用户' })) as Omit<DemoUser, 'code'>;
+  const user = (await postJson(new URL('sandbox/users', sandbox.url).href, { nickname: '演示用户' })) as Omit<
+    DemoUser,
+    'code'
+  >;
   const { code } = await postJson(new URL(`sandbox/cards/${sandbox.credentials.cardId}/codes`, sandbox.url).href, {
     unionid: user.unionid,
     balance: 8888,
@@ -118,12 +125,19 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
     store = createStore(env.MEMBERCARD_STORE || 'sqlite:./data/membercard.db');
   } catch (err) {
     await sandbox?.close();
-    throw err instanceof OptionsError ? new OptionsError(`MEMBERCARD_STORE: ${err.message.replace(/^store:? /, '')}`) : err;
+    throw err instanceof OptionsError
+      ? new OptionsError(`MEMBERCARD_STORE: ${err.message.replace(/^store:? /, '')}`)
+      : err;
   }
   let cards: MemberCard;
   let login: ReturnType<typeof wechatLogin>;
   try {
-    const backgrounds = env.MEMBERCARD_BACKGROUNDS !== undefined ? parseList(env.MEMBERCARD_BACKGROUNDS) : sandbox ? SANDBOX_BACKGROUNDS : [];
+    const backgrounds =
+      env.MEMBERCARD_BACKGROUNDS !== undefined
+        ? parseList(env.MEMBERCARD_BACKGROUNDS)
+        : sandbox
+          ? SANDBOX_BACKGROUNDS
+          : [];
     cards = memberCard({
       cardId: settings.cardId,
       appid: settings.appid,
@@ -131,7 +145,9 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       store,
       selfService: { backgrounds },
       prefix: '/api/member-card',
-      ...(env.MEMBERCARD_CACHE_TTL !== undefined && env.MEMBERCARD_CACHE_TTL !== '' ? { cache: { ttl: Number(env.MEMBERCARD_CACHE_TTL) } } : {}),
+      ...(env.MEMBERCARD_CACHE_TTL !== undefined && env.MEMBERCARD_CACHE_TTL !== ''
+        ? { cache: { ttl: Number(env.MEMBERCARD_CACHE_TTL) } }
+        : {}),
       log,
       // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/operations/routes.ts).
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
@@ -169,7 +185,9 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   }).catch(async (err: unknown) => {
     await sandbox?.close();
     await store.close();
-    throw new Error(`cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? errorName(err)}); set PORT`);
+    throw new Error(
+      `cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? errorName(err)}); set PORT`,
+    );
   });
   const address = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
-import { OptionsError } from './errors.js';
+import { OptionsError } from '../errors.js';
 
 /** Every environment name `serve` reads, with its doc line (README's table comes from the same words). */
 export const ENV = {
@@ -21,12 +21,14 @@ export const ENV = {
   MEMBERCARD_STORE: 'Store URL: sqlite:./data/membercard.db (default), memory:, postgres://…, redis://…',
   MEMBERCARD_BACKGROUNDS: 'Comma-separated background picture URLs users may pick.',
   MEMBERCARD_CACHE_TTL: 'How long this instance reuses a card read, ms. Default 10000; 0 turns the cache off.',
-  MEMBERCARD_NOTIFY_URL: 'Public https URL of POST /api/member-card/notify; when set, registered with WeChat Pay at start.',
-  MEMBERCARD_ADMIN_TOKEN: 'Turns on the back-office routes /api/member-card/admin/…; callers send it as X-Admin-Token (or Authorization: Bearer). At least 16 characters.',
+  MEMBERCARD_NOTIFY_URL:
+    'Public https URL of POST /api/member-card/notify; when set, registered with WeChat Pay at start.',
+  MEMBERCARD_ADMIN_TOKEN:
+    'Turns on the back-office routes /api/member-card/admin/…; callers send it as X-Admin-Token (or Authorization: Bearer). At least 16 characters.',
   PORT: 'HTTP port. Default 3000.',
   HOST: 'Listen address. Default 127.0.0.1 with the sandbox, 0.0.0.0 otherwise.',
   SANDBOX_PORT: 'Port of the embedded sandbox. Default 3100 (0 picks a free one).',
-  SANDBOX_STATE: 'Folder of the embedded sandbox\'s keys and state. Default ./data/sandbox',
+  SANDBOX_STATE: "Folder of the embedded sandbox's keys and state. Default ./data/sandbox",
 } as const;
 
 export type EnvName = keyof typeof ENV;
@@ -72,7 +74,9 @@ export function requireEnv(env: Env): void {
   const certGiven = byCert.some((name) => env[name]);
   missing.push(...(certGiven ? byCert : byKey).filter((name) => !env[name]));
   if (missing.length) {
-    throw new OptionsError(`${missing[0]} is not set (${ENV[missing[0] as EnvName]})${missing.length > 1 ? `; also missing: ${missing.slice(1).join(', ')}` : ''}`);
+    throw new OptionsError(
+      `${missing[0]} is not set (${ENV[missing[0] as EnvName]})${missing.length > 1 ? `; also missing: ${missing.slice(1).join(', ')}` : ''}`,
+    );
   }
 }
 
@@ -81,7 +85,9 @@ export function renameOptionError(err: unknown): unknown {
   if (!(err instanceof OptionsError)) return err;
   const match = /option "([^"]+)"/.exec(err.message);
   const option = match?.[1];
-  const envName = option ? (OPTION_TO_ENV[option] ?? OPTION_TO_ENV[option.split('.').slice(0, 2).join('.')]) : undefined;
+  const envName = option
+    ? (OPTION_TO_ENV[option] ?? OPTION_TO_ENV[option.split('.').slice(0, 2).join('.')])
+    : undefined;
   if (!envName) return err;
   return new OptionsError(`${envName}: ${err.message.replace(/^(?:[^:"]+: )?option "[^"]+":? ?/, '')}`);
 }
@@ -89,12 +95,16 @@ export function renameOptionError(err: unknown): unknown {
 export function parsePort(value: string | undefined, name: EnvName, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError(`${name} must be a port number (0-65535), got "${value}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new OptionsError(`${name} must be a port number (0-65535), got "${value}"`);
   return port;
 }
 
 export function parseList(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /**

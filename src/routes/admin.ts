@@ -2,11 +2,11 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { MemberCardError } from '../errors.js';
 import type { AdminAuthorizer } from '../options.js';
-import { jsonBody } from '../routes/body.js';
+import { jsonBody } from './body.js';
 import type { Runtime } from '../runtime.js';
 import type { AuditEntry, Operation } from '../store/types.js';
-import type { Operations } from './types.js';
-import { invalid, type FieldNames } from './validate.js';
+import type { Operations } from '../operations/types.js';
+import { invalid, type FieldNames } from '../operations/validate.js';
 
 /** API names → the snake_case names of the HTTP bodies, so a 400 names the field the tool sent. */
 const HTTP_NAMES: FieldNames = { requestId: 'request_id', membershipNumber: 'membership_number' };
@@ -63,7 +63,8 @@ async function httpNames<T>(fn: () => Promise<T>): Promise<T> {
 
 function bodyOf(ctx: Context): Record<string, unknown> {
   const body = ctx.request.body as unknown;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new MemberCardError('INVALID_REQUEST', 'Send a JSON object.');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new MemberCardError('INVALID_REQUEST', 'Send a JSON object.');
   return body as Record<string, unknown>;
 }
 
@@ -77,7 +78,8 @@ const ALLOWED: Record<string, string[]> = {
 function onlyKnown(body: Record<string, unknown>, route: string): void {
   const allowed = ALLOWED[route] ?? [];
   const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw invalid(unknown[0] as string, `is not a field of POST /admin/${route} (allowed: ${allowed.join(', ')})`);
+  if (unknown.length)
+    throw invalid(unknown[0] as string, `is not a field of POST /admin/${route} (allowed: ${allowed.join(', ')})`);
 }
 
 /**
@@ -105,7 +107,13 @@ export function mountAdmin(router: Router, rt: Runtime, operations: Operations, 
     const b = bodyOf(ctx);
     onlyKnown(b, 'balance');
     const op = await httpNames(() =>
-      operations.adjustBalance({ code: b['code'] as string, amount: b['amount'] as number, requestId: b['request_id'] as string, actor: actorOf(b), ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}) }),
+      operations.adjustBalance({
+        code: b['code'] as string,
+        amount: b['amount'] as number,
+        requestId: b['request_id'] as string,
+        actor: actorOf(b),
+        ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}),
+      }),
     );
     ctx.body = { operation: operationJson(op) };
   });
@@ -114,7 +122,13 @@ export function mountAdmin(router: Router, rt: Runtime, operations: Operations, 
     const b = bodyOf(ctx);
     onlyKnown(b, 'points');
     const op = await httpNames(() =>
-      operations.adjustPoints({ code: b['code'] as string, amount: b['amount'] as number, requestId: b['request_id'] as string, actor: actorOf(b), ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}) }),
+      operations.adjustPoints({
+        code: b['code'] as string,
+        amount: b['amount'] as number,
+        requestId: b['request_id'] as string,
+        actor: actorOf(b),
+        ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}),
+      }),
     );
     ctx.body = { operation: operationJson(op) };
   });
@@ -123,7 +137,12 @@ export function mountAdmin(router: Router, rt: Runtime, operations: Operations, 
     const b = bodyOf(ctx);
     onlyKnown(b, 'level');
     const op = await httpNames(() =>
-      operations.setLevel({ code: b['code'] as string, level: b['level'] as string, requestId: b['request_id'] as string, actor: actorOf(b) }),
+      operations.setLevel({
+        code: b['code'] as string,
+        level: b['level'] as string,
+        requestId: b['request_id'] as string,
+        actor: actorOf(b),
+      }),
     );
     ctx.body = { operation: operationJson(op) };
   });
@@ -145,7 +164,8 @@ export function mountAdmin(router: Router, rt: Runtime, operations: Operations, 
   router.get('/admin/history', guard, async (ctx) => {
     const code = ctx.query['code'];
     const rawLimit = ctx.query['limit'];
-    if (rawLimit !== undefined && (typeof rawLimit !== 'string' || !/^\d{1,4}$/.test(rawLimit))) throw invalid('limit', 'must be a whole number 1-500');
+    if (rawLimit !== undefined && (typeof rawLimit !== 'string' || !/^\d{1,4}$/.test(rawLimit)))
+      throw invalid('limit', 'must be a whole number 1-500');
     const entries = await httpNames(() =>
       operations.history({ code: code as string, ...(rawLimit !== undefined ? { limit: Number(rawLimit) } : {}) }),
     );

@@ -1,7 +1,7 @@
-import type { ResolvedCode } from './identity.js';
-import type { UserIdentity } from './store/types.js';
+import type { ResolvedCode } from '../identity.js';
+import type { UserIdentity } from '../store/types.js';
 import { ReadCache } from './read-cache.js';
-import type { UpstreamCard } from './wechatpay/types.js';
+import type { UpstreamCard } from '../wechatpay/types.js';
 
 export interface CardCacheOptions {
   /** How long a read stays fresh, ms; 0 turns the cache (and read sharing) off. */
@@ -42,7 +42,11 @@ export class CardCache {
   }
 
   /** The user's code; "no card yet" is never kept, so a new binding is seen at once. */
-  code(cardId: string, user: UserIdentity, load: () => Promise<ResolvedCode | undefined>): Promise<ResolvedCode | undefined> {
+  code(
+    cardId: string,
+    user: UserIdentity,
+    load: () => Promise<ResolvedCode | undefined>,
+  ): Promise<ResolvedCode | undefined> {
     if (!this.#enabled) return load();
     const key = `${cardId}\n${user.openid}\n${user.unionid ?? ''}`;
     const hit = this.#codes.peek(key);
