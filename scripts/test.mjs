@@ -1,7 +1,11 @@
-// Runs every test/**/*.test.ts with Node's own test runner (through tsx), which closes with
-// a pass/fail count. Extra arguments are passed on, e.g. `npm test -- --test-name-pattern=notify`.
+// Runs every test/**/*.test.ts with Node's own test runner (through tsx), which closes with a
+// pass/fail count, then the member-card integration tests once more on a Koa 2 host (koa@2 under
+// the npm alias `koa2`). Arguments: file filters (substrings) and runner flags, e.g.
+// `npm test -- --test-name-pattern=notify`, `npm test -- test/store`, and `--coverage` (c8: a
+// summary, an lcov report in coverage/, and the floor from .c8rc.json).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const files = [];
@@ -16,13 +20,36 @@ walk('test');
 files.sort();
 
 const args = process.argv.slice(2);
+const coverage = args.includes('--coverage');
 const only = args.filter((a) => !a.startsWith('-'));
-const flags = args.filter((a) => a.startsWith('-'));
+const flags = args.filter((a) => a.startsWith('-') && a !== '--coverage');
 const chosen = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+const koa2 = chosen.filter((f) => f.startsWith(join('test', 'member-card')));
 
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...flags, ...chosen],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-);
-process.exit(result.status ?? 1);
+const c8 = createRequire(import.meta.url).resolve('c8/bin/c8.js');
+/**
+ * One run of the runner over `list`. With --coverage it runs under c8, which also covers the child
+ * processes tests spawn; the first run only collects, the last one adds its data and reports.
+ */
+function run(list, env, { report }) {
+  const runner = [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2'];
+  const command = coverage
+    ? [process.execPath, c8, ...(report ? ['--no-clean'] : ['--reporter=none', '--check-coverage=false']), ...runner]
+    : runner;
+  const result = spawnSync(command[0], [...command.slice(1), ...flags, ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+  });
+  return result.status ?? 1;
+}
+
+let status = 0;
+if (koa2.length) {
+  console.log(`\n# member-card integration tests on a Koa 2 host (${koa2.length} files)\n`);
+  status = run(koa2, { MEMBERCARD_TEST_KOA: '2' }, { report: false });
+  console.log('\n# all tests on a Koa 3 host\n');
+}
+const koa3 = run(chosen, { MEMBERCARD_TEST_KOA: '3' }, { report: true });
+if (koa2.length)
+  console.log(`\n# Koa 2 host: ${status === 0 ? 'pass' : 'FAIL'}; Koa 3 host: ${koa3 === 0 ? 'pass' : 'FAIL'}`);
+process.exit(status || koa3);

@@ -1,11 +1,15 @@
 /**
  * koa-wechat-membercard: WeChat Pay member cards (商家会员卡) for Koa back ends of WeChat
- * mini-programs.
+ * mini-programs. The root is the middleware only; the ready server is at
+ * `koa-wechat-membercard/server` and the WeChat Pay sandbox at `koa-wechat-membercard/sandbox`.
+ * Nothing here loads Koa's application, the sandbox or a store driver: each store engine loads its
+ * driver when a store of that kind first opens.
  */
 export { memberCard, type MemberCard } from './member-card.js';
 export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/index.js';
-export { createStore, MemoryStore, SqliteStore, PostgresStore, RedisStore } from './store/index.js';
+export { createStore } from './store/index.js';
 export type * from './store/types.js';
+export type { MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, RedisStoreOptions } from './store/index.js';
 export {
   ERRORS,
   MemberCardError,
@@ -18,6 +22,7 @@ export {
 export {
   DEFAULTS,
   type MemberCardOptions,
+  type ResolvedOptions,
   type WechatpayOptions,
   type SelfServiceOptions,
   type OpenCardOptions,
@@ -26,7 +31,6 @@ export {
   type AdminAuthorizer,
   type OperationsOptions,
 } from './options.js';
-export { WechatpayClient } from './wechatpay/client.js';
 export { outRequestNo } from './operations/index.js';
 export type {
   Operations,
@@ -36,7 +40,7 @@ export type {
   HistoryInput,
   CardTarget,
 } from './operations/index.js';
-export { NotificationVerifier } from './wechatpay/notification.js';
+export type { WechatpayClient } from './wechatpay/client.js';
 export type {
   Card,
   UpstreamCard,
@@ -47,4 +51,3 @@ export type {
   VerifiedNotification,
 } from './wechatpay/types.js';
 export type { Log, LogLevel, LogFields } from './log.js';
-export { startServer, type RunningServer } from './server/serve.js';

@@ -18,6 +18,7 @@ export type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
 export { isLoopback } from './routes-control.js';
 export { serveEnvironment, wechatpayOptions } from './client-settings.js';
 export { RETRY_SCHEDULE_S } from './notifier.js';
+export { runSandboxCommand, SANDBOX_USAGE } from './cli.js';
 
 interface Settings {
   port: number;

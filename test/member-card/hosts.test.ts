@@ -3,8 +3,22 @@ import { after, before, describe, test } from 'node:test';
 import type Koa from 'koa';
 import session from 'koa-session';
 import { startHarness, type Harness, type SandboxUser } from '../support/harness.js';
+import { HOST_KOA_VERSION, KOA_MAJOR } from '../support/koa.js';
 
 describe('mounting into hosts with their own sessions', () => {
+  test(`this run's host is Koa ${KOA_MAJOR} (MEMBERCARD_TEST_KOA), and it serves our router`, async () => {
+    assert.equal(HOST_KOA_VERSION.split('.')[0], String(KOA_MAJOR));
+    const h = await startHarness();
+    try {
+      // Koa 2 and 3 differ in how they expose a request's state; both must answer our JSON 401.
+      const reply = await h.api('GET', '/member-card');
+      assert.equal(reply.status, 401);
+      assert.equal(reply.body.code, 'UNAUTHENTICATED');
+    } finally {
+      await h.close();
+    }
+  });
+
   describe('koa-session host: the default identity reads ctx.session', () => {
     let h: Harness;
     before(async () => {

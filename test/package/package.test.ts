@@ -52,23 +52,69 @@ describe('the package as published', () => {
 
   test('ESM and CommonJS entry points export the same API, with types for both', async () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    const esm = await import(join(root, pkg.exports['.'].import.default));
-    const cjs = createRequire(join(root, 'package.json'))(join(root, pkg.exports['.'].require.default));
-    for (const name of ['memberCard', 'wechatLogin', 'createStore', 'MemberCardError', 'startServer']) {
-      assert.equal(typeof esm[name], 'function', `esm ${name}`);
-      assert.equal(typeof cjs[name], 'function', `cjs ${name}`);
+    const entries: Record<string, string[]> = {
+      '.': ['memberCard', 'wechatLogin', 'createStore', 'MemberCardError', 'OptionsError'],
+      './server': ['startServer', 'runServeCommand'],
+      './sandbox': ['startSandbox', 'wechatpayOptions', 'serveEnvironment', 'runSandboxCommand'],
+    };
+    for (const [subpath, names] of Object.entries(entries)) {
+      const esm = await import(join(root, pkg.exports[subpath].import.default));
+      const cjs = createRequire(join(root, 'package.json'))(join(root, pkg.exports[subpath].require.default));
+      for (const name of names) {
+        assert.equal(typeof esm[name], 'function', `esm ${subpath} ${name}`);
+        assert.equal(typeof cjs[name], 'function', `cjs ${subpath} ${name}`);
+      }
+      assert.deepEqual(
+        Object.keys(esm).sort(),
+        Object.keys(cjs)
+          .filter((k) => k !== '__esModule')
+          .sort(),
+        subpath,
+      );
+      for (const condition of ['import', 'require']) {
+        assert.ok(existsSync(join(root, pkg.exports[subpath][condition].types)), `${subpath} ${condition} types`);
+      }
     }
-    assert.deepEqual(
-      Object.keys(esm).sort(),
-      Object.keys(cjs)
-        .filter((k) => k !== '__esModule')
-        .sort(),
-    );
-    for (const condition of ['import', 'require']) {
-      assert.ok(existsSync(join(root, pkg.exports['.'][condition].types)), `${condition} types`);
-      assert.ok(existsSync(join(root, pkg.exports['./sandbox'][condition].default)), `${condition} sandbox`);
+    // The root is the middleware only.
+    const root_ = await import(join(root, pkg.exports['.'].import.default));
+    for (const name of ['startServer', 'startSandbox', 'SqliteStore', 'PostgresStore', 'RedisStore']) {
+      assert.equal(root_[name], undefined, `the root must not export ${name}`);
     }
     assert.equal(JSON.parse(readFileSync(join(root, 'dist/cjs/package.json'), 'utf8')).type, 'commonjs');
+  });
+
+  test('importing the root loads neither Koa, the sandbox nor a store driver (ESM and CommonJS)', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const loaded = (subpath: string, kind: 'esm' | 'cjs'): string[] => {
+      const dir = mkdtempSync(join(tmpdir(), 'membercard-loaded-'));
+      try {
+        const file = join(root, pkg.exports[subpath][kind === 'esm' ? 'import' : 'require'].default);
+        const probe = join(root, 'test', 'package', 'loaded-modules.mjs');
+        const out = spawnSync(process.execPath, [probe, file, kind, join(dir, 'log')], { encoding: 'utf8' });
+        assert.equal(out.status, 0, out.stderr);
+        return JSON.parse(out.stdout) as string[];
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const heavy = /\/node_modules\/(koa|better-sqlite3|pg|ioredis)\/|\/dist\/(esm|cjs)\/(sandbox|server)\//;
+    for (const kind of ['esm', 'cjs'] as const) {
+      const modules = loaded('.', kind);
+      assert.ok(
+        modules.some((m) => m.includes('/dist/')),
+        `${kind}: the probe saw our own modules`,
+      );
+      assert.deepEqual(
+        modules.filter((m) => heavy.test(m)),
+        [],
+        `${kind}: the root loaded these`,
+      );
+      // The probe can see what it looks for: the server entry does load Koa.
+      assert.ok(
+        loaded('./server', kind).some((m) => /\/node_modules\/koa\//.test(m)),
+        `${kind}: ./server loads koa`,
+      );
+    }
   });
 
   test('`wechat-membercard sandbox` prints its credentials as the first line and reuses its keys', async () => {

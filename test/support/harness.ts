@@ -5,13 +5,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Koa from 'koa';
+import type Koa from 'koa';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
 import { wechatLogin } from '../../src/login/index.js';
 import type { LogFields, LogLevel } from '../../src/log.js';
 import type { MemberCardOptions } from '../../src/options.js';
 import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
 import { createStore } from '../../src/store/index.js';
+import { HostKoa } from './koa.js';
 import type { Store } from '../../src/store/types.js';
 
 export const BACKGROUNDS = ['https://wxpaylogo.qpic.cn/test/bg-1.png', 'https://wxpaylogo.qpic.cn/test/bg-2.png'];
@@ -114,7 +115,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     log: (level, message, fields) => logs.push({ level, message, fields }),
     ...options.memberCard,
   });
-  const app = new Koa();
+  const app = new HostKoa();
   app.silent = true;
   options.before?.(app);
   const login = options.noLogin
