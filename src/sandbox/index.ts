@@ -15,7 +15,7 @@ import type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
 // client at `credentials`, drive users and faults through /sandbox/.
 
 export type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
-export { isLoopback } from './routes-control.js';
+export { isLoopback, isLoopbackHost } from './control-guard.js';
 export { serveEnvironment, wechatpayOptions } from './client-settings.js';
 export { RETRY_SCHEDULE_S } from './notifier.js';
 export { runSandboxCommand, SANDBOX_USAGE } from './cli.js';

@@ -23,14 +23,6 @@ export interface ControlContext {
 
 type Json = Record<string, unknown>;
 
-/** The control API answers only clients on this machine. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  if (address === '::1') return true;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
-}
-
 const asObject = (body: unknown): Json => rules.expectObject(body ?? {}, 'body');
 
 function requireUser(ctx: ControlContext, body: Json): User {

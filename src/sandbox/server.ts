@@ -5,7 +5,8 @@ import type { SandboxKeys } from './keys.js';
 import type { Notifier } from './notifier.js';
 import { ApiError, type Reply } from './reply.js';
 import type { RequestLog } from './request-log.js';
-import { handleControl, isLoopback } from './routes-control.js';
+import { controlRefusal } from './control-guard.js';
+import { handleControl } from './routes-control.js';
 import { handleSns } from './routes-sns.js';
 import { handleV3 } from './routes-v3.js';
 import { platformHeaders, RequestVerifier, SignatureError } from './signature.js';
@@ -97,12 +98,10 @@ export class SandboxServer {
   }
 
   private async control(req: IncomingMessage, res: ServerResponse, method: string, pathname: string): Promise<void> {
-    if (!isLoopback(req.socket.remoteAddress)) {
+    const refusal = controlRefusal(req);
+    if (refusal) {
       req.resume();
-      this.write(res, {
-        status: 403,
-        body: { code: 'FORBIDDEN', message: 'the control API answers loopback clients only' },
-      });
+      this.write(res, { status: 403, body: { code: 'FORBIDDEN', message: refusal } });
       return;
     }
     let reply: Reply;

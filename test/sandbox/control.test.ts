@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { isLoopback, type Sandbox } from '../../src/sandbox/index.js';
+import { request } from 'node:http';
+import { isLoopback, isLoopbackHost, type Sandbox } from '../../src/sandbox/index.js';
 import { api, control, personWithCard, start, type Person } from './helpers.js';
 
 describe('sandbox: jscode2session', () => {
@@ -126,6 +127,53 @@ describe('sandbox: request log and control API', () => {
     for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
     for (const a of ['10.0.0.1', '192.168.1.2', '::ffff:10.1.1.1', 'fe80::1', '', undefined])
       assert.equal(isLoopback(a), false, String(a));
+  });
+
+  it('isLoopbackHost accepts only names of this machine', () => {
+    for (const h of ['127.0.0.1:3100', 'localhost', 'LOCALHOST:80', '[::1]:3100', '127.0.0.2']) {
+      assert.equal(isLoopbackHost(h), true, h);
+    }
+    for (const h of ['evil.example:3100', 'localhost.evil.example', '10.0.0.1:3100', '[fe80::1]:80', '', undefined]) {
+      assert.equal(isLoopbackHost(h), false, String(h));
+    }
+  });
+
+  /** A raw request, so the test chooses every header (fetch fixes Host and may add others). */
+  const raw = (headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const url = new URL('sandbox/users', sb.url);
+      const req = request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('refuses what a web page could send: a foreign Host (DNS rebinding), an Origin, a non-JSON body', async () => {
+    const host = new URL(sb.url).host;
+    const json = { 'content-type': 'application/json' };
+    const refused = [
+      await raw({ ...json, host: `rebind.example:${new URL(sb.url).port}` }, '{}'),
+      await raw({ ...json, host, origin: 'https://evil.example' }, '{}'),
+      await raw({ ...json, host, origin: 'null' }, '{}'),
+      await raw({ host, 'content-type': 'text/plain' }, '{}'),
+      await raw({ host, 'content-type': 'application/x-www-form-urlencoded' }, 'a=1'),
+    ];
+    for (const answer of refused) {
+      assert.equal(answer.status, 403, JSON.stringify(answer.body));
+      assert.equal(answer.body.code, 'FORBIDDEN');
+    }
+    // The same request from a local program (loopback Host, JSON, no Origin) works.
+    const made = await raw({ ...json, host }, '{}');
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.ok(made.body.unionid);
   });
 
   it('refuses a control request from a non-loopback address with 403', async (t) => {
