@@ -8,7 +8,7 @@ import { defaultLog, errorName, type Log } from '../log.js';
 import { wechatLogin } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
 import type { MemberCardOptions } from '../options.js';
-import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from '../sandbox/index.js';
+import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
 import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
@@ -100,6 +100,8 @@ async function settingsFrom(env: Env): Promise<Settings> {
     };
   }
   const stateDir = resolve(env.SANDBOX_STATE || './data/sandbox');
+  // Loaded only here: a merchant's serve never loads the sandbox.
+  const { startSandbox, wechatpayOptions } = await import('../sandbox/index.js');
   const sandbox = await startSandbox({ port: parsePort(env.SANDBOX_PORT, 'SANDBOX_PORT', 3100), stateDir });
   const c: SandboxCredentials = sandbox.credentials;
   return {
