@@ -22,7 +22,7 @@ async function call(method, path, body) {
     try {
         token = await config.getToken();
     }
-    catch (err) {
+    catch (_a) {
         token = undefined;
     }
     const header = { Accept: 'application/json' };

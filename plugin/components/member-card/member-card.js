@@ -88,14 +88,14 @@ Component({
     },
     lifetimes: {
         attached() {
-            this.load();
+            void this.load();
         },
     },
     pageLifetimes: {
         show() {
             if (this.data.awaitingOpen) {
                 this.setData({ awaitingOpen: false });
-                this.load();
+                void this.load();
             }
         },
     },
@@ -120,7 +120,7 @@ Component({
             this.setData({ view: 'card', card: cardView(result), backgrounds: backgroundOptions(result) });
         },
         reload() {
-            this.load();
+            void this.load();
         },
         async openCard() {
             if (this.data.opening)
@@ -135,13 +135,13 @@ Component({
                         envVersion: params.envVersion || 'release',
                         extraData: params.extraData,
                         success: () => resolve(),
-                        fail: (res) => reject(res),
+                        fail: (res) => reject(new Error(res.errMsg)),
                     });
                 });
                 this.setData({ opening: false, awaitingOpen: true });
             }
             catch (err) {
-                const cancelled = !(err instanceof api_1.ApiError) && /cancel/i.test(String(err.errMsg || ''));
+                const cancelled = !(err instanceof api_1.ApiError) && err instanceof Error && /cancel/i.test(err.message);
                 this.setData({
                     opening: false,
                     openError: cancelled ? '' : err instanceof api_1.ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。',
@@ -174,7 +174,7 @@ Component({
                 const result = await (0, api_1.updateBackground)(selected);
                 this.show(result);
                 this.setData({ saving: false, editing: false, selected: '' });
-                wx.showToast({ title: '背景已更换', icon: 'success' });
+                void wx.showToast({ title: '背景已更换', icon: 'success' });
             }
             catch (err) {
                 this.setData({ saving: false, editError: saveErrorText(err) });
@@ -182,7 +182,7 @@ Component({
             }
         },
         retry() {
-            this.load();
+            void this.load();
         },
     },
 });
