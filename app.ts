@@ -15,6 +15,9 @@ interface DemoGlobalData {
   token: string;
 }
 
+/** The plugin's `main` as `requirePlugin` hands it over, typed from its source (the demo lives in its project). */
+type MemberCardPlugin = typeof import('./plugin/index');
+
 interface DemoAppCustom {
   globalData: DemoGlobalData;
   /** A login code: from wx.login, or from the sandbox when sandboxUnionid is set. */
@@ -34,7 +37,7 @@ App<DemoAppCustom>({
   pendingLogin: null,
 
   onLaunch() {
-    requirePlugin('memberCard').configure({
+    (requirePlugin('memberCard') as MemberCardPlugin).configure({
       baseUrl: `${this.globalData.apiBase}/member-card`,
       getToken: () => this.globalData.token || this.login(),
       onUnauthenticated: () => {

@@ -28,7 +28,7 @@ Component({
     },
 
     openCardPage() {
-      wx.navigateTo({ url: 'plugin://memberCard/my-card' });
+      void wx.navigateTo({ url: 'plugin://memberCard/my-card' });
     },
   },
 });

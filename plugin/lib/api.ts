@@ -58,7 +58,7 @@ export async function call<T>(method: Method, path: string, body?: Record<string
   let token: string | null | undefined;
   try {
     token = await config.getToken();
-  } catch (err) {
+  } catch {
     token = undefined;
   }
   const header: Record<string, string> = { Accept: 'application/json' };

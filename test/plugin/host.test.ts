@@ -1,26 +1,15 @@
-// The demo host mini-program: app.js logs in with wx.login → POST /api/login (our login kit)
-// and configures the plugin; its page shows the plugin's <member-card>. Rendered from the
-// committed JS against a real `serve` back end. wx.login cannot run outside WeChat, so it is a
-// recording stub handing out a real code from the sandbox's /sandbox/login-codes.
+// The demo host mini-program: app.ts logs in with wx.login → POST /api/login (our login kit)
+// and configures the plugin; its page shows the plugin's <member-card>. Rendered from the JS
+// compiled from app.ts and pages/ (compile.ts) against a real `serve` back end. wx.login cannot
+// run outside WeChat, so it is a recording stub handing out a real code from the sandbox's
+// /sandbox/login-codes.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runInThisContext } from 'node:vm';
-import {
-  mount,
-  plugin,
-  routeWxRequestOverHttp,
-  sent,
-  STAGE,
-  startBackend,
-  tap,
-  text,
-  waitFor,
-  wx,
-  type Backend,
-  type Rendered,
-} from './helpers.js';
+import { routeWxRequestOverHttp, sent, startBackend, type Backend } from './backend.js';
+import { MINIPROGRAM, mount, plugin, tap, text, waitFor, wx, type Rendered } from './simulator.js';
 
 interface DemoApp {
   globalData: { apiBase: string; sandboxUrl: string; sandboxUnionid: string; token: string };
@@ -36,17 +25,17 @@ const g = globalThis as unknown as Record<string, unknown>;
 
 /** `plugin://memberCard/member-card` from app.json, resolved through plugin.json like WeChat does. */
 function pluginComponentPath(): string {
-  const appJson = JSON.parse(readFileSync(join(STAGE, 'app.json'), 'utf8'));
+  const appJson = JSON.parse(readFileSync(join(MINIPROGRAM, 'app.json'), 'utf8'));
   const match = /^plugin:\/\/([^/]+)\/(.+)$/.exec(appJson.usingComponents['member-card']);
   assert.ok(match, 'app.json uses the component through plugin://');
   assert.ok(appJson.plugins[match[1] as string], `app.json declares the plugin ${match[1]}`);
-  const pluginJson = JSON.parse(readFileSync(join(STAGE, 'plugin/plugin.json'), 'utf8'));
+  const pluginJson = JSON.parse(readFileSync(join(MINIPROGRAM, 'plugin/plugin.json'), 'utf8'));
   return `/plugin/${pluginJson.publicComponents[match[2] as string]}`;
 }
 
 function showPage(): Rendered {
-  return mount(join(STAGE, 'pages/index/index'), {
-    rootPath: STAGE,
+  return mount(join(MINIPROGRAM, 'pages/index/index'), {
+    rootPath: MINIPROGRAM,
     // miniprogram-simulate cannot resolve plugin:// (see the reference): give it the same file.
     usingComponents: { 'member-card': pluginComponentPath() },
   });
@@ -74,7 +63,7 @@ before(async () => {
     assert.equal(name, 'memberCard');
     return plugin;
   };
-  runInThisContext(readFileSync(join(STAGE, 'app.js'), 'utf8'), { filename: join(STAGE, 'app.js') });
+  runInThisContext(readFileSync(join(MINIPROGRAM, 'app.js'), 'utf8'), { filename: join(MINIPROGRAM, 'app.js') });
   assert.equal(app.globalData.apiBase, 'http://127.0.0.1:3000/api', 'the demo points at `serve`’s default port');
   assert.equal(app.globalData.sandboxUrl, 'http://127.0.0.1:3100/', '… and its sandbox’s');
   assert.equal(app.globalData.sandboxUnionid, '', 'wx.login unless told otherwise');
@@ -159,7 +148,7 @@ test('a failed login shows a Chinese message and a retry that logs in', async ()
   page.detach();
 });
 
-test('in DevTools against the sandbox: with sandboxUnionid set, the code comes from the sandbox, not wx.login', async () => {
+test('sandboxUnionid set (DevTools + sandbox): the login code comes from the sandbox, not wx.login', async () => {
   const sandbox = backend.server.sandbox;
   const demo = backend.server.demo;
   assert.ok(sandbox && demo);

@@ -1,24 +1,11 @@
-// The plugin's <member-card>, rendered by miniprogram-simulate from the committed JS/WXML/WXSS,
-// against a real `serve` back end and its WeChat Pay sandbox: wx.request goes over HTTP.
+// The plugin's <member-card>, rendered by miniprogram-simulate from the JS compiled from plugin/
+// (compile.ts) and its WXML/WXSS, against a real `serve` back end and its WeChat Pay sandbox:
+// wx.request goes over HTTP.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import {
-  attr,
-  MEMBER_CARD,
-  PLUGIN,
-  mount,
-  plugin,
-  routeWxRequestOverHttp,
-  sent,
-  startBackend,
-  tap,
-  text,
-  waitFor,
-  wx,
-  type Backend,
-  type Rendered,
-} from './helpers.js';
+import { routeWxRequestOverHttp, sent, startBackend, type Backend } from './backend.js';
+import { attr, MEMBER_CARD, mount, PLUGIN, plugin, tap, text, waitFor, wx, type Rendered } from './simulator.js';
 
 let backend: Backend;
 let token: string | null = null;
@@ -114,7 +101,7 @@ describe('<member-card> against the real back end', () => {
     assert.equal(text(unavailable, '.mc-badge'), '已失效');
   });
 
-  test('no card yet: the "open card" button navigates to WeChat’s card mini-program with the back end’s parameters', async () => {
+  test('no card yet: “领取会员卡” opens WeChat’s card mini-program with the back end’s parameters', async () => {
     const user = await backend.newUser({ share_unionid: false });
     token = await backend.login(user);
     configure();

@@ -1,22 +1,22 @@
 // The mini-program's files hang together the way WeChat DevTools expects: every page and
-// component named in app.json, plugin.json and each usingComponents exists with .js, .json,
-// .wxml and .wxss; plugin:// references resolve; every JSON file parses.
+// component named in app.json, plugin.json and each usingComponents exists with .ts (DevTools
+// compiles it to the .js the runtime loads), .json, .wxml and .wxss; plugin:// references resolve;
+// every JSON file parses; project.config.json compiles the TypeScript and packs its sources.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, posix, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { ROOT, sourceFiles } from './compile.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PLUGIN_ROOT = join(ROOT, 'plugin');
-const PARTS = ['.js', '.json', '.wxml', '.wxss'];
+const PARTS = ['.ts', '.json', '.wxml', '.wxss'];
 
 function readJson(file: string): any {
   const text = readFileSync(file, 'utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`${relative(ROOT, file)} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`${relative(ROOT, file)} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -90,7 +90,7 @@ function collectUnits(): Unit[] {
   return [...seen.values()];
 }
 
-test('every page and component named in app.json, plugin.json and usingComponents has .js, .json, .wxml, .wxss', () => {
+test('every page and component named in app.json, plugin.json and usingComponents has .ts, .json, .wxml, .wxss', () => {
   const units = collectUnits().map((u) => posix.normalize(relative(ROOT, u.path).split('\\').join('/')));
   assert.deepEqual(units.sort(), [
     'pages/index/index',
@@ -102,9 +102,10 @@ test('every page and component named in app.json, plugin.json and usingComponent
 test('plugin.json: a public member-card component, a my-card page, main index.js', () => {
   assert.deepEqual(Object.keys(pluginJson.publicComponents), ['member-card']);
   assert.deepEqual(Object.keys(pluginJson.pages), ['my-card']);
+  // main names the file the runtime loads: DevTools compiles it from index.ts.
   assert.equal(pluginJson.main, 'index.js');
-  assert.ok(existsSync(join(PLUGIN_ROOT, pluginJson.main)));
-  for (const path of Object.values(pluginJson.publicComponents) as string[]) {
+  assert.ok(existsSync(join(PLUGIN_ROOT, 'index.ts')));
+  for (const path of Object.values<string>(pluginJson.publicComponents)) {
     assert.equal(readJson(join(PLUGIN_ROOT, `${path}.json`)).component, true, `${path}.json says component: true`);
   }
 });
@@ -138,15 +139,48 @@ test('project.config.json: a plugin project rooted here, back-end folders left o
   }
 });
 
-test('every JSON file of the mini-program is valid JSON', () => {
-  const files = ['app.json', 'project.config.json', 'sitemap.json'].map((f) => join(ROOT, f));
-  for (const dir of ['plugin', 'pages']) {
-    for (const f of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
-      if (f.endsWith('.json')) files.push(join(ROOT, dir, f));
-    }
+/** Whether a packOptions.ignore rule drops `file` (a path relative to miniprogramRoot, which is ROOT). */
+function dropped(rule: { type: string; value: string }, file: string): boolean {
+  const value = rule.value.replace(/^\.?\//, '').replace(/\/$/, '');
+  switch (rule.type) {
+    case 'folder':
+      return file.startsWith(`${value}/`);
+    case 'file':
+      return file === value;
+    case 'suffix':
+      return file.endsWith(value);
+    case 'prefix':
+      return basename(file).startsWith(value) || file.startsWith(value);
+    default:
+      throw new Error(`packOptions.ignore: no check here for rules of type ${rule.type}`);
   }
-  assert.ok(files.length >= 8);
-  for (const file of files) assert.doesNotThrow(() => readJson(file), relative(ROOT, file));
+}
+
+test('project.config.json: DevTools compiles the TypeScript, and the upload keeps every mini-program source', () => {
+  assert.ok(
+    (project.setting.useCompilerPlugins as unknown[]).includes('typescript'),
+    'setting.useCompilerPlugins has "typescript": the .ts are the only sources of the runtime .js',
+  );
+  const sources = sourceFiles();
+  assert.ok(sources.includes('app.ts') && sources.includes('plugin/index.ts'), 'the sources include the .ts');
+  for (const rule of project.packOptions.ignore as { type: string; value: string }[]) {
+    for (const file of sources)
+      assert.ok(!dropped(rule, file), `packOptions.ignore ${JSON.stringify(rule)} drops ${file}`);
+  }
+});
+
+test('every JSON file of the mini-program is valid JSON', () => {
+  const files = sourceFiles().filter((f) => f.endsWith('.json'));
+  assert.deepEqual(files, [
+    'app.json',
+    'pages/index/index.json',
+    'plugin/components/member-card/member-card.json',
+    'plugin/pages/my-card/my-card.json',
+    'plugin/plugin.json',
+    'project.config.json',
+    'sitemap.json',
+  ]);
+  for (const file of files) assert.doesNotThrow(() => readJson(join(ROOT, file)), file);
 });
 
 test('the card stays readable at 320px: rpx/% sizes only, no text under 26rpx (≈11px at 320px)', () => {

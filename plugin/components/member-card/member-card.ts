@@ -110,7 +110,7 @@ Component({
 
   lifetimes: {
     attached() {
-      this.load();
+      void this.load();
     },
   },
 
@@ -118,7 +118,7 @@ Component({
     show() {
       if (this.data.awaitingOpen) {
         this.setData({ awaitingOpen: false });
-        this.load();
+        void this.load();
       }
     },
   },
@@ -145,7 +145,7 @@ Component({
     },
 
     reload() {
-      this.load();
+      void this.load();
     },
 
     async openCard() {
@@ -160,13 +160,12 @@ Component({
             envVersion: params.envVersion || 'release',
             extraData: params.extraData,
             success: () => resolve(),
-            fail: (res) => reject(res),
+            fail: (res) => reject(new Error(res.errMsg)),
           });
         });
         this.setData({ opening: false, awaitingOpen: true });
       } catch (err) {
-        const cancelled =
-          !(err instanceof ApiError) && /cancel/i.test(String((err as { errMsg?: string }).errMsg || ''));
+        const cancelled = !(err instanceof ApiError) && err instanceof Error && /cancel/i.test(err.message);
         this.setData({
           opening: false,
           openError: cancelled ? '' : err instanceof ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。',
@@ -185,7 +184,7 @@ Component({
     },
 
     pickBackground(e: WechatMiniprogram.TouchEvent) {
-      const url = e.currentTarget.dataset.url;
+      const url: unknown = e.currentTarget.dataset.url;
       if (typeof url === 'string' && !this.data.saving) this.setData({ selected: url, editError: '' });
     },
 
@@ -201,7 +200,7 @@ Component({
         const result = await updateBackground(selected);
         this.show(result);
         this.setData({ saving: false, editing: false, selected: '' });
-        wx.showToast({ title: '背景已更换', icon: 'success' });
+        void wx.showToast({ title: '背景已更换', icon: 'success' });
       } catch (err) {
         this.setData({ saving: false, editError: saveErrorText(err) });
         notifyUnauthenticated(err);
@@ -209,7 +208,7 @@ Component({
     },
 
     retry() {
-      this.load();
+      void this.load();
     },
   },
 });
