@@ -65,11 +65,32 @@ export class MemberCardError extends Error {
   }
 }
 
-/** Thrown by our factories when an option is wrong; the message names the option. */
+/** Which factory was given a wrong option, and the option's dotted path. */
+export interface OptionPlace {
+  /** e.g. 'memberCard()' or 'wechatLogin()'. */
+  factory: string;
+  /** e.g. 'wechatpay.privateKey'; left out when the options as a whole are wrong. */
+  option?: string;
+}
+
+/**
+ * Thrown when an option is wrong; the message names the option. With a place, it is also in
+ * fields, so a caller that knows the option by another name (serve: an environment variable)
+ * can say `problem` under that name without reading the message.
+ */
 export class OptionsError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly factory: string | undefined;
+  readonly option: string | undefined;
+  /** What is wrong, without the factory or option names, e.g. 'must be exactly 32 bytes'. */
+  readonly problem: string;
+
+  constructor(problem: string, place?: OptionPlace) {
+    const where = place ? `${place.factory}: ${place.option ? `option "${place.option}" ` : ''}` : '';
+    super(`${where}${problem}`);
     this.name = 'OptionsError';
+    this.factory = place?.factory;
+    this.option = place?.option;
+    this.problem = problem;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 export { memberCard, type MemberCard } from './member-card.js';
 export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/index.js';
+export type { ResolvedWechatLoginOptions } from './login/options.js';
 export { createStore } from './store/index.js';
 export type * from './store/types.js';
 export type { MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, RedisStoreOptions } from './store/index.js';
@@ -18,11 +19,13 @@ export {
   type ErrorCode,
   type ErrorBody,
   type ErrorDetail,
+  type OptionPlace,
 } from './errors.js';
 export {
   DEFAULTS,
   type MemberCardOptions,
-  type ResolvedOptions,
+  type ResolvedMemberCardOptions,
+  type CacheOptions,
   type WechatpayOptions,
   type SelfServiceOptions,
   type OpenCardOptions,

@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import { CardCache } from './cache/card-cache.js';
 import { errorBody, errorHandler, MemberCardError } from './errors.js';
 import { errorName } from './log.js';
-import { resolveOptions, type MemberCardOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type MemberCardOptions, type ResolvedMemberCardOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
 import { mountNotify } from './routes/notify.js';
 import { createOperations, type Operations } from './operations/index.js';
@@ -24,11 +24,15 @@ export interface MemberCard {
   readonly router: Router;
   /** The store in use (initialised on first request, or by ready()). */
   readonly store: Store;
-  /** Merchant operations: balance, points, level and membership-number changes, exact under retries (docs/operations.md). */
+  /**
+   * Merchant operations: balance, points, level and membership-number changes, exact under
+   * retries (docs/operations.md).
+   */
   readonly operations: Operations;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
-  readonly options: Readonly<ResolvedOptions>;
+  /** The options in use, defaults filled in; no key material. */
+  readonly options: Readonly<ResolvedMemberCardOptions>;
   /** Initialises the store now instead of on the first request. */
   ready(): Promise<void>;
   /** Closes the store, when it was made from a URL (a Store object passed in is the host's to close). */
@@ -40,13 +44,16 @@ export interface MemberCard {
  * parameters and WeChat Pay's card notifications. Options are validated here, once.
  */
 export function memberCard(options: MemberCardOptions): MemberCard {
-  const resolved = resolveOptions(options);
+  const { options: resolved, keys } = resolveOptions(options);
   const { log } = resolved;
   const store = createStore(resolved.store);
   // A store passed in as an object belongs to the host (it may share it): only close our own.
   const ownsStore = typeof resolved.store === 'string';
-  const client = new WechatpayClient({ ...resolved.wechatpay, log });
-  const verifier = new NotificationVerifier({ certs: resolved.wechatpay.certs, apiv3Key: resolved.wechatpay.apiv3Key });
+  const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;
+  // The keys go to these two only: resolved (cards.options) holds none.
+  const { privateKey, certs, apiv3Key } = keys;
+  const client = new WechatpayClient({ mchid, serial, privateKey, certs, baseURL, timeout: timeoutMs, retries, log });
+  const verifier = new NotificationVerifier({ certs, apiv3Key });
 
   const rt: Runtime = {
     options: resolved,
@@ -58,7 +65,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     },
     client,
     verifier,
-    cache: new CardCache(resolved.cache),
+    cache: new CardCache({ ttl: resolved.cache.ttlMs, max: resolved.cache.max }),
     log,
   };
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
@@ -68,7 +75,11 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
   router.use(
     errorHandler((err, ctx) =>
-      log('error', 'unexpected error', { error: errorName(err), method: ctx.method, route: ctx.routerPath ?? '' }),
+      log('error', 'unexpected error', {
+        error: errorName(err),
+        method: ctx.method,
+        route: String(ctx.routerPath ?? ''),
+      }),
     ),
   );
   mountMyCard(router, rt);

@@ -1,13 +1,13 @@
 import type { CardCache } from './cache/card-cache.js';
 import type { Log } from './log.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedMemberCardOptions } from './options.js';
 import type { Store } from './store/types.js';
 import type { WechatpayClient } from './wechatpay/client.js';
 import type { NotificationVerifier } from './wechatpay/notification.js';
 
 /** What every route of one memberCard() shares: built once by the factory, read by the routes. */
 export interface Runtime {
-  options: ResolvedOptions;
+  options: ResolvedMemberCardOptions;
   /** The store, initialised on first use (and again after a failed init). */
   store: () => Promise<Store>;
   client: WechatpayClient;

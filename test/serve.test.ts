@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OptionsError } from '../src/errors.js';
 import { serveEnvironment, startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { envNameOf, renameOptionError } from '../src/server/config.js';
 import { startServer } from '../src/server/serve.js';
 
 describe('serve with real settings pointed at another WeChat Pay', () => {
@@ -110,5 +111,35 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
       startServer({ ...env(), PORT: 'eighty' }, () => {}),
       /PORT must be a port number/,
     );
+    // The same option name in two factories: wechatLogin()'s appid is the mini-program's.
+    await assert.rejects(
+      startServer({ ...env(), WECHAT_MINIPROGRAM_APPID: 'wx/bad' }, () => {}),
+      /^OptionsError: WECHAT_MINIPROGRAM_APPID: with value "wx\/bad" fails to match the letters, digits/,
+    );
+    await assert.rejects(
+      startServer({ ...env(), MEMBERCARD_APPID: 'wx/bad' }, () => {}),
+      /^OptionsError: MEMBERCARD_APPID: /,
+    );
+    // An error deeper than the option a variable feeds (wechatpay.certs.<serial>) still names it.
+    await assert.rejects(
+      startServer({ ...env(), WECHATPAY_PLATFORM_CERT: join(dir, 'nope.pem') }, () => {}),
+      /^OptionsError: WECHATPAY_PLATFORM_CERT: cannot read the key file .*ENOENT/,
+    );
+  });
+
+  test('errors are renamed from their option field, never from their message text', () => {
+    const card = new OptionsError('must be exactly 32 bytes', {
+      factory: 'memberCard()',
+      option: 'wechatpay.apiv3Key',
+    });
+    assert.equal(String(renameOptionError(card)), 'OptionsError: WECHATPAY_APIV3_KEY: must be exactly 32 bytes');
+    const wordsOnly = new OptionsError('memberCard(): option "wechatpay.apiv3Key" must be exactly 32 bytes');
+    assert.equal(renameOptionError(wordsOnly), wordsOnly, 'no option field: left as it is');
+    const notFed = new OptionsError('must be of type function', { factory: 'memberCard()', option: 'identity' });
+    assert.equal(renameOptionError(notFed), notFed, 'an option serve does not set: left as it is');
+    assert.equal(envNameOf('wechatLogin()', 'appid'), 'WECHAT_MINIPROGRAM_APPID');
+    assert.equal(envNameOf('memberCard()', 'appid'), 'MEMBERCARD_APPID');
+    assert.equal(envNameOf('memberCard()', 'selfService.backgrounds.2'), 'MEMBERCARD_BACKGROUNDS');
+    assert.equal(envNameOf('memberCard()', 'selfService'), undefined);
   });
 });

@@ -1,39 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
-import Joi from 'joi';
 import type { Context, Middleware, Next } from 'koa';
 import { errorHandler, MemberCardError } from '../errors.js';
-import { defaultLog, errorName, type Log } from '../log.js';
-import { storeOption, validateOptions } from '../options.js';
+import { errorName } from '../log.js';
 import { jsonBody } from '../routes/body.js';
 import { createStore } from '../store/index.js';
 import { ReadCache } from '../cache/read-cache.js';
 import type { Session, Store } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
+import { resolveLoginOptions, type WechatLoginOptions } from './options.js';
 
-export interface WechatLoginOptions {
-  /** The mini-program's AppID. */
-  appid: string;
-  /** The mini-program's AppSecret. */
-  secret: string;
-  /** A store URL or a Store (share the member-card one). Default sqlite:./data/membercard.db */
-  store?: string | Store;
-  /** Default https://api.weixin.qq.com/ */
-  baseURL?: string;
-  /** Session lifetime, seconds. Default 7 days. */
-  sessionTtl?: number;
-  /** jscode2session timeout, ms. Default 5000. */
-  timeout?: number;
-  /**
-   * How long this instance may reuse a session it read from the store, ms. Default 1000; 0 reads
-   * the store on every request. A logout on this instance takes effect at once; one on another
-   * instance within this time.
-   */
-  sessionCacheTtl?: number;
-  /** Router prefix for /login and /logout. Default '' */
-  prefix?: string;
-  log?: Log;
-}
+export type { WechatLoginOptions } from './options.js';
 
 export interface WechatLogin {
   /** POST /login {code} → {token, expires_in}; POST /logout. */
@@ -45,29 +22,6 @@ export interface WechatLogin {
   readonly store: Store;
   close(): Promise<void>;
 }
-
-const schema = Joi.object({
-  appid: Joi.string()
-    .pattern(/^[A-Za-z0-9_-]+$/)
-    .max(32)
-    .required(),
-  secret: Joi.string().min(1).max(128).required(),
-  store: storeOption,
-  baseURL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
-    .default('https://api.weixin.qq.com/'),
-  sessionTtl: Joi.number()
-    .integer()
-    .min(60)
-    .max(365 * 24 * 3600)
-    .default(7 * 24 * 3600),
-  timeout: Joi.number().integer().min(1).max(60_000).default(5000),
-  sessionCacheTtl: Joi.number().integer().min(0).max(60_000).default(1000),
-  prefix: Joi.string()
-    .pattern(/^(\/[A-Za-z0-9/_-]*)?$/)
-    .default(''),
-  log: Joi.function().default(() => defaultLog),
-});
 
 /** Tokens are stored only as a SHA-256 hash: a leaked store holds no usable session. */
 export function hashToken(token: string): string {
@@ -81,12 +35,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * an opaque bearer token kept (hashed, with a TTL) in the store.
  */
 export function wechatLogin(options: WechatLoginOptions): WechatLogin {
-  const o = validateOptions<Required<Omit<WechatLoginOptions, 'store'>> & { store: string | Store }>(
-    'wechatLogin()',
-    schema,
-    options,
-  );
-  const baseURL = o.baseURL.endsWith('/') ? o.baseURL : `${o.baseURL}/`;
+  const o = resolveLoginOptions(options);
   const store = createStore(o.store);
   const ownsStore = typeof o.store === 'string';
   // Store.init() is idempotent and retries after a failure (see memberCard()).
@@ -98,7 +47,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
   // Every request of a logged-in user reads its session: keep recent ones briefly, so a page's
   // burst of requests costs one store read, not one each.
   const sessions =
-    o.sessionCacheTtl > 0 ? new ReadCache<Session | undefined>({ ttl: o.sessionCacheTtl, max: 10_000 }) : undefined;
+    o.sessionCacheTtlMs > 0 ? new ReadCache<Session | undefined>({ ttl: o.sessionCacheTtlMs, max: 10_000 }) : undefined;
   // Kept by token, so a hit costs no hash; the store only ever sees the hash.
   const readSession = async (token: string): Promise<Session | undefined> => {
     const load = async () => (await storeReady()).getSession(hashToken(token));
@@ -111,7 +60,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
   const router = new Router(o.prefix ? { prefix: o.prefix } : {});
   router.use(
     errorHandler((err, ctx) =>
-      o.log('error', 'unexpected error', { error: errorName(err), route: ctx.routerPath ?? '' }),
+      o.log('error', 'unexpected error', { error: errorName(err), route: String(ctx.routerPath ?? '') }),
     ),
   );
 
@@ -126,14 +75,14 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     const user = await jscode2session(code, {
       appid: o.appid,
       secret: o.secret,
-      baseURL,
-      timeout: o.timeout,
+      baseURL: o.baseURL,
+      timeout: o.timeoutMs,
       log: o.log,
     });
     const token = randomBytes(32).toString('base64url');
-    await (await storeReady()).putSession(hashToken(token), { ...user, expiresAt: Date.now() + o.sessionTtl * 1000 });
+    await (await storeReady()).putSession(hashToken(token), { ...user, expiresAt: Date.now() + o.sessionTtlMs });
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { token, expires_in: o.sessionTtl };
+    ctx.body = { token, expires_in: Math.floor(o.sessionTtlMs / 1000) };
   });
 
   router.post('/logout', async (ctx) => {
@@ -159,7 +108,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
               ? { openid: session.openid, unionid: session.unionid }
               : { openid: session.openid };
         }
-        return next();
+        await next();
       },
     router,
     store,

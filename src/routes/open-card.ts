@@ -16,7 +16,7 @@ export function mountOpenCard(router: Router, rt: Runtime): void {
     const store = await rt.store();
     const { openCard, cardId, appid } = rt.options;
     const outerStr = newRequestNo();
-    const expiresAt = Date.now() + openCard.outerStrTtl;
+    const expiresAt = Date.now() + openCard.outerStrTtlMs;
     await store.putOuterStr(outerStr, user, expiresAt);
     ctx.set('Cache-Control', 'private, no-store');
     ctx.body = {

@@ -1,99 +1,212 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { OptionsError } from '../errors.js';
+import type { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
+import type { Doc, OptionPath } from '../options/declare.js';
+import type { MEMBER_CARD_OPTIONS } from '../options/member-card.js';
 
-/** Every environment name `serve` reads, with its doc line (README's table comes from the same words). */
+/** An option of memberCard() or wechatLogin() that a variable is passed to. */
+export type Feeds =
+  | { factory: 'memberCard()'; option: OptionPath<typeof MEMBER_CARD_OPTIONS> }
+  | { factory: 'wechatLogin()'; option: OptionPath<typeof WECHAT_LOGIN_OPTIONS> };
+
+export interface EnvSpec extends Doc {
+  /** Needed when WECHATPAY_MCHID is set (without it, serve runs the embedded sandbox). */
+  required?: true;
+  /** The options it is passed to: an error about one of them names this variable, and its default is theirs. */
+  feeds?: readonly Feeds[];
+  /** serve's own default, for a variable that feeds no option. */
+  default?: string;
+  /** How the default reads in the docs when it depends on something. */
+  defaultDoc?: Doc;
+}
+
+const card = (option: OptionPath<typeof MEMBER_CARD_OPTIONS>): Feeds => ({ factory: 'memberCard()', option });
+const login = (option: OptionPath<typeof WECHAT_LOGIN_OPTIONS>): Feeds => ({ factory: 'wechatLogin()', option });
+const KEY_PAIR = { en: 'this pair, or the certificate pair', zh: '与平台证书那一对二选一' };
+
+/** Every environment variable `serve` reads, with its doc line (the README tables are made from it). */
 export const ENV = {
-  WECHATPAY_MCHID: '商户号. Unset: serve starts the embedded sandbox instead of WeChat Pay.',
-  WECHATPAY_SERIAL: 'Serial number of the merchant API certificate.',
-  WECHATPAY_PRIVATE_KEY: 'Path of the merchant API private key (PEM).',
-  WECHATPAY_PUBLIC_KEY_ID: 'WeChat Pay platform public key id, PUB_KEY_ID_….',
-  WECHATPAY_PUBLIC_KEY: 'Path of the WeChat Pay platform public key (PEM).',
-  WECHATPAY_PLATFORM_CERT_SERIAL: 'Instead of the public key pair: the platform certificate serial…',
-  WECHATPAY_PLATFORM_CERT: '…and the path of that platform certificate (PEM).',
-  WECHATPAY_APIV3_KEY: 'APIv3 key (32 bytes).',
-  WECHATPAY_BASE_URL: 'WeChat Pay API base URL. Default https://api.mch.weixin.qq.com/',
-  MEMBERCARD_CARD_ID: 'The member card template id (card_id).',
-  MEMBERCARD_APPID: 'The 服务号 AppID the card belongs to.',
-  WECHAT_MINIPROGRAM_APPID: 'The mini-program AppID (for login).',
-  WECHAT_MINIPROGRAM_SECRET: 'The mini-program AppSecret (for login).',
-  WECHAT_API_BASE_URL: 'WeChat API base URL for jscode2session. Default https://api.weixin.qq.com/',
-  MEMBERCARD_STORE: 'Store URL: sqlite:./data/membercard.db (default), memory:, postgres://…, redis://…',
-  MEMBERCARD_BACKGROUNDS: 'Comma-separated background picture URLs users may pick.',
-  MEMBERCARD_CACHE_TTL: 'How long this instance reuses a card read, ms. Default 10000; 0 turns the cache off.',
-  MEMBERCARD_NOTIFY_URL:
-    'Public https URL of POST /api/member-card/notify; when set, registered with WeChat Pay at start.',
-  MEMBERCARD_ADMIN_TOKEN:
-    'Turns on the back-office routes /api/member-card/admin/…; callers send it as X-Admin-Token (or Authorization: Bearer). At least 16 characters.',
-  PORT: 'HTTP port. Default 3000.',
-  HOST: 'Listen address. Default 127.0.0.1 with the sandbox, 0.0.0.0 otherwise.',
-  SANDBOX_PORT: 'Port of the embedded sandbox. Default 3100 (0 picks a free one).',
-  SANDBOX_STATE: "Folder of the embedded sandbox's keys and state. Default ./data/sandbox",
-} as const;
+  WECHATPAY_MCHID: {
+    feeds: [card('wechatpay.mchid')],
+    defaultDoc: { en: 'unset: the embedded sandbox', zh: '不设置：使用内置沙箱' },
+    en: '商户号. Unset: serve starts the embedded sandbox and points everything at it',
+    zh: '商户号。不设置时 serve 启动内置沙箱并全部指向它',
+  },
+  WECHATPAY_SERIAL: {
+    required: true,
+    feeds: [card('wechatpay.serial')],
+    en: 'serial of the merchant API certificate',
+    zh: '商户 API 证书序列号',
+  },
+  WECHATPAY_PRIVATE_KEY: {
+    required: true,
+    feeds: [card('wechatpay.privateKey')],
+    en: 'path of the merchant API private key (PEM)',
+    zh: '商户 API 私钥文件路径（PEM）',
+  },
+  WECHATPAY_PUBLIC_KEY_ID: {
+    feeds: [card('wechatpay.publicKeyId')],
+    defaultDoc: KEY_PAIR,
+    en: 'WeChat Pay platform public key id, `PUB_KEY_ID_…`',
+    zh: '微信支付公钥 id，`PUB_KEY_ID_…`',
+  },
+  WECHATPAY_PUBLIC_KEY: {
+    feeds: [card('wechatpay.publicKey')],
+    defaultDoc: KEY_PAIR,
+    en: 'path of the WeChat Pay platform public key (PEM)',
+    zh: '微信支付公钥文件路径（PEM）',
+  },
+  WECHATPAY_PLATFORM_CERT_SERIAL: {
+    defaultDoc: { en: 'or the public key pair', zh: '或公钥那一对' },
+    en: 'instead of the public key pair: the platform certificate serial…',
+    zh: '代替公钥：平台证书序列号……',
+  },
+  WECHATPAY_PLATFORM_CERT: {
+    feeds: [card('wechatpay.certs')],
+    defaultDoc: { en: 'or the public key pair', zh: '或公钥那一对' },
+    en: '…and the path of that platform certificate (PEM)',
+    zh: '……以及该平台证书的文件路径（PEM）',
+  },
+  WECHATPAY_APIV3_KEY: {
+    required: true,
+    feeds: [card('wechatpay.apiv3Key')],
+    en: 'APIv3 key (32 bytes)',
+    zh: 'APIv3 密钥（32 字节）',
+  },
+  WECHATPAY_BASE_URL: {
+    feeds: [card('wechatpay.baseURL')],
+    en: 'WeChat Pay API base URL',
+    zh: '微信支付 API 地址',
+  },
+  MEMBERCARD_CARD_ID: {
+    required: true,
+    feeds: [card('cardId')],
+    en: 'the member card template id (`card_id`)',
+    zh: '会员卡模板 id（`card_id`）',
+  },
+  MEMBERCARD_APPID: {
+    required: true,
+    feeds: [card('appid')],
+    en: 'the 服务号 AppID the card belongs to',
+    zh: '会员卡所属服务号 AppID',
+  },
+  WECHAT_MINIPROGRAM_APPID: {
+    required: true,
+    feeds: [login('appid')],
+    en: 'the mini-program AppID (for login)',
+    zh: '小程序 AppID（用于登录）',
+  },
+  WECHAT_MINIPROGRAM_SECRET: {
+    required: true,
+    feeds: [login('secret')],
+    en: 'the mini-program AppSecret (for login)',
+    zh: '小程序 AppSecret（用于登录）',
+  },
+  WECHAT_API_BASE_URL: {
+    feeds: [login('baseURL')],
+    en: 'WeChat API base URL, for `jscode2session`',
+    zh: '微信 API 地址，用于 `jscode2session`',
+  },
+  MEMBERCARD_STORE: {
+    feeds: [card('store'), login('store')],
+    en: 'store URL: `sqlite:…`, `memory:`, `postgres://…`, `redis://…`, shared by login and cards',
+    zh: '存储 URL：`sqlite:…`、`memory:`、`postgres://…`、`redis://…`，登录与会员卡共用',
+  },
+  MEMBERCARD_BACKGROUNDS: {
+    feeds: [card('selfService.backgrounds')],
+    defaultDoc: { en: 'none; with the sandbox, three demo pictures', zh: '无；使用沙箱时为三张演示图片' },
+    en: 'comma-separated background picture URLs users may pick',
+    zh: '用户可选的背景图 URL，逗号分隔',
+  },
+  MEMBERCARD_CACHE_TTL: {
+    feeds: [card('cache.ttlMs')],
+    en: 'how long this instance reuses a card read, ms; 0 turns the read cache off',
+    zh: '单个实例复用一次会员卡读取结果的时长（毫秒）；0 关闭读缓存',
+  },
+  MEMBERCARD_NOTIFY_URL: {
+    en: 'public https URL of `POST /api/member-card/notify`; when set, registered with WeChat Pay at start',
+    zh: '`POST /api/member-card/notify` 的公网 https 地址；设置后启动时向微信支付登记',
+  },
+  MEMBERCARD_ADMIN_TOKEN: {
+    en:
+      'turns on the back-office routes `/api/member-card/admin/…`; callers send it as `X-Admin-Token` ' +
+      '(or `Authorization: Bearer`). At least 16 characters',
+    zh:
+      '开启后台管理接口 `/api/member-card/admin/…`；调用方以 `X-Admin-Token`' +
+      '（或 `Authorization: Bearer`）发送。至少 16 个字符',
+  },
+  PORT: { default: '3000', en: 'HTTP port', zh: 'HTTP 端口' },
+  HOST: {
+    defaultDoc: {
+      en: '`127.0.0.1` with the sandbox, `0.0.0.0` otherwise',
+      zh: '使用沙箱时为 `127.0.0.1`，否则为 `0.0.0.0`',
+    },
+    en: 'listen address',
+    zh: '监听地址',
+  },
+  TRUST_PROXY: {
+    en: '`1`: trust `X-Forwarded-*`, for instances behind a proxy that sets them',
+    zh: '`1`：信任 `X-Forwarded-*`，用于位于会设置它们的代理之后的实例',
+  },
+  SANDBOX_PORT: {
+    default: '3100',
+    en: 'port of the embedded sandbox (0 picks a free one)',
+    zh: '内置沙箱端口（0 表示任选空闲端口）',
+  },
+  SANDBOX_STATE: {
+    default: './data/sandbox',
+    en: "folder of the embedded sandbox's keys and state",
+    zh: '内置沙箱的密钥与状态目录',
+  },
+} satisfies Record<string, EnvSpec>;
 
 export type EnvName = keyof typeof ENV;
 export type Env = Partial<Record<string, string | undefined>>;
 
-/** Which serve setting an option of memberCard() / wechatLogin() comes from, to name it in errors. */
-export const OPTION_TO_ENV: Record<string, EnvName> = {
-  'wechatpay.mchid': 'WECHATPAY_MCHID',
-  'wechatpay.serial': 'WECHATPAY_SERIAL',
-  'wechatpay.privateKey': 'WECHATPAY_PRIVATE_KEY',
-  'wechatpay.publicKeyId': 'WECHATPAY_PUBLIC_KEY_ID',
-  'wechatpay.publicKey': 'WECHATPAY_PUBLIC_KEY',
-  'wechatpay.certs': 'WECHATPAY_PLATFORM_CERT',
-  'wechatpay.apiv3Key': 'WECHATPAY_APIV3_KEY',
-  'wechatpay.baseURL': 'WECHATPAY_BASE_URL',
-  cardId: 'MEMBERCARD_CARD_ID',
-  appid: 'MEMBERCARD_APPID',
-  store: 'MEMBERCARD_STORE',
-  selfService: 'MEMBERCARD_BACKGROUNDS',
-  'selfService.backgrounds': 'MEMBERCARD_BACKGROUNDS',
-  cache: 'MEMBERCARD_CACHE_TTL',
-  'cache.ttl': 'MEMBERCARD_CACHE_TTL',
-  secret: 'WECHAT_MINIPROGRAM_SECRET',
-  baseURL: 'WECHAT_API_BASE_URL',
-};
+function spec(name: EnvName): EnvSpec {
+  return ENV[name];
+}
 
-const REQUIRED: EnvName[] = [
-  'WECHATPAY_MCHID',
-  'WECHATPAY_SERIAL',
-  'WECHATPAY_PRIVATE_KEY',
-  'WECHATPAY_APIV3_KEY',
-  'MEMBERCARD_CARD_ID',
-  'MEMBERCARD_APPID',
-  'WECHAT_MINIPROGRAM_APPID',
-  'WECHAT_MINIPROGRAM_SECRET',
-];
+const NAMES = Object.keys(ENV) as EnvName[];
+const BY_OPTION = new Map<string, EnvName>(
+  NAMES.flatMap((name) => (spec(name).feeds ?? []).map((f) => [`${f.factory} ${f.option}`, name] as const)),
+);
+
+/** The variable an option comes from; 'wechatpay.certs.X' of memberCard() → WECHATPAY_PLATFORM_CERT. */
+export function envNameOf(factory: string, option: string): EnvName | undefined {
+  for (let path = option; path; path = path.slice(0, Math.max(0, path.lastIndexOf('.')))) {
+    const name = BY_OPTION.get(`${factory} ${path}`);
+    if (name) return name;
+  }
+  return undefined;
+}
 
 export function requireEnv(env: Env): void {
-  const missing = REQUIRED.filter((name) => !env[name]);
+  const missing = NAMES.filter((name) => spec(name).required && !env[name]);
   // WeChat Pay is verified with its public key (PUB_KEY_ID_…) or, on older merchants, a platform certificate.
   const byKey = ['WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PUBLIC_KEY'] as const;
   const byCert = ['WECHATPAY_PLATFORM_CERT_SERIAL', 'WECHATPAY_PLATFORM_CERT'] as const;
   const certGiven = byCert.some((name) => env[name]);
   missing.push(...(certGiven ? byCert : byKey).filter((name) => !env[name]));
-  if (missing.length) {
+  const [first, ...more] = missing;
+  if (first) {
     throw new OptionsError(
-      `${missing[0]} is not set (${ENV[missing[0] as EnvName]})${missing.length > 1 ? `; also missing: ${missing.slice(1).join(', ')}` : ''}`,
+      `${first} is not set (${ENV[first].en})${more.length ? `; also missing: ${more.join(', ')}` : ''}`,
     );
   }
 }
 
-/** Rewrites an OptionsError about option "x.y" into one naming the environment variable it came from. */
+/** An OptionsError about an option serve passed on, said again under the variable it came from. */
 export function renameOptionError(err: unknown): unknown {
-  if (!(err instanceof OptionsError)) return err;
-  const match = /option "([^"]+)"/.exec(err.message);
-  const option = match?.[1];
-  const envName = option
-    ? (OPTION_TO_ENV[option] ?? OPTION_TO_ENV[option.split('.').slice(0, 2).join('.')])
-    : undefined;
-  if (!envName) return err;
-  return new OptionsError(`${envName}: ${err.message.replace(/^(?:[^:"]+: )?option "[^"]+":? ?/, '')}`);
+  if (!(err instanceof OptionsError) || !err.factory || !err.option) return err;
+  const name = envNameOf(err.factory, err.option);
+  return name ? new OptionsError(`${name}: ${err.problem}`) : err;
 }
 
-export function parsePort(value: string | undefined, name: EnvName, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
+/** A port from the environment, or the variable's declared default. */
+export function parsePort(env: Env, name: 'PORT' | 'SANDBOX_PORT'): number {
+  const value = env[name] || ENV[name].default;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new OptionsError(`${name} must be a port number (0-65535), got "${value}"`);

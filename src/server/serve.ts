@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path';
 import Koa from 'koa';
 import { errorHandler, MemberCardError, OptionsError } from '../errors.js';
 import { defaultLog, errorName, type Log } from '../log.js';
-import { wechatLogin } from '../login/index.js';
+import { wechatLogin, type WechatLoginOptions } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
-import type { MemberCardOptions } from '../options.js';
+import { DEFAULTS, type MemberCardOptions } from '../options.js';
 import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
-import { adminTokenAuthorizer, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
+import { adminTokenAuthorizer, ENV, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 
@@ -71,7 +71,7 @@ interface Settings {
   wechatpay: MemberCardOptions['wechatpay'];
   cardId: string;
   appid: string;
-  miniProgram: { appid: string; secret: string; baseURL: string };
+  miniProgram: Pick<WechatLoginOptions, 'appid' | 'secret' | 'baseURL'>;
   sandbox?: Sandbox;
   sandboxStateDir?: string;
 }
@@ -86,7 +86,7 @@ async function settingsFrom(env: Env): Promise<Settings> {
         privateKey: env.WECHATPAY_PRIVATE_KEY as string,
         ...(env.WECHATPAY_PLATFORM_CERT_SERIAL
           ? { certs: { [env.WECHATPAY_PLATFORM_CERT_SERIAL]: env.WECHATPAY_PLATFORM_CERT as string } }
-          : { publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID as string, publicKey: env.WECHATPAY_PUBLIC_KEY as string }),
+          : { publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID, publicKey: env.WECHATPAY_PUBLIC_KEY }),
         apiv3Key: env.WECHATPAY_APIV3_KEY as string,
         ...(env.WECHATPAY_BASE_URL ? { baseURL: env.WECHATPAY_BASE_URL } : {}),
       },
@@ -95,14 +95,14 @@ async function settingsFrom(env: Env): Promise<Settings> {
       miniProgram: {
         appid: env.WECHAT_MINIPROGRAM_APPID as string,
         secret: env.WECHAT_MINIPROGRAM_SECRET as string,
-        baseURL: env.WECHAT_API_BASE_URL || 'https://api.weixin.qq.com/',
+        ...(env.WECHAT_API_BASE_URL ? { baseURL: env.WECHAT_API_BASE_URL } : {}),
       },
     };
   }
-  const stateDir = resolve(env.SANDBOX_STATE || './data/sandbox');
+  const stateDir = resolve(env.SANDBOX_STATE || ENV.SANDBOX_STATE.default);
   // Loaded only here: a merchant's serve never loads the sandbox.
   const { startSandbox, wechatpayOptions } = await import('../sandbox/index.js');
-  const sandbox = await startSandbox({ port: parsePort(env.SANDBOX_PORT, 'SANDBOX_PORT', 3100), stateDir });
+  const sandbox = await startSandbox({ port: parsePort(env, 'SANDBOX_PORT'), stateDir });
   const c: SandboxCredentials = sandbox.credentials;
   return {
     wechatpay: wechatpayOptions(c),
@@ -116,15 +116,15 @@ async function settingsFrom(env: Env): Promise<Settings> {
 
 /**
  * `wechat-membercard serve`: the login kit at /api/login, the member-card router at
- * /api/member-card and GET /healthz, configured from the environment (serve-config.ts).
+ * /api/member-card and GET /healthz, configured from the environment (ENV in config.ts).
  */
 export async function startServer(env: Env = process.env, log: Log = defaultLog): Promise<RunningServer> {
-  const port = parsePort(env.PORT, 'PORT', 3000);
+  const port = parsePort(env, 'PORT');
   const settings = await settingsFrom(env);
   const { sandbox } = settings;
   let store: Store;
   try {
-    store = createStore(env.MEMBERCARD_STORE || 'sqlite:./data/membercard.db');
+    store = createStore(env.MEMBERCARD_STORE || DEFAULTS.store);
   } catch (err) {
     await sandbox?.close();
     throw err instanceof OptionsError
@@ -148,10 +148,10 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       selfService: { backgrounds },
       prefix: '/api/member-card',
       ...(env.MEMBERCARD_CACHE_TTL !== undefined && env.MEMBERCARD_CACHE_TTL !== ''
-        ? { cache: { ttl: Number(env.MEMBERCARD_CACHE_TTL) } }
+        ? { cache: { ttlMs: Number(env.MEMBERCARD_CACHE_TTL) } }
         : {}),
       log,
-      // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/operations/routes.ts).
+      // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/routes/admin.ts).
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
     });
     login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
@@ -165,7 +165,10 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   const app = new Koa({ proxy: env.TRUST_PROXY === '1' });
   app.use(errorHandler((err, ctx) => log('error', 'unexpected error', { error: errorName(err), path: ctx.path })));
   app.use(async (ctx, next) => {
-    if (ctx.path !== '/healthz') return next();
+    if (ctx.path !== '/healthz') {
+      await next();
+      return;
+    }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MemberCardError('METHOD_NOT_ALLOWED', 'Use GET.');
     try {
       await store.ping();
@@ -232,13 +235,16 @@ export function walkthrough(running: RunningServer): string {
     'Try it (a demo user already holds a card):',
     '',
     '# 1. A login code, as wx.login gives a mini-program',
-    `CODE=$(curl -s -X POST ${sandbox.url}sandbox/login-codes -H 'content-type: application/json' -d '{"unionid":"${demo.unionid}"}' | ${json}.js_code')`,
+    `CODE=$(curl -s -X POST ${sandbox.url}sandbox/login-codes -H 'content-type: application/json' ` +
+      `-d '{"unionid":"${demo.unionid}"}' | ${json}.js_code')`,
     '# 2. Log in: our login kit calls jscode2session and answers a session token',
-    `TOKEN=$(curl -s -X POST ${url}/api/login -H 'content-type: application/json' -d "{\\"code\\":\\"$CODE\\"}" | ${json}.token')`,
+    `TOKEN=$(curl -s -X POST ${url}/api/login -H 'content-type: application/json' ` +
+      `-d "{\\"code\\":\\"$CODE\\"}" | ${json}.token')`,
     '# 3. Read my card',
     `curl -s ${url}/api/member-card -H "authorization: Bearer $TOKEN"`,
     '# 4. Change its background to one the merchant offers',
-    `curl -s -X PATCH ${url}/api/member-card -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"background_picture_url":"${SANDBOX_BACKGROUNDS[1]}"}'`,
+    `curl -s -X PATCH ${url}/api/member-card -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' ` +
+      `-d '{"background_picture_url":"${SANDBOX_BACKGROUNDS[1]}"}'`,
     '',
   ].join('\n');
 }

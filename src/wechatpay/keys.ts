@@ -1,12 +1,12 @@
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OptionsError } from '../errors.js';
+import { OptionsError, type OptionPlace } from '../errors.js';
 
 /** A key as an option may hold it: PEM text, a Buffer, a KeyObject, a file path or a file:// URL. */
 export type KeyInput = string | Buffer | KeyObject;
 
-function readKeyText(input: string | Buffer, option: string): string | Buffer {
+function readKeyText(input: string | Buffer, at: OptionPlace): string | Buffer {
   if (Buffer.isBuffer(input)) return input;
   if (input.includes('-----BEGIN')) return input;
   const path = input.startsWith('file://') ? fileURLToPath(input) : input;
@@ -14,46 +14,42 @@ function readKeyText(input: string | Buffer, option: string): string | Buffer {
     return readFileSync(path);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new OptionsError(`option "${option}": cannot read the key file ${path} (${reason})`);
+    throw new OptionsError(`cannot read the key file ${path} (${reason})`, at);
   }
 }
 
-function requireRsa(key: KeyObject, option: string): KeyObject {
-  if (key.asymmetricKeyType !== 'rsa') {
-    throw new OptionsError(
-      `option "${option}": expected an RSA key, got ${key.asymmetricKeyType ?? 'an unknown key type'}`,
-    );
-  }
+function requireRsa(key: KeyObject, at: OptionPlace): KeyObject {
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new OptionsError(`must be an RSA key, got ${key.asymmetricKeyType ?? 'an unknown key type'}`, at);
   return key;
 }
 
 /** Loads the merchant's RSA private key once, at creation, so a bad file fails early and clearly. */
-export function loadPrivateKey(input: KeyInput, option: string): KeyObject {
+export function loadPrivateKey(input: KeyInput, at: OptionPlace): KeyObject {
   if (input instanceof KeyObject) {
-    if (input.type !== 'private')
-      throw new OptionsError(`option "${option}": expected a private key, got a ${input.type} key`);
-    return requireRsa(input, option);
+    if (input.type !== 'private') throw new OptionsError(`must be a private key, got a ${input.type} key`, at);
+    return requireRsa(input, at);
   }
   try {
-    return requireRsa(createPrivateKey(readKeyText(input, option)), option);
+    return requireRsa(createPrivateKey(readKeyText(input, at)), at);
   } catch (err) {
     if (err instanceof OptionsError) throw err;
-    throw new OptionsError(`option "${option}": not a PEM private key`);
+    throw new OptionsError('is not a PEM private key', at);
   }
 }
 
 /** Loads a platform public key or platform certificate (PEM) once, at creation. */
-export function loadPublicKey(input: KeyInput, option: string): KeyObject {
+export function loadPublicKey(input: KeyInput, at: OptionPlace): KeyObject {
   if (input instanceof KeyObject) {
-    if (input.type === 'private') return requireRsa(createPublicKey(input), option);
-    if (input.type !== 'public') throw new OptionsError(`option "${option}": expected a public key`);
-    return requireRsa(input, option);
+    if (input.type === 'private') return requireRsa(createPublicKey(input), at);
+    if (input.type !== 'public') throw new OptionsError('must be a public key', at);
+    return requireRsa(input, at);
   }
   try {
     // createPublicKey reads SPKI/PKCS#1 public keys and X.509 certificates alike.
-    return requireRsa(createPublicKey(readKeyText(input, option)), option);
+    return requireRsa(createPublicKey(readKeyText(input, at)), at);
   } catch (err) {
     if (err instanceof OptionsError) throw err;
-    throw new OptionsError(`option "${option}": not a PEM public key or certificate`);
+    throw new OptionsError('is not a PEM public key or certificate', at);
   }
 }

@@ -1,0 +1,102 @@
+import Joi from 'joi';
+import { defaultLog, type Log } from '../log.js';
+import { schemaOf } from '../options/compile.js';
+import type { Declaration, Resolved } from '../options/declare.js';
+import { baseUrl, DEFAULT_STORE, id, ms, storeOption } from '../options/schemas.js';
+import { validateOptions } from '../options/validate.js';
+import type { Store } from '../store/types.js';
+
+const DAY = 24 * 3600 * 1000;
+
+/** wechatLogin()'s options; each one's meaning and default are in the README's table. */
+export interface WechatLoginOptions {
+  appid: string;
+  secret: string;
+  store?: string | Store;
+  baseURL?: string;
+  sessionTtlMs?: number;
+  /** @deprecated The older name of `sessionTtlMs`, in seconds. */
+  sessionTtl?: number;
+  timeoutMs?: number;
+  /** @deprecated The older name of `timeoutMs`. */
+  timeout?: number;
+  sessionCacheTtlMs?: number;
+  /** @deprecated The older name of `sessionCacheTtlMs`. */
+  sessionCacheTtl?: number;
+  prefix?: string;
+  log?: Log;
+}
+
+/** wechatLogin()'s options: each one's check, default and doc line (the README table is made from it). */
+export const WECHAT_LOGIN_OPTIONS = {
+  appid: { schema: id(32), required: true, doc: { en: 'the mini-program AppID', zh: '小程序 AppID' } },
+  secret: {
+    schema: Joi.string().min(1).max(128),
+    required: true,
+    doc: { en: 'the mini-program AppSecret', zh: '小程序 AppSecret' },
+  },
+  store: {
+    schema: storeOption,
+    default: DEFAULT_STORE,
+    doc: {
+      en: 'a store URL or a `Store` object: share the member-card one',
+      zh: '存储 URL 或 `Store` 对象：与会员卡共用同一个',
+    },
+  },
+  baseURL: {
+    schema: baseUrl,
+    default: 'https://api.weixin.qq.com/',
+    doc: {
+      en: 'where `jscode2session` is called: WeChat, a proxy or the sandbox',
+      zh: '`jscode2session` 的地址：微信、代理或沙箱',
+    },
+  },
+  sessionTtlMs: {
+    schema: ms(60_000, 365 * DAY),
+    default: 7 * DAY,
+    doc: {
+      en: 'session lifetime; the login answer gives it in seconds as `expires_in`',
+      zh: '会话有效期；登录应答中的 `expires_in` 是以秒计的同一值',
+    },
+  },
+  sessionTtl: { aliasOf: 'sessionTtlMs', seconds: true },
+  timeoutMs: {
+    schema: ms(1, 60_000),
+    default: 5000,
+    doc: { en: '`jscode2session` timeout', zh: '`jscode2session` 超时' },
+  },
+  timeout: { aliasOf: 'timeoutMs' },
+  sessionCacheTtlMs: {
+    schema: ms(0, 60_000),
+    default: 1000,
+    doc: {
+      en:
+        'how long this instance reuses a session it read from the store (0: every request reads it); ' +
+        'a logout takes effect at once on its instance, within this time on the others',
+      zh:
+        '单个实例复用从存储读到的会话的时长（0：每个请求都读存储）；' +
+        '登出在处理它的实例上立即生效，在其他实例上于此时长内生效',
+    },
+  },
+  sessionCacheTtl: { aliasOf: 'sessionCacheTtlMs' },
+  prefix: {
+    schema: Joi.string().pattern(/^(\/[A-Za-z0-9/_-]*)?$/, 'empty or a path like /api'),
+    default: '',
+    doc: { en: 'router prefix of `/login` and `/logout`', zh: '`/login` 与 `/logout` 的路由前缀' },
+  },
+  log: {
+    schema: Joi.function(),
+    default: defaultLog,
+    defaultDoc: { en: 'JSON lines on stderr', zh: 'stderr 上的 JSON 行' },
+    doc: { en: '`(level, message, fields) => void`', zh: '`(level, message, fields) => void`' },
+  },
+} satisfies Declaration<WechatLoginOptions>;
+
+export type ResolvedWechatLoginOptions = Resolved<WechatLoginOptions, typeof WECHAT_LOGIN_OPTIONS>;
+
+const schema = schemaOf(WECHAT_LOGIN_OPTIONS);
+
+/** Validates wechatLogin()'s options once, at creation. */
+export function resolveLoginOptions(given: WechatLoginOptions): ResolvedWechatLoginOptions {
+  return validateOptions('wechatLogin()', WECHAT_LOGIN_OPTIONS, schema, given);
+}

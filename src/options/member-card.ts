@@ -1,0 +1,263 @@
+import Joi from 'joi';
+import { defaultIdentity } from '../identity.js';
+import { defaultLog } from '../log.js';
+import type { MemberCardOptions } from '../options.js';
+import type { Declaration } from './declare.js';
+import { baseUrl, DEFAULT_STORE, id, keyInput, ms, storeOption } from './schemas.js';
+
+const MINUTE = 60_000;
+
+/** memberCard()'s options: each one's check, default and doc line (the README table is made from it). */
+export const MEMBER_CARD_OPTIONS = {
+  cardId: {
+    schema: id(64),
+    required: true,
+    doc: { en: 'the member card template id (`card_id`)', zh: '会员卡模板 id（`card_id`）' },
+  },
+  appid: {
+    schema: id(32),
+    required: true,
+    doc: {
+      en: 'the 服务号 AppID the card belongs to (used in open-card parameters)',
+      zh: '会员卡所属服务号的 AppID（用于领卡参数）',
+    },
+  },
+  wechatpay: {
+    required: true,
+    rules: (group) =>
+      group
+        .and('publicKeyId', 'publicKey')
+        .or('publicKeyId', 'certs')
+        .messages({ 'object.missing': 'needs publicKeyId and publicKey, or certs, to verify WeChat Pay' }),
+    options: {
+      mchid: {
+        schema: Joi.string()
+          .pattern(/^[A-Za-z0-9]+$/, 'letters or digits')
+          .max(32),
+        required: true,
+        doc: { en: '商户号, the merchant id', zh: '商户号' },
+      },
+      serial: {
+        schema: Joi.string()
+          .pattern(/^[A-Za-z0-9_]+$/, 'letters, digits or "_"')
+          .max(64),
+        required: true,
+        doc: { en: 'serial of the merchant API certificate', zh: '商户 API 证书序列号' },
+      },
+      privateKey: {
+        schema: keyInput,
+        required: true,
+        doc: {
+          en: 'merchant API private key: PEM, Buffer, KeyObject, path or `file://` URL; never in `cards.options`',
+          zh: '商户 API 私钥：PEM、Buffer、KeyObject、路径或 `file://` URL；不会出现在 `cards.options` 中',
+        },
+      },
+      publicKeyId: {
+        schema: Joi.string().min(1).max(64),
+        defaultDoc: { en: 'this pair, or `certs`', zh: '与 `certs` 二选一' },
+        doc: {
+          en: 'id of the WeChat Pay platform public key, `PUB_KEY_ID_…`, with `publicKey`',
+          zh: '微信支付公钥 id `PUB_KEY_ID_…`，与 `publicKey` 一起给出',
+        },
+      },
+      publicKey: {
+        schema: keyInput,
+        defaultDoc: { en: 'this pair, or `certs`', zh: '与 `certs` 二选一' },
+        doc: {
+          en: 'the WeChat Pay platform public key (PEM, Buffer, KeyObject or path), with `publicKeyId`',
+          zh: '微信支付公钥（PEM、Buffer、KeyObject 或路径），与 `publicKeyId` 一起给出',
+        },
+      },
+      certs: {
+        schema: Joi.object().pattern(Joi.string(), keyInput),
+        defaultDoc: { en: 'or the pair above', zh: '或上面那一对' },
+        doc: {
+          en:
+            '`{ serialOrKeyId: pem }`: platform certificates or keys; ' +
+            'several may be trusted at once during a rotation',
+          zh: '`{ 序列号或公钥id: pem }`：平台证书或公钥；轮换期间可同时信任多个',
+        },
+      },
+      apiv3Key: {
+        schema: Joi.string()
+          .custom((value: string, helpers) =>
+            Buffer.byteLength(value) === 32 ? value : helpers.error('apiv3Key.length'),
+          )
+          .messages({ 'apiv3Key.length': 'must be exactly 32 bytes' }),
+        required: true,
+        doc: {
+          en: 'the 32-byte APIv3 key (decrypts notifications); never in `cards.options`',
+          zh: '32 字节 APIv3 密钥（解密回调）；不会出现在 `cards.options` 中',
+        },
+      },
+      baseURL: {
+        schema: baseUrl,
+        default: 'https://api.mch.weixin.qq.com/',
+        doc: { en: 'another WeChat Pay, a proxy or the sandbox', zh: '其他微信支付地址、代理或沙箱' },
+      },
+      timeoutMs: {
+        schema: ms(1, 120_000),
+        default: 5000,
+        doc: { en: 'per attempt', zh: '单次请求超时' },
+      },
+      timeout: { aliasOf: 'timeoutMs' },
+      retries: {
+        schema: Joi.number().integer().min(0).max(5),
+        default: 2,
+        doc: {
+          en: 'extra attempts after a timeout / 5xx / reset, for safe calls only',
+          zh: '超时 / 5xx / 连接重置后的额外重试次数（仅限安全调用）',
+        },
+      },
+    },
+  },
+  store: {
+    schema: storeOption,
+    default: DEFAULT_STORE,
+    doc: {
+      en: '`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, or a `Store` object',
+      zh: '`memory:`、`sqlite:…`、`postgres://…`、`redis://…` 或一个 `Store` 对象',
+    },
+  },
+  identity: {
+    schema: Joi.function(),
+    default: defaultIdentity,
+    defaultDoc: {
+      en: '`ctx.state.user`, `ctx.state`, then `ctx.session`',
+      zh: '依次为 `ctx.state.user`、`ctx.state`、`ctx.session`',
+    },
+    doc: { en: '`(ctx) => ({ openid, unionid? })`: who is asking', zh: '`(ctx) => ({ openid, unionid? })`：当前用户' },
+  },
+  resolveCode: {
+    schema: Joi.function(),
+    doc: {
+      en: '`({ openid, unionid }, ctx) => code | { code, openid }`: your own membership records',
+      zh: '`({ openid, unionid }, ctx) => code | { code, openid }`：对接你已有的会员数据',
+    },
+  },
+  selfService: {
+    options: {
+      backgrounds: {
+        schema: Joi.array()
+          .items(
+            Joi.string()
+              .uri({ scheme: ['https'] })
+              .max(128),
+          )
+          .unique(),
+        default: [],
+        doc: {
+          en: 'background URLs users may pick (WeChat Pay image-upload URLs, https, ≤ 128 chars)',
+          zh: '用户可选的背景图 URL（微信支付图片上传返回的 URL，https，≤ 128 字符）',
+        },
+      },
+    },
+  },
+  prefix: {
+    schema: Joi.string()
+      .pattern(/^\/[A-Za-z0-9/_-]*$/, 'a path like /member-card')
+      // '/' mounts at the root: the router takes that as no prefix.
+      .custom((value: string) => (value === '/' ? '' : value.replace(/\/+$/, ''))),
+    default: '/member-card',
+    doc: { en: 'router prefix', zh: '路由前缀' },
+  },
+  openCard: {
+    options: {
+      appId: {
+        schema: id(32),
+        default: 'wxeb490c6f9b154ef9',
+        doc: {
+          en: "`wx.navigateToMiniProgram` target: WeChat's card-opening mini-program",
+          zh: '`wx.navigateToMiniProgram` 的目标：微信领卡小程序',
+        },
+      },
+      path: {
+        schema: Joi.string().max(256),
+        default: 'pages/card_open/card_open',
+        doc: { en: 'its page', zh: '其页面路径' },
+      },
+      envVersion: {
+        schema: Joi.string().valid('release', 'trial', 'develop'),
+        default: 'release',
+        doc: { en: '`release`, `trial` or `develop`', zh: '`release`、`trial` 或 `develop`' },
+      },
+      activateType: {
+        schema: Joi.string().max(32),
+        doc: { en: 'passed on as `extraData.activate_type`', zh: '原样放入 `extraData.activate_type`' },
+      },
+      jumpUrl: {
+        schema: Joi.string()
+          .uri({ scheme: ['https'] })
+          .max(256),
+        doc: { en: 'passed on as `extraData.jump_url`', zh: '原样放入 `extraData.jump_url`' },
+      },
+      outerStrTtlMs: {
+        schema: ms(1000),
+        default: 30 * MINUTE,
+        doc: { en: 'lifetime of an issued `outer_str`', zh: '签发的 `outer_str` 有效期' },
+      },
+      outerStrTtl: { aliasOf: 'outerStrTtlMs' },
+    },
+  },
+  bodyLimit: {
+    schema: Joi.alternatives().try(Joi.string().pattern(/^\d+\s*(b|kb|mb)?$/i), Joi.number().integer().min(1)),
+    default: '16kb',
+    doc: { en: 'largest self-service body', zh: '自助修改请求体上限' },
+  },
+  cache: {
+    options: {
+      ttlMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: 10_000,
+        doc: {
+          en: 'how long this instance reuses a card read (and who holds which code); 0 turns the cache off',
+          zh: '单实例读缓存（会员卡，以及用户对应的卡号）的复用时长；0 关闭',
+        },
+      },
+      ttl: { aliasOf: 'ttlMs' },
+      max: {
+        schema: Joi.number().integer().min(1).max(10_000_000),
+        default: 10_000,
+        doc: { en: 'most entries the read cache keeps', zh: '读缓存的最大条目数' },
+      },
+    },
+  },
+  log: {
+    schema: Joi.function(),
+    default: defaultLog,
+    defaultDoc: { en: 'JSON lines on stderr', zh: 'stderr 上的 JSON 行' },
+    doc: {
+      en: '`(level, message, fields) => void`; fields are chosen by us and never hold secrets, bodies or stacks',
+      zh: '`(level, message, fields) => void`；字段由我们挑选，绝不包含密钥、报文或堆栈',
+    },
+  },
+  authorizeAdmin: {
+    schema: Joi.function(),
+    doc: {
+      en:
+        '`(ctx) => boolean`: mounts the back-office routes under `{prefix}/admin/…` ' +
+        '([merchant operations](docs/operations.md))',
+      zh: '`(ctx) => boolean`：挂载 `{prefix}/admin/…` 后台管理接口（见[商户操作](docs/operations.zh-CN.md)）',
+    },
+  },
+  operations: {
+    options: {
+      lockTtlMs: {
+        schema: ms(100, 600_000),
+        default: 15_000,
+        doc: {
+          en: 'lease of the per-card lock, renewed while held: bounds the wait after a crash',
+          zh: '单卡锁的租约时长（持有期间续租）：崩溃后最多等待这么久',
+        },
+      },
+      lockWaitMs: {
+        schema: ms(0, 600_000),
+        default: 10_000,
+        doc: {
+          en: 'how long a change waits for a card another change holds, before 503 `CARD_BUSY`',
+          zh: '变更等待被其他变更锁住的卡的最长时间，之后返回 503 `CARD_BUSY`',
+        },
+      },
+    },
+  },
+} satisfies Declaration<MemberCardOptions>;

@@ -1,0 +1,61 @@
+import { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
+import { ENV, type EnvSpec } from '../server/config.js';
+import { isAlias, isGroup, specAt } from './declare.js';
+import { defaultCell, markdownTable, optionsTable, type Lang } from './docs.js';
+import { MEMBER_CARD_OPTIONS } from './member-card.js';
+
+// The README's generated tables (scripts/options-docs.mjs writes them, a test fails when stale).
+
+export const READMES: Record<Lang, string> = { en: 'README.md', zh: 'README.zh-CN.md' };
+
+const DECLARATIONS: Record<string, object> = {
+  'memberCard()': MEMBER_CARD_OPTIONS,
+  'wechatLogin()': WECHAT_LOGIN_OPTIONS,
+};
+
+const REQUIRED = { en: 'required with `WECHATPAY_MCHID`', zh: '设置 `WECHATPAY_MCHID` 时必填' };
+const NONE = { en: 'none', zh: '无' };
+
+/** A variable's default: its own, or that of the first option it feeds. */
+function envDefault(spec: EnvSpec, lang: Lang): string {
+  if (spec.defaultDoc) return spec.defaultDoc[lang];
+  if (spec.required) return REQUIRED[lang];
+  if (spec.default !== undefined) return `\`${spec.default}\``;
+  const feeds = spec.feeds?.[0];
+  const declaration = feeds && DECLARATIONS[feeds.factory];
+  const option = declaration && specAt(declaration, feeds.option);
+  if (!feeds || !option || isAlias(option) || isGroup(option)) return NONE[lang];
+  return defaultCell(feeds.option.split('.').pop() ?? '', option, lang);
+}
+
+function envTable(lang: Lang): string {
+  const header = lang === 'en' ? ['variable', 'default', 'meaning'] : ['环境变量', '默认值', '说明'];
+  const specs: [string, EnvSpec][] = Object.entries(ENV);
+  return markdownTable(
+    header,
+    specs.map(([name, spec]) => [`\`${name}\``, envDefault(spec, lang), spec[lang]]),
+  );
+}
+
+/** Each generated table by the name of its markers, `<!-- options:NAME -->` … `<!-- /options:NAME -->`. */
+export function readmeTables(lang: Lang): Record<string, string> {
+  return {
+    memberCard: optionsTable(MEMBER_CARD_OPTIONS, lang),
+    wechatLogin: optionsTable(WECHAT_LOGIN_OPTIONS, lang),
+    serve: envTable(lang),
+  };
+}
+
+/** The README text with every generated table put between its markers; a missing marker is an error. */
+export function withTables(text: string, tables: Record<string, string>): string {
+  let out = text;
+  for (const [name, table] of Object.entries(tables)) {
+    const open = `<!-- options:${name} -->`;
+    const close = `<!-- /options:${name} -->`;
+    const start = out.indexOf(open);
+    const end = out.indexOf(close);
+    if (start < 0 || end < start) throw new Error(`no ${open} … ${close} markers`);
+    out = `${out.slice(0, start + open.length)}\n${table}\n${out.slice(end)}`;
+  }
+  return out;
+}
