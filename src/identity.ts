@@ -34,11 +34,12 @@ export interface ResolvedCode {
 }
 
 /**
- * Finds the caller's card code, in DESIGN.md's order: a binding made through our own open-card
- * flow (outer_str issued to this session user), then one by unionid, then the merchant's hook.
+ * Finds the caller's card code, in the order the README's "Identity" section gives: a binding made
+ * through our own open-card flow (outer_str issued to this session user), then one by unionid, then
+ * the merchant's hook.
  */
 export async function resolveCode(
-  ctx: Context,
+  ctx: Context | undefined,
   user: UserIdentity,
   deps: { cardId: string; store: Store; resolveCode: CodeResolver | undefined; log: Log },
 ): Promise<ResolvedCode | undefined> {

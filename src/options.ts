@@ -63,9 +63,13 @@ export interface OperationsOptions {
 export type IdentityResolver = (
   ctx: Context,
 ) => UserIdentity | undefined | null | Promise<UserIdentity | undefined | null>;
+/**
+ * The merchant's own lookup of a user's card code. `ctx` is the request being served, or
+ * undefined when merchant operations look a user up outside any request.
+ */
 export type CodeResolver = (
   user: UserIdentity,
-  ctx: Context,
+  ctx: Context | undefined,
 ) =>
   | string
   | { code: string; openid?: string }

@@ -67,8 +67,6 @@ function checkSame(op: Operation, code: string, req: Request): void {
   }
 }
 
-const noContext = { state: {} } as unknown as Context;
-
 /** The card's current value of what `kind` changes. */
 function currentValue(card: UpstreamCard, kind: OperationKind): number | string | undefined {
   switch (kind) {
@@ -101,7 +99,7 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     ctx: Context | undefined,
   ) {
     if ('code' in target) return { code: target.code };
-    const resolved = await resolveCode(ctx ?? noContext, target.user, {
+    const resolved = await resolveCode(ctx, target.user, {
       cardId,
       store,
       resolveCode: rt.options.resolveCode,

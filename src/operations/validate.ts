@@ -80,7 +80,7 @@ export function target(
   ) {
     throw invalid('user.unionid', 'must be a unionid', names);
   }
-  return { user: user.unionid ? { openid: user.openid, unionid: user.unionid as string } : { openid: user.openid } };
+  return { user: user.unionid ? { openid: user.openid, unionid: user.unionid } : { openid: user.openid } };
 }
 
 export function limit(value: unknown, names?: FieldNames): number {

@@ -22,12 +22,15 @@ export function jsonBody(limit: string | number): Middleware {
     text: false,
     multipart: false,
   });
-  return async function readJsonBody(ctx: Context, next: Next) {
-    if (ctx.req.readableEnded || ctx.request.body !== undefined) return next();
+  return async function readJsonBody(ctx: Context, next: Next): Promise<void> {
+    if (ctx.req.readableEnded || ctx.request.body !== undefined) {
+      await next();
+      return;
+    }
     if (hasBody(ctx) && !ctx.is('application/json', 'application/*+json')) {
       throw new MemberCardError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
     }
-    return parse(ctx, next);
+    await parse(ctx, next);
   };
 }
 
@@ -36,8 +39,11 @@ export function jsonBody(limit: string | number): Middleware {
  * without parsing it: a signature is checked over these exact bytes before anything trusts them.
  */
 export function rawTextBody(limitBytes: number): Middleware {
-  return async function readRawBody(ctx: Context, next: Next) {
-    if (rawBodyOf(ctx) !== undefined || ctx.req.readableEnded) return next();
+  return async function readRawBody(ctx: Context, next: Next): Promise<void> {
+    if (rawBodyOf(ctx) !== undefined || ctx.req.readableEnded) {
+      await next();
+      return;
+    }
     const declared = Number(ctx.get('Content-Length') || 0);
     if (declared > limitBytes) throw new MemberCardError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
     const chunks: Buffer[] = [];
@@ -48,7 +54,7 @@ export function rawTextBody(limitBytes: number): Middleware {
       chunks.push(chunk);
     }
     (ctx.request as { rawBody?: string }).rawBody = Buffer.concat(chunks).toString('utf8');
-    return next();
+    await next();
   };
 }
 

@@ -69,11 +69,15 @@ export async function runSandboxCommand(argv: string[]): Promise<void> {
   const sandbox = await startSandbox(options);
   const c = sandbox.credentials;
   process.stdout.write(`${JSON.stringify(c)}\n`);
+  const state = resolvePath(options.stateDir ?? '.sandbox');
+  const mode = c.publicKeyId ? 'public key' : 'certificate';
+  const url = sandbox.url;
   process.stdout.write(
     [
-      `WeChat Pay sandbox listening on ${sandbox.url} (state in ${resolvePath(options.stateDir ?? '.sandbox')}, platform ${c.publicKeyId ? 'public key' : 'certificate'} mode)`,
-      `  signed APIs under ${sandbox.url}v3/marketing/membercard-open/, mini-program login at ${sandbox.url}sns/jscode2session`,
-      `  control API (loopback only): POST ${sandbox.url}sandbox/users, /sandbox/cards/${c.cardId}/codes, GET /sandbox/requests …`,
+      `WeChat Pay sandbox listening on ${url} (state in ${state}, platform ${mode} mode)`,
+      `  signed APIs under ${url}v3/marketing/membercard-open/, mini-program login at ${url}sns/jscode2session`,
+      `  control API (loopback only): POST ${url}sandbox/users, /sandbox/cards/${c.cardId}/codes,`,
+      '    GET /sandbox/requests …',
       '  Ctrl-C to stop',
       '',
     ].join('\n'),

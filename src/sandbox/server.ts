@@ -128,9 +128,8 @@ export class SandboxServer {
     const fault = this.ctx.faults.take(url.pathname, req.method ?? 'GET');
     const record = (status: number, signatureValid: boolean): void => {
       this.ctx.requests.add({ method, path: target, status, signature_valid: signatureValid, request_id: requestId });
-      this.ctx.log(
-        `${method} ${target} -> ${status || 'reset'} (${Date.now() - started} ms)${signatureValid ? '' : ' [signature invalid]'}`,
-      );
+      const invalid = signatureValid ? '' : ' [signature invalid]';
+      this.ctx.log(`${method} ${target} -> ${status || 'reset'} (${Date.now() - started} ms)${invalid}`);
     };
     if (fault?.reset) {
       record(0, false);

@@ -83,7 +83,7 @@ export class RequestVerifier {
       Buffer.from('\n'),
     ]);
     const signature = Buffer.from(p.signature ?? '', 'base64');
-    let valid = false;
+    let valid: boolean;
     try {
       valid = verify('sha256', message, merchant.publicKey, signature);
     } catch {

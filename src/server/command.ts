@@ -3,7 +3,9 @@ import { startServer, walkthrough } from './serve.js';
 
 /** `wechat-membercard serve`: runs until SIGINT/SIGTERM, configured by the environment only. */
 export async function runServeCommand(argv: string[]): Promise<void> {
-  if (argv.length) throw new OptionsError(`serve takes no arguments (it reads environment variables), got "${argv[0]}"`);
+  if (argv.length) {
+    throw new OptionsError(`serve takes no arguments (it reads environment variables), got "${argv[0]}"`);
+  }
   const running = await startServer(process.env);
   process.stdout.write(walkthrough(running));
   const stop = (): void => {

@@ -21,14 +21,8 @@ export interface WechatpayClientOptions {
   log: Log;
 }
 
-interface AxiosInstanceLike {
-  request(config: {
-    url: string;
-    method: string;
-    data?: unknown;
-    timeout?: number;
-  }): Promise<{ status: number; data: unknown }>;
-}
+/** The plugin's signing and verifying axios instance. */
+type SignedHttp = ReturnType<typeof Decorator.jsonBased>;
 
 const BASE = 'v3/marketing/membercard-open';
 function cardPath(cardId: string, code: string): string {
@@ -44,26 +38,27 @@ function cardPath(cardId: string, code: string): string {
  * verifying axios instance. Every failure leaves here as a MemberCardError with our codes.
  */
 export class WechatpayClient {
-  readonly #http: AxiosInstanceLike;
+  readonly #http: SignedHttp;
   readonly #options: WechatpayClientOptions;
 
   constructor(options: WechatpayClientOptions) {
     this.#options = options;
+    // The plugin mutates the object it is given: hand it a fresh one. Its config is axios's too
+    // (baseURL, timeout, maxRedirects), which its declared type leaves out.
+    const config = {
+      mchid: options.mchid,
+      serial: options.serial,
+      privateKey: options.privateKey,
+      certs: { ...options.certs },
+      baseURL: options.baseURL,
+      timeout: options.timeout,
+      // Status handling is ours; the plugin must not follow redirects to another host either.
+      maxRedirects: 0,
+    };
     try {
-      // The plugin mutates the object it is given: hand it a fresh one.
-      const decorator = new Decorator({
-        mchid: options.mchid,
-        serial: options.serial,
-        privateKey: options.privateKey as unknown as string,
-        certs: { ...options.certs } as unknown as Record<string, string>,
-        baseURL: options.baseURL,
-        timeout: options.timeout,
-        // Status handling is ours; the plugin must not follow redirects to another host either.
-        maxRedirects: 0,
-      } as unknown as ConstructorParameters<typeof Decorator>[0]);
-      this.#http = decorator.v3 as unknown as AxiosInstanceLike;
+      this.#http = Decorator.jsonBased(config);
     } catch (err) {
-      throw new OptionsError(`option "wechatpay": ${(err as Error).message}`);
+      throw new OptionsError((err as Error).message, { factory: 'memberCard()', option: 'wechatpay' });
     }
   }
 
@@ -97,7 +92,7 @@ export class WechatpayClient {
     const attempts = repeatable ? 1 + this.#options.retries : 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.#http.request({ url, method, data });
+        const response = await this.#http.request<unknown>({ url, method, data });
         return response.data;
       } catch (err) {
         const failure = describeFailure(err);

@@ -90,9 +90,9 @@ export class NotificationVerifier {
       ? this.#options.certs[serial]
       : undefined;
     if (!key) throw invalid('The notification is signed by a key we do not trust.');
-    let valid = false;
+    let valid: boolean;
     try {
-      valid = Rsa.verify(Formatter.joinedByLineFeed(timestamp, nonce, rawBody), signature, key as unknown as string);
+      valid = Rsa.verify(Formatter.joinedByLineFeed(timestamp, nonce, rawBody), signature, key);
     } catch {
       valid = false;
     }
