@@ -5,8 +5,8 @@ import type { Context } from 'koa';
 import { OptionsError } from './errors.js';
 import { defaultIdentity } from './identity.js';
 import { defaultLog, type Log } from './log.js';
-import type { Store, UserIdentity } from './store/types.js';
-import { isStore } from './store/is-store.js';
+import type { CardStore, UserIdentity } from './store/types.js';
+import { isStoreSpec, type StoreSpec } from './store/options.js';
 import { loadPrivateKey, loadPublicKey, type KeyInput } from './wechatpay/keys.js';
 
 /** How the module reaches WeChat Pay APIv3 (the merchant's credentials). */
@@ -74,8 +74,11 @@ export interface MemberCardOptions {
   /** The 服务号 (Official Account) AppID the card belongs to. */
   appid: string;
   wechatpay: WechatpayOptions;
-  /** A store URL (memory:, sqlite:…, postgres://…, redis://…) or a Store. Default sqlite:./data/membercard.db */
-  store?: string | Store;
+  /**
+   * A store URL (memory:, sqlite:…, postgres://…, redis://…), engine options ({ engine: 'postgres', pool }, …)
+   * or a store object with the CardStore methods. Default sqlite:./data/membercard.db
+   */
+  store?: StoreSpec<CardStore>;
   /** Who is asking. Default: ctx.state.user, then ctx.state, then ctx.session. */
   identity?: IdentityResolver;
   /** Last resort to find a user's code, e.g. from an existing membership database. */
@@ -123,7 +126,7 @@ export interface ResolvedOptions {
     timeout: number;
     retries: number;
   };
-  store: string | Store;
+  store: StoreSpec<CardStore>;
   /** The host's resolver, or the default one. */
   identity: IdentityResolver;
   resolveCode: CodeResolver | undefined;
@@ -169,12 +172,12 @@ const keyInput = Joi.any()
   )
   .messages({ 'key.type': 'must be PEM text, a Buffer, a KeyObject or a file path' });
 
-/** A store URL or a Store object; shared by memberCard() and wechatLogin(). */
+/** A store URL, engine options or a store object (checked for its role when the store is made); for both factories. */
 export const storeOption = Joi.any()
-  .custom((value: unknown, helpers) =>
-    (typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type'),
-  )
-  .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…) or a Store object' })
+  .custom((value: unknown, helpers) => (isStoreSpec(value) ? value : helpers.error('store.type')))
+  .messages({
+    'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…), engine options or a store object',
+  })
   .default(DEFAULTS.store);
 
 const schema = Joi.object({

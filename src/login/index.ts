@@ -6,9 +6,10 @@ import { errorHandler, MemberCardError } from '../errors.js';
 import { defaultLog, errorName, type Log } from '../log.js';
 import { storeOption, validateOptions } from '../options.js';
 import { jsonBody } from '../routes/body.js';
-import { createStore } from '../store/index.js';
+import { storeForRole } from '../store/create-store.js';
+import type { StoreSpec } from '../store/options.js';
 import { ReadCache } from '../cache/read-cache.js';
-import type { Session, Store } from '../store/types.js';
+import type { LoginStore, Session } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
 
 export interface WechatLoginOptions {
@@ -16,8 +17,11 @@ export interface WechatLoginOptions {
   appid: string;
   /** The mini-program's AppSecret. */
   secret: string;
-  /** A store URL or a Store (share the member-card one). Default sqlite:./data/membercard.db */
-  store?: string | Store;
+  /**
+   * A store URL, engine options, or a store object with the session methods (share the member-card
+   * one). Default sqlite:./data/membercard.db
+   */
+  store?: StoreSpec<LoginStore>;
   /** Default https://api.weixin.qq.com/ */
   baseURL?: string;
   /** Session lifetime, seconds. Default 7 days. */
@@ -42,7 +46,7 @@ export interface WechatLogin {
   /** Reads `Authorization: Bearer <token>` and sets ctx.state.user = {openid, unionid?}. */
   middleware(): Middleware;
   readonly router: Router;
-  readonly store: Store;
+  readonly store: LoginStore;
   close(): Promise<void>;
 }
 
@@ -81,17 +85,17 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * an opaque bearer token kept (hashed, with a TTL) in the store.
  */
 export function wechatLogin(options: WechatLoginOptions): WechatLogin {
-  const o = validateOptions<Required<Omit<WechatLoginOptions, 'store'>> & { store: string | Store }>(
+  const o = validateOptions<Required<Omit<WechatLoginOptions, 'store'>> & { store: StoreSpec<LoginStore> }>(
     'wechatLogin()',
     schema,
     options,
   );
   const baseURL = o.baseURL.endsWith('/') ? o.baseURL : `${o.baseURL}/`;
-  const store = createStore(o.store);
-  const ownsStore = typeof o.store === 'string';
-  // Store.init() is idempotent and retries after a failure (see memberCard()).
-  const storeReady = async (): Promise<Store> => {
-    await store.init();
+  const store = storeForRole(o.store, 'login');
+  const ownsStore = store !== o.store;
+  // init() is idempotent and retries after a failure (see memberCard()); a host's session store may have none.
+  const storeReady = async (): Promise<LoginStore> => {
+    await store.init?.();
     return store;
   };
 
@@ -164,7 +168,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     router,
     store,
     close: async () => {
-      if (ownsStore) await store.close();
+      if (ownsStore) await store.close?.();
     },
   };
 }

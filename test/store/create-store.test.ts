@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { OptionsError } from '../../src/errors.js';
 import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
-import { STORE_METHODS } from '../../src/store/is-store.js';
+import { methodsOf } from '../../src/store/roles.js';
 import { dropPostgresSchema } from './cleanup.js';
 import { POSTGRES_URL, probePostgres } from './helpers.js';
 
@@ -59,7 +59,7 @@ describe('createStore', () => {
   it('returns a Store object as is, and rejects an object that is not one', () => {
     const own = new MemoryStore();
     assert.equal(createStore(own), own);
-    const duck = Object.fromEntries(STORE_METHODS.map((m) => [m, async () => undefined])) as unknown as Store;
+    const duck = Object.fromEntries(methodsOf('store').map((m) => [m, async () => undefined])) as unknown as Store;
     assert.equal(createStore(duck), duck);
     assert.throws(
       () => createStore({ init: async () => undefined } as unknown as Store),

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { MemberCardError } from '../../src/errors.js';
+import { MemberCardError, OptionsError } from '../../src/errors.js';
 import { PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
-import { loadOptional } from '../../src/store/optional-dependency.js';
+import { loadDriver } from '../../src/store/drivers.js';
 import { deleteRedisKeys, dropPostgresSchema } from './cleanup.js';
 import { CuttableProxy, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, silentServer, sleep } from './helpers.js';
 
@@ -38,7 +38,7 @@ async function recovers(store: Store, withinMs: number): Promise<void> {
       return;
     } catch (err) {
       assert.ok(isUnavailable(err), `only STORE_UNAVAILABLE while down, got ${String(err)}`);
-      if (Date.now() > deadline) throw new Error(`the store did not recover within ${withinMs} ms`);
+      if (Date.now() > deadline) throw new Error(`the store did not recover within ${withinMs} ms`, { cause: err });
       await sleep(200);
     }
   }
@@ -311,20 +311,35 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
   });
 });
 
-describe('optional dependencies', () => {
-  it('a missing pg / ioredis says which and how to install it', async () => {
+describe('drivers', () => {
+  it('a missing pg / ioredis / better-sqlite3 names the store option and how to install it', async () => {
     const missing = Object.assign(new Error("Cannot find package 'pg'"), { code: 'ERR_MODULE_NOT_FOUND' });
     await assert.rejects(
-      loadOptional('pg', 'postgres://db.example/membercard', () => Promise.reject(missing)),
-      {
-        message:
-          'MEMBERCARD_STORE is postgres://db.example/membercard but the optional dependency "pg" is not installed: npm install pg',
+      loadDriver('pg', () => Promise.reject(missing)),
+      (err: unknown) => {
+        assert.ok(err instanceof OptionsError);
+        assert.equal(
+          err.message,
+          'store: the postgres engine needs the package "pg", which is not installed: npm install pg',
+        );
+        assert.equal(err.cause, missing);
+        return true;
       },
     );
     const cjsMissing = Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' });
     await assert.rejects(
-      loadOptional('ioredis', 'redis://x', () => Promise.reject(cjsMissing)),
-      /npm install ioredis/,
+      loadDriver('ioredis', () => Promise.reject(cjsMissing)),
+      /^OptionsError: store: the redis engine needs the package "ioredis", .*: npm install ioredis$/,
+    );
+    await assert.rejects(
+      loadDriver('better-sqlite3', () => Promise.reject(missing)),
+      /store: the sqlite engine needs the package "better-sqlite3", .*: npm install better-sqlite3$/,
+    );
+    // Any other failure (a broken native build, say) is not dressed up as a missing package.
+    const broken = Object.assign(new Error('invalid ELF header'), { code: 'ERR_DLOPEN_FAILED' });
+    await assert.rejects(
+      loadDriver('better-sqlite3', () => Promise.reject(broken)),
+      (err) => err === broken,
     );
   });
 });
