@@ -207,11 +207,7 @@ export class MemoryStore implements T.Store {
     });
   }
 
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: T.Operation | undefined }> {
+  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
     return this.#life.run((t) => {
       const op = t.operations.get(pairKey(cardId, requestId));
       if (!op) return { changed: false, operation: undefined };

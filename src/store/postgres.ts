@@ -2,23 +2,7 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { loadPgPool, type PgPoolConstructor } from './drivers.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type PostgresConnectionOptions, type PostgresStoreOptions } from './options.js';
-import {
-  AUDIT_COLUMNS,
-  auditParams,
-  OPERATION_COLUMNS,
-  operationParams,
-  placeholders,
-  toAudit,
-  toBinding,
-  toNotification,
-  toOperation,
-  toSession,
-  type AuditRow,
-  type BindingRow,
-  type NotificationRow,
-  type OperationRow,
-  type SessionRow,
-} from './rows.js';
+import * as sqlRows from './rows.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -182,11 +166,11 @@ export class PostgresStore implements T.Store {
   }
 
   async getBinding(cardId: string, code: string): Promise<T.Binding | undefined> {
-    const rows = await this.#query<BindingRow>(`SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`, [
-      cardId,
-      code,
-    ]);
-    return rows[0] && toBinding(rows[0]);
+    const rows = await this.#query<sqlRows.BindingRow>(
+      `SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`,
+      [cardId, code],
+    );
+    return rows[0] && sqlRows.toBinding(rows[0]);
   }
 
   async flagBinding(cardId: string, code: string): Promise<void> {
@@ -260,8 +244,10 @@ export class PostgresStore implements T.Store {
   }
 
   async getNotification(id: string): Promise<T.NotificationRecord | undefined> {
-    const rows = await this.#query<NotificationRow>(`SELECT * FROM ${this.#s}.notifications WHERE id = $1`, [id]);
-    return rows[0] && toNotification(rows[0]);
+    const rows = await this.#query<sqlRows.NotificationRow>(`SELECT * FROM ${this.#s}.notifications WHERE id = $1`, [
+      id,
+    ]);
+    return rows[0] && sqlRows.toNotification(rows[0]);
   }
 
   async putSession(tokenHash: string, session: T.Session): Promise<void> {
@@ -274,11 +260,11 @@ export class PostgresStore implements T.Store {
   }
 
   async getSession(tokenHash: string): Promise<T.Session | undefined> {
-    const rows = await this.#query<SessionRow>(
+    const rows = await this.#query<sqlRows.SessionRow>(
       `SELECT openid, unionid, expires_at FROM ${this.#s}.sessions WHERE token_hash = $1 AND expires_at > $2`,
       [tokenHash, Date.now()],
     );
-    return rows[0] && toSession(rows[0]);
+    return rows[0] && sqlRows.toSession(rows[0]);
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
@@ -318,8 +304,8 @@ export class PostgresStore implements T.Store {
     const s = this.#s;
     const select = `SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`;
     return this.#transaction(async (client): Promise<T.InsertOperationResult> => {
-      const existing = await client.query<OperationRow>(select, [operation.cardId, operation.requestId]);
-      if (existing.rows[0]) return { outcome: 'exists', operation: toOperation(existing.rows[0]) };
+      const existing = await client.query<sqlRows.OperationRow>(select, [operation.cardId, operation.requestId]);
+      if (existing.rows[0]) return { outcome: 'exists', operation: sqlRows.toOperation(existing.rows[0]) };
       // FOR UPDATE: a taker of an expired lease waits for our COMMIT, so it sees this entry
       // among the card's pending ones; or it took the lease first, and we see its token.
       const held = await client.query(
@@ -328,52 +314,48 @@ export class PostgresStore implements T.Store {
       );
       if (held.rowCount === 0) return { outcome: 'lock_lost' };
       const inserted = await client.query(
-        `INSERT INTO ${s}.operations (${OPERATION_COLUMNS}) VALUES (${placeholders(OPERATION_COLUMNS, '$')})
+        `INSERT INTO ${s}.operations ${sqlRows.columnsAndValues(sqlRows.OPERATION_COLUMNS, '$')}
          ON CONFLICT (card_id, request_id) DO NOTHING RETURNING request_id`,
-        operationParams(operation),
+        sqlRows.operationParams(operation),
       );
       if (inserted.rowCount === 1) return { outcome: 'inserted' };
-      const raced = await client.query<OperationRow>(select, [operation.cardId, operation.requestId]);
-      return { outcome: 'exists', operation: toOperation(raced.rows[0] as OperationRow) };
+      const raced = await client.query<sqlRows.OperationRow>(select, [operation.cardId, operation.requestId]);
+      return { outcome: 'exists', operation: sqlRows.toOperation(raced.rows[0] as sqlRows.OperationRow) };
     });
   }
 
   async getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
-    const rows = await this.#query<OperationRow>(
+    const rows = await this.#query<sqlRows.OperationRow>(
       `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND request_id = $2`,
       [cardId, requestId],
     );
-    return rows[0] && toOperation(rows[0]);
+    return rows[0] && sqlRows.toOperation(rows[0]);
   }
 
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: T.Operation | undefined }> {
+  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
     const s = this.#s;
     return this.#transaction(async (client) => {
       const now = Date.now();
       const error = outcome.state === 'failed' ? outcome.error : undefined;
       // The row lock makes this a compare-and-set: of two finishers only one sees it pending.
-      const updated = await client.query<OperationRow>(
+      const updated = await client.query<sqlRows.OperationRow>(
         `UPDATE ${s}.operations SET state = $3, error_code = $4, error_message = $5, updated_at = $6
          WHERE card_id = $1 AND request_id = $2 AND state = 'pending' RETURNING *`,
         [cardId, requestId, outcome.state, error?.code ?? null, error?.message ?? null, now],
       );
       const row = updated.rows[0];
       if (!row) {
-        const current = await client.query<OperationRow>(
+        const current = await client.query<sqlRows.OperationRow>(
           `SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`,
           [cardId, requestId],
         );
-        return { changed: false, operation: current.rows[0] && toOperation(current.rows[0]) };
+        return { changed: false, operation: current.rows[0] && sqlRows.toOperation(current.rows[0]) };
       }
-      const op = toOperation(row);
+      const op = sqlRows.toOperation(row);
       if (op.state === 'applied') {
         await client.query(
-          `INSERT INTO ${s}.audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(AUDIT_COLUMNS, '$')})`,
-          auditParams(op, now),
+          `INSERT INTO ${s}.audit_log ${sqlRows.columnsAndValues(sqlRows.AUDIT_COLUMNS, '$')}`,
+          sqlRows.auditParams(op, now),
         );
       }
       return { changed: true, operation: op };
@@ -381,20 +363,20 @@ export class PostgresStore implements T.Store {
   }
 
   async listPendingOperations(cardId: string, code: string): Promise<T.Operation[]> {
-    const rows = await this.#query<OperationRow>(
+    const rows = await this.#query<sqlRows.OperationRow>(
       `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND code = $2 AND state = 'pending'
        ORDER BY created_at, request_id`,
       [cardId, code],
     );
-    return rows.map(toOperation);
+    return rows.map(sqlRows.toOperation);
   }
 
   async listAudit(cardId: string, code: string, limit: number): Promise<T.AuditEntry[]> {
-    const rows = await this.#query<AuditRow>(
+    const rows = await this.#query<sqlRows.AuditRow>(
       `SELECT * FROM ${this.#s}.audit_log WHERE card_id = $1 AND code = $2 ORDER BY id DESC LIMIT $3`,
       [cardId, code, Math.max(0, Math.floor(limit))],
     );
-    return rows.map(toAudit);
+    return rows.map(sqlRows.toAudit);
   }
 
   async #latestActive(
@@ -402,12 +384,12 @@ export class PostgresStore implements T.Store {
     cardId: string,
     value: string,
   ): Promise<T.Binding | undefined> {
-    const rows = await this.#query<BindingRow>(
+    const rows = await this.#query<sqlRows.BindingRow>(
       `SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND ${column} = $2 AND status = 'active'
        ORDER BY updated_at DESC LIMIT 1`,
       [cardId, value],
     );
-    return rows[0] && toBinding(rows[0]);
+    return rows[0] && sqlRows.toBinding(rows[0]);
   }
 
   #query<R extends QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {

@@ -247,8 +247,8 @@ export class RedisStore implements T.Store {
   async finishOperation(
     cardId: string,
     requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: T.Operation | undefined }> {
+    outcome: T.OperationOutcome,
+  ): Promise<T.FinishOperationResult> {
     const current = await this.getOperation(cardId, requestId);
     if (!current || current.state !== 'pending') return { changed: false, operation: current };
     const now = Date.now();

@@ -152,12 +152,10 @@ export function auditParams(op: Operation, at: number): unknown[] {
   ];
 }
 
-/** One placeholder per column of `columns`: `?, ?, …` (SQLite) or `$1, $2, …` (PostgreSQL). */
-export function placeholders(columns: string, style: '?' | '$'): string {
-  return columns
-    .split(',')
-    .map((_, i) => (style === '?' ? '?' : `$${i + 1}`))
-    .join(', ');
+/** `(columns) VALUES (?, ?, …)` for SQLite or `(columns) VALUES ($1, $2, …)` for PostgreSQL. */
+export function columnsAndValues(columns: string, style: '?' | '$'): string {
+  const values = columns.split(',').map((_, i) => (style === '?' ? '?' : `$${i + 1}`));
+  return `(${columns}) VALUES (${values.join(', ')})`;
 }
 
 /** The columns an operation and its audit line share, with SQL NULL and absent fields left out. */

@@ -5,23 +5,7 @@ import { loadSqlite } from './drivers.js';
 import { mergeBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions } from './options.js';
-import {
-  AUDIT_COLUMNS,
-  auditParams,
-  OPERATION_COLUMNS,
-  operationParams,
-  placeholders,
-  toAudit,
-  toBinding,
-  toNotification,
-  toOperation,
-  toSession,
-  type AuditRow,
-  type BindingRow,
-  type NotificationRow,
-  type OperationRow,
-  type SessionRow,
-} from './rows.js';
+import * as sqlRows from './rows.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -182,8 +166,8 @@ export class SqliteStore implements T.Store {
   getBinding(cardId: string, code: string): Promise<T.Binding | undefined> {
     return this.#life.run((db) => {
       const row = db.prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?').get(cardId, code) as
-        BindingRow | undefined;
-      return row && toBinding(row);
+        sqlRows.BindingRow | undefined;
+      return row && sqlRows.toBinding(row);
     });
   }
 
@@ -229,8 +213,8 @@ export class SqliteStore implements T.Store {
           }
           const existingRow = db
             .prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?')
-            .get(effect.cardId, effect.code) as BindingRow | undefined;
-          const b = mergeBind(existingRow && toBinding(existingRow), effect, outer, now);
+            .get(effect.cardId, effect.code) as sqlRows.BindingRow | undefined;
+          const b = mergeBind(existingRow && sqlRows.toBinding(existingRow), effect, outer, now);
           db.prepare(
             `INSERT INTO bindings (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -261,8 +245,8 @@ export class SqliteStore implements T.Store {
 
   getNotification(id: string): Promise<T.NotificationRecord | undefined> {
     return this.#life.run((db) => {
-      const row = db.prepare('SELECT * FROM notifications WHERE id = ?').get(id) as NotificationRow | undefined;
-      return row && toNotification(row);
+      const row = db.prepare('SELECT * FROM notifications WHERE id = ?').get(id) as sqlRows.NotificationRow | undefined;
+      return row && sqlRows.toNotification(row);
     });
   }
 
@@ -280,8 +264,8 @@ export class SqliteStore implements T.Store {
     return this.#life.run((db) => {
       const row = db
         .prepare('SELECT openid, unionid, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?')
-        .get(tokenHash, Date.now()) as SessionRow | undefined;
-      return row && toSession(row);
+        .get(tokenHash, Date.now()) as sqlRows.SessionRow | undefined;
+      return row && sqlRows.toSession(row);
     });
   }
 
@@ -330,15 +314,15 @@ export class SqliteStore implements T.Store {
       const step = db.transaction((): T.InsertOperationResult => {
         const existing = db
           .prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?')
-          .get(operation.cardId, operation.requestId) as OperationRow | undefined;
-        if (existing) return { outcome: 'exists', operation: toOperation(existing) };
+          .get(operation.cardId, operation.requestId) as sqlRows.OperationRow | undefined;
+        if (existing) return { outcome: 'exists', operation: sqlRows.toOperation(existing) };
         const held = db
           .prepare('SELECT 1 FROM op_locks WHERE name = ? AND token = ? AND expires_at > ?')
           .get(fence.lock, fence.token, Date.now());
         if (!held) return { outcome: 'lock_lost' };
-        db.prepare(
-          `INSERT INTO operations (${OPERATION_COLUMNS}) VALUES (${placeholders(OPERATION_COLUMNS, '?')})`,
-        ).run(...operationParams(operation));
+        db.prepare(`INSERT INTO operations ${sqlRows.columnsAndValues(sqlRows.OPERATION_COLUMNS, '?')}`).run(
+          ...sqlRows.operationParams(operation),
+        );
         return { outcome: 'inserted' };
       });
       return step.immediate();
@@ -348,18 +332,14 @@ export class SqliteStore implements T.Store {
   getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
     return this.#life.run((db) => {
       const row = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as
-        OperationRow | undefined;
-      return row && toOperation(row);
+        sqlRows.OperationRow | undefined;
+      return row && sqlRows.toOperation(row);
     });
   }
 
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: T.Operation | undefined }> {
+  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
     return this.#life.run((db) => {
-      const step = db.transaction((): { changed: boolean; operation: T.Operation | undefined } => {
+      const step = db.transaction((): T.FinishOperationResult => {
         const now = Date.now();
         const error = outcome.state === 'failed' ? outcome.error : undefined;
         const row = db
@@ -368,17 +348,17 @@ export class SqliteStore implements T.Store {
              WHERE card_id = ? AND request_id = ? AND state = 'pending' RETURNING *`,
           )
           .get(outcome.state, error?.code ?? null, error?.message ?? null, now, cardId, requestId) as
-          OperationRow | undefined;
+          sqlRows.OperationRow | undefined;
         if (!row) {
           const current = db
             .prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?')
-            .get(cardId, requestId) as OperationRow | undefined;
-          return { changed: false, operation: current && toOperation(current) };
+            .get(cardId, requestId) as sqlRows.OperationRow | undefined;
+          return { changed: false, operation: current && sqlRows.toOperation(current) };
         }
-        const op = toOperation(row);
+        const op = sqlRows.toOperation(row);
         if (op.state === 'applied') {
-          db.prepare(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(AUDIT_COLUMNS, '?')})`).run(
-            ...auditParams(op, now),
+          db.prepare(`INSERT INTO audit_log ${sqlRows.columnsAndValues(sqlRows.AUDIT_COLUMNS, '?')}`).run(
+            ...sqlRows.auditParams(op, now),
           );
         }
         return { changed: true, operation: op };
@@ -394,8 +374,8 @@ export class SqliteStore implements T.Store {
           .prepare(
             `SELECT * FROM operations WHERE card_id = ? AND code = ? AND state = 'pending' ORDER BY created_at, rowid`,
           )
-          .all(cardId, code) as OperationRow[]
-      ).map(toOperation),
+          .all(cardId, code) as sqlRows.OperationRow[]
+      ).map(sqlRows.toOperation),
     );
   }
 
@@ -404,8 +384,8 @@ export class SqliteStore implements T.Store {
       (
         db
           .prepare('SELECT * FROM audit_log WHERE card_id = ? AND code = ? ORDER BY id DESC LIMIT ?')
-          .all(cardId, code, Math.max(0, Math.floor(limit))) as AuditRow[]
-      ).map(toAudit),
+          .all(cardId, code, Math.max(0, Math.floor(limit))) as sqlRows.AuditRow[]
+      ).map(sqlRows.toAudit),
     );
   }
 
@@ -416,8 +396,8 @@ export class SqliteStore implements T.Store {
           `SELECT * FROM bindings WHERE card_id = ? AND ${column} = ? AND status = 'active'
            ORDER BY updated_at DESC, rowid DESC LIMIT 1`,
         )
-        .get(cardId, value) as BindingRow | undefined;
-      return row && toBinding(row);
+        .get(cardId, value) as sqlRows.BindingRow | undefined;
+      return row && sqlRows.toBinding(row);
     });
   }
 

@@ -109,6 +109,15 @@ export interface Operation {
   updatedAt: number;
 }
 
+/** How a pending operation ended: WeChat Pay applied it, or refused it for good (and why). */
+export type OperationOutcome = { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } };
+
+/** What finishOperation did: the entry as stored afterwards (if any), and whether this call changed it. */
+export interface FinishOperationResult {
+  changed: boolean;
+  operation: Operation | undefined;
+}
+
 /** What insertOperation did. */
 export type InsertOperationResult =
   | { outcome: 'inserted' }
@@ -220,11 +229,7 @@ export interface JournalStore {
    * Resolves with the entry as stored afterwards (undefined if there is none) and whether this
    * call changed it.
    */
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: Operation | undefined }>;
+  finishOperation(cardId: string, requestId: string, outcome: OperationOutcome): Promise<FinishOperationResult>;
   /** The pending entries of one card code, oldest first. */
   listPendingOperations(cardId: string, code: string): Promise<Operation[]>;
   /** The audit trail of one card code, newest first, at most `limit` entries. */
