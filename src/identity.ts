@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { MemberCardError } from './errors.js';
 import type { Log } from './log.js';
 import type { CodeResolver, IdentityResolver } from './options.js';
-import type { Binding, Store, UserIdentity } from './store/types.js';
+import type { Binding, BindingStore, UserIdentity } from './store/types.js';
 import { isSafeSegment } from './ids.js';
 
 function asIdentity(value: unknown): UserIdentity | undefined {
@@ -41,7 +41,7 @@ export interface ResolvedCode {
 export async function resolveCode(
   ctx: Context | undefined,
   user: UserIdentity,
-  deps: { cardId: string; store: Store; resolveCode: CodeResolver | undefined; log: Log },
+  deps: { cardId: string; store: BindingStore; resolveCode: CodeResolver | undefined; log: Log },
 ): Promise<ResolvedCode | undefined> {
   const byUser = await deps.store.findBindingByUser(deps.cardId, user.openid);
   const binding =

@@ -10,7 +10,19 @@ export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/
 export type { ResolvedWechatLoginOptions } from './login/options.js';
 export { createStore } from './store/index.js';
 export type * from './store/types.js';
-export type { MemoryStoreOptions, SqliteStoreOptions, PostgresStoreOptions, RedisStoreOptions } from './store/index.js';
+export type {
+  StoreOptions,
+  StoreSpec,
+  StoreEngine,
+  MemoryStoreOptions,
+  SqliteStoreOptions,
+  PostgresStoreOptions,
+  PostgresConnectionOptions,
+  PostgresPoolOptions,
+  RedisStoreOptions,
+  RedisConnectionOptions,
+  RedisClientOptions,
+} from './store/index.js';
 export {
   ERRORS,
   MemberCardError,

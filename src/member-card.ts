@@ -10,8 +10,8 @@ import { createOperations, type Operations } from './operations/index.js';
 import { mountAdmin } from './routes/admin.js';
 import { mountOpenCard } from './routes/open-card.js';
 import type { Runtime } from './runtime.js';
-import { createStore } from './store/index.js';
-import type { Store } from './store/types.js';
+import { storeForRole } from './store/create-store.js';
+import type { CardStore } from './store/types.js';
 import { WechatpayClient } from './wechatpay/client.js';
 import { NotificationVerifier } from './wechatpay/notification.js';
 
@@ -23,7 +23,7 @@ export interface MemberCard {
   /** The @koa/router instance, to nest it in a host router. */
   readonly router: Router;
   /** The store in use (initialised on first request, or by ready()). */
-  readonly store: Store;
+  readonly store: CardStore;
   /**
    * Merchant operations: balance, points, level and membership-number changes, exact under
    * retries (docs/operations.md).
@@ -35,7 +35,7 @@ export interface MemberCard {
   readonly options: Readonly<ResolvedMemberCardOptions>;
   /** Initialises the store now instead of on the first request. */
   ready(): Promise<void>;
-  /** Closes the store, when it was made from a URL (a Store object passed in is the host's to close). */
+  /** Closes the store when we made it (from a URL or engine options); a store object passed in is the host's. */
   close(): Promise<void>;
 }
 
@@ -46,9 +46,9 @@ export interface MemberCard {
 export function memberCard(options: MemberCardOptions): MemberCard {
   const { options: resolved, keys } = resolveOptions(options);
   const { log } = resolved;
-  const store = createStore(resolved.store);
-  // A store passed in as an object belongs to the host (it may share it): only close our own.
-  const ownsStore = typeof resolved.store === 'string';
+  const store = storeForRole(resolved.store, 'card');
+  // A store object passed in belongs to the host (it may share it): only close our own.
+  const ownsStore = store !== resolved.store;
   const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;
   // The keys go to these two only: resolved (cards.options) holds none.
   const { privateKey, certs, apiv3Key } = keys;

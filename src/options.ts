@@ -6,7 +6,8 @@ import { defaultsOf, schemaOf } from './options/compile.js';
 import type { Resolved } from './options/declare.js';
 import { MEMBER_CARD_OPTIONS } from './options/member-card.js';
 import { validateOptions } from './options/validate.js';
-import type { Store, UserIdentity } from './store/types.js';
+import type { StoreSpec } from './store/options.js';
+import type { CardStore, UserIdentity } from './store/types.js';
 import { loadPrivateKey, loadPublicKey, type KeyInput } from './wechatpay/keys.js';
 
 // memberCard()'s options: the types a host writes, the type of `cards.options`, and how the one
@@ -83,7 +84,7 @@ export interface MemberCardOptions {
   cardId: string;
   appid: string;
   wechatpay: WechatpayOptions;
-  store?: string | Store;
+  store?: StoreSpec<CardStore>;
   identity?: IdentityResolver;
   resolveCode?: CodeResolver;
   selfService?: SelfServiceOptions;

@@ -1,7 +1,7 @@
 import type { CardCache } from './cache/card-cache.js';
 import type { Log } from './log.js';
 import type { ResolvedMemberCardOptions } from './options.js';
-import type { Store } from './store/types.js';
+import type { CardStore } from './store/types.js';
 import type { WechatpayClient } from './wechatpay/client.js';
 import type { NotificationVerifier } from './wechatpay/notification.js';
 
@@ -9,7 +9,7 @@ import type { NotificationVerifier } from './wechatpay/notification.js';
 export interface Runtime {
   options: ResolvedMemberCardOptions;
   /** The store, initialised on first use (and again after a failed init). */
-  store: () => Promise<Store>;
+  store: () => Promise<CardStore>;
   client: WechatpayClient;
   verifier: NotificationVerifier;
   /** Card reads, shared and briefly kept; invalidated by our own changes and by notifications. */

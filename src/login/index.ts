@@ -4,9 +4,9 @@ import type { Context, Middleware, Next } from 'koa';
 import { errorHandler, MemberCardError } from '../errors.js';
 import { errorName } from '../log.js';
 import { jsonBody } from '../routes/body.js';
-import { createStore } from '../store/index.js';
+import { storeForRole } from '../store/create-store.js';
 import { ReadCache } from '../cache/read-cache.js';
-import type { Session, Store } from '../store/types.js';
+import type { LoginStore, Session } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
 import { resolveLoginOptions, type WechatLoginOptions } from './options.js';
 
@@ -19,7 +19,7 @@ export interface WechatLogin {
   /** Reads `Authorization: Bearer <token>` and sets ctx.state.user = {openid, unionid?}. */
   middleware(): Middleware;
   readonly router: Router;
-  readonly store: Store;
+  readonly store: LoginStore;
   close(): Promise<void>;
 }
 
@@ -36,11 +36,12 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  */
 export function wechatLogin(options: WechatLoginOptions): WechatLogin {
   const o = resolveLoginOptions(options);
-  const store = createStore(o.store);
-  const ownsStore = typeof o.store === 'string';
-  // Store.init() is idempotent and retries after a failure (see memberCard()).
-  const storeReady = async (): Promise<Store> => {
-    await store.init();
+  const store = storeForRole(o.store, 'login');
+  const ownsStore = store !== o.store;
+  // init() is idempotent and retries after a failure (see memberCard()); a host's session store
+  // may have none.
+  const storeReady = async (): Promise<LoginStore> => {
+    await store.init?.();
     return store;
   };
 
@@ -113,7 +114,7 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     router,
     store,
     close: async () => {
-      if (ownsStore) await store.close();
+      if (ownsStore) await store.close?.();
     },
   };
 }

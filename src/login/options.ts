@@ -4,7 +4,8 @@ import { schemaOf } from '../options/compile.js';
 import type { Declaration, Resolved } from '../options/declare.js';
 import { baseUrl, DEFAULT_STORE, id, ms, storeOption } from '../options/schemas.js';
 import { validateOptions } from '../options/validate.js';
-import type { Store } from '../store/types.js';
+import type { StoreSpec } from '../store/options.js';
+import type { LoginStore } from '../store/types.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -12,7 +13,7 @@ const DAY = 24 * 3600 * 1000;
 export interface WechatLoginOptions {
   appid: string;
   secret: string;
-  store?: string | Store;
+  store?: StoreSpec<LoginStore>;
   baseURL?: string;
   sessionTtlMs?: number;
   /** @deprecated The older name of `sessionTtlMs`, in seconds. */
@@ -39,8 +40,8 @@ export const WECHAT_LOGIN_OPTIONS = {
     schema: storeOption,
     default: DEFAULT_STORE,
     doc: {
-      en: 'a store URL or a `Store` object: share the member-card one',
-      zh: '存储 URL 或 `Store` 对象：与会员卡共用同一个',
+      en: 'a store URL, engine options, or an object with the session methods: share the member-card one',
+      zh: '存储 URL、引擎配置，或带会话方法的对象：与会员卡共用同一个',
     },
   },
   baseURL: {

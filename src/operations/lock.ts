@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemberCardError } from '../errors.js';
-import type { Store } from '../store/types.js';
+import type { LockStore } from '../store/types.js';
 
 export interface HeldLock {
   lock: string;
@@ -26,7 +26,7 @@ export class CardLocks {
 
   constructor(private readonly settings: { lockTtlMs: number; lockWaitMs: number }) {}
 
-  async run<T>(store: Store, name: string, fn: (held: HeldLock) => Promise<T>): Promise<T> {
+  async run<T>(store: LockStore, name: string, fn: (held: HeldLock) => Promise<T>): Promise<T> {
     const { lockTtlMs, lockWaitMs } = this.settings;
     const deadline = Date.now() + lockWaitMs;
     const previous = this.#queues.get(name) ?? Promise.resolve();

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { ERRORS, MemberCardError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { resolveCode } from '../identity.js';
 import type { Runtime } from '../runtime.js';
-import type { Operation, OperationKind, Store, UserIdentity } from '../store/types.js';
+import type { BindingStore, JournalStore, Operation, OperationKind, UserIdentity } from '../store/types.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CardLocks, type HeldLock } from './lock.js';
 import type {
@@ -94,7 +94,7 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
   }
 
   async function resolveTarget(
-    store: Store,
+    store: BindingStore,
     target: { code: string } | { user: UserIdentity },
     ctx: Context | undefined,
   ) {
@@ -114,7 +114,7 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
    * numbers) and records what WeChat Pay said. Resolves with the final entry, or rejects with the
    * upstream error when the outcome is unknown (timeout, 5xx, reset): the entry stays pending.
    */
-  async function send(store: Store, op: Operation): Promise<Operation> {
+  async function send(store: JournalStore, op: Operation): Promise<Operation> {
     try {
       if (op.kind === 'points') {
         await rt.client.updateRights(cardId, op.code, {
@@ -169,13 +169,13 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
    * Settles every pending entry of the card before anything new is computed from a fresh read:
    * a change that may have been applied must be known before the next "before" value is.
    */
-  async function settlePending(store: Store, code: string): Promise<void> {
+  async function settlePending(store: JournalStore, code: string): Promise<void> {
     for (const op of await store.listPendingOperations(cardId, code)) await send(store, op);
   }
 
   /** Under the card's lock: read, compute, journal (fenced), send, record. */
   async function prepareAndSend(
-    store: Store,
+    store: JournalStore,
     held: HeldLock,
     code: string,
     oaOpenid: string | undefined,

@@ -115,8 +115,8 @@ export const MEMBER_CARD_OPTIONS = {
     schema: storeOption,
     default: DEFAULT_STORE,
     doc: {
-      en: '`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, or a `Store` object',
-      zh: '`memory:`、`sqlite:…`、`postgres://…`、`redis://…` 或一个 `Store` 对象',
+      en: "`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, engine options (`{ engine: 'postgres', pool }`, …) or a store object ([stores](docs/stores.md))",
+      zh: "`memory:`、`sqlite:…`、`postgres://…`、`redis://…`、引擎配置（`{ engine: 'postgres', pool }` 等）或存储对象（[存储](docs/stores.zh-CN.md)）",
     },
   },
   identity: {

@@ -1,6 +1,6 @@
 import { KeyObject } from 'node:crypto';
 import Joi from 'joi';
-import { isStore } from '../store/is-store.js';
+import { isStoreSpec } from '../store/options.js';
 
 // joi checks that more than one option (or both factories) use.
 
@@ -31,12 +31,15 @@ export const keyInput = Joi.any()
   )
   .messages({ 'key.type': 'must be PEM text, a Buffer, a KeyObject or a file path' });
 
-/** A store URL or a Store object; shared by memberCard() and wechatLogin(). */
+/**
+ * A store URL, engine options or a store object; shared by memberCard() and wechatLogin(). Which
+ * methods an object needs depends on the role it is passed for: that is checked when the store is made.
+ */
 export const storeOption = Joi.any()
   .custom((value: unknown, helpers) =>
-    (typeof value === 'string' && value.length > 0) || isStore(value) ? value : helpers.error('store.type'),
+    isStoreSpec(value) ? value : helpers.error('store.type'),
   )
-  .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…) or a Store object' });
+  .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…), engine options or a store object' });
 
 /** Where both factories keep their data unless told otherwise, so that by default they share it. */
 export const DEFAULT_STORE = 'sqlite:./data/membercard.db';

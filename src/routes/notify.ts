@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import type { NotificationEffect } from '../store/types.js';
+import type { NotificationEffect, NotificationStore } from '../store/types.js';
 import { isSafeSegment } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
@@ -66,7 +66,7 @@ export function mountNotify(router: Router, rt: Runtime): void {
       throw err;
     }
     const effect = effectOf(notification, rt.options.cardId);
-    const store = await rt.store();
+    const store: NotificationStore = await rt.store();
     const { payload } = notification;
     const first = await store.applyNotification(
       {

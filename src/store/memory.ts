@@ -1,250 +1,248 @@
 import { mergeBind } from './effect.js';
+import { Lifecycle } from './lifecycle.js';
+import { checkStoreOptions, type MemoryStoreOptions } from './options.js';
 import { auditOf } from './rows.js';
-import type {
-  AuditEntry,
-  Binding,
-  InsertOperationResult,
-  Operation,
-  NotificationEffect,
-  NotificationRecord,
-  Session,
-  Store,
-  UserIdentity,
-} from './types.js';
-import { storeClosed } from './unavailable.js';
+import type * as T from './types.js';
 
-export interface MemoryStoreOptions {
-  /** How often expired sessions and outer_str values are dropped, in ms (default 60 s). */
-  sweepIntervalMs?: number;
-}
-
-interface PendingOuterStr extends UserIdentity {
+interface PendingOuterStr extends T.UserIdentity {
   expiresAt: number;
 }
 
-const bindingKey = (cardId: string, code: string): string => JSON.stringify([cardId, code]);
+const pairKey = (a: string, b: string): string => JSON.stringify([a, b]);
 
-/**
- * Everything in this process's memory: for tests and single-instance demos; lost on restart.
- * Each method runs synchronously between awaits, which is what makes it atomic here.
- */
-export class MemoryStore implements Store {
-  readonly #bindings = new Map<string, Binding>();
-  readonly #outerStrs = new Map<string, PendingOuterStr>();
-  readonly #notifications = new Map<string, NotificationRecord>();
-  readonly #sessions = new Map<string, Session>();
-  readonly #locks = new Map<string, { token: string; expiresAt: number }>();
-  readonly #operations = new Map<string, Operation>();
-  readonly #audit = new Map<string, AuditEntry[]>();
-  readonly #sweepIntervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+/** Everything a MemoryStore holds; dropped on close(). */
+class Tables {
+  readonly bindings = new Map<string, T.Binding>();
+  readonly outerStrs = new Map<string, PendingOuterStr>();
+  readonly notifications = new Map<string, T.NotificationRecord>();
+  readonly sessions = new Map<string, T.Session>();
+  readonly locks = new Map<string, { token: string; expiresAt: number }>();
+  readonly operations = new Map<string, T.Operation>();
+  readonly audit = new Map<string, T.AuditEntry[]>();
 
-  constructor(options: MemoryStoreOptions = {}) {
-    this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  /** Expiry is checked on read; the sweep only bounds memory. */
+  sweep(now: number): void {
+    for (const [k, v] of this.outerStrs) if (v.expiresAt <= now) this.outerStrs.delete(k);
+    for (const [k, v] of this.sessions) if (v.expiresAt <= now) this.sessions.delete(k);
+    for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k);
   }
 
-  async init(): Promise<void> {
-    this.#open();
-    if (this.#timer) return;
-    // Expiry is checked on read; the sweep only bounds memory. unref: it must not keep Node alive.
-    this.#timer = setInterval(() => this.#sweep(Date.now()), this.#sweepIntervalMs);
-    this.#timer.unref();
-  }
-
-  async ping(): Promise<void> {
-    this.#open();
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
-
-  async findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined> {
-    this.#open();
-    return this.#latestActive(cardId, (b) => b.userOpenid === userOpenid);
-  }
-
-  async findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined> {
-    this.#open();
-    return this.#latestActive(cardId, (b) => b.unionid === unionid);
-  }
-
-  async getBinding(cardId: string, code: string): Promise<Binding | undefined> {
-    this.#open();
-    const binding = this.#bindings.get(bindingKey(cardId, code));
-    return binding && { ...binding };
-  }
-
-  async flagBinding(cardId: string, code: string): Promise<void> {
-    this.#open();
-    this.#setStatus(cardId, code, 'flagged', Date.now());
-  }
-
-  async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
-    this.#open();
-    const pending: PendingOuterStr = { openid: user.openid, expiresAt };
-    if (user.unionid) pending.unionid = user.unionid;
-    this.#outerStrs.set(outerStr, pending);
-  }
-
-  async applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean> {
-    this.#open();
-    if (this.#notifications.has(record.id)) return false;
-    const now = Date.now();
-    this.#notifications.set(record.id, { ...record });
-    if (effect.kind === 'bind') {
-      let outer: UserIdentity | undefined;
-      if (effect.outerStr !== undefined) {
-        const pending = this.#outerStrs.get(effect.outerStr);
-        if (pending && pending.expiresAt > now) {
-          this.#outerStrs.delete(effect.outerStr);
-          outer = pending;
-        }
-      }
-      const key = bindingKey(effect.cardId, effect.code);
-      this.#bindings.set(key, mergeBind(this.#bindings.get(key), effect, outer, now));
-    } else if (effect.kind === 'retire') {
-      this.#setStatus(effect.cardId, effect.code, 'retired', now);
-    }
-    return true;
-  }
-
-  async getNotification(id: string): Promise<NotificationRecord | undefined> {
-    this.#open();
-    const record = this.#notifications.get(id);
-    return record && { ...record };
-  }
-
-  async putSession(tokenHash: string, session: Session): Promise<void> {
-    this.#open();
-    this.#sessions.set(tokenHash, { ...session });
-  }
-
-  async getSession(tokenHash: string): Promise<Session | undefined> {
-    this.#open();
-    const session = this.#sessions.get(tokenHash);
-    if (!session) return undefined;
-    if (session.expiresAt <= Date.now()) {
-      this.#sessions.delete(tokenHash);
-      return undefined;
-    }
-    return { ...session };
-  }
-
-  async deleteSession(tokenHash: string): Promise<void> {
-    this.#open();
-    this.#sessions.delete(tokenHash);
-  }
-
-  async acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    this.#open();
-    const now = Date.now();
-    const held = this.#locks.get(name);
-    if (held && held.expiresAt > now) return false;
-    this.#locks.set(name, { token, expiresAt: now + ttlMs });
-    return true;
-  }
-
-  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    this.#open();
-    const now = Date.now();
-    const held = this.#locks.get(name);
-    if (!held || held.token !== token || held.expiresAt <= now) return false;
-    held.expiresAt = now + ttlMs;
-    return true;
-  }
-
-  async releaseLock(name: string, token: string): Promise<boolean> {
-    this.#open();
-    const held = this.#locks.get(name);
-    if (!held || held.token !== token) return false;
-    this.#locks.delete(name);
-    return held.expiresAt > Date.now();
-  }
-
-  async insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
-    this.#open();
-    const key = bindingKey(operation.cardId, operation.requestId);
-    const existing = this.#operations.get(key);
-    if (existing) return { outcome: 'exists', operation: copyOperation(existing) };
-    const held = this.#locks.get(fence.lock);
-    if (!held || held.token !== fence.token || held.expiresAt <= Date.now()) return { outcome: 'lock_lost' };
-    this.#operations.set(key, copyOperation(operation));
-    return { outcome: 'inserted' };
-  }
-
-  async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
-    this.#open();
-    const op = this.#operations.get(bindingKey(cardId, requestId));
-    return op && copyOperation(op);
-  }
-
-  async finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
-    this.#open();
-    const op = this.#operations.get(bindingKey(cardId, requestId));
-    if (!op) return { changed: false, operation: undefined };
-    if (op.state !== 'pending') return { changed: false, operation: copyOperation(op) };
-    const now = Date.now();
-    op.state = outcome.state;
-    op.updatedAt = now;
-    if (outcome.state === 'failed') op.error = { ...outcome.error };
-    else {
-      const key = bindingKey(op.cardId, op.code);
-      const trail = this.#audit.get(key) ?? [];
-      trail.push(auditOf(op, now));
-      this.#audit.set(key, trail);
-    }
-    return { changed: true, operation: copyOperation(op) };
-  }
-
-  async listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
-    this.#open();
-    return [...this.#operations.values()]
-      .filter((op) => op.cardId === cardId && op.code === code && op.state === 'pending')
-      .sort((a, b) => a.createdAt - b.createdAt)
-      .map(copyOperation);
-  }
-
-  async listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
-    this.#open();
-    const trail = this.#audit.get(bindingKey(cardId, code)) ?? [];
-    return (limit > 0 ? trail.slice(-limit) : []).reverse().map((e) => ({ ...e }));
-  }
-
-  #open(): void {
-    if (this.#closed) throw storeClosed();
-  }
-
-  #latestActive(cardId: string, matches: (b: Binding) => boolean): Binding | undefined {
-    let best: Binding | undefined;
-    for (const b of this.#bindings.values()) {
+  latestActive(cardId: string, matches: (b: T.Binding) => boolean): T.Binding | undefined {
+    let best: T.Binding | undefined;
+    for (const b of this.bindings.values()) {
       if (b.cardId !== cardId || b.status !== 'active' || !matches(b)) continue;
       if (!best || b.updatedAt >= best.updatedAt) best = b;
     }
     return best && { ...best };
   }
 
-  #setStatus(cardId: string, code: string, status: Binding['status'], now: number): void {
-    const binding = this.#bindings.get(bindingKey(cardId, code));
+  setStatus(cardId: string, code: string, status: T.BindingStatus, now: number): void {
+    const binding = this.bindings.get(pairKey(cardId, code));
     if (!binding) return;
     binding.status = status;
     binding.updatedAt = now;
   }
 
-  #sweep(now: number): void {
-    for (const [k, v] of this.#outerStrs) if (v.expiresAt <= now) this.#outerStrs.delete(k);
-    for (const [k, v] of this.#sessions) if (v.expiresAt <= now) this.#sessions.delete(k);
-    for (const [k, v] of this.#locks) if (v.expiresAt <= now) this.#locks.delete(k);
+  holds(fence: { lock: string; token: string }, now: number): boolean {
+    const held = this.locks.get(fence.lock);
+    return !!held && held.token === fence.token && held.expiresAt > now;
   }
 }
 
-function copyOperation(op: Operation): Operation {
+/**
+ * Everything in this process's memory: for tests and single-instance demos; lost on restart.
+ * Each call runs synchronously once it has the tables, which is what makes it atomic here.
+ */
+export class MemoryStore implements T.Store {
+  readonly #life: Lifecycle<Tables>;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    checkStoreOptions('memory', options);
+    const tables = new Tables();
+    this.#life = new Lifecycle({
+      open: async () => tables,
+      shut: () => undefined,
+      wrap: (err) => err,
+      sweep: { everyMs: options.sweepIntervalMs ?? 60_000, run: (t) => t.sweep(Date.now()) },
+    });
+  }
+
+  init(): Promise<void> {
+    return this.#life.init();
+  }
+
+  ping(): Promise<void> {
+    return this.#life.run(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return this.#life.close();
+  }
+
+  findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {
+    return this.#life.run((t) => t.latestActive(cardId, (b) => b.userOpenid === userOpenid));
+  }
+
+  findBindingByUnionid(cardId: string, unionid: string): Promise<T.Binding | undefined> {
+    return this.#life.run((t) => t.latestActive(cardId, (b) => b.unionid === unionid));
+  }
+
+  getBinding(cardId: string, code: string): Promise<T.Binding | undefined> {
+    return this.#life.run((t) => {
+      const binding = t.bindings.get(pairKey(cardId, code));
+      return binding && { ...binding };
+    });
+  }
+
+  flagBinding(cardId: string, code: string): Promise<void> {
+    return this.#life.run((t) => t.setStatus(cardId, code, 'flagged', Date.now()));
+  }
+
+  putOuterStr(outerStr: string, user: T.UserIdentity, expiresAt: number): Promise<void> {
+    return this.#life.run((t) => {
+      const pending: PendingOuterStr = { openid: user.openid, expiresAt };
+      if (user.unionid) pending.unionid = user.unionid;
+      t.outerStrs.set(outerStr, pending);
+    });
+  }
+
+  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+    return this.#life.run((t) => {
+      if (t.notifications.has(record.id)) return false;
+      const now = Date.now();
+      t.notifications.set(record.id, { ...record });
+      if (effect.kind === 'bind') {
+        let outer: T.UserIdentity | undefined;
+        if (effect.outerStr !== undefined) {
+          const pending = t.outerStrs.get(effect.outerStr);
+          if (pending && pending.expiresAt > now) {
+            t.outerStrs.delete(effect.outerStr);
+            outer = pending;
+          }
+        }
+        const key = pairKey(effect.cardId, effect.code);
+        t.bindings.set(key, mergeBind(t.bindings.get(key), effect, outer, now));
+      } else if (effect.kind === 'retire') {
+        t.setStatus(effect.cardId, effect.code, 'retired', now);
+      }
+      return true;
+    });
+  }
+
+  getNotification(id: string): Promise<T.NotificationRecord | undefined> {
+    return this.#life.run((t) => {
+      const record = t.notifications.get(id);
+      return record && { ...record };
+    });
+  }
+
+  putSession(tokenHash: string, session: T.Session): Promise<void> {
+    return this.#life.run((t) => {
+      t.sessions.set(tokenHash, { ...session });
+    });
+  }
+
+  getSession(tokenHash: string): Promise<T.Session | undefined> {
+    return this.#life.run((t) => {
+      const session = t.sessions.get(tokenHash);
+      if (!session) return undefined;
+      if (session.expiresAt <= Date.now()) {
+        t.sessions.delete(tokenHash);
+        return undefined;
+      }
+      return { ...session };
+    });
+  }
+
+  deleteSession(tokenHash: string): Promise<void> {
+    return this.#life.run((t) => {
+      t.sessions.delete(tokenHash);
+    });
+  }
+
+  acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.#life.run((t) => {
+      const now = Date.now();
+      const held = t.locks.get(name);
+      if (held && held.expiresAt > now) return false;
+      t.locks.set(name, { token, expiresAt: now + ttlMs });
+      return true;
+    });
+  }
+
+  extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.#life.run((t) => {
+      const now = Date.now();
+      const held = t.locks.get(name);
+      if (!held || !t.holds({ lock: name, token }, now)) return false;
+      held.expiresAt = now + ttlMs;
+      return true;
+    });
+  }
+
+  releaseLock(name: string, token: string): Promise<boolean> {
+    return this.#life.run((t) => {
+      const held = t.locks.get(name);
+      if (!held || held.token !== token) return false;
+      t.locks.delete(name);
+      return held.expiresAt > Date.now();
+    });
+  }
+
+  insertOperation(operation: T.Operation, fence: { lock: string; token: string }): Promise<T.InsertOperationResult> {
+    return this.#life.run((t): T.InsertOperationResult => {
+      const key = pairKey(operation.cardId, operation.requestId);
+      const existing = t.operations.get(key);
+      if (existing) return { outcome: 'exists', operation: copyOperation(existing) };
+      if (!t.holds(fence, Date.now())) return { outcome: 'lock_lost' };
+      t.operations.set(key, copyOperation(operation));
+      return { outcome: 'inserted' };
+    });
+  }
+
+  getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
+    return this.#life.run((t) => {
+      const op = t.operations.get(pairKey(cardId, requestId));
+      return op && copyOperation(op);
+    });
+  }
+
+  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
+    return this.#life.run((t) => {
+      const op = t.operations.get(pairKey(cardId, requestId));
+      if (!op) return { changed: false, operation: undefined };
+      if (op.state !== 'pending') return { changed: false, operation: copyOperation(op) };
+      const now = Date.now();
+      op.state = outcome.state;
+      op.updatedAt = now;
+      if (outcome.state === 'failed') op.error = { ...outcome.error };
+      else {
+        const key = pairKey(op.cardId, op.code);
+        const trail = t.audit.get(key) ?? [];
+        trail.push(auditOf(op, now));
+        t.audit.set(key, trail);
+      }
+      return { changed: true, operation: copyOperation(op) };
+    });
+  }
+
+  listPendingOperations(cardId: string, code: string): Promise<T.Operation[]> {
+    return this.#life.run((t) =>
+      [...t.operations.values()]
+        .filter((op) => op.cardId === cardId && op.code === code && op.state === 'pending')
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .map(copyOperation),
+    );
+  }
+
+  listAudit(cardId: string, code: string, limit: number): Promise<T.AuditEntry[]> {
+    return this.#life.run((t) => {
+      const trail = t.audit.get(pairKey(cardId, code)) ?? [];
+      return (limit > 0 ? trail.slice(-limit) : []).reverse().map((e) => ({ ...e }));
+    });
+  }
+}
+
+function copyOperation(op: T.Operation): T.Operation {
   return op.error ? { ...op, error: { ...op.error } } : { ...op };
 }

@@ -1,55 +1,10 @@
-import type { Pool, PoolClient, PoolConfig } from 'pg';
-import { OptionsError } from '../errors.js';
-import { interopDefault, loadOptional, redactUrl } from './optional-dependency.js';
-import {
-  encodeValue,
-  OPERATION_COLUMNS,
-  operationParams,
-  toAudit,
-  toBinding,
-  toNotification,
-  toOperation,
-  toSession,
-  type AuditRow,
-  type BindingRow,
-  type NotificationRow,
-  type OperationRow,
-  type SessionRow,
-} from './rows.js';
-import type {
-  AuditEntry,
-  Binding,
-  InsertOperationResult,
-  Operation,
-  NotificationEffect,
-  NotificationRecord,
-  Session,
-  Store,
-  UserIdentity,
-} from './types.js';
-import { InitOnce, storeClosed, storeUnavailable } from './unavailable.js';
-
-export interface PostgresStoreOptions {
-  /** postgres://user:password@host:port/database */
-  connectionString: string;
-  /** The schema our tables live in; created if missing (default 'public'). */
-  schema?: string;
-  /** Pool size per process (default 10). */
-  max?: number;
-  /** Give up connecting after this many ms (default 3000). */
-  connectTimeoutMs?: number;
-  /**
-   * Give up on a query after this many ms (default 4000): the server cancels it (statement_timeout)
-   * and, should the server not answer at all, the client gives up 1 s later (query_timeout).
-   */
-  queryTimeoutMs?: number;
-  /** Called with errors of idle pooled connections (which are otherwise ignored: the pool replaces them). */
-  onError?: (err: Error) => void;
-  /** Extra pg Pool settings, applied last. */
-  pool?: PoolConfig;
-}
-
-type PgModule = typeof import('pg');
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { loadPgPool, type PgPoolConstructor } from './drivers.js';
+import { Lifecycle } from './lifecycle.js';
+import { checkStoreOptions, type PostgresConnectionOptions, type PostgresStoreOptions } from './options.js';
+import * as sqlRows from './rows.js';
+import type * as T from './types.js';
+import { storeUnavailable } from './unavailable.js';
 
 /** Serialises schema setup across processes: (our constant, hash of the schema name). */
 const LOCK_NAMESPACE = 0x4d435244; // 'MCRD'
@@ -68,8 +23,10 @@ const MIGRATIONS: ((s: string) => string)[] = [
       updated_at BIGINT NOT NULL,
       PRIMARY KEY (card_id, code)
     );
-    CREATE INDEX IF NOT EXISTS bindings_by_user ON ${s}.bindings (card_id, user_openid, updated_at DESC) WHERE status = 'active';
-    CREATE INDEX IF NOT EXISTS bindings_by_unionid ON ${s}.bindings (card_id, unionid, updated_at DESC) WHERE status = 'active';
+    CREATE INDEX IF NOT EXISTS bindings_by_user ON ${s}.bindings (card_id, user_openid, updated_at DESC)
+      WHERE status = 'active';
+    CREATE INDEX IF NOT EXISTS bindings_by_unionid ON ${s}.bindings (card_id, unionid, updated_at DESC)
+      WHERE status = 'active';
     CREATE TABLE IF NOT EXISTS ${s}.outer_strs (
       outer_str TEXT PRIMARY KEY,
       openid TEXT NOT NULL,
@@ -115,7 +72,8 @@ const MIGRATIONS: ((s: string) => string)[] = [
       updated_at BIGINT NOT NULL,
       PRIMARY KEY (card_id, request_id)
     );
-    CREATE INDEX IF NOT EXISTS operations_pending ON ${s}.operations (card_id, code, created_at) WHERE state = 'pending';
+    CREATE INDEX IF NOT EXISTS operations_pending ON ${s}.operations (card_id, code, created_at)
+      WHERE state = 'pending';
     CREATE TABLE IF NOT EXISTS ${s}.audit_log (
       id BIGSERIAL PRIMARY KEY,
       card_id TEXT NOT NULL,
@@ -163,25 +121,24 @@ const orNull = (v: string | undefined): string | null => v || null;
  * statement or one transaction; concurrent instances are serialised by row locks / unique
  * indexes, never by reading first and writing later.
  */
-export class PostgresStore implements Store {
-  readonly #options: PostgresStoreOptions;
+export class PostgresStore implements T.Store {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;
-  readonly #init = new InitOnce(() => this.#connect());
-  #pool: Pool | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #life: Lifecycle<Pool>;
 
   constructor(options: PostgresStoreOptions) {
-    this.#options = options;
+    checkStoreOptions('postgres', options);
     this.#schema = options.schema ?? 'public';
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.#schema)) {
-      throw new OptionsError(
-        `schema must be a plain PostgreSQL identifier (letters, digits, _), got ${JSON.stringify(this.#schema)}`,
-      );
-    }
     this.#s = `"${this.#schema}"`;
+    // The host's own pool is the host's to end; ours is ended by close().
+    const hostPool = options.pool;
+    this.#life = new Lifecycle({
+      open: () => this.#open(options),
+      shut: (pool) => (pool === hostPool ? undefined : pool.end()),
+      wrap,
+      sweep: { everyMs: 600_000, run: (pool) => this.#sweep(pool) },
+    });
   }
 
   get schema(): string {
@@ -189,37 +146,31 @@ export class PostgresStore implements Store {
   }
 
   init(): Promise<void> {
-    if (this.#closed) return Promise.reject(storeClosed());
-    return this.#init.call();
+    return this.#life.init();
   }
 
   async ping(): Promise<void> {
     await this.#query('SELECT 1');
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    const pool = this.#pool;
-    this.#pool = undefined;
-    await pool?.end();
+  close(): Promise<void> {
+    return this.#life.close();
   }
 
-  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined> {
+  findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {
     return this.#latestActive('user_openid', cardId, userOpenid);
   }
 
-  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined> {
+  findBindingByUnionid(cardId: string, unionid: string): Promise<T.Binding | undefined> {
     return this.#latestActive('unionid', cardId, unionid);
   }
 
-  async getBinding(cardId: string, code: string): Promise<Binding | undefined> {
-    const rows = await this.#query<BindingRow>(`SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`, [
-      cardId,
-      code,
-    ]);
-    return rows[0] && toBinding(rows[0]);
+  async getBinding(cardId: string, code: string): Promise<T.Binding | undefined> {
+    const rows = await this.#query<sqlRows.BindingRow>(
+      `SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND code = $2`,
+      [cardId, code],
+    );
+    return rows[0] && sqlRows.toBinding(rows[0]);
   }
 
   async flagBinding(cardId: string, code: string): Promise<void> {
@@ -229,15 +180,16 @@ export class PostgresStore implements Store {
     );
   }
 
-  async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
+  async putOuterStr(outerStr: string, user: T.UserIdentity, expiresAt: number): Promise<void> {
     await this.#query(
       `INSERT INTO ${this.#s}.outer_strs (outer_str, openid, unionid, expires_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (outer_str) DO UPDATE SET openid = EXCLUDED.openid, unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at`,
+       ON CONFLICT (outer_str) DO UPDATE SET
+         openid = EXCLUDED.openid, unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at`,
       [outerStr, user.openid, orNull(user.unionid), expiresAt],
     );
   }
 
-  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean> {
+  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
     const s = this.#s;
     return this.#transaction(async (client) => {
       const now = Date.now();
@@ -262,7 +214,8 @@ export class PostgresStore implements Store {
         // The merge happens inside the upsert against the locked current row, so a concurrent
         // update of the same code cannot be lost.
         await client.query(
-          `INSERT INTO ${s}.bindings AS b (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
+          `INSERT INTO ${s}.bindings AS b
+             (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
            VALUES ($1, $2, COALESCE($3::text, $6::text), $4, $5, 'active', $7, $7)
            ON CONFLICT (card_id, code) DO UPDATE SET
              unionid = COALESCE($3::text, b.unionid, $6::text),
@@ -290,25 +243,28 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getNotification(id: string): Promise<NotificationRecord | undefined> {
-    const rows = await this.#query<NotificationRow>(`SELECT * FROM ${this.#s}.notifications WHERE id = $1`, [id]);
-    return rows[0] && toNotification(rows[0]);
+  async getNotification(id: string): Promise<T.NotificationRecord | undefined> {
+    const rows = await this.#query<sqlRows.NotificationRow>(`SELECT * FROM ${this.#s}.notifications WHERE id = $1`, [
+      id,
+    ]);
+    return rows[0] && sqlRows.toNotification(rows[0]);
   }
 
-  async putSession(tokenHash: string, session: Session): Promise<void> {
+  async putSession(tokenHash: string, session: T.Session): Promise<void> {
     await this.#query(
       `INSERT INTO ${this.#s}.sessions (token_hash, openid, unionid, expires_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (token_hash) DO UPDATE SET openid = EXCLUDED.openid, unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at`,
+       ON CONFLICT (token_hash) DO UPDATE SET
+         openid = EXCLUDED.openid, unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at`,
       [tokenHash, session.openid, orNull(session.unionid), session.expiresAt],
     );
   }
 
-  async getSession(tokenHash: string): Promise<Session | undefined> {
-    const rows = await this.#query<SessionRow>(
+  async getSession(tokenHash: string): Promise<T.Session | undefined> {
+    const rows = await this.#query<sqlRows.SessionRow>(
       `SELECT openid, unionid, expires_at FROM ${this.#s}.sessions WHERE token_hash = $1 AND expires_at > $2`,
       [tokenHash, Date.now()],
     );
-    return rows[0] && toSession(rows[0]);
+    return rows[0] && sqlRows.toSession(rows[0]);
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
@@ -329,7 +285,8 @@ export class PostgresStore implements Store {
 
   async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
     const rows = await this.#query(
-      `UPDATE ${this.#s}.op_locks SET expires_at = ${NOW_MS} + $3 WHERE name = $1 AND token = $2 AND expires_at > ${NOW_MS} RETURNING name`,
+      `UPDATE ${this.#s}.op_locks SET expires_at = ${NOW_MS} + $3
+       WHERE name = $1 AND token = $2 AND expires_at > ${NOW_MS} RETURNING name`,
       [name, token, Math.ceil(ttlMs)],
     );
     return rows.length === 1;
@@ -343,12 +300,12 @@ export class PostgresStore implements Store {
     return rows[0]?.live === true;
   }
 
-  insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
+  insertOperation(operation: T.Operation, fence: { lock: string; token: string }): Promise<T.InsertOperationResult> {
     const s = this.#s;
     const select = `SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`;
-    return this.#transaction(async (client): Promise<InsertOperationResult> => {
-      const existing = await client.query<OperationRow>(select, [operation.cardId, operation.requestId]);
-      if (existing.rows[0]) return { outcome: 'exists', operation: toOperation(existing.rows[0]) };
+    return this.#transaction(async (client): Promise<T.InsertOperationResult> => {
+      const existing = await client.query<sqlRows.OperationRow>(select, [operation.cardId, operation.requestId]);
+      if (existing.rows[0]) return { outcome: 'exists', operation: sqlRows.toOperation(existing.rows[0]) };
       // FOR UPDATE: a taker of an expired lease waits for our COMMIT, so it sees this entry
       // among the card's pending ones; or it took the lease first, and we see its token.
       const held = await client.query(
@@ -356,181 +313,106 @@ export class PostgresStore implements Store {
         [fence.lock, fence.token],
       );
       if (held.rowCount === 0) return { outcome: 'lock_lost' };
-      const params = operationParams(operation);
       const inserted = await client.query(
-        `INSERT INTO ${s}.operations (${OPERATION_COLUMNS}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')})
+        `INSERT INTO ${s}.operations ${sqlRows.columnsAndValues(sqlRows.OPERATION_COLUMNS, '$')}
          ON CONFLICT (card_id, request_id) DO NOTHING RETURNING request_id`,
-        params,
+        sqlRows.operationParams(operation),
       );
       if (inserted.rowCount === 1) return { outcome: 'inserted' };
-      const raced = await client.query<OperationRow>(select, [operation.cardId, operation.requestId]);
-      return { outcome: 'exists', operation: toOperation(raced.rows[0] as OperationRow) };
+      const raced = await client.query<sqlRows.OperationRow>(select, [operation.cardId, operation.requestId]);
+      return { outcome: 'exists', operation: sqlRows.toOperation(raced.rows[0] as sqlRows.OperationRow) };
     });
   }
 
-  async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
-    const rows = await this.#query<OperationRow>(
+  async getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
+    const rows = await this.#query<sqlRows.OperationRow>(
       `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND request_id = $2`,
       [cardId, requestId],
     );
-    return rows[0] && toOperation(rows[0]);
+    return rows[0] && sqlRows.toOperation(rows[0]);
   }
 
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
+  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
     const s = this.#s;
     return this.#transaction(async (client) => {
       const now = Date.now();
       const error = outcome.state === 'failed' ? outcome.error : undefined;
       // The row lock makes this a compare-and-set: of two finishers only one sees it pending.
-      const updated = await client.query<OperationRow>(
+      const updated = await client.query<sqlRows.OperationRow>(
         `UPDATE ${s}.operations SET state = $3, error_code = $4, error_message = $5, updated_at = $6
          WHERE card_id = $1 AND request_id = $2 AND state = 'pending' RETURNING *`,
         [cardId, requestId, outcome.state, error?.code ?? null, error?.message ?? null, now],
       );
       const row = updated.rows[0];
       if (!row) {
-        const current = await client.query<OperationRow>(
+        const current = await client.query<sqlRows.OperationRow>(
           `SELECT * FROM ${s}.operations WHERE card_id = $1 AND request_id = $2`,
           [cardId, requestId],
         );
-        return { changed: false, operation: current.rows[0] && toOperation(current.rows[0]) };
+        return { changed: false, operation: current.rows[0] && sqlRows.toOperation(current.rows[0]) };
       }
-      const op = toOperation(row);
+      const op = sqlRows.toOperation(row);
       if (op.state === 'applied') {
         await client.query(
-          `INSERT INTO ${s}.audit_log (card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            op.cardId,
-            op.code,
-            op.requestId,
-            op.kind,
-            op.actor ?? null,
-            op.amount ?? null,
-            op.value ?? null,
-            op.remark ?? null,
-            encodeValue(op.before),
-            encodeValue(op.after),
-            now,
-          ],
+          `INSERT INTO ${s}.audit_log ${sqlRows.columnsAndValues(sqlRows.AUDIT_COLUMNS, '$')}`,
+          sqlRows.auditParams(op, now),
         );
       }
       return { changed: true, operation: op };
     });
   }
 
-  async listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
-    const rows = await this.#query<OperationRow>(
-      `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND code = $2 AND state = 'pending' ORDER BY created_at, request_id`,
+  async listPendingOperations(cardId: string, code: string): Promise<T.Operation[]> {
+    const rows = await this.#query<sqlRows.OperationRow>(
+      `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND code = $2 AND state = 'pending'
+       ORDER BY created_at, request_id`,
       [cardId, code],
     );
-    return rows.map(toOperation);
+    return rows.map(sqlRows.toOperation);
   }
 
-  async listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
-    const rows = await this.#query<AuditRow>(
+  async listAudit(cardId: string, code: string, limit: number): Promise<T.AuditEntry[]> {
+    const rows = await this.#query<sqlRows.AuditRow>(
       `SELECT * FROM ${this.#s}.audit_log WHERE card_id = $1 AND code = $2 ORDER BY id DESC LIMIT $3`,
       [cardId, code, Math.max(0, Math.floor(limit))],
     );
-    return rows.map(toAudit);
+    return rows.map(sqlRows.toAudit);
   }
 
-  async #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<Binding | undefined> {
-    const rows = await this.#query<BindingRow>(
+  async #latestActive(
+    column: 'user_openid' | 'unionid',
+    cardId: string,
+    value: string,
+  ): Promise<T.Binding | undefined> {
+    const rows = await this.#query<sqlRows.BindingRow>(
       `SELECT * FROM ${this.#s}.bindings WHERE card_id = $1 AND ${column} = $2 AND status = 'active'
        ORDER BY updated_at DESC LIMIT 1`,
       [cardId, value],
     );
-    return rows[0] && toBinding(rows[0]);
+    return rows[0] && sqlRows.toBinding(rows[0]);
   }
 
-  async #ready(): Promise<Pool> {
-    if (this.#closed) throw storeClosed();
-    await this.#init.call();
-    if (!this.#pool) throw storeClosed();
-    return this.#pool;
+  #query<R extends QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return this.#life.run(async (pool) => (await pool.query<R>(sql, params)).rows);
   }
 
-  async #query<R extends object = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
-    const pool = await this.#ready();
-    try {
-      return (await pool.query<R & import('pg').QueryResultRow>(sql, params)).rows;
-    } catch (err) {
-      throw wrap(err);
+  #transaction<R>(fn: (client: PoolClient) => Promise<R>): Promise<R> {
+    return this.#life.run((pool) => transaction(pool, fn));
+  }
+
+  async #open(options: PostgresStoreOptions): Promise<Pool> {
+    if (options.pool) {
+      await this.#migrate(options.pool);
+      return options.pool;
     }
-  }
-
-  async #transaction<T>(fn: (client: PoolClient) => Promise<T>, pool?: Pool): Promise<T> {
-    const p = pool ?? (await this.#ready());
-    let client: PoolClient;
-    try {
-      client = await p.connect();
-    } catch (err) {
-      throw wrap(err);
-    }
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      if (isServerError(err)) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackErr) {
-          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-        }
-      } else {
-        // No answer from the server (reset, read timeout): the connection is gone or stuck, so
-        // don't wait another timeout for a ROLLBACK; dropping it makes the server roll back.
-        broken = err instanceof Error ? err : new Error(String(err));
-      }
-      throw wrap(err);
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  async #connect(): Promise<void> {
-    const { connectionString } = this.#options;
-    const mod = (await loadOptional('pg', redactUrl(connectionString), () => import('pg'))) as
-      PgModule | { default: PgModule };
-    const pg = interopDefault(mod);
-    const queryTimeoutMs = this.#options.queryTimeoutMs ?? 4000;
-    const pool = new pg.Pool({
-      connectionString,
-      max: this.#options.max ?? 10,
-      connectionTimeoutMillis: this.#options.connectTimeoutMs ?? 3000,
-      // Server-side limit, plus a slightly longer client-side one for a server that stops answering.
-      statement_timeout: queryTimeoutMs,
-      query_timeout: queryTimeoutMs + 1000,
-      idle_in_transaction_session_timeout: queryTimeoutMs * 2,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      application_name: 'koa-wechat-membercard',
-      ...this.#options.pool,
-    });
-    // An idle connection dying (server restart) must not crash the process; the pool replaces it.
-    pool.on('error', (err) => this.#options.onError?.(err));
+    const pool = ourPool(await loadPgPool(), options);
     try {
       await this.#migrate(pool);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
     }
-    if (this.#closed) {
-      // close() was called while we were connecting: don't leave a pool behind.
-      await pool.end().catch(() => undefined);
-      throw storeClosed();
-    }
-    this.#pool = pool;
-    this.#timer = setInterval(() => void this.#sweep(), 600_000);
-    this.#timer.unref();
+    return pool;
   }
 
   /**
@@ -539,7 +421,7 @@ export class PostgresStore implements Store {
    */
   async #migrate(pool: Pool): Promise<void> {
     const s = this.#s;
-    await this.#transaction(async (client) => {
+    await transaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, this.#schema]);
       // Checked first: CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database.
       const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
@@ -551,17 +433,62 @@ export class PostgresStore implements Store {
       for (let v = version; v < MIGRATIONS.length; v++) await client.query(MIGRATIONS[v]?.(s) ?? '');
       if (version < MIGRATIONS.length)
         await client.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
-    }, pool);
+    });
   }
 
-  async #sweep(): Promise<void> {
-    try {
-      const now = Date.now();
-      await this.#query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
-      await this.#query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
-      await this.#query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
-    } catch {
-      // Only housekeeping: reads already ignore expired rows; the next sweep tries again.
+  /** Only housekeeping: reads already ignore expired rows. */
+  async #sweep(pool: Pool): Promise<void> {
+    const now = Date.now();
+    await pool.query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
+    await pool.query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
+    await pool.query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
+  }
+}
+
+/** Our own pool, from a URL, with timeouts that make a hung server fail fast. */
+function ourPool(Pool: PgPoolConstructor, options: PostgresConnectionOptions): Pool {
+  const queryTimeoutMs = options.queryTimeoutMs ?? 4000;
+  const pool = new Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    // Server-side limit, plus a slightly longer client-side one for a server that stops answering.
+    statement_timeout: queryTimeoutMs,
+    query_timeout: queryTimeoutMs + 1000,
+    idle_in_transaction_session_timeout: queryTimeoutMs * 2,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'koa-wechat-membercard',
+    ...options.poolConfig,
+  });
+  // An idle connection dying (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', (err) => options.onError?.(err));
+  return pool;
+}
+
+/** Runs `fn` in one transaction on a connection of its own; errors come out raw (the caller wraps them). */
+async function transaction<R>(pool: Pool, fn: (client: PoolClient) => Promise<R>): Promise<R> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    if (isServerError(err)) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
+    } else {
+      // No answer from the server (reset, read timeout): the connection is gone or stuck, so
+      // don't wait another timeout for a ROLLBACK; dropping it makes the server roll back.
+      broken = err instanceof Error ? err : new Error(String(err));
     }
+    throw err;
+  } finally {
+    client.release(broken);
   }
 }

@@ -1,5 +1,7 @@
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
-import { loadOptional, redactUrl } from './optional-dependency.js';
+import type { Redis as RedisClient } from 'ioredis';
+import { loadIoredis } from './drivers.js';
+import { Lifecycle } from './lifecycle.js';
+import { checkStoreOptions, type RedisConnectionOptions, type RedisStoreOptions } from './options.js';
 import { auditOf } from './rows.js';
 import {
   APPLY_NOTIFICATION,
@@ -10,40 +12,8 @@ import {
   RELEASE_LOCK,
   SET_STATUS,
 } from './redis-scripts.js';
-import type {
-  AuditEntry,
-  Binding,
-  InsertOperationResult,
-  Operation,
-  BindingStatus,
-  NotificationEffect,
-  NotificationRecord,
-  Session,
-  Store,
-  UserIdentity,
-} from './types.js';
-import { InitOnce, storeClosed, storeUnavailable } from './unavailable.js';
-
-export interface RedisStoreOptions {
-  /** redis://[user:password@]host:port[/db] or rediss://… */
-  url: string;
-  /** Prepended to every key (default 'membercard:'), so several apps can share one Redis. */
-  prefix?: string;
-  /**
-   * How long a processed notification id is remembered, in ms (default 30 days). WeChat Pay
-   * redelivers for about 24 hours, so this is ample for de-duplication, and keeps Redis from
-   * growing forever.
-   */
-  notificationTtlMs?: number;
-  /** Give up connecting after this many ms (default 3000). */
-  connectTimeoutMs?: number;
-  /** Give up on a command after this many ms (default 5000). */
-  commandTimeoutMs?: number;
-  /** Called with connection errors (which are otherwise ignored: the client reconnects by itself). */
-  onError?: (err: Error) => void;
-  /** Extra ioredis settings, applied last. */
-  redis?: RedisOptions;
-}
+import type * as T from './types.js';
+import { storeUnavailable } from './unavailable.js';
 
 interface Scripted {
   mcApply(...args: (string | number)[]): Promise<number>;
@@ -56,13 +26,13 @@ interface Scripted {
 }
 
 /** The immutable part of a journal entry, as stored in the op hash's body field. */
-type OperationBody = Omit<Operation, 'state' | 'error' | 'updatedAt'>;
+type OperationBody = Omit<T.Operation, 'state' | 'error' | 'updatedAt'>;
 
-function toOperation(h: Record<string, string>): Operation | undefined {
+function toOperation(h: Record<string, string>): T.Operation | undefined {
   if (!h['body']) return undefined;
-  const op: Operation = {
+  const op: T.Operation = {
     ...(JSON.parse(h['body']) as OperationBody),
-    state: h['state'] as Operation['state'],
+    state: h['state'] as T.Operation['state'],
     updatedAt: Number(h['updatedAt']),
   };
   if (h['errorCode']) op.error = { code: h['errorCode'], message: h['errorMessage'] ?? '' };
@@ -93,13 +63,13 @@ function wrap(err: unknown): unknown {
   return storeUnavailable(err);
 }
 
-function toBinding(flat: string[]): Binding {
+function toBinding(flat: string[]): T.Binding {
   const h: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string;
-  const binding: Binding = {
+  const binding: T.Binding = {
     cardId: h['cardId'] ?? '',
     code: h['code'] ?? '',
-    status: (h['status'] ?? 'active') as BindingStatus,
+    status: (h['status'] ?? 'active') as T.BindingStatus,
     createdAt: Number(h['createdAt']),
     updatedAt: Number(h['updatedAt']),
   };
@@ -114,16 +84,22 @@ function toBinding(flat: string[]): Binding {
  * Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
  * last second of bindings on a Redis crash matters.
  */
-export class RedisStore implements Store {
+export class RedisStore implements T.Store {
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
-  readonly #init = new InitOnce(() => this.#connect());
-  #client: (RedisClient & Scripted) | undefined;
-  #closed = false;
+  readonly #life: Lifecycle<Client>;
 
   constructor(options: RedisStoreOptions) {
+    checkStoreOptions('redis', options);
     this.#options = options;
     this.#prefix = options.prefix ?? 'membercard:';
+    // The host's own client is the host's to quit; ours is quit by close().
+    const hostClient = options.client;
+    this.#life = new Lifecycle({
+      open: () => (hostClient ? checked(withScripts(hostClient)) : connect(options)),
+      shut: (client) => (client === hostClient ? undefined : quit(client)),
+      wrap,
+    });
   }
 
   get prefix(): string {
@@ -131,52 +107,43 @@ export class RedisStore implements Store {
   }
 
   init(): Promise<void> {
-    if (this.#closed) return Promise.reject(storeClosed());
-    return this.#init.call();
+    return this.#life.init();
   }
 
   async ping(): Promise<void> {
-    await this.#run((r) => r.ping());
+    await this.#life.run((r) => r.ping());
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    const client = this.#client;
-    this.#client = undefined;
-    if (!client) return;
-    try {
-      await client.quit();
-    } catch {
-      client.disconnect();
-    }
+  close(): Promise<void> {
+    return this.#life.close();
   }
 
-  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined> {
+  findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {
     return this.#latestActive('u', 'userOpenid', cardId, userOpenid);
   }
 
-  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined> {
+  findBindingByUnionid(cardId: string, unionid: string): Promise<T.Binding | undefined> {
     return this.#latestActive('x', 'unionid', cardId, unionid);
   }
 
-  async getBinding(cardId: string, code: string): Promise<Binding | undefined> {
-    const h = await this.#run((r) => r.hgetall(this.#bindingKey(cardId, code)));
+  async getBinding(cardId: string, code: string): Promise<T.Binding | undefined> {
+    const h = await this.#life.run((r) => r.hgetall(this.#bindingKey(cardId, code)));
     if (!h['status']) return undefined;
     return toBinding(Object.entries(h).flat());
   }
 
   async flagBinding(cardId: string, code: string): Promise<void> {
-    await this.#run((r) => r.mcSetStatus(this.#bindingKey(cardId, code), 'flagged', Date.now()));
+    await this.#life.run((r) => r.mcSetStatus(this.#bindingKey(cardId, code), 'flagged', Date.now()));
   }
 
-  async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
+  async putOuterStr(outerStr: string, user: T.UserIdentity, expiresAt: number): Promise<void> {
     const value: Record<string, unknown> = { openid: user.openid, expiresAt };
     if (user.unionid) value['unionid'] = user.unionid;
     await this.#putWithExpiry(this.#key('o', outerStr), JSON.stringify(value), expiresAt);
   }
 
-  async applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean> {
-    const rec: NotificationRecord = { id: record.id, eventType: record.eventType, receivedAt: record.receivedAt };
+  async applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+    const rec: T.NotificationRecord = { id: record.id, eventType: record.eventType, receivedAt: record.receivedAt };
     if (record.cardId !== undefined) rec.cardId = record.cardId;
     if (record.code !== undefined) rec.code = record.code;
     const hasTarget = effect.kind !== 'none';
@@ -185,7 +152,7 @@ export class RedisStore implements Store {
     const bind = effect.kind === 'bind' ? effect : undefined;
     const outerStr = bind?.outerStr;
     const notificationKey = this.#key('n', record.id);
-    const applied = await this.#run((r) =>
+    const applied = await this.#life.run((r) =>
       r.mcApply(
         notificationKey,
         hasTarget ? this.#bindingKey(cardId, code) : notificationKey,
@@ -205,47 +172,54 @@ export class RedisStore implements Store {
     return applied === 1;
   }
 
-  async getNotification(id: string): Promise<NotificationRecord | undefined> {
-    const raw = await this.#run((r) => r.get(this.#key('n', id)));
-    return raw ? (JSON.parse(raw) as NotificationRecord) : undefined;
+  async getNotification(id: string): Promise<T.NotificationRecord | undefined> {
+    const raw = await this.#life.run((r) => r.get(this.#key('n', id)));
+    return raw ? (JSON.parse(raw) as T.NotificationRecord) : undefined;
   }
 
-  async putSession(tokenHash: string, session: Session): Promise<void> {
-    const value: Session = { openid: session.openid, expiresAt: session.expiresAt };
+  async putSession(tokenHash: string, session: T.Session): Promise<void> {
+    const value: T.Session = { openid: session.openid, expiresAt: session.expiresAt };
     if (session.unionid) value.unionid = session.unionid;
     await this.#putWithExpiry(this.#key('s', tokenHash), JSON.stringify(value), session.expiresAt);
   }
 
-  async getSession(tokenHash: string): Promise<Session | undefined> {
-    const raw = await this.#run((r) => r.get(this.#key('s', tokenHash)));
+  async getSession(tokenHash: string): Promise<T.Session | undefined> {
+    const raw = await this.#life.run((r) => r.get(this.#key('s', tokenHash)));
     if (!raw) return undefined;
-    const session = JSON.parse(raw) as Session;
+    const session = JSON.parse(raw) as T.Session;
     // The PX TTL already drops it; this closes the sub-millisecond gap and any clock rounding.
     return session.expiresAt > Date.now() ? session : undefined;
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
-    await this.#run((r) => r.del(this.#key('s', tokenHash)));
+    await this.#life.run((r) => r.del(this.#key('s', tokenHash)));
   }
 
   async acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    const ok = await this.#run((r) => r.set(this.#key('l', name), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
+    const ok = await this.#life.run((r) =>
+      r.set(this.#key('l', name), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
     return ok === 'OK';
   }
 
   async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.#run((r) => r.mcExtendLock(this.#key('l', name), token, Math.max(1, Math.ceil(ttlMs))))) === 1;
+    return (
+      (await this.#life.run((r) => r.mcExtendLock(this.#key('l', name), token, Math.max(1, Math.ceil(ttlMs))))) === 1
+    );
   }
 
   async releaseLock(name: string, token: string): Promise<boolean> {
-    return (await this.#run((r) => r.mcReleaseLock(this.#key('l', name), token))) === 1;
+    return (await this.#life.run((r) => r.mcReleaseLock(this.#key('l', name), token))) === 1;
   }
 
-  async insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
+  async insertOperation(
+    operation: T.Operation,
+    fence: { lock: string; token: string },
+  ): Promise<T.InsertOperationResult> {
     const { state, error, updatedAt, ...body } = operation;
     const opKey = this.#opKey(operation.cardId, operation.requestId);
     // A failed entry written directly (refused before anything was sent) keeps its reason.
-    const result = await this.#run((r) =>
+    const result = await this.#life.run((r) =>
       r.mcInsertOp(
         opKey,
         this.#key('l', fence.lock),
@@ -263,24 +237,24 @@ export class RedisStore implements Store {
     if (result === 2) return { outcome: 'lock_lost' };
     if (result === 1) return { outcome: 'inserted' };
     const existing = await this.getOperation(operation.cardId, operation.requestId);
-    return { outcome: 'exists', operation: existing as Operation };
+    return { outcome: 'exists', operation: existing as T.Operation };
   }
 
-  async getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
-    return toOperation(await this.#run((r) => r.hgetall(this.#opKey(cardId, requestId))));
+  async getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
+    return toOperation(await this.#life.run((r) => r.hgetall(this.#opKey(cardId, requestId))));
   }
 
   async finishOperation(
     cardId: string,
     requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
+    outcome: T.OperationOutcome,
+  ): Promise<T.FinishOperationResult> {
     const current = await this.getOperation(cardId, requestId);
     if (!current || current.state !== 'pending') return { changed: false, operation: current };
     const now = Date.now();
     const error = outcome.state === 'failed' ? outcome.error : undefined;
     // The body never changes, so the audit line can be built here; the script decides atomically.
-    const changed = await this.#run((r) =>
+    const changed = await this.#life.run((r) =>
       r.mcFinishOp(
         this.#opKey(cardId, requestId),
         this.#cardKey('opp', cardId, current.code),
@@ -296,17 +270,17 @@ export class RedisStore implements Store {
     return { changed: changed === 1, operation: await this.getOperation(cardId, requestId) };
   }
 
-  async listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
-    const ids = await this.#run((r) => r.zrange(this.#cardKey('opp', cardId, code), 0, -1));
+  async listPendingOperations(cardId: string, code: string): Promise<T.Operation[]> {
+    const ids = await this.#life.run((r) => r.zrange(this.#cardKey('opp', cardId, code), 0, -1));
     const ops = await Promise.all(ids.map((id) => this.getOperation(cardId, id)));
-    return ops.filter((op): op is Operation => op !== undefined && op.state === 'pending');
+    return ops.filter((op): op is T.Operation => op !== undefined && op.state === 'pending');
   }
 
-  async listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
+  async listAudit(cardId: string, code: string, limit: number): Promise<T.AuditEntry[]> {
     const n = Math.floor(limit);
     if (n <= 0) return [];
-    const lines = await this.#run((r) => r.lrange(this.#cardKey('a', cardId, code), 0, n - 1));
-    return lines.map((line) => JSON.parse(line) as AuditEntry);
+    const lines = await this.#life.run((r) => r.lrange(this.#cardKey('a', cardId, code), 0, n - 1));
+    return lines.map((line) => JSON.parse(line) as T.AuditEntry);
   }
 
   #opKey(cardId: string, requestId: string): string {
@@ -325,42 +299,47 @@ export class RedisStore implements Store {
     return `${this.#prefix}b:${encodeKeyPart(cardId)}:${encodeKeyPart(code)}`;
   }
 
-  async #latestActive(index: 'u' | 'x', field: string, cardId: string, value: string): Promise<Binding | undefined> {
+  async #latestActive(index: 'u' | 'x', field: string, cardId: string, value: string): Promise<T.Binding | undefined> {
     const indexKey = `${this.#prefix}${index}:${encodeKeyPart(cardId)}:${encodeKeyPart(value)}`;
-    const flat = await this.#run((r) => r.mcFind(indexKey, this.#prefix, encodeKeyPart(cardId), field, value));
+    const flat = await this.#life.run((r) => r.mcFind(indexKey, this.#prefix, encodeKeyPart(cardId), field, value));
     return flat ? toBinding(flat) : undefined;
   }
 
   async #putWithExpiry(key: string, value: string, expiresAt: number): Promise<void> {
     const ttl = Math.ceil(expiresAt - Date.now());
-    await this.#run<unknown>((r) => (ttl > 0 ? r.set(key, value, 'PX', ttl) : r.del(key)));
+    await this.#life.run<unknown>((r) => (ttl > 0 ? r.set(key, value, 'PX', ttl) : r.del(key)));
   }
+}
 
-  async #run<T>(fn: (r: RedisClient & Scripted) => Promise<T>): Promise<T> {
-    if (this.#closed) throw storeClosed();
-    await this.#init.call();
-    const client = this.#client;
-    if (!client) throw storeClosed();
-    try {
-      return await fn(client);
-    } catch (err) {
-      throw wrap(err);
-    }
-  }
+type Client = RedisClient & Scripted;
 
-  async #connect(): Promise<void> {
-    const { url } = this.#options;
-    const mod: unknown = await loadOptional('ioredis', redactUrl(url), () => import('ioredis'));
-    // The class sits one or two `default`s deep depending on ESM/CJS interop.
-    let ctor = mod;
-    while (ctor && typeof ctor !== 'function') ctor = (ctor as { default?: unknown }).default;
-    if (typeof ctor !== 'function') throw new Error('The "ioredis" package has no Redis class.');
-    const Redis = ctor as typeof RedisClient;
-    const connectTimeout = this.#options.connectTimeoutMs ?? 3000;
-    const client = new Redis(url, {
+/** Our scripts, as commands on the client (ioredis sends EVALSHA, and the script on a cache miss). */
+function withScripts(client: RedisClient): Client {
+  client.defineCommand('mcApply', { numberOfKeys: 3, lua: APPLY_NOTIFICATION });
+  client.defineCommand('mcFind', { numberOfKeys: 1, lua: FIND_LATEST_ACTIVE });
+  client.defineCommand('mcSetStatus', { numberOfKeys: 1, lua: SET_STATUS });
+  client.defineCommand('mcExtendLock', { numberOfKeys: 1, lua: EXTEND_LOCK });
+  client.defineCommand('mcReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+  client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
+  client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
+  return client as Client;
+}
+
+/** The host's client, once it answers (a lazyConnect client connects on this first command). */
+async function checked(client: Client): Promise<Client> {
+  await client.ping();
+  return client;
+}
+
+/** Our own client, from a URL, with timeouts that make a hung server fail fast. */
+async function connect(options: RedisConnectionOptions): Promise<Client> {
+  const Redis = await loadIoredis();
+  const connectTimeout = options.connectTimeoutMs ?? 3000;
+  const client = withScripts(
+    new Redis(options.url, {
       lazyConnect: true,
       connectTimeout,
-      commandTimeout: this.#options.commandTimeoutMs ?? 5000,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
       // Fail fast while disconnected (routes answer 503) instead of queueing without bound;
       // the client keeps reconnecting in the background, so the store recovers by itself.
       enableOfflineQueue: false,
@@ -369,36 +348,32 @@ export class RedisStore implements Store {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(100 * times, 2000),
-      ...this.#options.redis,
-    }) as RedisClient & Scripted;
-    // Without a listener, a connection error would be an unhandled 'error' event: a crash.
-    client.on('error', (err: Error) => this.#options.onError?.(err));
-    client.defineCommand('mcApply', { numberOfKeys: 3, lua: APPLY_NOTIFICATION });
-    client.defineCommand('mcFind', { numberOfKeys: 1, lua: FIND_LATEST_ACTIVE });
-    client.defineCommand('mcSetStatus', { numberOfKeys: 1, lua: SET_STATUS });
-    client.defineCommand('mcExtendLock', { numberOfKeys: 1, lua: EXTEND_LOCK });
-    client.defineCommand('mcReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
-    client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
-    client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        client.connect(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('Redis connect timed out')), connectTimeout + 1000);
-        }),
-      ]);
-    } catch (err) {
-      client.disconnect();
-      throw storeUnavailable(err);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#closed) {
-      // close() was called while we were connecting: don't leave a connection behind.
-      client.disconnect();
-      throw storeClosed();
-    }
-    this.#client = client;
+      ...options.redis,
+    }),
+  );
+  // Without a listener, a connection error would be an unhandled 'error' event: a crash.
+  client.on('error', (err: Error) => options.onError?.(err));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Redis connect timed out')), connectTimeout + 1000);
+      }),
+    ]);
+  } catch (err) {
+    client.disconnect();
+    throw storeUnavailable(err);
+  } finally {
+    clearTimeout(timer);
+  }
+  return client;
+}
+
+async function quit(client: Client): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
   }
 }

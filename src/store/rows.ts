@@ -128,7 +128,49 @@ export function operationParams(op: Operation): unknown[] {
 }
 
 export const OPERATION_COLUMNS =
-  'card_id, request_id, code, kind, amount, value, remark, actor, state, out_request_no, before_value, after_value, error_code, error_message, created_at, updated_at';
+  'card_id, request_id, code, kind, amount, value, remark, actor, state, out_request_no, before_value, after_value, ' +
+  'error_code, error_message, created_at, updated_at';
+
+/** The columns of an audit line, in the order auditParams() gives them. */
+export const AUDIT_COLUMNS =
+  'card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at';
+
+/** The audit line an applied operation leaves, as the SQL engines insert it. */
+export function auditParams(op: Operation, at: number): unknown[] {
+  return [
+    op.cardId,
+    op.code,
+    op.requestId,
+    op.kind,
+    op.actor ?? null,
+    op.amount ?? null,
+    op.value ?? null,
+    op.remark ?? null,
+    encodeValue(op.before),
+    encodeValue(op.after),
+    at,
+  ];
+}
+
+/** `(columns) VALUES (?, ?, …)` for SQLite or `(columns) VALUES ($1, $2, …)` for PostgreSQL. */
+export function columnsAndValues(columns: string, style: '?' | '$'): string {
+  const values = columns.split(',').map((_, i) => (style === '?' ? '?' : `$${i + 1}`));
+  return `(${columns}) VALUES (${values.join(', ')})`;
+}
+
+/** The columns an operation and its audit line share, with SQL NULL and absent fields left out. */
+function sharedFields(
+  row: Pick<OperationRow, 'actor' | 'amount' | 'value' | 'remark' | 'before_value'>,
+): Pick<Operation, 'actor' | 'amount' | 'value' | 'remark' | 'before'> {
+  const fields: ReturnType<typeof sharedFields> = {};
+  if (row.amount != null) fields.amount = Number(row.amount);
+  if (row.value != null) fields.value = row.value;
+  if (row.remark != null) fields.remark = row.remark;
+  if (row.actor != null) fields.actor = row.actor;
+  const before = decodeValue(row.before_value);
+  if (before !== undefined) fields.before = before;
+  return fields;
+}
 
 export function toOperation(row: OperationRow): Operation {
   const op: Operation = {
@@ -141,13 +183,8 @@ export function toOperation(row: OperationRow): Operation {
     after: decodeValue(row.after_value) as number | string,
     createdAt: ms(row.created_at),
     updatedAt: ms(row.updated_at),
+    ...sharedFields(row),
   };
-  if (row.amount != null) op.amount = Number(row.amount);
-  if (row.value != null) op.value = row.value;
-  if (row.remark != null) op.remark = row.remark;
-  if (row.actor != null) op.actor = row.actor;
-  const before = decodeValue(row.before_value);
-  if (before !== undefined) op.before = before;
   if (row.error_code != null) op.error = { code: row.error_code, message: row.error_message ?? '' };
   return op;
 }
@@ -171,19 +208,13 @@ export function auditOf(op: Operation, at: number): AuditEntry {
 }
 
 export function toAudit(row: AuditRow): AuditEntry {
-  const entry: AuditEntry = {
+  return {
     cardId: row.card_id,
     code: row.code,
     requestId: row.request_id,
     kind: row.kind as OperationKind,
     after: decodeValue(row.after_value) as number | string,
     at: ms(row.at),
+    ...sharedFields(row),
   };
-  if (row.actor != null) entry.actor = row.actor;
-  if (row.amount != null) entry.amount = Number(row.amount);
-  if (row.value != null) entry.value = row.value;
-  if (row.remark != null) entry.remark = row.remark;
-  const before = decodeValue(row.before_value);
-  if (before !== undefined) entry.before = before;
-  return entry;
 }

@@ -1,43 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { loadSqlite } from './drivers.js';
 import { mergeBind } from './effect.js';
-import {
-  OPERATION_COLUMNS,
-  operationParams,
-  toAudit,
-  toBinding,
-  toNotification,
-  toOperation,
-  toSession,
-  encodeValue,
-  type AuditRow,
-  type BindingRow,
-  type NotificationRow,
-  type OperationRow,
-  type SessionRow,
-} from './rows.js';
-import type {
-  AuditEntry,
-  Binding,
-  InsertOperationResult,
-  Operation,
-  NotificationEffect,
-  NotificationRecord,
-  Session,
-  Store,
-  UserIdentity,
-} from './types.js';
-import { InitOnce, storeClosed, storeUnavailable } from './unavailable.js';
-
-export interface SqliteStoreOptions {
-  /** File path, or ':memory:' for a private in-memory database. */
-  filename: string;
-  /** How long a writer waits for another process's lock before giving up, in ms (default 5000). */
-  busyTimeoutMs?: number;
-  /** How often expired sessions and outer_str values are deleted, in ms (default 10 min). */
-  sweepIntervalMs?: number;
-}
+import { Lifecycle } from './lifecycle.js';
+import { checkStoreOptions, type SqliteStoreOptions } from './options.js';
+import * as sqlRows from './rows.js';
+import type * as T from './types.js';
+import { storeUnavailable } from './unavailable.js';
 
 /**
  * Schema migrations, in order; PRAGMA user_version holds how many have run. Append only:
@@ -152,15 +122,21 @@ function rememberStatements(db: Db): void {
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements T.Store {
   readonly #options: Required<SqliteStoreOptions>;
-  readonly #init = new InitOnce(async () => this.#open());
-  #db: Db | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #life: Lifecycle<Db>;
 
   constructor(options: SqliteStoreOptions) {
+    checkStoreOptions('sqlite', options);
     this.#options = { busyTimeoutMs: 5000, sweepIntervalMs: 600_000, ...options };
+    this.#life = new Lifecycle({
+      open: () => this.#open(),
+      shut: (db) => {
+        db.close();
+      },
+      wrap,
+      sweep: { everyMs: this.#options.sweepIntervalMs, run: sweep },
+    });
   }
 
   get filename(): string {
@@ -168,40 +144,35 @@ export class SqliteStore implements Store {
   }
 
   init(): Promise<void> {
-    if (this.#closed) return Promise.reject(storeClosed());
-    return this.#init.call();
+    return this.#life.init();
   }
 
   async ping(): Promise<void> {
-    await this.#run((db) => db.prepare('SELECT 1').get());
+    await this.#life.run((db) => db.prepare('SELECT 1').get());
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#db?.close();
-    this.#db = undefined;
+  close(): Promise<void> {
+    return this.#life.close();
   }
 
-  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined> {
+  findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {
     return this.#latestActive('user_openid', cardId, userOpenid);
   }
 
-  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined> {
+  findBindingByUnionid(cardId: string, unionid: string): Promise<T.Binding | undefined> {
     return this.#latestActive('unionid', cardId, unionid);
   }
 
-  getBinding(cardId: string, code: string): Promise<Binding | undefined> {
-    return this.#run((db) => {
+  getBinding(cardId: string, code: string): Promise<T.Binding | undefined> {
+    return this.#life.run((db) => {
       const row = db.prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?').get(cardId, code) as
-        BindingRow | undefined;
-      return row && toBinding(row);
+        sqlRows.BindingRow | undefined;
+      return row && sqlRows.toBinding(row);
     });
   }
 
   async flagBinding(cardId: string, code: string): Promise<void> {
-    await this.#run((db) => {
+    await this.#life.run((db) => {
       db.prepare("UPDATE bindings SET status = 'flagged', updated_at = ? WHERE card_id = ? AND code = ?").run(
         Date.now(),
         cardId,
@@ -210,17 +181,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  async putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void> {
-    await this.#run((db) => {
+  async putOuterStr(outerStr: string, user: T.UserIdentity, expiresAt: number): Promise<void> {
+    await this.#life.run((db) => {
       db.prepare(
         `INSERT INTO outer_strs (outer_str, openid, unionid, expires_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (outer_str) DO UPDATE SET openid = excluded.openid, unionid = excluded.unionid, expires_at = excluded.expires_at`,
+         ON CONFLICT (outer_str) DO UPDATE SET
+           openid = excluded.openid, unionid = excluded.unionid, expires_at = excluded.expires_at`,
       ).run(outerStr, user.openid, user.unionid ?? null, expiresAt);
     });
   }
 
-  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean> {
-    return this.#run((db) => {
+  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+    return this.#life.run((db) => {
       const step = db.transaction((): boolean => {
         const now = Date.now();
         // Insert-if-absent is the de-duplication: no row back means the id was seen before.
@@ -232,7 +204,7 @@ export class SqliteStore implements Store {
           .get(record.id, record.eventType, record.cardId ?? null, record.code ?? null, record.receivedAt);
         if (!inserted) return false;
         if (effect.kind === 'bind') {
-          let outer: UserIdentity | undefined;
+          let outer: T.UserIdentity | undefined;
           if (effect.outerStr !== undefined) {
             const row = db
               .prepare('DELETE FROM outer_strs WHERE outer_str = ? AND expires_at > ? RETURNING openid, unionid')
@@ -241,8 +213,8 @@ export class SqliteStore implements Store {
           }
           const existingRow = db
             .prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?')
-            .get(effect.cardId, effect.code) as BindingRow | undefined;
-          const b = mergeBind(existingRow && toBinding(existingRow), effect, outer, now);
+            .get(effect.cardId, effect.code) as sqlRows.BindingRow | undefined;
+          const b = mergeBind(existingRow && sqlRows.toBinding(existingRow), effect, outer, now);
           db.prepare(
             `INSERT INTO bindings (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -271,39 +243,40 @@ export class SqliteStore implements Store {
     });
   }
 
-  getNotification(id: string): Promise<NotificationRecord | undefined> {
-    return this.#run((db) => {
-      const row = db.prepare('SELECT * FROM notifications WHERE id = ?').get(id) as NotificationRow | undefined;
-      return row && toNotification(row);
+  getNotification(id: string): Promise<T.NotificationRecord | undefined> {
+    return this.#life.run((db) => {
+      const row = db.prepare('SELECT * FROM notifications WHERE id = ?').get(id) as sqlRows.NotificationRow | undefined;
+      return row && sqlRows.toNotification(row);
     });
   }
 
-  async putSession(tokenHash: string, session: Session): Promise<void> {
-    await this.#run((db) => {
+  async putSession(tokenHash: string, session: T.Session): Promise<void> {
+    await this.#life.run((db) => {
       db.prepare(
         `INSERT INTO sessions (token_hash, openid, unionid, expires_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (token_hash) DO UPDATE SET openid = excluded.openid, unionid = excluded.unionid, expires_at = excluded.expires_at`,
+         ON CONFLICT (token_hash) DO UPDATE SET
+           openid = excluded.openid, unionid = excluded.unionid, expires_at = excluded.expires_at`,
       ).run(tokenHash, session.openid, session.unionid ?? null, session.expiresAt);
     });
   }
 
-  getSession(tokenHash: string): Promise<Session | undefined> {
-    return this.#run((db) => {
+  getSession(tokenHash: string): Promise<T.Session | undefined> {
+    return this.#life.run((db) => {
       const row = db
         .prepare('SELECT openid, unionid, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?')
-        .get(tokenHash, Date.now()) as SessionRow | undefined;
-      return row && toSession(row);
+        .get(tokenHash, Date.now()) as sqlRows.SessionRow | undefined;
+      return row && sqlRows.toSession(row);
     });
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
-    await this.#run((db) => {
+    await this.#life.run((db) => {
       db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
     });
   }
 
   acquireLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    return this.#run((db) => {
+    return this.#life.run((db) => {
       const now = Date.now();
       // One statement: insert, or take over a row whose lease has run out; no row back = held.
       const row = db
@@ -318,7 +291,7 @@ export class SqliteStore implements Store {
   }
 
   extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    return this.#run((db) => {
+    return this.#life.run((db) => {
       const now = Date.now();
       const result = db
         .prepare('UPDATE op_locks SET expires_at = ? WHERE name = ? AND token = ? AND expires_at > ?')
@@ -328,7 +301,7 @@ export class SqliteStore implements Store {
   }
 
   releaseLock(name: string, token: string): Promise<boolean> {
-    return this.#run((db) => {
+    return this.#life.run((db) => {
       const row = db
         .prepare('DELETE FROM op_locks WHERE name = ? AND token = ? RETURNING expires_at')
         .get(name, token) as { expires_at: number } | undefined;
@@ -336,43 +309,37 @@ export class SqliteStore implements Store {
     });
   }
 
-  insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult> {
-    return this.#run((db) => {
-      const step = db.transaction((): InsertOperationResult => {
+  insertOperation(operation: T.Operation, fence: { lock: string; token: string }): Promise<T.InsertOperationResult> {
+    return this.#life.run((db) => {
+      const step = db.transaction((): T.InsertOperationResult => {
         const existing = db
           .prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?')
-          .get(operation.cardId, operation.requestId) as OperationRow | undefined;
-        if (existing) return { outcome: 'exists', operation: toOperation(existing) };
+          .get(operation.cardId, operation.requestId) as sqlRows.OperationRow | undefined;
+        if (existing) return { outcome: 'exists', operation: sqlRows.toOperation(existing) };
         const held = db
           .prepare('SELECT 1 FROM op_locks WHERE name = ? AND token = ? AND expires_at > ?')
           .get(fence.lock, fence.token, Date.now());
         if (!held) return { outcome: 'lock_lost' };
-        db.prepare(
-          `INSERT INTO operations (${OPERATION_COLUMNS}) VALUES (${OPERATION_COLUMNS.split(',')
-            .map(() => '?')
-            .join(', ')})`,
-        ).run(...operationParams(operation));
+        db.prepare(`INSERT INTO operations ${sqlRows.columnsAndValues(sqlRows.OPERATION_COLUMNS, '?')}`).run(
+          ...sqlRows.operationParams(operation),
+        );
         return { outcome: 'inserted' };
       });
       return step.immediate();
     });
   }
 
-  getOperation(cardId: string, requestId: string): Promise<Operation | undefined> {
-    return this.#run((db) => {
+  getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
+    return this.#life.run((db) => {
       const row = db.prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?').get(cardId, requestId) as
-        OperationRow | undefined;
-      return row && toOperation(row);
+        sqlRows.OperationRow | undefined;
+      return row && sqlRows.toOperation(row);
     });
   }
 
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: Operation | undefined }> {
-    return this.#run((db) => {
-      const step = db.transaction((): { changed: boolean; operation: Operation | undefined } => {
+  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
+    return this.#life.run((db) => {
+      const step = db.transaction((): T.FinishOperationResult => {
         const now = Date.now();
         const error = outcome.state === 'failed' ? outcome.error : undefined;
         const row = db
@@ -381,30 +348,17 @@ export class SqliteStore implements Store {
              WHERE card_id = ? AND request_id = ? AND state = 'pending' RETURNING *`,
           )
           .get(outcome.state, error?.code ?? null, error?.message ?? null, now, cardId, requestId) as
-          OperationRow | undefined;
+          sqlRows.OperationRow | undefined;
         if (!row) {
           const current = db
             .prepare('SELECT * FROM operations WHERE card_id = ? AND request_id = ?')
-            .get(cardId, requestId) as OperationRow | undefined;
-          return { changed: false, operation: current && toOperation(current) };
+            .get(cardId, requestId) as sqlRows.OperationRow | undefined;
+          return { changed: false, operation: current && sqlRows.toOperation(current) };
         }
-        const op = toOperation(row);
+        const op = sqlRows.toOperation(row);
         if (op.state === 'applied') {
-          db.prepare(
-            `INSERT INTO audit_log (card_id, code, request_id, kind, actor, amount, value, remark, before_value, after_value, at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          ).run(
-            op.cardId,
-            op.code,
-            op.requestId,
-            op.kind,
-            op.actor ?? null,
-            op.amount ?? null,
-            op.value ?? null,
-            op.remark ?? null,
-            encodeValue(op.before),
-            encodeValue(op.after),
-            now,
+          db.prepare(`INSERT INTO audit_log ${sqlRows.columnsAndValues(sqlRows.AUDIT_COLUMNS, '?')}`).run(
+            ...sqlRows.auditParams(op, now),
           );
         }
         return { changed: true, operation: op };
@@ -413,55 +367,43 @@ export class SqliteStore implements Store {
     });
   }
 
-  listPendingOperations(cardId: string, code: string): Promise<Operation[]> {
-    return this.#run((db) =>
+  listPendingOperations(cardId: string, code: string): Promise<T.Operation[]> {
+    return this.#life.run((db) =>
       (
         db
           .prepare(
             `SELECT * FROM operations WHERE card_id = ? AND code = ? AND state = 'pending' ORDER BY created_at, rowid`,
           )
-          .all(cardId, code) as OperationRow[]
-      ).map(toOperation),
+          .all(cardId, code) as sqlRows.OperationRow[]
+      ).map(sqlRows.toOperation),
     );
   }
 
-  listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]> {
-    return this.#run((db) =>
+  listAudit(cardId: string, code: string, limit: number): Promise<T.AuditEntry[]> {
+    return this.#life.run((db) =>
       (
         db
           .prepare('SELECT * FROM audit_log WHERE card_id = ? AND code = ? ORDER BY id DESC LIMIT ?')
-          .all(cardId, code, Math.max(0, Math.floor(limit))) as AuditRow[]
-      ).map(toAudit),
+          .all(cardId, code, Math.max(0, Math.floor(limit))) as sqlRows.AuditRow[]
+      ).map(sqlRows.toAudit),
     );
   }
 
-  #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<Binding | undefined> {
-    return this.#run((db) => {
+  #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<T.Binding | undefined> {
+    return this.#life.run((db) => {
       const row = db
         .prepare(
           `SELECT * FROM bindings WHERE card_id = ? AND ${column} = ? AND status = 'active'
            ORDER BY updated_at DESC, rowid DESC LIMIT 1`,
         )
-        .get(cardId, value) as BindingRow | undefined;
-      return row && toBinding(row);
+        .get(cardId, value) as sqlRows.BindingRow | undefined;
+      return row && sqlRows.toBinding(row);
     });
   }
 
-  /** Every method goes through here: initialises on first use and maps engine errors. */
-  async #run<T>(fn: (db: Db) => T): Promise<T> {
-    if (this.#closed) throw storeClosed();
-    await this.#init.call();
-    const db = this.#db;
-    if (!db) throw storeClosed();
-    try {
-      return fn(db);
-    } catch (err) {
-      throw wrap(err);
-    }
-  }
-
-  #open(): void {
-    const { filename, busyTimeoutMs, sweepIntervalMs } = this.#options;
+  async #open(): Promise<Db> {
+    const Database = await loadSqlite();
+    const { filename, busyTimeoutMs } = this.#options;
     let db: Db | undefined;
     try {
       if (filename !== ':memory:' && filename !== '') mkdirSync(dirname(filename), { recursive: true });
@@ -472,34 +414,29 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL');
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
       db.pragma('synchronous = FULL');
-      this.#migrate(db);
+      migrate(db);
       rememberStatements(db);
+      return db;
     } catch (err) {
       db?.close();
-      throw wrap(err);
-    }
-    this.#db = db;
-    this.#timer = setInterval(() => this.#sweep(), sweepIntervalMs);
-    this.#timer.unref();
-  }
-
-  /** Idempotent, and safe when several processes open a fresh file at once (the write lock serialises them). */
-  #migrate(db: Db): void {
-    db.transaction(() => {
-      const version = db.pragma('user_version', { simple: true }) as number;
-      for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '');
-      if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
-    }).immediate();
-  }
-
-  #sweep(): void {
-    try {
-      const now = Date.now();
-      this.#db?.prepare('DELETE FROM outer_strs WHERE expires_at <= ?').run(now);
-      this.#db?.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
-      this.#db?.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
-    } catch {
-      // Only housekeeping: reads already ignore expired rows; the next sweep tries again.
+      throw err;
     }
   }
+}
+
+/** Idempotent, and safe when several processes open a fresh file at once (the write lock serialises them). */
+function migrate(db: Db): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '');
+    if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/** Only housekeeping: reads already ignore expired rows. */
+function sweep(db: Db): void {
+  const now = Date.now();
+  db.prepare('DELETE FROM outer_strs WHERE expires_at <= ?').run(now);
+  db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
+  db.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
 }

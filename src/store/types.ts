@@ -1,7 +1,9 @@
 /**
- * Everything the module keeps lives behind this one interface, so a host can run one instance
- * on the embedded SQLite file or many instances on PostgreSQL or Redis. Every method is async,
- * even where an engine is synchronous, so callers never care which engine they hold.
+ * Everything the module keeps lives behind these interfaces, one per role (lifecycle, sessions,
+ * bindings, notifications, locks, journal), so a host can run one instance on the embedded
+ * SQLite file or many on PostgreSQL or Redis, and each consumer asks only for the role it uses.
+ * Every method is async, even where an engine is synchronous, so callers never care which
+ * engine they hold.
  *
  * Atomicity is the adapter's job: each method below is one indivisible step in every engine.
  */
@@ -69,51 +71,6 @@ export interface Session {
   expiresAt: number;
 }
 
-export interface Store extends OperationStore {
-  /**
-   * Creates tables / checks the connection. Idempotent and cheap once done: callers call it before
-   * each use. A failed attempt must not be remembered, so the next call tries again.
-   */
-  init(): Promise<void>;
-  /** Resolves when the engine answers; rejects otherwise (for health checks). */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-
-  // --- bindings -------------------------------------------------------------------------------
-  /** The most recently updated *active* binding made for this mini-program user on this card. */
-  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined>;
-  /** The most recently updated *active* binding for this unionid on this card. */
-  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined>;
-  /** Any binding for this code, whatever its status. */
-  getBinding(cardId: string, code: string): Promise<Binding | undefined>;
-  /** Marks a binding flagged (the card's openid did not match it), so it is no longer used. */
-  flagBinding(cardId: string, code: string): Promise<void>;
-
-  // --- open-card flow -------------------------------------------------------------------------
-  /** Remembers an outer_str we issued to this user, until expiresAt (ms since the epoch). */
-  putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void>;
-
-  // --- notifications --------------------------------------------------------------------------
-  /**
-   * De-duplicates and applies in one atomic step: if `record.id` was never seen, records it and
-   * applies `effect`, then resolves true; if it was seen, changes nothing and resolves false.
-   * If the step fails, nothing is recorded, so WeChat Pay's redelivery is processed again.
-   *
-   * A `bind` effect upserts by (cardId, code): status becomes active; unionid/oaOpenid are set
-   * when given; userOpenid is kept unless a pending outerStr provides one (then that outerStr
-   * is deleted, so it can bind once only). A `retire` effect sets status retired.
-   */
-  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean>;
-  /** The record of a processed notification, if any. */
-  getNotification(id: string): Promise<NotificationRecord | undefined>;
-
-  // --- login-kit sessions ---------------------------------------------------------------------
-  putSession(tokenHash: string, session: Session): Promise<void>;
-  /** The session, or undefined when absent or expired. */
-  getSession(tokenHash: string): Promise<Session | undefined>;
-  deleteSession(tokenHash: string): Promise<void>;
-}
-
 // --- merchant operations (src/operations/) ------------------------------------------------------
 
 /** What a merchant operation changes on a card. */
@@ -152,6 +109,15 @@ export interface Operation {
   updatedAt: number;
 }
 
+/** How a pending operation ended: WeChat Pay applied it, or refused it for good (and why). */
+export type OperationOutcome = { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } };
+
+/** What finishOperation did: the entry as stored afterwards (if any), and whether this call changed it. */
+export interface FinishOperationResult {
+  changed: boolean;
+  operation: Operation | undefined;
+}
+
 /** What insertOperation did. */
 export type InsertOperationResult =
   | { outcome: 'inserted' }
@@ -176,8 +142,66 @@ export interface AuditEntry {
   at: number;
 }
 
-/** The operation methods every Store has (kept apart so the interface below reads in groups). */
-export interface OperationStore {
+// --- roles ---------------------------------------------------------------------------------------
+
+/** Connecting, health and shutting down: what a host starts, probes and stops. */
+export interface StoreLifecycle {
+  /**
+   * Creates tables / checks the connection. Idempotent and cheap once done: callers call it before
+   * each use. A failed attempt must not be remembered, so the next call tries again.
+   */
+  init(): Promise<void>;
+  /** Resolves when the engine answers; rejects otherwise (for health checks). */
+  ping(): Promise<void>;
+  /**
+   * Releases what the store opened (never a client the host passed in). Idempotent; every later
+   * call of any method rejects with STORE_UNAVAILABLE.
+   */
+  close(): Promise<void>;
+}
+
+/** The login kit's sessions (wechatLogin()). */
+export interface SessionStore {
+  /** Stores a session under the hash of its token, replacing one stored under the same hash. */
+  putSession(tokenHash: string, session: Session): Promise<void>;
+  /** The session, or undefined when absent or expired. */
+  getSession(tokenHash: string): Promise<Session | undefined>;
+  /** Forgets a session (logout); deleting one that is absent is not an error. */
+  deleteSession(tokenHash: string): Promise<void>;
+}
+
+/** Who holds which card code, and the outer_str values of the open-card flow that make those links. */
+export interface BindingStore {
+  /** The most recently updated *active* binding made for this mini-program user on this card. */
+  findBindingByUser(cardId: string, userOpenid: string): Promise<Binding | undefined>;
+  /** The most recently updated *active* binding for this unionid on this card. */
+  findBindingByUnionid(cardId: string, unionid: string): Promise<Binding | undefined>;
+  /** Any binding for this code, whatever its status. */
+  getBinding(cardId: string, code: string): Promise<Binding | undefined>;
+  /** Marks a binding flagged (the card's openid did not match it), so it is no longer used. */
+  flagBinding(cardId: string, code: string): Promise<void>;
+  /** Remembers an outer_str we issued to this user, until expiresAt (ms since the epoch). */
+  putOuterStr(outerStr: string, user: UserIdentity, expiresAt: number): Promise<void>;
+}
+
+/** WeChat Pay's card notifications: de-duplicated, and applied to the bindings in the same step. */
+export interface NotificationStore {
+  /**
+   * De-duplicates and applies in one atomic step: if `record.id` was never seen, records it and
+   * applies `effect`, then resolves true; if it was seen, changes nothing and resolves false.
+   * If the step fails, nothing is recorded, so WeChat Pay's redelivery is processed again.
+   *
+   * A `bind` effect upserts by (cardId, code): status becomes active; unionid/oaOpenid are set
+   * when given; userOpenid is kept unless a pending outerStr provides one (then that outerStr
+   * is deleted, so it can bind once only). A `retire` effect sets status retired.
+   */
+  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean>;
+  /** The record of a processed notification, if any. */
+  getNotification(id: string): Promise<NotificationRecord | undefined>;
+}
+
+/** Leases that serialise merchant operations on one card across instances (src/operations/). */
+export interface LockStore {
   /**
    * Takes the lock `name` for `token`, for `ttlMs`, when it is free or expired; true when taken.
    * A lock is a lease: it ends by itself after ttlMs unless extended (a crashed holder frees it).
@@ -187,13 +211,17 @@ export interface OperationStore {
   extendLock(name: string, token: string, ttlMs: number): Promise<boolean>;
   /** Releases the lock when `token` still holds it; true when released. Never touches another holder's lock. */
   releaseLock(name: string, token: string): Promise<boolean>;
+}
 
+/** The journal of merchant operations and the audit trail of the ones WeChat Pay applied. */
+export interface JournalStore {
   /**
    * Inserts a journal entry if its (cardId, requestId) is absent, in one atomic step with a
    * fencing check: only while the lock `fence.lock` is held by `fence.token` and not expired.
    * An existing entry is returned unchanged (outcome 'exists'), whatever the lock.
    */
   insertOperation(operation: Operation, fence: { lock: string; token: string }): Promise<InsertOperationResult>;
+  /** The journal entry for (cardId, requestId), whatever its state, if any. */
   getOperation(cardId: string, requestId: string): Promise<Operation | undefined>;
   /**
    * Moves a *pending* entry to applied or failed, once; when it becomes applied, an audit entry
@@ -201,13 +229,23 @@ export interface OperationStore {
    * Resolves with the entry as stored afterwards (undefined if there is none) and whether this
    * call changed it.
    */
-  finishOperation(
-    cardId: string,
-    requestId: string,
-    outcome: { state: 'applied' } | { state: 'failed'; error: { code: string; message: string } },
-  ): Promise<{ changed: boolean; operation: Operation | undefined }>;
+  finishOperation(cardId: string, requestId: string, outcome: OperationOutcome): Promise<FinishOperationResult>;
   /** The pending entries of one card code, oldest first. */
   listPendingOperations(cardId: string, code: string): Promise<Operation[]>;
   /** The audit trail of one card code, newest first, at most `limit` entries. */
   listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]>;
 }
+
+// --- what each consumer asks for -----------------------------------------------------------------
+
+/** What memberCard() needs: everything but the login kit's sessions. */
+export interface CardStore extends StoreLifecycle, BindingStore, NotificationStore, LockStore, JournalStore {}
+
+/**
+ * What wechatLogin() needs: sessions. A host's own object may leave the lifecycle out (then the
+ * login kit neither initialises nor closes it).
+ */
+export interface LoginStore extends SessionStore, Partial<StoreLifecycle> {}
+
+/** Every role: what the four engines implement, so one store can serve memberCard() and wechatLogin(). */
+export interface Store extends CardStore, SessionStore {}

@@ -12,32 +12,3 @@ export function storeUnavailable(cause?: unknown): MemberCardError {
 export function storeClosed(): MemberCardError {
   return storeUnavailable(new Error('The store is closed.'));
 }
-
-/**
- * Runs `init` once and shares the result; a failed attempt is forgotten so the next call retries
- * (a store that was down when the host started recovers by itself once it returns).
- */
-export class InitOnce {
-  #pending: Promise<void> | undefined;
-  #done = false;
-
-  constructor(private readonly run: () => Promise<void>) {}
-
-  get done(): boolean {
-    return this.#done;
-  }
-
-  call(): Promise<void> {
-    if (this.#done) return Promise.resolve();
-    this.#pending ??= this.run().then(
-      () => {
-        this.#done = true;
-      },
-      (err: unknown) => {
-        this.#pending = undefined;
-        throw err;
-      },
-    );
-    return this.#pending;
-  }
-}

@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MemoryStore, PostgresStore, RedisStore, SqliteStore } from '../../src/store/index.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore } from '../../src/store/index.js';
 import { contractSuite } from './contract.js';
 import { POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, REQUIRE_SERVICES } from './helpers.js';
 import { dropPostgresSchema, deleteRedisKeys } from './cleanup.js';
@@ -52,5 +54,34 @@ contractSuite({
   shared: true,
   cleanup: async () => {
     await deleteRedisKeys(REDIS_URL, prefix);
+  },
+});
+
+// The host's own client (we never end or quit it): the same contract, through the host's connections.
+const hostPool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
+hostPool.on('error', () => undefined);
+const poolSchema = `membercard_test_${randomBytes(6).toString('hex')}`;
+contractSuite({
+  name: "postgres, on the host's pg.Pool",
+  skip: pgDown,
+  open: () => createStore({ engine: 'postgres', pool: hostPool, schema: poolSchema }),
+  shared: true,
+  cleanup: async () => {
+    await dropPostgresSchema(POSTGRES_URL, poolSchema);
+    await hostPool.end();
+  },
+});
+
+// lazyConnect: nothing connects unless the suite runs (it is skipped when Redis is down).
+const hostClient = new Redis(REDIS_URL, { lazyConnect: true });
+const clientPrefix = `membercard_test_${randomBytes(6).toString('hex')}:`;
+contractSuite({
+  name: "redis, on the host's ioredis client",
+  skip: redisDown,
+  open: () => createStore({ engine: 'redis', client: hostClient, prefix: clientPrefix }),
+  shared: true,
+  cleanup: async () => {
+    await deleteRedisKeys(REDIS_URL, clientPrefix);
+    hostClient.disconnect();
   },
 });

@@ -1,4 +1,5 @@
-// The Store contract, as one suite that every engine runs unchanged (see contract.test.ts).
+// The Store contract, as one suite that every engine runs unchanged (see contract.test.ts),
+// one describe per role, as the interfaces in src/store/types.ts divide the Store.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -93,345 +94,389 @@ export function contractSuite(engine: Engine): void {
       await engine.cleanup();
     });
 
-    it('init twice is harmless and ping resolves', async () => {
-      await store.init();
-      await Promise.all([store.init(), store.init()]);
-      await store.ping();
+    describe('StoreLifecycle: init, ping, close', () => {
+      it('init twice is harmless and ping resolves', async () => {
+        await store.init();
+        await Promise.all([store.init(), store.init()]);
+        await store.ping();
+      });
+
+      it('a closed store rejects with STORE_UNAVAILABLE', async () => {
+        const s = engine.open();
+        await s.init();
+        await s.ping();
+        await s.close();
+        await assert.rejects(s.ping(), isUnavailable);
+        await assert.rejects(s.getSession('x'), isUnavailable);
+        await s.close(); // closing twice is fine
+      });
+
+      it('close() before init() is harmless, and then every call, init() included, rejects', async () => {
+        const s = engine.open();
+        await s.close();
+        await assert.rejects(s.init(), isUnavailable);
+        await assert.rejects(s.getBinding(card(), '1'), isUnavailable);
+        await assert.rejects(s.acquireLock(`lock-${uid()}`, 't', 1000), isUnavailable);
+        await s.close();
+      });
     });
 
-    it('binds through a bind effect with unionid and oaOpenid, and records the notification', async () => {
-      const cardId = card();
-      const rec = record(cardId, '1001');
-      const before = Date.now();
-      assert.equal(
-        await store.applyNotification(rec, bind(cardId, '1001', { unionid: 'u-1', oaOpenid: 'oa-1' })),
-        true,
-      );
-      const b = await store.getBinding(cardId, '1001');
-      assert.ok(b);
-      assert.deepEqual(
-        { ...b, createdAt: 0, updatedAt: 0 },
-        {
-          cardId,
-          code: '1001',
-          unionid: 'u-1',
-          oaOpenid: 'oa-1',
-          status: 'active',
-          createdAt: 0,
-          updatedAt: 0,
-        },
-      );
-      assert.ok(b.createdAt >= before && b.createdAt <= Date.now());
-      assert.equal(b.updatedAt, b.createdAt);
-      assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-1'), b);
-      assert.equal(await store.findBindingByUnionid(cardId, 'u-other'), undefined);
-      assert.equal(await store.findBindingByUnionid(card(), 'u-1'), undefined, 'another card');
-      assert.equal(await store.findBindingByUser(cardId, 'u-1'), undefined);
-      assert.equal(await store.getBinding(cardId, '9999'), undefined);
-      assert.deepEqual(await store.getNotification(rec.id), rec);
-      assert.equal(await store.getNotification(`missing-${uid()}`), undefined);
-    });
+    describe('NotificationStore: applyNotification, getNotification', () => {
+      it('binds through a bind effect with unionid and oaOpenid, and records the notification', async () => {
+        const cardId = card();
+        const rec = record(cardId, '1001');
+        const before = Date.now();
+        assert.equal(
+          await store.applyNotification(rec, bind(cardId, '1001', { unionid: 'u-1', oaOpenid: 'oa-1' })),
+          true,
+        );
+        const b = await store.getBinding(cardId, '1001');
+        assert.ok(b);
+        assert.deepEqual(
+          { ...b, createdAt: 0, updatedAt: 0 },
+          {
+            cardId,
+            code: '1001',
+            unionid: 'u-1',
+            oaOpenid: 'oa-1',
+            status: 'active',
+            createdAt: 0,
+            updatedAt: 0,
+          },
+        );
+        assert.ok(b.createdAt >= before && b.createdAt <= Date.now());
+        assert.equal(b.updatedAt, b.createdAt);
+        assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-1'), b);
+        assert.equal(await store.findBindingByUnionid(cardId, 'u-other'), undefined);
+        assert.equal(await store.findBindingByUnionid(card(), 'u-1'), undefined, 'another card');
+        assert.equal(await store.findBindingByUser(cardId, 'u-1'), undefined);
+        assert.equal(await store.getBinding(cardId, '9999'), undefined);
+        assert.deepEqual(await store.getNotification(rec.id), rec);
+        assert.equal(await store.getNotification(`missing-${uid()}`), undefined);
+      });
 
-    it('ids with separators or non-ASCII characters do not collide', async () => {
-      const cardId = `${card()}:a`;
-      await applyBind(store, cardId, 'b:c', { unionid: 'ü:1' });
-      await applyBind(store, `${cardId}:b`, 'c', { unionid: 'ü:2' });
-      assert.equal((await store.getBinding(cardId, 'b:c'))?.unionid, 'ü:1');
-      assert.equal((await store.getBinding(`${cardId}:b`, 'c'))?.unionid, 'ü:2');
-      assert.equal((await store.findBindingByUnionid(cardId, 'ü:1'))?.code, 'b:c');
-    });
-
-    it('binds through a pending outer_str once: userOpenid and unionid come from its user', async () => {
-      const cardId = card();
-      const outerStr = `os-${uid()}`;
-      await store.putOuterStr(outerStr, { openid: 'mp-1', unionid: 'u-mp-1' }, Date.now() + 60_000);
-      const b = await applyBind(store, cardId, '2001', { oaOpenid: 'oa-2', outerStr });
-      assert.equal(b.userOpenid, 'mp-1');
-      assert.equal(b.unionid, 'u-mp-1', 'a binding without unionid takes the outer_str user’s');
-      assert.equal(b.oaOpenid, 'oa-2');
-      assert.deepEqual(await store.findBindingByUser(cardId, 'mp-1'), b);
-      assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-mp-1'), b);
-
-      // The outer_str was consumed: a second notification naming it binds nobody.
-      const second = await applyBind(other, cardId, '2002', { outerStr });
-      assert.equal(second.userOpenid, undefined);
-      assert.equal(second.unionid, undefined);
-      assert.equal((await store.findBindingByUser(cardId, 'mp-1'))?.code, '2001');
-    });
-
-    it('a unionid in the notification wins over the outer_str user’s, and an existing one is kept', async () => {
-      const cardId = card();
-      const os1 = `os-${uid()}`;
-      await store.putOuterStr(os1, { openid: 'mp-a', unionid: 'u-from-outer' }, Date.now() + 60_000);
-      assert.equal((await applyBind(store, cardId, '2101', { unionid: 'u-given', outerStr: os1 })).unionid, 'u-given');
-
-      await applyBind(store, cardId, '2102', { unionid: 'u-existing' });
-      const os2 = `os-${uid()}`;
-      await store.putOuterStr(os2, { openid: 'mp-b', unionid: 'u-from-outer' }, Date.now() + 60_000);
-      const b = await applyBind(store, cardId, '2102', { outerStr: os2 });
-      assert.equal(b.unionid, 'u-existing');
-      assert.equal(b.userOpenid, 'mp-b');
-    });
-
-    it('an outer_str without unionid binds the user only', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-only' }, Date.now() + 60_000);
-      const b = await applyBind(store, cardId, '2201', { outerStr: os });
-      assert.equal(b.userOpenid, 'mp-only');
-      assert.equal(b.unionid, undefined);
-    });
-
-    it('an expired outer_str is not consumed', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-late', unionid: 'u-late' }, Date.now() + 40);
-      await sleep(80);
-      const b = await applyBind(store, cardId, '3001', { outerStr: os });
-      assert.equal(b.userOpenid, undefined);
-      assert.equal(b.unionid, undefined);
-      assert.equal(await store.findBindingByUser(cardId, 'mp-late'), undefined);
-      // An already expired one from the start, too.
-      const os2 = `os-${uid()}`;
-      await store.putOuterStr(os2, { openid: 'mp-late' }, Date.now() - 1000);
-      assert.equal((await applyBind(store, cardId, '3002', { outerStr: os2 })).userOpenid, undefined);
-    });
-
-    it('a duplicate notification id resolves false and changes nothing', async () => {
-      const cardId = card();
-      const rec = record(cardId, '4001');
-      assert.equal(await store.applyNotification(rec, bind(cardId, '4001', { unionid: 'u-4' })), true);
-      const first = await store.getBinding(cardId, '4001');
-      await sleep(3);
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-4' }, Date.now() + 60_000);
-      const dup = { ...rec, eventType: 'MEMBERCARD.ACTIVATE_CARD', receivedAt: rec.receivedAt + 10 };
-      assert.equal(
-        await other.applyNotification(
-          dup,
-          bind(cardId, '4001', { unionid: 'u-changed', oaOpenid: 'oa-x', outerStr: os }),
-        ),
-        false,
-      );
-      assert.equal(await store.applyNotification(dup, { kind: 'retire', cardId, code: '4001' }), false);
-      assert.equal(await store.applyNotification(dup, bind(cardId, '4002')), false);
-      assert.deepEqual(await store.getBinding(cardId, '4001'), first);
-      assert.equal(await store.getBinding(cardId, '4002'), undefined);
-      assert.deepEqual(await store.getNotification(rec.id), rec, 'the first record is kept');
-      // The duplicate did not consume the outer_str either.
-      assert.equal((await applyBind(store, cardId, '4003', { outerStr: os })).userOpenid, 'mp-4');
-    });
-
-    it('a notification with no effect is recorded and de-duplicated', async () => {
-      const rec = record();
-      assert.equal(await store.applyNotification(rec, { kind: 'none' }), true);
-      assert.deepEqual(await store.getNotification(rec.id), rec);
-      assert.equal(await other.applyNotification(rec, { kind: 'none' }), false);
-    });
-
-    it('20 concurrent deliveries of one notification (across instances when shared) apply exactly once', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-c' }, Date.now() + 60_000);
-      const rec = record(cardId, '5001');
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          (i % 2 ? other : store).applyNotification({ ...rec }, bind(cardId, '5001', { unionid: 'u-c', outerStr: os })),
-        ),
-      );
-      assert.equal(results.filter((r) => r).length, 1, `exactly one true in ${JSON.stringify(results)}`);
-      const b = await store.getBinding(cardId, '5001');
-      assert.equal(b?.userOpenid, 'mp-c');
-      assert.equal(b?.unionid, 'u-c');
-    });
-
-    it('an outer_str named by 10 concurrent notifications for different codes binds exactly one', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-race' }, Date.now() + 60_000);
-      const codes = Array.from({ length: 10 }, (_, i) => `60${String(i).padStart(2, '0')}`);
-      const results = await Promise.all(
-        codes.map((code, i) =>
-          (i % 2 ? other : store).applyNotification(record(cardId, code), bind(cardId, code, { outerStr: os })),
-        ),
-      );
-      assert.deepEqual(
-        results,
-        codes.map(() => true),
-      );
-      const bound = (await Promise.all(codes.map((code) => store.getBinding(cardId, code)))).filter(
-        (b) => b?.userOpenid === 'mp-race',
-      );
-      assert.equal(bound.length, 1);
-      assert.equal((await store.findBindingByUser(cardId, 'mp-race'))?.code, bound[0]?.code);
-    });
-
-    it('concurrent updates of one binding are not lost', async () => {
-      const cardId = card();
-      await applyBind(store, cardId, '6501');
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-merge' }, Date.now() + 60_000);
-      await Promise.all([
-        store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { unionid: 'u-merge' })),
-        other.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { oaOpenid: 'oa-merge' })),
-        store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { outerStr: os })),
-      ]);
-      const b = await other.getBinding(cardId, '6501');
-      assert.equal(b?.unionid, 'u-merge');
-      assert.equal(b?.oaOpenid, 'oa-merge');
-      assert.equal(b?.userOpenid, 'mp-merge');
-    });
-
-    it('retire sets status retired; the binding is no longer found; a new bind revives it', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-r' }, Date.now() + 60_000);
-      const bound = await applyBind(store, cardId, '7001', { unionid: 'u-r', outerStr: os });
-      await sleep(3);
-      assert.equal(
-        await other.applyNotification(record(cardId, '7001'), { kind: 'retire', cardId, code: '7001' }),
-        true,
-      );
-      const retired = await store.getBinding(cardId, '7001');
-      assert.equal(retired?.status, 'retired');
-      assert.equal(retired?.userOpenid, 'mp-r');
-      assert.ok((retired?.updatedAt ?? 0) > bound.updatedAt, 'updatedAt moves');
-      assert.equal(await store.findBindingByUnionid(cardId, 'u-r'), undefined);
-      assert.equal(await store.findBindingByUser(cardId, 'mp-r'), undefined);
-
-      const revived = await applyBind(store, cardId, '7001');
-      assert.equal(revived.status, 'active');
-      assert.equal(revived.userOpenid, 'mp-r');
-      assert.equal((await store.findBindingByUser(cardId, 'mp-r'))?.code, '7001');
-
-      // Retiring a code we never bound records the notification and creates nothing.
-      assert.equal(
-        await store.applyNotification(record(cardId, '7999'), { kind: 'retire', cardId, code: '7999' }),
-        true,
-      );
-      assert.equal(await store.getBinding(cardId, '7999'), undefined);
-    });
-
-    it('flagBinding marks it flagged so it is no longer found', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-f' }, Date.now() + 60_000);
-      await applyBind(store, cardId, '8001', { unionid: 'u-f', outerStr: os });
-      await other.flagBinding(cardId, '8001');
-      const flagged = await store.getBinding(cardId, '8001');
-      assert.equal(flagged?.status, 'flagged');
-      assert.equal(flagged?.userOpenid, 'mp-f');
-      assert.equal(await store.findBindingByUser(cardId, 'mp-f'), undefined);
-      assert.equal(await store.findBindingByUnionid(cardId, 'u-f'), undefined);
-      await store.flagBinding(cardId, 'never-bound');
-      assert.equal(await store.getBinding(cardId, 'never-bound'), undefined);
-    });
-
-    it('finds the most recently updated active binding, by unionid and by user', async () => {
-      const cardId = card();
-      const user = `mp-${uid()}`;
-      const issue = async (): Promise<string> => {
+      it('a duplicate notification id resolves false and changes nothing', async () => {
+        const cardId = card();
+        const rec = record(cardId, '4001');
+        assert.equal(await store.applyNotification(rec, bind(cardId, '4001', { unionid: 'u-4' })), true);
+        const first = await store.getBinding(cardId, '4001');
+        await sleep(3);
         const os = `os-${uid()}`;
-        await store.putOuterStr(os, { openid: user }, Date.now() + 60_000);
-        return os;
-      };
-      await applyBind(store, cardId, 'A', { unionid: 'u-m', outerStr: await issue() });
-      await sleep(3);
-      await applyBind(store, cardId, 'B', { unionid: 'u-m', outerStr: await issue() });
-      await sleep(3);
-      await applyBind(store, cardId, 'C', { unionid: 'u-m', outerStr: await issue() });
-      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'C');
-      assert.equal((await store.findBindingByUser(cardId, user))?.code, 'C');
+        await store.putOuterStr(os, { openid: 'mp-4' }, Date.now() + 60_000);
+        const dup = { ...rec, eventType: 'MEMBERCARD.ACTIVATE_CARD', receivedAt: rec.receivedAt + 10 };
+        assert.equal(
+          await other.applyNotification(
+            dup,
+            bind(cardId, '4001', { unionid: 'u-changed', oaOpenid: 'oa-x', outerStr: os }),
+          ),
+          false,
+        );
+        assert.equal(await store.applyNotification(dup, { kind: 'retire', cardId, code: '4001' }), false);
+        assert.equal(await store.applyNotification(dup, bind(cardId, '4002')), false);
+        assert.deepEqual(await store.getBinding(cardId, '4001'), first);
+        assert.equal(await store.getBinding(cardId, '4002'), undefined);
+        assert.deepEqual(await store.getNotification(rec.id), rec, 'the first record is kept');
+        // The duplicate did not consume the outer_str either.
+        assert.equal((await applyBind(store, cardId, '4003', { outerStr: os })).userOpenid, 'mp-4');
+      });
 
-      await sleep(3);
-      await store.applyNotification(record(cardId, 'C'), { kind: 'retire', cardId, code: 'C' });
-      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'B');
-      assert.equal((await other.findBindingByUser(cardId, user))?.code, 'B');
+      it('a notification with no effect is recorded and de-duplicated', async () => {
+        const rec = record();
+        assert.equal(await store.applyNotification(rec, { kind: 'none' }), true);
+        assert.deepEqual(await store.getNotification(rec.id), rec);
+        assert.equal(await other.applyNotification(rec, { kind: 'none' }), false);
+      });
 
-      await sleep(3);
-      await store.flagBinding(cardId, 'B');
-      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
-      assert.equal((await store.findBindingByUser(cardId, user))?.code, 'A');
+      it('20 concurrent deliveries of one notification (across instances if shared) apply exactly once', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-c' }, Date.now() + 60_000);
+        const rec = record(cardId, '5001');
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? other : store).applyNotification(
+              { ...rec },
+              bind(cardId, '5001', { unionid: 'u-c', outerStr: os }),
+            ),
+          ),
+        );
+        assert.equal(results.filter((r) => r).length, 1, `exactly one true in ${JSON.stringify(results)}`);
+        const b = await store.getBinding(cardId, '5001');
+        assert.equal(b?.userOpenid, 'mp-c');
+        assert.equal(b?.unionid, 'u-c');
+      });
 
-      // Refreshing B (a new ACCEPT_CARD) makes it active and the newest again.
-      await sleep(3);
-      await applyBind(store, cardId, 'B', {});
-      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'B');
-      assert.equal((await store.findBindingByUser(cardId, user))?.code, 'B');
+      it('concurrent updates of one binding are not lost', async () => {
+        const cardId = card();
+        await applyBind(store, cardId, '6501');
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-merge' }, Date.now() + 60_000);
+        await Promise.all([
+          store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { unionid: 'u-merge' })),
+          other.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { oaOpenid: 'oa-merge' })),
+          store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { outerStr: os })),
+        ]);
+        const b = await other.getBinding(cardId, '6501');
+        assert.equal(b?.unionid, 'u-merge');
+        assert.equal(b?.oaOpenid, 'oa-merge');
+        assert.equal(b?.userOpenid, 'mp-merge');
+      });
 
-      // A refresh of A moves it ahead again.
-      await sleep(3);
-      await applyBind(store, cardId, 'A', {});
-      assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
+      it('retire sets status retired; the binding is no longer found; a new bind revives it', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-r' }, Date.now() + 60_000);
+        const bound = await applyBind(store, cardId, '7001', { unionid: 'u-r', outerStr: os });
+        await sleep(3);
+        assert.equal(
+          await other.applyNotification(record(cardId, '7001'), { kind: 'retire', cardId, code: '7001' }),
+          true,
+        );
+        const retired = await store.getBinding(cardId, '7001');
+        assert.equal(retired?.status, 'retired');
+        assert.equal(retired?.userOpenid, 'mp-r');
+        assert.ok((retired?.updatedAt ?? 0) > bound.updatedAt, 'updatedAt moves');
+        assert.equal(await store.findBindingByUnionid(cardId, 'u-r'), undefined);
+        assert.equal(await store.findBindingByUser(cardId, 'mp-r'), undefined);
+
+        const revived = await applyBind(store, cardId, '7001');
+        assert.equal(revived.status, 'active');
+        assert.equal(revived.userOpenid, 'mp-r');
+        assert.equal((await store.findBindingByUser(cardId, 'mp-r'))?.code, '7001');
+
+        // Retiring a code we never bound records the notification and creates nothing.
+        assert.equal(
+          await store.applyNotification(record(cardId, '7999'), { kind: 'retire', cardId, code: '7999' }),
+          true,
+        );
+        assert.equal(await store.getBinding(cardId, '7999'), undefined);
+      });
     });
 
-    it('a binding whose user moved to another outer_str user is found under the new user only', async () => {
-      const cardId = card();
-      const os1 = `os-${uid()}`;
-      const os2 = `os-${uid()}`;
-      await store.putOuterStr(os1, { openid: 'mp-old' }, Date.now() + 60_000);
-      await store.putOuterStr(os2, { openid: 'mp-new' }, Date.now() + 60_000);
-      await applyBind(store, cardId, 'M1', { outerStr: os1 });
-      await sleep(3);
-      await applyBind(store, cardId, 'M1', { outerStr: os2 });
-      assert.equal((await store.findBindingByUser(cardId, 'mp-new'))?.code, 'M1');
-      assert.equal(await store.findBindingByUser(cardId, 'mp-old'), undefined);
+    describe('BindingStore: findBindingByUser, findBindingByUnionid, getBinding, flagBinding, putOuterStr', () => {
+      it('ids with separators or non-ASCII characters do not collide', async () => {
+        const cardId = `${card()}:a`;
+        await applyBind(store, cardId, 'b:c', { unionid: 'ü:1' });
+        await applyBind(store, `${cardId}:b`, 'c', { unionid: 'ü:2' });
+        assert.equal((await store.getBinding(cardId, 'b:c'))?.unionid, 'ü:1');
+        assert.equal((await store.getBinding(`${cardId}:b`, 'c'))?.unionid, 'ü:2');
+        assert.equal((await store.findBindingByUnionid(cardId, 'ü:1'))?.code, 'b:c');
+      });
+
+      it('binds through a pending outer_str once: userOpenid and unionid come from its user', async () => {
+        const cardId = card();
+        const outerStr = `os-${uid()}`;
+        await store.putOuterStr(outerStr, { openid: 'mp-1', unionid: 'u-mp-1' }, Date.now() + 60_000);
+        const b = await applyBind(store, cardId, '2001', { oaOpenid: 'oa-2', outerStr });
+        assert.equal(b.userOpenid, 'mp-1');
+        assert.equal(b.unionid, 'u-mp-1', 'a binding without unionid takes the outer_str user’s');
+        assert.equal(b.oaOpenid, 'oa-2');
+        assert.deepEqual(await store.findBindingByUser(cardId, 'mp-1'), b);
+        assert.deepEqual(await store.findBindingByUnionid(cardId, 'u-mp-1'), b);
+
+        // The outer_str was consumed: a second notification naming it binds nobody.
+        const second = await applyBind(other, cardId, '2002', { outerStr });
+        assert.equal(second.userOpenid, undefined);
+        assert.equal(second.unionid, undefined);
+        assert.equal((await store.findBindingByUser(cardId, 'mp-1'))?.code, '2001');
+      });
+
+      it('a unionid in the notification wins over the outer_str user’s, and an existing one is kept', async () => {
+        const cardId = card();
+        const os1 = `os-${uid()}`;
+        await store.putOuterStr(os1, { openid: 'mp-a', unionid: 'u-from-outer' }, Date.now() + 60_000);
+        assert.equal(
+          (await applyBind(store, cardId, '2101', { unionid: 'u-given', outerStr: os1 })).unionid,
+          'u-given',
+        );
+
+        await applyBind(store, cardId, '2102', { unionid: 'u-existing' });
+        const os2 = `os-${uid()}`;
+        await store.putOuterStr(os2, { openid: 'mp-b', unionid: 'u-from-outer' }, Date.now() + 60_000);
+        const b = await applyBind(store, cardId, '2102', { outerStr: os2 });
+        assert.equal(b.unionid, 'u-existing');
+        assert.equal(b.userOpenid, 'mp-b');
+      });
+
+      it('an outer_str without unionid binds the user only', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-only' }, Date.now() + 60_000);
+        const b = await applyBind(store, cardId, '2201', { outerStr: os });
+        assert.equal(b.userOpenid, 'mp-only');
+        assert.equal(b.unionid, undefined);
+      });
+
+      it('an expired outer_str is not consumed', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-late', unionid: 'u-late' }, Date.now() + 40);
+        await sleep(80);
+        const b = await applyBind(store, cardId, '3001', { outerStr: os });
+        assert.equal(b.userOpenid, undefined);
+        assert.equal(b.unionid, undefined);
+        assert.equal(await store.findBindingByUser(cardId, 'mp-late'), undefined);
+        // An already expired one from the start, too.
+        const os2 = `os-${uid()}`;
+        await store.putOuterStr(os2, { openid: 'mp-late' }, Date.now() - 1000);
+        assert.equal((await applyBind(store, cardId, '3002', { outerStr: os2 })).userOpenid, undefined);
+      });
+
+      it('an outer_str named by 10 concurrent notifications for different codes binds exactly one', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-race' }, Date.now() + 60_000);
+        const codes = Array.from({ length: 10 }, (_, i) => `60${String(i).padStart(2, '0')}`);
+        const results = await Promise.all(
+          codes.map((code, i) =>
+            (i % 2 ? other : store).applyNotification(record(cardId, code), bind(cardId, code, { outerStr: os })),
+          ),
+        );
+        assert.deepEqual(
+          results,
+          codes.map(() => true),
+        );
+        const bound = (await Promise.all(codes.map((code) => store.getBinding(cardId, code)))).filter(
+          (b) => b?.userOpenid === 'mp-race',
+        );
+        assert.equal(bound.length, 1);
+        assert.equal((await store.findBindingByUser(cardId, 'mp-race'))?.code, bound[0]?.code);
+      });
+
+      it('flagBinding marks it flagged so it is no longer found', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-f' }, Date.now() + 60_000);
+        await applyBind(store, cardId, '8001', { unionid: 'u-f', outerStr: os });
+        await other.flagBinding(cardId, '8001');
+        const flagged = await store.getBinding(cardId, '8001');
+        assert.equal(flagged?.status, 'flagged');
+        assert.equal(flagged?.userOpenid, 'mp-f');
+        assert.equal(await store.findBindingByUser(cardId, 'mp-f'), undefined);
+        assert.equal(await store.findBindingByUnionid(cardId, 'u-f'), undefined);
+        await store.flagBinding(cardId, 'never-bound');
+        assert.equal(await store.getBinding(cardId, 'never-bound'), undefined);
+      });
+
+      it('finds the most recently updated active binding, by unionid and by user', async () => {
+        const cardId = card();
+        const user = `mp-${uid()}`;
+        const issue = async (): Promise<string> => {
+          const os = `os-${uid()}`;
+          await store.putOuterStr(os, { openid: user }, Date.now() + 60_000);
+          return os;
+        };
+        await applyBind(store, cardId, 'A', { unionid: 'u-m', outerStr: await issue() });
+        await sleep(3);
+        await applyBind(store, cardId, 'B', { unionid: 'u-m', outerStr: await issue() });
+        await sleep(3);
+        await applyBind(store, cardId, 'C', { unionid: 'u-m', outerStr: await issue() });
+        assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'C');
+        assert.equal((await store.findBindingByUser(cardId, user))?.code, 'C');
+
+        await sleep(3);
+        await store.applyNotification(record(cardId, 'C'), { kind: 'retire', cardId, code: 'C' });
+        assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'B');
+        assert.equal((await other.findBindingByUser(cardId, user))?.code, 'B');
+
+        await sleep(3);
+        await store.flagBinding(cardId, 'B');
+        assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
+        assert.equal((await store.findBindingByUser(cardId, user))?.code, 'A');
+
+        // Refreshing B (a new ACCEPT_CARD) makes it active and the newest again.
+        await sleep(3);
+        await applyBind(store, cardId, 'B', {});
+        assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'B');
+        assert.equal((await store.findBindingByUser(cardId, user))?.code, 'B');
+
+        // A refresh of A moves it ahead again.
+        await sleep(3);
+        await applyBind(store, cardId, 'A', {});
+        assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
+      });
+
+      it('a binding whose user moved to another outer_str user is found under the new user only', async () => {
+        const cardId = card();
+        const os1 = `os-${uid()}`;
+        const os2 = `os-${uid()}`;
+        await store.putOuterStr(os1, { openid: 'mp-old' }, Date.now() + 60_000);
+        await store.putOuterStr(os2, { openid: 'mp-new' }, Date.now() + 60_000);
+        await applyBind(store, cardId, 'M1', { outerStr: os1 });
+        await sleep(3);
+        await applyBind(store, cardId, 'M1', { outerStr: os2 });
+        assert.equal((await store.findBindingByUser(cardId, 'mp-new'))?.code, 'M1');
+        assert.equal(await store.findBindingByUser(cardId, 'mp-old'), undefined);
+      });
+
+      it('refreshing a binding keeps userOpenid and createdAt, updates the rest', async () => {
+        const cardId = card();
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, { openid: 'mp-k', unionid: 'u-k' }, Date.now() + 60_000);
+        const first = await applyBind(store, cardId, '9001', { oaOpenid: 'oa-old', outerStr: os });
+        await sleep(3);
+        const refreshed = await applyBind(other, cardId, '9001', { oaOpenid: 'oa-new' });
+        assert.equal(refreshed.userOpenid, 'mp-k');
+        assert.equal(refreshed.unionid, 'u-k');
+        assert.equal(refreshed.oaOpenid, 'oa-new');
+        assert.equal(refreshed.createdAt, first.createdAt);
+        assert.ok(refreshed.updatedAt > first.updatedAt);
+        // Naming the already consumed outer_str again changes nothing.
+        const again = await applyBind(store, cardId, '9001', { outerStr: os });
+        assert.equal(again.userOpenid, 'mp-k');
+        assert.equal(again.oaOpenid, 'oa-new');
+      });
+
+      if (engine.shared) {
+        it('a binding made through one instance is read through another', async () => {
+          const cardId = card();
+          const made = await applyBind(store, cardId, '9901', { unionid: 'u-shared' });
+          assert.deepEqual(await other.getBinding(cardId, '9901'), made);
+          assert.deepEqual(await other.findBindingByUnionid(cardId, 'u-shared'), made);
+        });
+      }
     });
 
-    it('refreshing a binding keeps userOpenid and createdAt, updates the rest', async () => {
-      const cardId = card();
-      const os = `os-${uid()}`;
-      await store.putOuterStr(os, { openid: 'mp-k', unionid: 'u-k' }, Date.now() + 60_000);
-      const first = await applyBind(store, cardId, '9001', { oaOpenid: 'oa-old', outerStr: os });
-      await sleep(3);
-      const refreshed = await applyBind(other, cardId, '9001', { oaOpenid: 'oa-new' });
-      assert.equal(refreshed.userOpenid, 'mp-k');
-      assert.equal(refreshed.unionid, 'u-k');
-      assert.equal(refreshed.oaOpenid, 'oa-new');
-      assert.equal(refreshed.createdAt, first.createdAt);
-      assert.ok(refreshed.updatedAt > first.updatedAt);
-      // Naming the already consumed outer_str again changes nothing.
-      const again = await applyBind(store, cardId, '9001', { outerStr: os });
-      assert.equal(again.userOpenid, 'mp-k');
-      assert.equal(again.oaOpenid, 'oa-new');
+    describe('SessionStore: putSession, getSession, deleteSession', () => {
+      it('put, get (from another instance), overwrite, delete', async () => {
+        const hash = `h-${uid()}`;
+        const session = { openid: 'mp-s', unionid: 'u-s', expiresAt: Date.now() + 60_000 };
+        await store.putSession(hash, session);
+        assert.deepEqual(await other.getSession(hash), session);
+        const plain = { openid: 'mp-s2', expiresAt: Date.now() + 120_000 };
+        await other.putSession(hash, plain);
+        assert.deepEqual(await store.getSession(hash), plain, 'overwritten, without the old unionid');
+        assert.equal(await store.getSession(`h-${uid()}`), undefined);
+        await store.deleteSession(hash);
+        assert.equal(await other.getSession(hash), undefined);
+        await store.deleteSession(hash); // deleting twice is fine
+      });
+
+      it('a session expires at its expiresAt', async () => {
+        const hash = `h-${uid()}`;
+        await store.putSession(hash, { openid: 'mp-e', expiresAt: Date.now() + 40 });
+        assert.equal((await store.getSession(hash))?.openid, 'mp-e');
+        await sleep(80);
+        assert.equal(await store.getSession(hash), undefined);
+        const past = `h-${uid()}`;
+        await store.putSession(past, { openid: 'mp-e', expiresAt: Date.now() - 1 });
+        assert.equal(await store.getSession(past), undefined);
+      });
+
+      it('sessions are kept apart: deleting one leaves the others, and separators do not collide', async () => {
+        const base = `h-${uid()}`;
+        const a = { openid: 'mp-a', expiresAt: Date.now() + 60_000 };
+        const ab = { openid: 'mp-ab', unionid: 'u-ab', expiresAt: Date.now() + 60_000 };
+        await store.putSession(`${base}:a`, a);
+        await store.putSession(`${base}:a:b`, ab);
+        assert.deepEqual(await other.getSession(`${base}:a`), a);
+        await other.deleteSession(`${base}:a`);
+        assert.equal(await store.getSession(`${base}:a`), undefined);
+        assert.deepEqual(await store.getSession(`${base}:a:b`), ab);
+      });
     });
 
-    it('sessions: put, get (from another instance), overwrite, delete', async () => {
-      const hash = `h-${uid()}`;
-      const session = { openid: 'mp-s', unionid: 'u-s', expiresAt: Date.now() + 60_000 };
-      await store.putSession(hash, session);
-      assert.deepEqual(await other.getSession(hash), session);
-      const plain = { openid: 'mp-s2', expiresAt: Date.now() + 120_000 };
-      await other.putSession(hash, plain);
-      assert.deepEqual(await store.getSession(hash), plain, 'overwritten, without the old unionid');
-      assert.equal(await store.getSession(`h-${uid()}`), undefined);
-      await store.deleteSession(hash);
-      assert.equal(await other.getSession(hash), undefined);
-      await store.deleteSession(hash); // deleting twice is fine
-    });
-
-    it('sessions expire', async () => {
-      const hash = `h-${uid()}`;
-      await store.putSession(hash, { openid: 'mp-e', expiresAt: Date.now() + 40 });
-      assert.equal((await store.getSession(hash))?.openid, 'mp-e');
-      await sleep(80);
-      assert.equal(await store.getSession(hash), undefined);
-      const past = `h-${uid()}`;
-      await store.putSession(past, { openid: 'mp-e', expiresAt: Date.now() - 1 });
-      assert.equal(await store.getSession(past), undefined);
-    });
-
-    it('a closed store rejects with STORE_UNAVAILABLE', async () => {
-      const s = engine.open();
-      await s.init();
-      await s.ping();
-      await s.close();
-      await assert.rejects(s.ping(), isUnavailable);
-      await assert.rejects(s.getSession('x'), isUnavailable);
-      await s.close(); // closing twice is fine
-    });
-
-    describe('merchant operations: locks, journal, audit', () => {
+    describe('LockStore: acquireLock, extendLock, releaseLock', () => {
       it('a lock is taken by one token only, extended and released only by its holder', async () => {
         const name = `lock-${uid()}`;
         assert.equal(await store.acquireLock(name, 'a', 10_000), true);
@@ -476,6 +521,17 @@ export function contractSuite(engine: Engine): void {
         assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
       });
 
+      it('a lease that ran out unclaimed can be neither extended nor released, even by its holder', async () => {
+        const name = `lock-${uid()}`;
+        assert.equal(await store.acquireLock(name, 'mine', 60), true);
+        await sleep(150);
+        assert.equal(await other.extendLock(name, 'mine', 10_000), false);
+        assert.equal(await store.releaseLock(name, 'mine'), false);
+        assert.equal(await other.acquireLock(name, 'next', 10_000), true, 'free for the next taker');
+      });
+    });
+
+    describe('JournalStore: insertOperation, getOperation, finishOperation, listPendingOperations, listAudit', () => {
       it('insertOperation inserts once, under a held lock only, and returns an existing entry unchanged', async () => {
         const cardId = card();
         const lock = `lock-${uid()}`;
@@ -538,7 +594,7 @@ export function contractSuite(engine: Engine): void {
         );
       });
 
-      it('finishOperation moves a pending entry once, appends one audit line when applied, and lists per code', async () => {
+      it('finishOperation moves a pending entry once, adds one audit line when applied; lists per code', async () => {
         const cardId = card();
         const lock = `lock-${uid()}`;
         await store.acquireLock(lock, 'tok', 10_000);
@@ -629,7 +685,7 @@ export function contractSuite(engine: Engine): void {
         assert.deepEqual(await store.listAudit(cardId, 'C4', 10), []);
       });
 
-      it('10 concurrent finishers of one entry (across instances when shared): one changes it, one audit line', async () => {
+      it('10 concurrent finishers of one entry (across instances if shared): one change, one audit line', async () => {
         const cardId = card();
         const lock = `lock-${uid()}`;
         await store.acquireLock(lock, 'tok', 10_000);
@@ -643,15 +699,32 @@ export function contractSuite(engine: Engine): void {
         assert.equal(results.filter((r) => r.changed).length, 1);
         assert.equal((await store.listAudit(cardId, 'C5', 10)).length, 1);
       });
-    });
 
-    if (engine.shared) {
-      it('a binding made through one instance is read through another', async () => {
-        const cardId = card();
-        const made = await applyBind(store, cardId, '9901', { unionid: 'u-shared' });
-        assert.deepEqual(await other.getBinding(cardId, '9901'), made);
-        assert.deepEqual(await other.findBindingByUnionid(cardId, 'u-shared'), made);
+      it('entries and audit lines are kept per card: the same code or requestId on another card is apart', async () => {
+        const [a, b] = [card(), card()];
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const onA = operation(a, 'SAME');
+        const onB = operation(b, 'SAME');
+        for (const op of [onA, onB]) await store.insertOperation(op, { lock, token: 'tok' });
+        assert.deepEqual(
+          (await other.listPendingOperations(a, 'SAME')).map((o) => o.requestId),
+          [onA.requestId],
+        );
+        assert.equal((await store.finishOperation(b, onB.requestId, { state: 'applied' })).changed, true);
+        assert.deepEqual(
+          (await other.listAudit(b, 'SAME', 10)).map((e) => e.requestId),
+          [onB.requestId],
+        );
+        assert.deepEqual(await other.listAudit(a, 'SAME', 10), []);
+        assert.deepEqual(await store.listPendingOperations(b, 'SAME'), []);
+        assert.equal((await store.getOperation(a, onA.requestId))?.state, 'pending', 'the other card is untouched');
+        // A requestId is the caller's key per card: on another card it is another entry.
+        const twin = { ...operation(b, 'OTHER'), requestId: onA.requestId };
+        assert.deepEqual(await store.insertOperation(twin, { lock, token: 'tok' }), { outcome: 'inserted' });
+        assert.deepEqual(await other.getOperation(b, onA.requestId), twin);
+        assert.deepEqual(await other.getOperation(a, onA.requestId), onA);
       });
-    }
+    });
   });
 }

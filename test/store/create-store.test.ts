@@ -1,9 +1,25 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Cluster, Redis } from 'ioredis';
+import pg from 'pg';
 import { OptionsError } from '../../src/errors.js';
-import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
-import { STORE_METHODS } from '../../src/store/is-store.js';
+import { storeForRole } from '../../src/store/create-store.js';
+import {
+  createStore,
+  MemoryStore,
+  PostgresStore,
+  RedisStore,
+  SqliteStore,
+  type CardStore,
+  type LoginStore,
+  type Store,
+  type StoreOptions,
+} from '../../src/store/index.js';
+import { methodsOf } from '../../src/store/roles.js';
 import { dropPostgresSchema } from './cleanup.js';
 import { POSTGRES_URL, probePostgres } from './helpers.js';
 
@@ -59,7 +75,7 @@ describe('createStore', () => {
   it('returns a Store object as is, and rejects an object that is not one', () => {
     const own = new MemoryStore();
     assert.equal(createStore(own), own);
-    const duck = Object.fromEntries(STORE_METHODS.map((m) => [m, async () => undefined])) as unknown as Store;
+    const duck = Object.fromEntries(methodsOf('store').map((m) => [m, async () => undefined])) as unknown as Store;
     assert.equal(createStore(duck), duck);
     assert.throws(
       () => createStore({ init: async () => undefined } as unknown as Store),
@@ -100,5 +116,111 @@ describe('createStore', () => {
       await store.close();
       await dropPostgresSchema(POSTGRES_URL, schema);
     }
+  });
+  it('importing the store loads no driver; each engine loads its own when it initialises', async () => {
+    const probe = join(process.cwd(), 'test', 'store', 'driver-probe.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe], { timeout: 30_000 });
+    assert.deepEqual(JSON.parse(stdout), { imported: [], created: [], memory: [], sqlite: ['better-sqlite3'] });
+  });
+
+  it('takes options per engine: { engine: memory | sqlite | postgres | redis, … }', () => {
+    assert.ok(createStore({ engine: 'memory', sweepIntervalMs: 1000 }) instanceof MemoryStore);
+    const sqlite = createStore({ engine: 'sqlite', filename: ':memory:', busyTimeoutMs: 100 });
+    assert.ok(sqlite instanceof SqliteStore);
+    assert.equal(sqlite.filename, ':memory:');
+    const postgres = createStore({ engine: 'postgres', connectionString: 'postgres://u@127.0.0.1:1/db', schema: 's2' });
+    assert.ok(postgres instanceof PostgresStore);
+    assert.equal(postgres.schema, 's2');
+    const redis = createStore({ engine: 'redis', url: 'redis://127.0.0.1:1', prefix: 'shop2:' });
+    assert.ok(redis instanceof RedisStore);
+    assert.equal(redis.prefix, 'shop2:');
+  });
+
+  describe('checks engine options once, when the store is made, naming the field', () => {
+    // Real driver objects, never connected: neither a Pool nor a lazyConnect client connects until used.
+    const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
+    const client = new Redis({ lazyConnect: true });
+    const cluster = new Cluster([], { lazyConnect: true });
+    after(async () => {
+      await pool.end();
+      client.disconnect();
+      cluster.disconnect();
+    });
+    const cases: [string, unknown, RegExp][] = [
+      [
+        'an unknown engine',
+        { engine: 'mysql' },
+        /^store: "engine" must be memory, sqlite, postgres or redis, got "mysql"$/,
+      ],
+      ['a missing field', { engine: 'sqlite' }, /^store: "filename" is required$/],
+      [
+        'a field of the wrong type',
+        { engine: 'sqlite', filename: 'x.db', busyTimeoutMs: '5' },
+        /^store: "busyTimeoutMs"/,
+      ],
+      ['a timer beyond setInterval', { engine: 'memory', sweepIntervalMs: 2 ** 40 }, /^store: "sweepIntervalMs"/],
+      ['a misspelt field', { engine: 'redis', url: 'redis://x', prefx: 'a:' }, /^store: "prefx" is not allowed$/],
+      [
+        'a bad schema',
+        { engine: 'postgres', connectionString: 'postgres://x', schema: 'a-b' },
+        /^store: "schema" must/,
+      ],
+      ['no connection', { engine: 'postgres' }, /^store: needs "connectionString" .* or "pool" /],
+      ['two connections', { engine: 'postgres', connectionString: 'postgres://x', pool }, /, not both$/],
+      ['a pool that is not one', { engine: 'postgres', pool: {} }, /^store: "pool" must be a pg.Pool/],
+      ['our pool settings on the host pool', { engine: 'postgres', pool, max: 3 }, /^store: "max" does not apply/],
+      ['no Redis connection', { engine: 'redis' }, /^store: needs "url" .* or "client" /],
+      ['a Redis Cluster', { engine: 'redis', client: cluster }, /^store: "client" must be an ioredis client .*Cluster/],
+      ['our client settings on the host client', { engine: 'redis', client, redis: {} }, /^store: "redis" does not/],
+    ];
+    for (const [what, spec, message] of cases) {
+      it(what, () => {
+        assert.throws(
+          () => createStore(spec as StoreOptions),
+          (err: unknown) => err instanceof OptionsError && message.test(err.message),
+        );
+      });
+    }
+    it('the engine constructors run the same check', () => {
+      assert.throws(
+        () => new SqliteStore({ filename: '' }),
+        /^OptionsError: store: "filename" is not allowed to be empty$/,
+      );
+      assert.throws(() => new RedisStore({ url: 'redis://x', notificationTtlMs: 0 }), /"notificationTtlMs"/);
+    });
+  });
+
+  it('checks a host object only for the role it is passed for, naming what it lacks', () => {
+    const sessions: LoginStore = {
+      putSession: async () => undefined,
+      getSession: async () => undefined,
+      deleteSession: async () => undefined,
+    };
+    const card = Object.fromEntries(methodsOf('card').map((m) => [m, async () => undefined])) as unknown as CardStore;
+    // The login kit needs sessions only, memberCard() everything but sessions. (The types say so
+    // too; a JavaScript host's object is checked at run time.)
+    assert.equal(storeForRole(sessions, 'login'), sessions);
+    assert.equal(storeForRole(card, 'card'), card);
+    assert.throws(
+      () => storeForRole(card as unknown as LoginStore, 'login'),
+      (err: unknown) =>
+        err instanceof OptionsError &&
+        err.message ===
+          'store: the object given is not a session store: ' +
+            'it lacks the method(s) putSession, getSession, deleteSession',
+    );
+    assert.throws(
+      () => storeForRole(sessions as unknown as CardStore, 'card'),
+      /not a card store: it lacks the method\(s\) init, ping, close, /,
+    );
+    assert.throws(
+      () => createStore(card as unknown as Store),
+      /not a Store: it lacks .*putSession, getSession, deleteSession$/,
+    );
+    // A session store's lifecycle is optional, but what it has must be methods.
+    assert.throws(
+      () => storeForRole({ ...sessions, close: true } as unknown as LoginStore, 'login'),
+      /it lacks the method\(s\) close$/,
+    );
   });
 });

@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { MemberCardError } from '../../src/errors.js';
-import { PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
-import { loadOptional } from '../../src/store/optional-dependency.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { MemberCardError, OptionsError } from '../../src/errors.js';
+import { createStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import { loadDriver } from '../../src/store/drivers.js';
 import { deleteRedisKeys, dropPostgresSchema } from './cleanup.js';
 import { CuttableProxy, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, silentServer, sleep } from './helpers.js';
 
@@ -38,7 +40,7 @@ async function recovers(store: Store, withinMs: number): Promise<void> {
       return;
     } catch (err) {
       assert.ok(isUnavailable(err), `only STORE_UNAVAILABLE while down, got ${String(err)}`);
-      if (Date.now() > deadline) throw new Error(`the store did not recover within ${withinMs} ms`);
+      if (Date.now() > deadline) throw new Error(`the store did not recover within ${withinMs} ms`, { cause: err });
       await sleep(200);
     }
   }
@@ -158,6 +160,35 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
     assert.throws(() => new PostgresStore({ connectionString: POSTGRES_URL, schema: 'x"; DROP' }), /schema/);
   });
 
+  it("runs on the host's own pg.Pool, and close() leaves that pool usable", async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    const schema = fresh();
+    const store = createStore({ engine: 'postgres', pool, schema });
+    try {
+      await store.init();
+      assert.equal(await store.applyNotification(record('hp1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+      // Our tables, in the host's database, through the host's connections.
+      assert.deepEqual((await pool.query(`SELECT code, status FROM "${schema}".bindings`)).rows, [
+        { code: '1', status: 'active' },
+      ]);
+      await store.close();
+      await rejectsUnavailable(store.getBinding('c', '1'), 1000);
+      assert.equal(pool.ended || pool.ending, false, 'close() did not end the host pool');
+      assert.deepEqual((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("a host pool that cannot connect gives STORE_UNAVAILABLE, and stays the host's", async () => {
+    const pool = new pg.Pool({ connectionString: 'postgres://root@127.0.0.1:1/test', connectionTimeoutMillis: 500 });
+    const store = createStore({ engine: 'postgres', pool });
+    await rejectsUnavailable(store.init(), 4000);
+    await store.close();
+    assert.equal(pool.ended || pool.ending, false);
+    await pool.end();
+  });
+
   it('a closed port rejects with STORE_UNAVAILABLE at once', async () => {
     const store = new PostgresStore({ connectionString: 'postgres://root@127.0.0.1:1/test' });
     await rejectsUnavailable(store.init(), 4000);
@@ -257,6 +288,34 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
     }
   });
 
+  it("runs on the host's own ioredis client, connecting a lazy one, and close() never quits it", async () => {
+    const client = new Redis(REDIS_URL, { lazyConnect: true });
+    const prefix = fresh();
+    const store = createStore({ engine: 'redis', client, prefix });
+    try {
+      await store.init();
+      assert.equal(client.status, 'ready', 'init() connected the lazy client');
+      assert.equal(await store.applyNotification(record('hr1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+      // The same keys as through a URL: what is stored does not depend on whose client wrote it.
+      assert.equal(await client.hget(`${prefix}b:c:1`, 'status'), 'active');
+      await store.close();
+      await rejectsUnavailable(store.getBinding('c', '1'), 1000);
+      assert.equal(client.status, 'ready', 'close() did not quit the host client');
+      assert.equal(await client.ping(), 'PONG');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a host client that cannot connect gives STORE_UNAVAILABLE', async () => {
+    const client = new Redis({ port: 1, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    client.on('error', () => undefined);
+    const store = createStore({ engine: 'redis', client, prefix: fresh() });
+    await rejectsUnavailable(store.init(), 4000);
+    await store.close();
+    client.disconnect();
+  });
+
   it('a closed port rejects with STORE_UNAVAILABLE at once', async () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: fresh() });
     await rejectsUnavailable(store.init(), 4000);
@@ -311,20 +370,35 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
   });
 });
 
-describe('optional dependencies', () => {
-  it('a missing pg / ioredis says which and how to install it', async () => {
+describe('drivers', () => {
+  it('a missing pg / ioredis / better-sqlite3 names the store option and how to install it', async () => {
     const missing = Object.assign(new Error("Cannot find package 'pg'"), { code: 'ERR_MODULE_NOT_FOUND' });
     await assert.rejects(
-      loadOptional('pg', 'postgres://db.example/membercard', () => Promise.reject(missing)),
-      {
-        message:
-          'MEMBERCARD_STORE is postgres://db.example/membercard but the optional dependency "pg" is not installed: npm install pg',
+      loadDriver('pg', () => Promise.reject(missing)),
+      (err: unknown) => {
+        assert.ok(err instanceof OptionsError);
+        assert.equal(
+          err.message,
+          'store: the postgres engine needs the package "pg", which is not installed: npm install pg',
+        );
+        assert.equal(err.cause, missing);
+        return true;
       },
     );
     const cjsMissing = Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' });
     await assert.rejects(
-      loadOptional('ioredis', 'redis://x', () => Promise.reject(cjsMissing)),
-      /npm install ioredis/,
+      loadDriver('ioredis', () => Promise.reject(cjsMissing)),
+      /^OptionsError: store: the redis engine needs the package "ioredis", .*: npm install ioredis$/,
+    );
+    await assert.rejects(
+      loadDriver('better-sqlite3', () => Promise.reject(missing)),
+      /store: the sqlite engine needs the package "better-sqlite3", .*: npm install better-sqlite3$/,
+    );
+    // Any other failure (a broken native build, say) is not dressed up as a missing package.
+    const broken = Object.assign(new Error('invalid ELF header'), { code: 'ERR_DLOPEN_FAILED' });
+    await assert.rejects(
+      loadDriver('better-sqlite3', () => Promise.reject(broken)),
+      (err) => err === broken,
     );
   });
 });

@@ -1,0 +1,213 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import Joi from 'joi';
+import type { Pool, PoolConfig } from 'pg';
+import { OptionsError } from '../errors.js';
+import type { Store } from './types.js';
+
+export interface MemoryStoreOptions {
+  /** How often expired sessions and outer_str values are dropped, in ms (default 60 s). */
+  sweepIntervalMs?: number;
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for a private in-memory database. */
+  filename: string;
+  /** How long a writer waits for another process's lock before giving up, in ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** How often expired sessions and outer_str values are deleted, in ms (default 10 min). */
+  sweepIntervalMs?: number;
+}
+
+/** PostgreSQL through a pool we make from a URL, and end() on close(). */
+export interface PostgresConnectionOptions {
+  /** postgres://user:password@host:port/database */
+  connectionString: string;
+  /** The schema our tables live in; created if missing (default 'public'). */
+  schema?: string;
+  /** Pool size per process (default 10). */
+  max?: number;
+  /** Give up connecting after this many ms (default 3000). */
+  connectTimeoutMs?: number;
+  /**
+   * Give up on a query after this many ms (default 4000): the server cancels it (statement_timeout)
+   * and, should the server not answer at all, the client gives up 1 s later (query_timeout).
+   */
+  queryTimeoutMs?: number;
+  /** Called with errors of idle pooled connections (which are otherwise ignored: the pool replaces them). */
+  onError?: (err: Error) => void;
+  /** Extra pg Pool settings, applied last. */
+  poolConfig?: PoolConfig;
+  pool?: never;
+}
+
+/**
+ * PostgreSQL through the host's own pg.Pool: we run our queries on it and never end() it. Its
+ * size, timeouts and 'error' listener are the host's to set.
+ */
+export interface PostgresPoolOptions {
+  pool: Pool;
+  /** The schema our tables live in; created if missing (default 'public'). */
+  schema?: string;
+  connectionString?: never;
+}
+
+export type PostgresStoreOptions = PostgresConnectionOptions | PostgresPoolOptions;
+
+interface RedisCommonOptions {
+  /** Prepended to every key (default 'membercard:'), so several apps can share one Redis. */
+  prefix?: string;
+  /**
+   * How long a processed notification id is remembered, in ms (default 30 days). WeChat Pay
+   * redelivers for about 24 hours, so this is ample for de-duplication, and keeps Redis from
+   * growing forever.
+   */
+  notificationTtlMs?: number;
+}
+
+/** Redis through a client we make from a URL, and quit() on close(). */
+export interface RedisConnectionOptions extends RedisCommonOptions {
+  /** redis://[user:password@]host:port[/db] or rediss://… */
+  url: string;
+  /** Give up connecting after this many ms (default 3000). */
+  connectTimeoutMs?: number;
+  /** Give up on a command after this many ms (default 5000). */
+  commandTimeoutMs?: number;
+  /** Called with connection errors (which are otherwise ignored: the client reconnects by itself). */
+  onError?: (err: Error) => void;
+  /** Extra ioredis settings, applied last. */
+  redis?: RedisOptions;
+  client?: never;
+}
+
+/**
+ * Redis through the host's own ioredis client (standalone or Sentinel, not Cluster): we never
+ * quit() it. Its timeouts, offline queue and 'error' listener are the host's; we define our
+ * scripts on it as commands named mc*.
+ */
+export interface RedisClientOptions extends RedisCommonOptions {
+  client: Redis;
+  url?: never;
+}
+
+export type RedisStoreOptions = RedisConnectionOptions | RedisClientOptions;
+
+/** Options for one of our engines, as createStore() and the `store` option take them. */
+export type StoreOptions =
+  | ({ engine: 'memory' } & MemoryStoreOptions)
+  | ({ engine: 'sqlite' } & SqliteStoreOptions)
+  | ({ engine: 'postgres' } & PostgresStoreOptions)
+  | ({ engine: 'redis' } & RedisStoreOptions);
+
+export type StoreEngine = StoreOptions['engine'];
+
+/**
+ * The `store` option: a URL (memory:, sqlite:…, postgres://…, redis://…), options for one of our
+ * engines ({ engine, … }), or the host's own object with the methods of the role it serves.
+ */
+export type StoreSpec<S extends object = Store> = string | StoreOptions | S;
+
+/** A shallow check, for an options schema: the real one (per role, per engine) is createStore()'s. */
+export function isStoreSpec(value: unknown): boolean {
+  return (typeof value === 'string' && value.length > 0) || (typeof value === 'object' && value !== null);
+}
+
+/** Options for our engines carry `engine`; a host's own store object does not. */
+export function isStoreOptions(value: object): value is StoreOptions {
+  return 'engine' in value;
+}
+
+// --- one schema per engine ---------------------------------------------------------------------
+
+/** setInterval / setTimeout take at most 2^31 - 1 ms; more fires at once. */
+const ms = (min: number): Joi.NumberSchema => Joi.number().integer().min(min).max(2_147_483_647);
+
+/** Kept as is (not cloned by Joi): a pool, a client or driver settings may be class instances. */
+const object = (what: string, test: (value: object) => boolean): Joi.AnySchema =>
+  Joi.any()
+    .custom((value: unknown, helpers) =>
+      typeof value === 'object' && value !== null && test(value) ? value : helpers.error('any.custom'),
+    )
+    .messages({ 'any.custom': `must be ${what}` });
+
+const hasFunctions =
+  (...names: string[]) =>
+  (value: object): boolean =>
+    names.every((n) => typeof (value as Record<string, unknown>)[n] === 'function');
+
+const settings = (what: string): Joi.AnySchema => object(what, () => true);
+
+/** For options that only apply to a connection we make ourselves, not to the host's pool / client. */
+const OWN_CONNECTION_ONLY = `"{{#peer}}" does not apply to the host's own "{{#main}}": set it there instead`;
+
+const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
+  memory: Joi.object({ engine: Joi.valid('memory'), sweepIntervalMs: ms(1) }),
+  sqlite: Joi.object({
+    engine: Joi.valid('sqlite'),
+    filename: Joi.string().min(1).required(),
+    busyTimeoutMs: ms(0),
+    sweepIntervalMs: ms(1),
+  }),
+  postgres: postgresSchema(),
+  redis: redisSchema(),
+};
+
+function postgresSchema(): Joi.ObjectSchema {
+  return Joi.object({
+    engine: Joi.valid('postgres'),
+    connectionString: Joi.string().min(1),
+    pool: object('a pg.Pool (new pg.Pool(…))', hasFunctions('query', 'connect', 'end')),
+    schema: Joi.string()
+      .pattern(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/)
+      .messages({
+        'string.pattern.base': 'must be a plain PostgreSQL identifier (letters, digits, _), got "{{#value}}"',
+      }),
+    max: Joi.number().integer().min(1).max(1000),
+    connectTimeoutMs: ms(1),
+    queryTimeoutMs: ms(1),
+    onError: Joi.function(),
+    poolConfig: settings('pg Pool settings (an object)'),
+  })
+    .xor('connectionString', 'pool')
+    .without('pool', ['max', 'connectTimeoutMs', 'queryTimeoutMs', 'onError', 'poolConfig'])
+    .messages({
+      'object.missing': 'needs "connectionString" (a postgres:// URL) or "pool" (your own pg.Pool)',
+      'object.xor': 'takes "connectionString" or "pool", not both',
+      'object.without': OWN_CONNECTION_ONLY,
+    });
+}
+
+function redisSchema(): Joi.ObjectSchema {
+  return Joi.object({
+    engine: Joi.valid('redis'),
+    url: Joi.string().min(1),
+    // Our scripts touch several keys at once: one shard only, so no Redis Cluster.
+    client: object(
+      'an ioredis client (new Redis(…)), not a Cluster',
+      (v) => hasFunctions('defineCommand', 'ping')(v) && (v as { isCluster?: unknown }).isCluster !== true,
+    ),
+    prefix: Joi.string().allow(''),
+    notificationTtlMs: ms(1),
+    connectTimeoutMs: ms(1),
+    commandTimeoutMs: ms(1),
+    onError: Joi.function(),
+    redis: settings('ioredis settings (an object)'),
+  })
+    .xor('url', 'client')
+    .without('client', ['connectTimeoutMs', 'commandTimeoutMs', 'onError', 'redis'])
+    .messages({
+      'object.missing': 'needs "url" (a redis:// URL) or "client" (your own ioredis client)',
+      'object.xor': 'takes "url" or "client", not both',
+      'object.without': OWN_CONNECTION_ONLY,
+    });
+}
+
+/** Checks an engine's options once, when its store is made; the message names the field. */
+export function checkStoreOptions(engine: StoreEngine, options: unknown): void {
+  if (typeof options !== 'object' || options === null)
+    throw new OptionsError(`store: ${engine} options must be an object`);
+  const { error } = SCHEMAS[engine].validate(options, { abortEarly: true, convert: false, errors: { label: false } });
+  const detail = error?.details[0];
+  if (!error) return;
+  const field = detail?.path.join('.');
+  throw new OptionsError(`store: ${field ? `"${field}" ` : ''}${detail?.message ?? error.message}`);
+}

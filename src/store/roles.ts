@@ -1,0 +1,77 @@
+import type {
+  BindingStore,
+  CardStore,
+  JournalStore,
+  LockStore,
+  LoginStore,
+  NotificationStore,
+  SessionStore,
+  Store,
+  StoreLifecycle,
+} from './types.js';
+
+/** Every method of an interface, once: the compiler says when one is added, renamed or left out. */
+type Methods<T> = { readonly [K in keyof T]-?: true };
+
+const lifecycle: Methods<StoreLifecycle> = { init: true, ping: true, close: true };
+const sessions: Methods<SessionStore> = { putSession: true, getSession: true, deleteSession: true };
+const bindings: Methods<BindingStore> = {
+  findBindingByUser: true,
+  findBindingByUnionid: true,
+  getBinding: true,
+  flagBinding: true,
+  putOuterStr: true,
+};
+const notifications: Methods<NotificationStore> = { applyNotification: true, getNotification: true };
+const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
+const journal: Methods<JournalStore> = {
+  insertOperation: true,
+  getOperation: true,
+  finishOperation: true,
+  listPendingOperations: true,
+  listAudit: true,
+};
+
+/** The roles a host's own object can be passed for, by the type it must then have. */
+export interface StoreRoles {
+  /** createStore(): every method. */
+  store: Store;
+  /** memberCard(). */
+  card: CardStore;
+  /** wechatLogin(). */
+  login: LoginStore;
+}
+export type StoreRole = keyof StoreRoles;
+
+const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
+  store: { name: 'Store', required: [lifecycle, sessions, bindings, notifications, locks, journal], optional: [] },
+  card: { name: 'card store', required: [lifecycle, bindings, notifications, locks, journal], optional: [] },
+  login: { name: 'session store', required: [sessions], optional: [lifecycle] },
+};
+
+const names = (groups: object[]): string[] => groups.flatMap((group) => Object.keys(group));
+
+/** The methods an object passed for `role` must have. */
+export function methodsOf(role: StoreRole): string[] {
+  return names(ROLES[role].required);
+}
+
+/** What a host's object lacks for `role`: required methods that are missing, optional ones that are not functions. */
+export function missingMethods(value: object, role: StoreRole): string[] {
+  const has = (m: string): unknown => (value as Record<string, unknown>)[m];
+  const { required, optional } = ROLES[role];
+  return [
+    ...names(required).filter((m) => typeof has(m) !== 'function'),
+    ...names(optional).filter((m) => has(m) !== undefined && typeof has(m) !== 'function'),
+  ];
+}
+
+/** Duck-typed, as hosts bring their own objects: true when nothing is missing for `role`. */
+export function fitsRole<R extends StoreRole>(value: object, role: R): value is StoreRoles[R] {
+  return missingMethods(value, role).length === 0;
+}
+
+/** The role's name, for messages ("card store", "session store"). */
+export function roleName(role: StoreRole): string {
+  return ROLES[role].name;
+}
