@@ -3,7 +3,7 @@
 // their inner files with require, which the ESM hook does not see).
 // Usage: node loaded-modules.mjs <file> <esm|cjs> <log file>
 import { createRequire, register } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 const [entry, kind, log] = process.argv.slice(2);
@@ -17,6 +17,7 @@ register(`data:text/javascript,${encodeURIComponent(hook)}`);
 const require = createRequire(import.meta.url);
 if (kind === 'esm') await import(pathToFileURL(entry).href);
 else require(entry);
-const esm = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+// A CommonJS entry may resolve nothing through the ESM loader: then there is no log at all.
+const esm = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
 const cjs = Object.keys(require.cache).map((f) => pathToFileURL(f).href);
 process.stdout.write(JSON.stringify([...new Set([...esm, ...cjs])]));
