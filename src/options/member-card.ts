@@ -115,8 +115,12 @@ export const MEMBER_CARD_OPTIONS = {
     schema: storeOption,
     default: DEFAULT_STORE,
     doc: {
-      en: "`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, engine options (`{ engine: 'postgres', pool }`, …) or a store object ([stores](docs/stores.md))",
-      zh: "`memory:`、`sqlite:…`、`postgres://…`、`redis://…`、引擎配置（`{ engine: 'postgres', pool }` 等）或存储对象（[存储](docs/stores.zh-CN.md)）",
+      en:
+        "`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, engine options (`{ engine: 'postgres', pool }`, …) " +
+        'or a store object ([stores](docs/stores.md))',
+      zh:
+        "`memory:`、`sqlite:…`、`postgres://…`、`redis://…`、引擎配置（`{ engine: 'postgres', pool }` 等）" +
+        '或存储对象（[存储](docs/stores.zh-CN.md)）',
     },
   },
   identity: {

@@ -36,10 +36,10 @@ export const keyInput = Joi.any()
  * methods an object needs depends on the role it is passed for: that is checked when the store is made.
  */
 export const storeOption = Joi.any()
-  .custom((value: unknown, helpers) =>
-    isStoreSpec(value) ? value : helpers.error('store.type'),
-  )
-  .messages({ 'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…), engine options or a store object' });
+  .custom((value: unknown, helpers) => (isStoreSpec(value) ? value : helpers.error('store.type')))
+  .messages({
+    'store.type': 'must be a store URL (memory:, sqlite:…, postgres://…, redis://…), engine options or a store object',
+  });
 
 /** Where both factories keep their data unless told otherwise, so that by default they share it. */
 export const DEFAULT_STORE = 'sqlite:./data/membercard.db';
