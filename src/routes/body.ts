@@ -2,6 +2,22 @@ import type { Context, Middleware, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import { MemberCardError } from '../errors.js';
 
+/**
+ * What reading a body can throw because of the client (a body that is not what its headers say, a
+ * request cut short), as a 400 instead of a 500: it is their mistake, not our bug. Errors that carry
+ * an HTTP status already (413, 415, a JSON syntax error) keep it.
+ */
+function clientBodyError(err: unknown): unknown {
+  const e = err as { status?: unknown; code?: unknown } | null;
+  if (typeof e?.status === 'number') return err;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  // zlib: a Content-Encoding the bytes do not match; ECONNRESET / ECONNABORTED: the client went away.
+  if (code.startsWith('Z_') || code.startsWith('ERR__') || code === 'ECONNRESET' || code === 'ECONNABORTED') {
+    return new MemberCardError('INVALID_REQUEST', 'The request body could not be read.', { cause: err });
+  }
+  return err;
+}
+
 function hasBody(ctx: Context): boolean {
   const length = ctx.get('Content-Length');
   return Boolean(ctx.get('Transfer-Encoding')) || (length !== '' && length !== '0');
@@ -30,7 +46,17 @@ export function jsonBody(limit: string | number): Middleware {
     if (hasBody(ctx) && !ctx.is('application/json', 'application/*+json')) {
       throw new MemberCardError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
     }
-    await parse(ctx, next);
+    // Parse with a stand-in `next`, so an error thrown further down the chain is not taken for a
+    // body error (koa-body calls next only once the body was read).
+    let parsed = false;
+    try {
+      await parse(ctx, async () => {
+        parsed = true;
+      });
+    } catch (err) {
+      throw clientBodyError(err);
+    }
+    if (parsed) await next();
   };
 }
 
@@ -48,10 +74,14 @@ export function rawTextBody(limitBytes: number): Middleware {
     if (declared > limitBytes) throw new MemberCardError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limitBytes) throw new MemberCardError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
-      chunks.push(chunk);
+    try {
+      for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limitBytes) throw new MemberCardError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      throw clientBodyError(err);
     }
     (ctx.request as { rawBody?: string }).rawBody = Buffer.concat(chunks).toString('utf8');
     await next();
