@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OptionsError } from '../src/errors.js';
@@ -141,5 +142,77 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     assert.equal(envNameOf('memberCard()', 'appid'), 'MEMBERCARD_APPID');
     assert.equal(envNameOf('memberCard()', 'selfService.backgrounds.2'), 'MEMBERCARD_BACKGROUNDS');
     assert.equal(envNameOf('memberCard()', 'selfService'), undefined);
+  });
+});
+
+describe('serve holds no connection for a slow or greedy client', () => {
+  let state: string;
+  before(() => {
+    state = mkdtempSync(join(tmpdir(), 'membercard-serve-limits-'));
+  });
+  after(() => rmSync(state, { recursive: true, force: true }));
+  /** Opens a TCP connection and resolves with what the server wrote and when it closed, in ms. */
+  function slowClient(url: string, send: string): Promise<{ closedAfterMs: number; answer: string }> {
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const socket = connect(Number(u.port), u.hostname, () => socket.write(send));
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      const closed = () => resolve({ closedAfterMs: Date.now() - started, answer });
+      socket.on('close', closed);
+      // A connection refused over the limit may arrive as a reset: closed all the same.
+      socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? closed() : reject(err)));
+      setTimeout(() => reject(new Error('the server kept the connection open for 5 s')), 5000).unref();
+    });
+  }
+
+  test('headers sent too slowly are cut off with 408 after HTTP_HEADERS_TIMEOUT_MS', async () => {
+    const running = await startServer(
+      {
+        MEMBERCARD_STORE: 'memory:',
+        PORT: '0',
+        SANDBOX_PORT: '0',
+        SANDBOX_STATE: state,
+        HTTP_HEADERS_TIMEOUT_MS: '300',
+      },
+      () => {},
+    );
+    try {
+      const slow = await slowClient(running.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      assert.match(slow.answer, /^HTTP\/1\.1 408/);
+      assert.ok(slow.closedAfterMs < 2500, `closed after ${slow.closedAfterMs} ms`);
+      assert.equal((await fetch(`${running.url}/healthz`)).status, 200, 'others are still served');
+    } finally {
+      await running.close();
+    }
+  });
+
+  test('beyond HTTP_MAX_CONNECTIONS a new connection is closed at once; bad limits name the variable', async () => {
+    const running = await startServer(
+      { MEMBERCARD_STORE: 'memory:', PORT: '0', SANDBOX_PORT: '0', SANDBOX_STATE: state, HTTP_MAX_CONNECTIONS: '2' },
+      () => {},
+    );
+    const u = new URL(running.url);
+    const held = await Promise.all(
+      [1, 2].map(
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = connect(Number(u.port), u.hostname, () => resolve(s));
+          }),
+      ),
+    );
+    try {
+      const third = await slowClient(running.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.equal(third.answer, '', 'refused without an answer');
+      assert.ok(third.closedAfterMs < 1000, `closed after ${third.closedAfterMs} ms`);
+    } finally {
+      for (const s of held) s.destroy();
+      await running.close();
+    }
+    await assert.rejects(
+      startServer({ MEMBERCARD_STORE: 'memory:', PORT: '0', HTTP_REQUEST_TIMEOUT_MS: 'soon' }, () => {}),
+      /^OptionsError: HTTP_REQUEST_TIMEOUT_MS must be a whole number/,
+    );
   });
 });

@@ -4,6 +4,7 @@ import { MemberCardError, type ErrorDetail } from '../errors.js';
 import { requireUser, resolveCode } from '../identity.js';
 import { newRequestNo } from '../ids.js';
 import type { Runtime } from '../runtime.js';
+import type { UserIdentity } from '../store/types.js';
 import type { Card, UpstreamCard } from '../wechatpay/types.js';
 import { jsonBody, rejectIdentifyingQuery } from './body.js';
 
@@ -29,8 +30,7 @@ function publicCard(card: UpstreamCard): Card {
 }
 
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
-async function loadOwnCard(ctx: Context, rt: Runtime): Promise<OwnCard> {
-  const user = await requireUser(ctx, rt.options.identity);
+async function loadOwnCard(ctx: Context, rt: Runtime, user: UserIdentity): Promise<OwnCard> {
   const { cardId } = rt.options;
   const resolved = await rt.cache.code(cardId, user, async () =>
     resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }),
@@ -89,15 +89,19 @@ export function mountMyCard(router: Router, rt: Runtime): void {
 
   router.get('/', async (ctx) => {
     rejectIdentifyingQuery(ctx);
-    const { card } = await loadOwnCard(ctx, rt);
+    const { card } = await loadOwnCard(ctx, rt, await requireUser(ctx, rt.options.identity));
     reply(ctx, card);
   });
 
+  const readBody = jsonBody(rt.options.bodyLimit);
   const edit = async (ctx: Context) => {
     rejectIdentifyingQuery(ctx);
+    // Who is asking before anything is read: an anonymous client cannot make us wait for a body.
+    const user = await requireUser(ctx, rt.options.identity);
+    await readBody(ctx, async () => {});
     // Validate before anything else, so a bad request costs no store or upstream call.
     const change = readEdit(ctx.request.body, rt);
-    const { card, code } = await loadOwnCard(ctx, rt);
+    const { card, code } = await loadOwnCard(ctx, rt, user);
     if (card.user_card_status !== 'EFFECTIVE') {
       throw new MemberCardError(
         'CARD_NOT_EDITABLE',
@@ -113,7 +117,7 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     }
     reply(ctx, { ...card, ...change });
   };
-  router.patch('/', jsonBody(rt.options.bodyLimit), edit);
+  router.patch('/', edit);
   // The same edit as PUT: wx.request does not offer PATCH, so mini-programs send PUT.
-  router.put('/', jsonBody(rt.options.bodyLimit), edit);
+  router.put('/', edit);
 }

@@ -145,6 +145,26 @@ export const ENV = {
     en: 'listen address',
     zh: '监听地址',
   },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    default: '15000',
+    en: 'how long a client may take to send the request headers, ms (a slow client is cut off, 408)',
+    zh: '客户端发送请求头的最长时间（毫秒），超时断开（408）',
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    default: '15000',
+    en: 'how long a client may take to send a whole request, ms',
+    zh: '客户端发送完整请求的最长时间（毫秒）',
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    default: '5000',
+    en: 'how long an idle keep-alive connection stays open, ms',
+    zh: '空闲的 keep-alive 连接保持的时长（毫秒）',
+  },
+  HTTP_MAX_CONNECTIONS: {
+    default: '10000',
+    en: 'most connections open at once; beyond it, new ones are closed at once',
+    zh: '同时打开的最大连接数；超过后新连接会被立即关闭',
+  },
   TRUST_PROXY: {
     en: '`1`: trust `X-Forwarded-*`, for instances behind a proxy that sets them',
     zh: '`1`：信任 `X-Forwarded-*`，用于位于会设置它们的代理之后的实例',
@@ -211,6 +231,19 @@ export function parsePort(env: Env, name: 'PORT' | 'SANDBOX_PORT'): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new OptionsError(`${name} must be a port number (0-65535), got "${value}"`);
   return port;
+}
+
+/** A whole number ≥ `min` from the environment, or the variable's declared default. */
+export function parseWhole(
+  env: Env,
+  name: 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS' | 'HTTP_MAX_CONNECTIONS',
+  min: number,
+): number {
+  const value = env[name] || ENV[name].default;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new OptionsError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
+  return n;
 }
 
 export function parseList(value: string | undefined): string[] {

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Koa from 'koa';
 import { errorHandler, MemberCardError, OptionsError } from '../errors.js';
@@ -11,6 +10,7 @@ import { DEFAULTS, type MemberCardOptions } from '../options.js';
 import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
 import { adminTokenAuthorizer, ENV, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
 import { createStore } from '../store/index.js';
+import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import type { Store } from '../store/types.js';
 
 export interface RunningServer {
@@ -120,6 +120,7 @@ async function settingsFrom(env: Env): Promise<Settings> {
  */
 export async function startServer(env: Env = process.env, log: Log = defaultLog): Promise<RunningServer> {
   const port = parsePort(env, 'PORT');
+  const limits = connectionLimitsFrom(env);
   const settings = await settingsFrom(env);
   const { sandbox } = settings;
   let store: Store;
@@ -184,17 +185,15 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   app.silent = true; // errors are answered and logged by errorHandler, without stacks
 
   const host = env.HOST || (sandbox ? '127.0.0.1' : '0.0.0.0');
-  const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(port, host, () => ok(s));
-    s.once('error', fail);
-  }).catch(async (err: unknown) => {
+  let server: Server;
+  try {
+    server = await listen(app, port, host, limits);
+  } catch (err) {
     await sandbox?.close();
     await store.close();
-    throw new Error(
-      `cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? errorName(err)}); set PORT`,
-    );
-  });
-  const address = server.address() as AddressInfo;
+    throw err;
+  }
+  const address = addressOf(server);
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
 
   let demo: DemoUser | undefined;

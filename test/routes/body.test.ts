@@ -78,6 +78,30 @@ describe('bodies a client got wrong', () => {
     assert.deepEqual(errorLogs(), []);
   });
 
+  test('an edit from nobody is answered 401 at once, without waiting for its body', async () => {
+    const u = new URL(h.url);
+    const started = Date.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({
+        host: u.hostname,
+        port: u.port,
+        path: '/member-card',
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'content-length': '100000' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.write('{"background_picture_url":'); // …and the rest never comes
+      setTimeout(() => reject(new Error('no answer within 3 s: the server waited for the body')), 3000).unref();
+    });
+    assert.equal(status, 401);
+    assert.ok(Date.now() - started < 1000, `answered after ${Date.now() - started} ms`);
+  });
+
   test('a body cut short (login, edit, notification) logs no error and the server keeps serving', async () => {
     const json = { 'content-type': 'application/json', 'content-length': '200' };
     await abandon(h.url, '/login', 'POST', json);
