@@ -29,6 +29,7 @@ export function connectionLimitsFrom(env: Env): ConnectionLimits {
  * connectionsCheckingInterval (30 s by default): it is set from the shortest of them.
  */
 export async function listen(app: Koa, port: number, host: string, limits: ConnectionLimits): Promise<Server> {
+  const handle = app.callback();
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -36,7 +37,8 @@ export async function listen(app: Koa, port: number, host: string, limits: Conne
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 2)),
     },
-    app.callback(),
+    // Koa's handler answers its own errors; the promise it returns carries nothing more.
+    (req, res) => void handle(req, res),
   );
   server.maxConnections = limits.maxConnections;
   await new Promise<void>((ok, fail) => {
