@@ -46,7 +46,7 @@ export interface MemberCard {
 export function memberCard(options: MemberCardOptions): MemberCard {
   const { options: resolved, keys } = resolveOptions(options);
   const { log } = resolved;
-  const store = storeForRole(resolved.store, 'card');
+  const store = storeForRole(resolved.store, 'card', { log });
   // A store object passed in belongs to the host (it may share it): only close our own.
   const ownsStore = store !== resolved.store;
   const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;

@@ -1,6 +1,6 @@
 // `serve` in real mode: any WeChat Pay at WECHATPAY_BASE_URL, configured by the environment.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -103,6 +103,12 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     await assert.rejects(
       startServer({ ...env(), MEMBERCARD_STORE: 'mysql://x' }, () => {}),
       /^OptionsError: MEMBERCARD_STORE: unsupported scheme "mysql:"/,
+    );
+    // A SQLite file under a path that cannot be a folder (a file is in the way): at once, named.
+    writeFileSync(join(dir, 'a-file'), '');
+    await assert.rejects(
+      startServer({ ...env(), MEMBERCARD_STORE: `sqlite:${join(dir, 'a-file', 'membercard.db')}` }, () => {}),
+      /^OptionsError: MEMBERCARD_STORE: cannot open or create the SQLite file .*a-file\/membercard\.db \(E[A-Z]+\)$/,
     );
     await assert.rejects(
       startServer({ ...env(), MEMBERCARD_CACHE_TTL: '-5' }, () => {}),

@@ -36,7 +36,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  */
 export function wechatLogin(options: WechatLoginOptions): WechatLogin {
   const o = resolveLoginOptions(options);
-  const store = storeForRole(o.store, 'login');
+  const store = storeForRole(o.store, 'login', { log: o.log });
   const ownsStore = store !== o.store;
   // init() is idempotent and retries after a failure (see memberCard()); a host's session store
   // may have none.

@@ -11,6 +11,7 @@ import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
 import { adminTokenAuthorizer, ENV, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
 import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
+import { openStore, probes } from './probes.js';
 import type { Store } from '../store/types.js';
 
 export interface RunningServer {
@@ -125,7 +126,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   const { sandbox } = settings;
   let store: Store;
   try {
-    store = createStore(env.MEMBERCARD_STORE || DEFAULTS.store);
+    store = createStore(env.MEMBERCARD_STORE || DEFAULTS.store, { log });
   } catch (err) {
     await sandbox?.close();
     throw err instanceof OptionsError
@@ -156,7 +157,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
     });
     login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
-    await store.init();
+    await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
   } catch (err) {
     await sandbox?.close();
     await store.close().catch(() => {});
@@ -165,20 +166,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
 
   const app = new Koa({ proxy: env.TRUST_PROXY === '1' });
   app.use(errorHandler((err, ctx) => log('error', 'unexpected error', { error: errorName(err), path: ctx.path })));
-  app.use(async (ctx, next) => {
-    if (ctx.path !== '/healthz') {
-      await next();
-      return;
-    }
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new MemberCardError('METHOD_NOT_ALLOWED', 'Use GET.');
-    try {
-      await store.ping();
-      ctx.body = { status: 'ok' };
-    } catch {
-      ctx.status = 503;
-      ctx.body = { status: 'unavailable', code: 'STORE_UNAVAILABLE' };
-    }
-  });
+  app.use(probes(store));
   app.use(login.middleware());
   app.use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());

@@ -1,6 +1,7 @@
 import { OptionsError } from '../errors.js';
+import { defaultLog } from '../log.js';
 import { MemoryStore } from './memory.js';
-import { isStoreOptions, type StoreOptions, type StoreSpec } from './options.js';
+import { isStoreOptions, type StoreCommonOptions, type StoreOptions, type StoreSpec } from './options.js';
 import { PostgresStore } from './postgres.js';
 import { RedisStore } from './redis.js';
 import { fitsRole, missingMethods, roleName, type StoreRole, type StoreRoles } from './roles.js';
@@ -13,8 +14,8 @@ import { ACCEPTED_URLS, parseStoreUrl } from './url.js';
  * own Store object as is. Synchronous: nothing connects, and no driver (better-sqlite3, pg,
  * ioredis) is loaded, until init().
  */
-export function createStore(spec: StoreSpec): Store {
-  return storeForRole(spec, 'store');
+export function createStore(spec: StoreSpec, defaults: StoreCommonOptions = {}): Store {
+  return storeForRole(spec, 'store', defaults);
 }
 
 /**
@@ -22,19 +23,24 @@ export function createStore(spec: StoreSpec): Store {
  * object, checked once, here, for the methods of that role only (memberCard() needs no sessions,
  * wechatLogin() nothing else).
  */
-export function storeForRole<R extends StoreRole>(spec: StoreSpec<StoreRoles[R]>, role: R): StoreRoles[R] {
-  if (typeof spec === 'string') return ourStore(parseStoreUrl(spec));
+export function storeForRole<R extends StoreRole>(
+  spec: StoreSpec<StoreRoles[R]>,
+  role: R,
+  defaults: StoreCommonOptions = {},
+): StoreRoles[R] {
+  if (typeof spec === 'string') return ourStore(parseStoreUrl(spec), defaults);
   if (typeof spec !== 'object' || spec === null) {
     const what = `a URL (${ACCEPTED_URLS}), options ({ engine, … }) or a ${roleName(role)} object`;
     throw new OptionsError(`store must be ${what}, got ${typeof spec}`);
   }
-  if (isStoreOptions(spec)) return ourStore(spec);
+  if (isStoreOptions(spec)) return ourStore(spec, defaults);
   if (fitsRole(spec, role)) return spec;
   const missing = missingMethods(spec, role).join(', ');
   throw new OptionsError(`store: the object given is not a ${roleName(role)}: it lacks the method(s) ${missing}`);
 }
 
-function ourStore(options: StoreOptions): Store {
+function ourStore(given: StoreOptions, defaults: StoreCommonOptions): Store {
+  const options = { ...given, log: given.log ?? defaults.log ?? defaultLog };
   switch (options.engine) {
     case 'memory':
       return new MemoryStore(options);

@@ -1,8 +1,13 @@
 import { MemberCardError, OptionsError } from '../errors.js';
+import { defaultLog, errorName, type Log } from '../log.js';
 import { storeClosed } from './unavailable.js';
 
 /** What an engine tells its Lifecycle: how to open, shut and read its errors. */
 export interface LifecycleHooks<H> {
+  /** The engine's name, for the outage log lines. */
+  engine: string;
+  /** Where an outage's start and end are told, once each (default: JSON lines on stderr). */
+  log?: Log | undefined;
   /** Connects / opens and migrates; resolves with the handle every call then runs with. */
   open(): Promise<H>;
   /** Releases what open() made (and leaves a client the host passed in alone). */
@@ -25,6 +30,8 @@ export class Lifecycle<H> {
   #opening: Promise<H> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Since when the engine could not be reached (ms), while it cannot. */
+  #downSince: number | undefined;
 
   constructor(hooks: LifecycleHooks<H>) {
     this.#hooks = hooks;
@@ -37,11 +44,22 @@ export class Lifecycle<H> {
   /** Runs one store call on the open handle (opening it first if need be), its errors wrapped. */
   async run<T>(fn: (handle: H) => T | Promise<T>): Promise<T> {
     const handle = this.#handle ?? (await this.#ready());
+    let result: T;
     try {
-      return await fn(handle);
+      result = await fn(handle);
     } catch (err) {
       throw this.#wrap(err);
     }
+    if (this.#downSince !== undefined) this.#up();
+    return result;
+  }
+
+  /**
+   * Tells the lifecycle the engine's client reported an error by itself (a dropped connection, say):
+   * the start of an outage, if it is not already known; the next call that works ends it.
+   */
+  noteClientError(err: unknown): void {
+    if (!this.#closed) this.#down(err);
   }
 
   async close(): Promise<void> {
@@ -77,6 +95,7 @@ export class Lifecycle<H> {
       throw storeClosed();
     }
     this.#handle = handle;
+    if (this.#downSince !== undefined) this.#up();
     const sweep = this.#hooks.sweep;
     if (sweep) {
       this.#timer = setInterval(() => {
@@ -92,6 +111,36 @@ export class Lifecycle<H> {
 
   /** Ours (already STORE_UNAVAILABLE, or a missing driver) pass as they are; the engine maps the rest. */
   #wrap(err: unknown): unknown {
-    return err instanceof MemberCardError || err instanceof OptionsError ? err : this.#hooks.wrap(err);
+    const wrapped = err instanceof MemberCardError || err instanceof OptionsError ? err : this.#hooks.wrap(err);
+    if (wrapped instanceof MemberCardError && wrapped.code === 'STORE_UNAVAILABLE' && !this.#closed) {
+      this.#down(wrapped.cause ?? err);
+    }
+    return wrapped;
   }
+
+  // An outage is told once when it starts and once when it ends, not once per request: a store that
+  // is down for a minute under load would otherwise write thousands of identical lines.
+  #down(cause: unknown): void {
+    if (this.#downSince !== undefined) return;
+    this.#downSince = Date.now();
+    (this.#hooks.log ?? defaultLog)('error', 'store unavailable', {
+      engine: this.#hooks.engine,
+      error: causeName(cause),
+    });
+  }
+
+  #up(): void {
+    const since = this.#downSince ?? Date.now();
+    this.#downSince = undefined;
+    (this.#hooks.log ?? defaultLog)('warn', 'store available again', {
+      engine: this.#hooks.engine,
+      downMs: Date.now() - since,
+    });
+  }
+}
+
+/** A name for what made the store unavailable, safe to log: an error code (ECONNREFUSED) or class name. */
+function causeName(cause: unknown): string {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? code : errorName(cause);
 }

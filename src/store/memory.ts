@@ -1,6 +1,6 @@
 import { mergeBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
-import { checkStoreOptions, type MemoryStoreOptions } from './options.js';
+import { checkStoreOptions, type MemoryStoreOptions, type StoreCommonOptions } from './options.js';
 import { auditOf } from './rows.js';
 import type * as T from './types.js';
 
@@ -56,10 +56,12 @@ class Tables {
 export class MemoryStore implements T.Store {
   readonly #life: Lifecycle<Tables>;
 
-  constructor(options: MemoryStoreOptions = {}) {
+  constructor(options: MemoryStoreOptions & StoreCommonOptions = {}) {
     checkStoreOptions('memory', options);
     const tables = new Tables();
     this.#life = new Lifecycle({
+      engine: 'memory',
+      log: options.log,
       open: async () => tables,
       shut: () => undefined,
       wrap: (err) => err,

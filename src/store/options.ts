@@ -2,6 +2,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import Joi from 'joi';
 import type { Pool, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
+import type { Log } from '../log.js';
 import type { Store } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -91,12 +92,23 @@ export interface RedisClientOptions extends RedisCommonOptions {
 
 export type RedisStoreOptions = RedisConnectionOptions | RedisClientOptions;
 
+/** What every engine takes besides its own options. */
+export interface StoreCommonOptions {
+  /**
+   * Where an outage is told: once when the engine stops answering, once when it answers again.
+   * Default: memberCard()'s or wechatLogin()'s `log` for a store they make, else JSON lines on stderr.
+   */
+  log?: Log;
+}
+
 /** Options for one of our engines, as createStore() and the `store` option take them. */
-export type StoreOptions =
-  | ({ engine: 'memory' } & MemoryStoreOptions)
-  | ({ engine: 'sqlite' } & SqliteStoreOptions)
-  | ({ engine: 'postgres' } & PostgresStoreOptions)
-  | ({ engine: 'redis' } & RedisStoreOptions);
+export type StoreOptions = StoreCommonOptions &
+  (
+    | ({ engine: 'memory' } & MemoryStoreOptions)
+    | ({ engine: 'sqlite' } & SqliteStoreOptions)
+    | ({ engine: 'postgres' } & PostgresStoreOptions)
+    | ({ engine: 'redis' } & RedisStoreOptions)
+  );
 
 export type StoreEngine = StoreOptions['engine'];
 
@@ -140,9 +152,10 @@ const settings = (what: string): Joi.AnySchema => object(what, () => true);
 const OWN_CONNECTION_ONLY = `"{{#peer}}" does not apply to the host's own "{{#main}}": set it there instead`;
 
 const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
-  memory: Joi.object({ engine: Joi.valid('memory'), sweepIntervalMs: ms(1) }),
+  memory: Joi.object({ engine: Joi.valid('memory'), log: Joi.function(), sweepIntervalMs: ms(1) }),
   sqlite: Joi.object({
     engine: Joi.valid('sqlite'),
+    log: Joi.function(),
     filename: Joi.string().min(1).required(),
     busyTimeoutMs: ms(0),
     sweepIntervalMs: ms(1),
@@ -154,6 +167,7 @@ const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
 function postgresSchema(): Joi.ObjectSchema {
   return Joi.object({
     engine: Joi.valid('postgres'),
+    log: Joi.function(),
     connectionString: Joi.string().min(1),
     pool: object('a pg.Pool (new pg.Pool(…))', hasFunctions('query', 'connect', 'end')),
     schema: Joi.string()
@@ -179,6 +193,7 @@ function postgresSchema(): Joi.ObjectSchema {
 function redisSchema(): Joi.ObjectSchema {
   return Joi.object({
     engine: Joi.valid('redis'),
+    log: Joi.function(),
     url: Joi.string().min(1),
     // Our scripts touch several keys at once: one shard only, so no Redis Cluster.
     client: object(

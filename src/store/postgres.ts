@@ -1,7 +1,12 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { loadPgPool, type PgPoolConstructor } from './drivers.js';
 import { Lifecycle } from './lifecycle.js';
-import { checkStoreOptions, type PostgresConnectionOptions, type PostgresStoreOptions } from './options.js';
+import {
+  checkStoreOptions,
+  type PostgresConnectionOptions,
+  type PostgresStoreOptions,
+  type StoreCommonOptions,
+} from './options.js';
 import * as sqlRows from './rows.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -127,14 +132,17 @@ export class PostgresStore implements T.Store {
   readonly #s: string;
   readonly #life: Lifecycle<Pool>;
 
-  constructor(options: PostgresStoreOptions) {
+  constructor(options: PostgresStoreOptions & StoreCommonOptions) {
     checkStoreOptions('postgres', options);
     this.#schema = options.schema ?? 'public';
     this.#s = `"${this.#schema}"`;
     // The host's own pool is the host's to end; ours is ended by close().
     const hostPool = options.pool;
     this.#life = new Lifecycle({
-      open: () => this.#open(options),
+      engine: 'postgres',
+      log: options.log,
+      // A client error (an idle connection dropped) may be the start of an outage: the lifecycle tells it once.
+      open: () => this.#open(withOutageNotes(options, (err) => this.#life.noteClientError(err))),
       shut: (pool) => (pool === hostPool ? undefined : pool.end()),
       wrap,
       sweep: { everyMs: 600_000, run: (pool) => this.#sweep(pool) },
@@ -443,6 +451,19 @@ export class PostgresStore implements T.Store {
     await pool.query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
   }
+}
+
+/** The options, with `onError` also reporting each client error to `note`. */
+function withOutageNotes(options: PostgresStoreOptions, note: (err: Error) => void): PostgresStoreOptions {
+  if (options.pool) return options;
+  const host = options.onError;
+  return {
+    ...options,
+    onError: (err: Error) => {
+      note(err);
+      host?.(err);
+    },
+  };
 }
 
 /** Our own pool, from a URL, with timeouts that make a hung server fail fast. */

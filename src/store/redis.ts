@@ -1,7 +1,12 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { loadIoredis } from './drivers.js';
 import { Lifecycle } from './lifecycle.js';
-import { checkStoreOptions, type RedisConnectionOptions, type RedisStoreOptions } from './options.js';
+import {
+  checkStoreOptions,
+  type RedisConnectionOptions,
+  type RedisStoreOptions,
+  type StoreCommonOptions,
+} from './options.js';
 import { auditOf } from './rows.js';
 import {
   APPLY_NOTIFICATION,
@@ -89,14 +94,26 @@ export class RedisStore implements T.Store {
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
 
-  constructor(options: RedisStoreOptions) {
+  constructor(options: RedisStoreOptions & StoreCommonOptions) {
     checkStoreOptions('redis', options);
     this.#options = options;
     this.#prefix = options.prefix ?? 'membercard:';
     // The host's own client is the host's to quit; ours is quit by close().
     const hostClient = options.client;
     this.#life = new Lifecycle({
-      open: () => (hostClient ? checked(withScripts(hostClient)) : connect(options)),
+      engine: 'redis',
+      log: options.log,
+      // A client error (a dropped connection) may be the start of an outage: the lifecycle tells it once.
+      open: () =>
+        hostClient
+          ? checked(withScripts(hostClient))
+          : connect({
+              ...options,
+              onError: (err: Error) => {
+                this.#life.noteClientError(err);
+                options.onError?.(err);
+              },
+            }),
       shut: (client) => (client === hostClient ? undefined : quit(client)),
       wrap,
     });

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import { loadSqlite } from './drivers.js';
 import { mergeBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
-import { checkStoreOptions, type SqliteStoreOptions } from './options.js';
+import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -126,10 +126,12 @@ export class SqliteStore implements T.Store {
   readonly #options: Required<SqliteStoreOptions>;
   readonly #life: Lifecycle<Db>;
 
-  constructor(options: SqliteStoreOptions) {
+  constructor(options: SqliteStoreOptions & StoreCommonOptions) {
     checkStoreOptions('sqlite', options);
     this.#options = { busyTimeoutMs: 5000, sweepIntervalMs: 600_000, ...options };
     this.#life = new Lifecycle({
+      engine: 'sqlite',
+      log: options.log,
       open: () => this.#open(),
       shut: (db) => {
         db.close();

@@ -79,18 +79,22 @@ for (const engine of engines) {
     });
 
     it('cut: 503 STORE_UNAVAILABLE at once, /notify 5xx so WeChat Pay retries, and nothing is lost once it is back', async () => {
-      assert.equal((await call('GET', `${serve.url}/healthz`)).status, 200);
+      assert.equal((await call('GET', `${serve.url}/readyz`)).status, 200);
       assert.equal((await call('GET', `${serve.url}/api/member-card`, { token })).status, 200);
+      const outageLines = () => serve.logs.filter((l) => /^store (unavailable|available again)$/.test(l.message));
+      const linesBefore = outageLines().length;
       // A session this instance has not read yet: its requests need the store. (The first token
       // was just read, so this instance may serve it from its caches for up to their TTL.)
       const unread = await wechat.login(serve.url, user);
 
       await proxy.cut();
       const cutAt = Date.now();
-      const health = await call('GET', `${serve.url}/healthz`);
-      assert.equal(health.status, 503, health.text);
-      assert.deepEqual(health.body, { status: 'unavailable', code: 'STORE_UNAVAILABLE' });
-      assert.ok(health.ms < CUT_BOUND_MS, `/healthz took ${health.ms} ms`);
+      const ready = await call('GET', `${serve.url}/readyz`);
+      assert.equal(ready.status, 503, ready.text);
+      assert.equal(ready.body.code, 'STORE_UNAVAILABLE');
+      assert.ok(ready.ms < CUT_BOUND_MS, `/readyz took ${ready.ms} ms`);
+      // Alive all the same: a supervisor must not restart an instance because its store is away.
+      assert.deepEqual((await call('GET', `${serve.url}/healthz`)).body, { status: 'ok' });
       assertUnavailable(
         await call('GET', `${serve.url}/api/member-card`, { token: unread }),
         CUT_BOUND_MS,
@@ -127,9 +131,9 @@ for (const engine of engines) {
       // The server is back on the same address: serve recovers without a restart.
       await proxy.start();
       await waitFor(
-        '/healthz to answer 200 again',
+        '/readyz to answer 200 again',
         10_000,
-        async () => ((await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined),
+        async () => ((await call('GET', `${serve.url}/readyz`)).status === 200 ? true : undefined),
         200,
       );
       const delivered = await wechat.waitDelivered(given.notification_id, 15_000);
@@ -144,6 +148,16 @@ for (const engine of engines) {
       assert.equal(mine.status, 200, mine.text);
       assert.equal(mine.body.card.code, code);
       assert.ok(serve.alive);
+      // Dozens of requests failed during the outage: it was told once when it began, once when it ended.
+      assert.deepEqual(
+        outageLines()
+          .slice(linesBefore)
+          .map((l) => [l.level, l.message, l.engine]),
+        [
+          ['error', 'store unavailable', engine],
+          ['warn', 'store available again', engine],
+        ],
+      );
     });
 
     it('silent: a store that stops answering gives 503 / 5xx within its timeouts, never a hang, then recovers', async () => {
@@ -156,7 +170,7 @@ for (const engine of engines) {
       proxy.freeze();
       // All at once, as they would arrive.
       const [health, mine, notify] = await Promise.all([
-        call('GET', `${serve.url}/healthz`),
+        call('GET', `${serve.url}/readyz`),
         call('GET', `${serve.url}/api/member-card`, { token: unread }),
         (async () => {
           const started = Date.now();
@@ -165,7 +179,7 @@ for (const engine of engines) {
         })(),
       ]);
       assert.equal(health.status, 503, health.text);
-      assert.ok(health.ms < SILENT_BOUND_MS, `/healthz took ${health.ms} ms`);
+      assert.ok(health.ms < SILENT_BOUND_MS, `/readyz took ${health.ms} ms`);
       assertUnavailable(mine, SILENT_BOUND_MS, 'GET /api/member-card');
       assert.ok(notify.status >= 500, `/notify answered ${notify.status}`);
       assert.ok(notify.ms < SILENT_BOUND_MS, `/notify took ${notify.ms} ms`);
@@ -175,9 +189,9 @@ for (const engine of engines) {
       await proxy.cut();
       await proxy.start();
       await waitFor(
-        '/healthz to answer 200 again',
+        '/readyz to answer 200 again',
         15_000,
-        async () => ((await call('GET', `${serve.url}/healthz`)).status === 200 ? true : undefined),
+        async () => ((await call('GET', `${serve.url}/readyz`)).status === 200 ? true : undefined),
         200,
       );
       // WeChat Pay's redelivery of the refused notification is applied now.
@@ -188,6 +202,37 @@ for (const engine of engines) {
       assert.equal(theirs.status, 200, theirs.text);
       assert.equal(theirs.body.card.code, given.code);
       assert.equal((await call('GET', `${serve.url}/api/member-card`, { token })).status, 200);
+    });
+
+    it('starts while its store is down: alive, not ready, then ready without a restart', async () => {
+      const late = new CuttableProxy(target(engine));
+      await late.start();
+      await late.cut(); // the port is known, nothing listens on it
+      const second = await ServeProcess.start(wechat.env(store.via(late.port), balancer.url), work.dir);
+      try {
+        assert.equal((await call('GET', `${second.url}/healthz`)).status, 200);
+        const ready = await call('GET', `${second.url}/readyz`);
+        assert.equal(ready.status, 503, ready.text);
+        assert.equal(ready.body.code, 'STORE_UNAVAILABLE');
+        assertUnavailable(await call('GET', `${second.url}/api/member-card`, { token }), CUT_BOUND_MS, 'card');
+        await late.start();
+        await waitFor(
+          '/readyz to answer 200',
+          15_000,
+          async () => ((await call('GET', `${second.url}/readyz`)).status === 200 ? true : undefined),
+          200,
+        );
+        const mine = await call('GET', `${second.url}/api/member-card`, { token });
+        assert.equal(mine.status, 200, mine.text);
+        assert.equal(mine.body.card.code, code);
+        assert.deepEqual(
+          second.logs.filter((l) => l.message === 'unexpected error'),
+          [],
+        );
+      } finally {
+        await second.stop();
+        await late.cut();
+      }
     });
 
     it('serve stayed up and logged no unexpected error', () => {
