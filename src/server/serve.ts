@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import Koa from 'koa';
-import { errorHandler, MemberCardError, OptionsError } from '../errors.js';
+import { errorHandler, OptionsError } from '../errors.js';
 import { defaultLog, errorName, type Log } from '../log.js';
 import { wechatLogin, type WechatLoginOptions } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
