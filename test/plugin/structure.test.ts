@@ -134,7 +134,9 @@ test('project.config.json: a plugin project rooted here, back-end folders left o
       .filter((i) => i.type === 'folder')
       .map((i) => i.value),
   );
-  for (const folder of ['src', 'test', 'node_modules', 'dist', 'data', 'scripts', 'bench', 'bin', 'docs', '.ci']) {
+  const folders = ['src', 'test', 'node_modules', 'dist', 'data', 'scripts', 'bench', 'bin', 'docs', '.ci'];
+  // doc/ is the plugin's documentation (uploaded on its own); plugin/npm/ is the npm package.
+  for (const folder of [...folders, 'doc', 'plugin/npm']) {
     assert.ok(ignored.has(folder), `packOptions.ignore leaves out ${folder}/`);
   }
 });
