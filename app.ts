@@ -1,52 +1,70 @@
-// The demo host mini-program. It owns the login (wx.login → POST /api/login, our login kit) and
-// lends the member-card plugin its session token through the plugin's configure().
-// Compiled to app.js by `tsc -p tsconfig.plugin.json`.
+// The demo host mini-program. It owns the login (wx.login → POST /api/login, our login kit) and the
+// network: it gives the member-card plugin a `request` function that sends with the host's own
+// wx.request (so the host's request-domain list applies) and adds the session itself, so the
+// session token never crosses into the plugin. Addresses live in app.config.ts.
+import { demoConfig } from './app.config';
+import type { RequestOptions, RequestResult } from './plugin/index';
 
 interface DemoGlobalData {
-  /** Where `wechat-membercard serve` listens (its /api prefix). Change it for your own back end. */
   apiBase: string;
-  /**
-   * Sandbox only. A code from the real wx.login is known to WeChat's jscode2session, not to the
-   * local sandbox; with `sandboxUnionid` set (the demo user's unionid from data/sandbox/demo.json)
-   * the demo asks the sandbox's control API at `sandboxUrl` for a login code instead.
-   */
   sandboxUrl: string;
   sandboxUnionid: string;
   token: string;
 }
 
 /** The plugin's `main` as `requirePlugin` hands it over, typed from its source (the demo lives in its project). */
-type MemberCardPlugin = typeof import('./plugin/index');
+export type MemberCardPlugin = typeof import('./plugin/index');
 
-interface DemoAppCustom {
+export interface DemoAppCustom {
   globalData: DemoGlobalData;
   /** A login code: from wx.login, or from the sandbox when sandboxUnionid is set. */
   loginCode(): Promise<string>;
   /** Logs in (once at a time) and resolves the session token. */
   login(): Promise<string>;
   pendingLogin: Promise<string> | null;
+  /** The plugin's `request`: the host's wx.request with the host's session. */
+  request(options: RequestOptions): Promise<RequestResult>;
 }
 
+/** What the plugin reads as "no session": its "请先登录" state. */
+const noSession = (reason: unknown) => Object.assign(new Error(`not logged in (${String(reason)})`), { kind: 'login' });
+
 App<DemoAppCustom>({
-  globalData: {
-    apiBase: 'http://127.0.0.1:3000/api',
-    sandboxUrl: 'http://127.0.0.1:3100/',
-    sandboxUnionid: '',
-    token: '',
-  },
+  globalData: { ...demoConfig, token: '' },
   pendingLogin: null,
 
   onLaunch() {
     (requirePlugin('memberCard') as MemberCardPlugin).configure({
       baseUrl: `${this.globalData.apiBase}/member-card`,
-      getToken: () => this.globalData.token || this.login(),
+      request: (options) => this.request(options),
       onUnauthenticated: () => {
         // The session expired or was revoked: drop it and log in again; the card's
-        // "重新加载" button then succeeds with the new token.
+        // "重新加载" button (or the page's refresh) then succeeds with the new token.
         this.globalData.token = '';
         this.login().catch(() => undefined);
       },
     });
+  },
+
+  request(options) {
+    const session = this.globalData.token
+      ? Promise.resolve(this.globalData.token)
+      : this.login().catch((err: unknown) => Promise.reject(noSession(err)));
+    return session.then(
+      (token) =>
+        new Promise<RequestResult>((resolve, reject) => {
+          wx.request({
+            url: options.url,
+            method: options.method,
+            header: { ...options.header, Authorization: `Bearer ${token}` },
+            ...(options.data ? { data: options.data } : {}),
+            timeout: options.timeout,
+            dataType: 'json',
+            success: (res) => resolve({ statusCode: res.statusCode, data: res.data, header: res.header }),
+            fail: (res) => reject(new Error(res.errMsg)),
+          });
+        }),
+    );
   },
 
   loginCode() {

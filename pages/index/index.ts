@@ -1,5 +1,14 @@
-// The demo host's page: logs in, then shows the plugin's <member-card>. Built with Component()
-// (WeChat supports pages made that way), which also lets miniprogram-simulate render it in tests.
+// The demo host's page: logs in, then shows the plugin's <member-card>. It handles the component's
+// `opencard` (a plugin component on a host page may not open another mini-program; the host may,
+// from the tap: nothing is awaited before the call) and `login` (log in, then refresh the card).
+// Built with Component() (WeChat supports pages made that way), so miniprogram-simulate renders it.
+import type { DemoAppCustom } from '../../app';
+import type { OpenCardParams } from '../../plugin/index';
+
+/** All a host gets from selectComponent on the plugin's component: what its export() returns. */
+interface MemberCardHandle {
+  refresh(): void;
+}
 
 Component({
   data: {
@@ -24,6 +33,26 @@ Component({
             console.warn('demo: login failed', err.message);
             this.setData({ status: 'failed', message: '登录失败，请确认后端服务已启动后重试。' });
           },
+        );
+    },
+
+    /** `opencard`: open WeChat's card-opening mini-program, synchronously, inside the user's tap. */
+    onOpenCard(e: WechatMiniprogram.CustomEvent<OpenCardParams>) {
+      wx.navigateToMiniProgram({
+        ...e.detail,
+        fail: (res) => {
+          if (!/cancel/i.test(res.errMsg)) void wx.showToast({ title: '无法打开领卡页面', icon: 'none' });
+        },
+      });
+    },
+
+    /** `login`: the user tapped "登录" in the card; log in, then have the card load again. */
+    onLogin() {
+      getApp<DemoAppCustom>()
+        .login()
+        .then(
+          () => (this.selectComponent('#card') as unknown as MemberCardHandle | null)?.refresh(),
+          () => this.setData({ status: 'failed', message: '登录失败，请确认后端服务已启动后重试。' }),
         );
     },
 

@@ -1,6 +1,8 @@
-// The plugin's only way out: our HTTP contract over wx.request (against the plugin's own
-// request-domain list). Every failure becomes an ApiError the component can show.
-import { getConfig } from './config';
+// Our HTTP contract (the member-card router's routes), over the host's request or our own
+// wx.request. Every failure becomes a MemberCardError with a `kind` the component can show.
+import { getConfig, type RequestOptions } from './config';
+import { memberCardError, type MemberCardError } from './errors';
+import { send } from './transport';
 
 export interface Card {
   card_id?: string;
@@ -25,77 +27,72 @@ export interface MyCard {
   editable: Editable;
 }
 
-export interface OpenCardParams {
+/** `GET /open`: wx.navigateToMiniProgram's parameters, and when their single-use outer_str expires. */
+export interface OpenCardAnswer {
   appId: string;
   path: string;
   envVersion?: 'release' | 'trial' | 'develop';
   extraData: Record<string, unknown>;
+  /** ISO 8601. */
+  expiresAt?: string;
 }
 
-/** network: no answer at all; config: configure() was not called; http: the back end said no. */
-export type ApiErrorKind = 'network' | 'config' | 'http';
+const DEFAULT_TIMEOUT_MS = 10000;
 
-export class ApiError extends Error {
-  readonly kind: ApiErrorKind;
-  readonly status: number;
-  readonly code: string;
-
-  constructor(kind: ApiErrorKind, status: number, code: string, message: string) {
-    super(message);
-    this.kind = kind;
-    this.status = status;
-    this.code = code;
-  }
-}
-
-// wx.request offers no PATCH, so edits go as PUT, which the back end accepts like PATCH.
-type Method = NonNullable<WechatMiniprogram.RequestOption['method']>;
-
-export async function call<T>(method: Method, path: string, body?: Record<string, unknown>): Promise<T> {
-  const config = getConfig();
-  if (!config)
-    throw new ApiError('config', 0, 'NOT_CONFIGURED', 'memberCard.configure({ baseUrl, getToken }) was not called');
-  let token: string | null | undefined;
+/** The Authorization header from getToken, when the host gave one. No token, or a throw: `login`. */
+async function authorization(getToken: (() => unknown) | undefined): Promise<string | undefined> {
+  if (!getToken) return undefined;
+  let token: unknown;
   try {
-    token = await config.getToken();
-  } catch {
-    token = undefined;
+    token = await getToken();
+  } catch (err) {
+    const reason = err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
+    throw memberCardError('login', 'NO_SESSION', `getToken failed: ${reason}`);
   }
+  if (typeof token !== 'string' || !token) throw memberCardError('login', 'NO_SESSION', 'getToken gave no token');
+  return `Bearer ${token}`;
+}
+
+function parsed(data: unknown): unknown {
+  if (typeof data !== 'string') return data;
+  try {
+    return JSON.parse(data) as unknown;
+  } catch {
+    return data;
+  }
+}
+
+function httpError(statusCode: number, data: unknown): MemberCardError {
+  const body = (data && typeof data === 'object' ? data : {}) as { code?: unknown; message?: unknown };
+  const code = typeof body.code === 'string' ? body.code : `HTTP_${statusCode}`;
+  const message = typeof body.message === 'string' ? body.message : `HTTP ${statusCode}`;
+  return memberCardError(statusCode === 401 ? 'unauthenticated' : 'http', code, message, statusCode);
+}
+
+export async function call<T>(method: RequestOptions['method'], path: string, body?: Record<string, unknown>) {
+  const config = getConfig();
+  if (!config) throw memberCardError('config', 'NOT_CONFIGURED', 'memberCard.configure({ baseUrl, … }) was not called');
   const header: Record<string, string> = { Accept: 'application/json' };
-  if (token) header.Authorization = `Bearer ${token}`;
+  const auth = await authorization(config.getToken);
+  if (auth) header.Authorization = auth;
   if (body) header['Content-Type'] = 'application/json';
-  return new Promise<T>((resolve, reject) => {
-    wx.request({
-      url: config.baseUrl + path,
-      method,
-      header,
-      ...(body ? { data: body } : {}),
-      dataType: 'json',
-      timeout: config.timeout ?? 10000,
-      success(res) {
-        const data = res.data as unknown;
-        if (res.statusCode >= 200 && res.statusCode < 300 && data && typeof data === 'object') {
-          resolve(data as T);
-          return;
-        }
-        const error = (data && typeof data === 'object' ? data : {}) as { code?: unknown; message?: unknown };
-        reject(
-          new ApiError(
-            'http',
-            res.statusCode,
-            typeof error.code === 'string' ? error.code : `HTTP_${res.statusCode}`,
-            typeof error.message === 'string' ? error.message : `HTTP ${res.statusCode}`,
-          ),
-        );
-      },
-      fail(res) {
-        reject(new ApiError('network', 0, 'NETWORK', res.errMsg || 'request:fail'));
-      },
-    });
+  const result = await send(config, {
+    url: config.baseUrl + path,
+    method,
+    header,
+    ...(body ? { data: body } : {}),
+    timeout: config.timeout ?? DEFAULT_TIMEOUT_MS,
   });
+  const data = parsed(result.data);
+  if (result.statusCode >= 200 && result.statusCode < 300 && data && typeof data === 'object') return data as T;
+  throw httpError(result.statusCode, data);
 }
 
 export const getMyCard = (): Promise<MyCard> => call<MyCard>('GET', '');
+// wx.request offers no PATCH, so edits go as PUT, which the back end accepts like PATCH.
 export const updateBackground = (url: string): Promise<MyCard> =>
   call<MyCard>('PUT', '', { background_picture_url: url });
-export const getOpenCardParams = (): Promise<OpenCardParams> => call<OpenCardParams>('GET', '/open');
+export const getOpenCardParams = (): Promise<OpenCardAnswer> => call<OpenCardAnswer>('GET', '/open');
+
+/** The back end's answer when the user holds no card (yet). */
+export const isNoCard = (err: MemberCardError): boolean => err.kind === 'http' && err.code === 'CARD_NOT_FOUND';

@@ -1,17 +1,20 @@
 // The other end of the mini-program's wx.request: a real `serve` back end with its embedded
 // WeChat Pay sandbox, reached over real HTTP (fetch), and a small TCP gate in front of it to cut
-// the network for real.
+// the network for real. Requests reach it only once WeChat's rules allowed them (wechat.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
-import { waitFor, wx } from './simulator.js';
+import { waitFor } from './simulator.js';
+import { routeRequests, type Side, type WxRequestOptions } from './wechat.js';
 
 // ---------------------------------------------------------------- wx.request → fetch
 
 export interface SentRequest {
+  /** Whose wx.request sent it: the host's or the plugin's. */
+  side: Side;
   method: string;
   url: string;
   headers: Record<string, string>;
@@ -19,19 +22,7 @@ export interface SentRequest {
   status: number | 'failed';
 }
 
-interface WxRequestOptions {
-  url: string;
-  method?: string;
-  data?: unknown;
-  header?: Record<string, string>;
-  dataType?: string;
-  timeout?: number;
-  success?: (res: unknown) => void;
-  fail?: (res: unknown) => void;
-  complete?: (res: unknown) => void;
-}
-
-/** Every request the mini-program code made, in order. */
+/** Every request the mini-program code made (and WeChat's rules let through), in order. */
 export const sent: SentRequest[] = [];
 
 /**
@@ -40,7 +31,7 @@ export const sent: SentRequest[] = [];
  * is `fail` with `request:fail …`; `complete` always.
  */
 export function routeWxRequestOverHttp(): void {
-  wx.request = (options: WxRequestOptions) => {
+  routeRequests((options: WxRequestOptions, side: Side) => {
     const controller = new AbortController();
     const method = (options.method ?? 'GET').toUpperCase();
     const headers: Record<string, string> = { ...(options.header ?? {}) };
@@ -56,7 +47,7 @@ export function routeWxRequestOverHttp(): void {
           headers['content-type'] = 'application/json';
       }
     }
-    const record: SentRequest = { method, url, headers, body: options.data, status: 'failed' };
+    const record: SentRequest = { side, method, url, headers, body: options.data, status: 'failed' };
     sent.push(record);
     const timer = setTimeout(() => controller.abort(), options.timeout ?? 60_000);
     fetch(url, { method, headers, body: body ?? null, signal: controller.signal })
@@ -89,7 +80,7 @@ export function routeWxRequestOverHttp(): void {
       })
       .finally(() => clearTimeout(timer));
     return { abort: () => controller.abort(), onHeadersReceived() {}, offHeadersReceived() {} };
-  };
+  });
 }
 
 // ---------------------------------------------------------------- the real back end

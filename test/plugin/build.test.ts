@@ -41,6 +41,7 @@ test('the mini-program TypeScript (plugin, demo app, its page) type-checks, stri
   const sources = program.getRootFileNames().map((f) => relative(ROOT, f));
   for (const expected of [
     'app.ts',
+    'app.config.ts',
     'pages/index/index.ts',
     'plugin/index.ts',
     'plugin/components/member-card/member-card.ts',
@@ -72,7 +73,7 @@ test('the compiled mini-program has a .js for every .ts, and the .json/.wxml/.wx
   );
 });
 
-test('the compiled JS is ES2017 CommonJS: modules use exports/require, async stays async, app.js is a script', () => {
+test('the compiled JS is ES2017 CommonJS: exports/require, async stays async, app.js needs only its config', () => {
   const read = (file: string) => readFileSync(join(OUT, file), 'utf8');
   for (const file of [...filesIn(join(OUT, 'plugin'), '.js').map((f) => `plugin/${f}`), 'app.js']) {
     assert.doesNotMatch(read(file), /^\s*(import|export)\s/m, `${file} has no ES module syntax`);
@@ -83,12 +84,36 @@ test('the compiled JS is ES2017 CommonJS: modules use exports/require, async sta
   const card = read('plugin/components/member-card/member-card.js');
   assert.match(card, /async load\(\)/);
   assert.doesNotMatch(card, /__awaiter/);
-  // app.js is a plain script (no require/exports): the runtime and `vm` both run it as one.
-  assert.doesNotMatch(read('app.js'), /\b(exports|require)\b/);
-  // The plugin's main loads as CommonJS and is the interface a host gets.
+  // app.js reads its addresses from app.config.js and nothing else of its own package: the plugin
+  // comes through requirePlugin, never through a path.
+  assert.deepEqual(
+    [...read('app.js').matchAll(/\brequire\(([^)]*)\)/g)].map((m) => m[1]),
+    ['"./app.config"'],
+  );
+  // The plugin's main loads as CommonJS and is the interface a host gets: configure, getConfig, refresh.
   const main = require(join(OUT, 'plugin/index.js')) as Record<string, unknown>;
-  assert.equal(typeof main.configure, 'function');
-  assert.equal(typeof main.getConfig, 'function');
+  assert.deepEqual(Object.keys(main).sort(), ['configure', 'getConfig', 'refresh']);
+  for (const name of Object.keys(main)) assert.equal(typeof main[name], 'function', name);
+});
+
+test('errors are told apart by their `kind` field: no instanceof and no Error subclass in the plugin', () => {
+  // A subclass of Error compiled to ES5 loses its prototype chain, and an error from the host's own
+  // `request` was never made by our constructor: instanceof would misfile both.
+  const found: string[] = [];
+  for (const file of filesIn(join(ROOT, 'plugin'), '.ts').filter((f) => !f.startsWith('npm'))) {
+    const source = ts.createSourceFile(file, readFileSync(join(ROOT, 'plugin', file), 'utf8'), ts.ScriptTarget.ES2017);
+    const visit = (node: ts.Node): void => {
+      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.InstanceOfKeyword) {
+        found.push(`plugin/${file}: ${node.getText(source)}`);
+      }
+      if (ts.isHeritageClause(node) && node.token === ts.SyntaxKind.ExtendsKeyword && ts.isClassLike(node.parent)) {
+        found.push(`plugin/${file}: class ${node.getText(source)}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  assert.deepEqual(found, []);
 });
 
 test('git keeps compiled .js out of plugin/, pages/ and the root app, and the real .js sources in', (t) => {
@@ -113,7 +138,7 @@ test('git keeps compiled .js out of plugin/, pages/ and the root app, and the re
     [],
     'the mini-program is TypeScript only: no compiled .js is committed',
   );
-  const inPlace = ['app.js', 'plugin/index.js', 'plugin/lib/api.js', 'pages/index/index.js'];
+  const inPlace = ['app.js', 'app.config.js', 'plugin/index.js', 'plugin/lib/api.js', 'pages/index/index.js'];
   assert.deepEqual(
     git('check-ignore', '--no-index', ...inPlace)
       .split('\n')

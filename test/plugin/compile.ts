@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -27,14 +27,17 @@ const TSCONFIG = join(ROOT, 'tsconfig.plugin.json');
 
 /** The mini-program's folders and root files (the rest of the repository is the back end). */
 const FOLDERS = ['plugin', 'pages'];
-const ROOT_FILES = ['app.ts', 'app.json', 'app.wxss', 'sitemap.json', 'project.config.json'];
+const ROOT_FILES = ['app.ts', 'app.config.ts', 'app.json', 'app.wxss', 'sitemap.json', 'project.config.json'];
+/** plugin/npm/ packages the component for npm (scripts/build-miniprogram-npm.mjs): not mini-program code. */
+const NOT_SOURCES = [join('plugin', 'npm')];
 
 /** Every source file of the mini-program, relative to ROOT, sorted. */
 export function sourceFiles(): string[] {
   const files = ROOT_FILES.filter((f) => existsSync(join(ROOT, f)));
   for (const folder of FOLDERS) {
     for (const entry of readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile()) files.push(relative(ROOT, join(entry.parentPath, entry.name)));
+      const file = relative(ROOT, join(entry.parentPath, entry.name));
+      if (entry.isFile() && !NOT_SOURCES.some((dir) => file.startsWith(dir + sep))) files.push(file);
     }
   }
   return files.sort();

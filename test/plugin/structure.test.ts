@@ -123,6 +123,27 @@ test('app.json uses the plugin in dev version from the project’s plugin AppID'
   if (appJson.sitemapLocation) assert.ok(existsSync(join(ROOT, appJson.sitemapLocation)));
 });
 
+test('the AppIDs are the placeholder, and say so (a real AppID is the merchant’s to put in)', () => {
+  const PLACEHOLDER = 'wx0000000000000000';
+  assert.equal(project.appid, PLACEHOLDER);
+  assert.equal(project.pluginAppid, PLACEHOLDER);
+  assert.equal(appJson.plugins.memberCard.provider, PLACEHOLDER);
+  assert.match(project.description, new RegExp(`${PLACEHOLDER} is a PLACEHOLDER AppID`));
+  for (const doc of ['doc/README.md', 'docs/plugin.md']) {
+    assert.match(readFileSync(join(ROOT, doc), 'utf8'), new RegExp(`${PLACEHOLDER}`), `${doc} names the placeholder`);
+  }
+});
+
+test('doc/README.md, the plugin’s documentation WeChat shows hosts, uses only images inside doc/', () => {
+  const readme = readFileSync(join(ROOT, 'doc/README.md'), 'utf8');
+  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1] as string);
+  assert.ok(images.length >= 7, 'a picture of each state');
+  for (const image of images) {
+    assert.doesNotMatch(image, /^(https?:)?\/\/|^\.\.|^\//, `${image}: local, inside doc/`);
+    assert.ok(existsSync(join(ROOT, 'doc', image)), `doc/${image} exists`);
+  }
+});
+
 test('project.config.json: a plugin project rooted here, back-end folders left out of the upload', () => {
   assert.equal(project.compileType, 'plugin', '"version": "dev" works only in a plugin project');
   assert.equal(project.miniprogramRoot, './');
@@ -134,7 +155,9 @@ test('project.config.json: a plugin project rooted here, back-end folders left o
       .filter((i) => i.type === 'folder')
       .map((i) => i.value),
   );
-  for (const folder of ['src', 'test', 'node_modules', 'dist', 'data', 'scripts', 'bench', 'bin', 'docs', '.ci']) {
+  const folders = ['src', 'test', 'node_modules', 'dist', 'data', 'scripts', 'bench', 'bin', 'docs', '.ci'];
+  // doc/ is the plugin's documentation (uploaded on its own); plugin/npm/ is the npm package.
+  for (const folder of [...folders, 'doc', 'plugin/npm']) {
     assert.ok(ignored.has(folder), `packOptions.ignore leaves out ${folder}/`);
   }
 });

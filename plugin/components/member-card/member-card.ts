@@ -1,186 +1,323 @@
 // <member-card>: the signed-in user's WeChat Pay member card, from our HTTP contract only.
-// States: loading → card | empty (no card: open one) | error (network, 401, 5xx, …).
-import { ApiError, getMyCard, getOpenCardParams, updateBackground, type MyCard } from '../../lib/api';
-import { getConfig } from '../../lib/config';
-import { formatFen, formatPoints, statusName } from '../../lib/format';
+// States (lib/views.ts): loading → card | empty (no card: open one) | login | error; after the user
+// comes back from opening a card: confirming → card | empty. Events: load, error, opencard, login,
+// change. A host reaches the instance only through export(): { refresh }.
+import { getMyCard, getOpenCardParams, isNoCard, updateBackground, type MyCard } from '../../lib/api';
+import { DEFAULT_CONFIRM_WINDOW_MS, nextDelay } from '../../lib/backoff';
+import { getConfig, notifyUnauthenticated } from '../../lib/config';
+import { asMemberCardError, errorDetail, memberCardError, type MemberCardError } from '../../lib/errors';
+import { isFresh, refetchIn, ticketFrom, type Ticket } from '../../lib/open-card';
+import { track, untrack } from '../../lib/registry';
+import {
+  backgroundOptions,
+  cardView,
+  errorView,
+  openErrorText,
+  saveErrorText,
+  type BackgroundOption,
+  type CardView,
+  type Panel,
+  type View,
+} from '../../lib/views';
 
-type View = 'loading' | 'empty' | 'card' | 'error';
-
-interface CardView {
-  background: string;
-  avatar: string;
-  nickname: string;
-  level: string;
-  membershipNumber: string;
-  balanceText: string;
-  pointsText: string;
-  status: string;
-  statusText: string;
-  effective: boolean;
+/** Per-instance state that is not rendered (timers, the ticket): kept out of setData. */
+interface Private {
+  /** Bumped by every load: an answer to an older one is dropped. */
+  generation: number;
+  ticket?: Ticket;
+  ticketTimer?: number;
+  ticketRequest?: Promise<void>;
+  /** A back-off wait in progress, so that refresh() or detaching can end it. */
+  wait?: { timer: number; done: (waited: boolean) => void };
+  /** The user was handed to the card-opening mini-program … */
+  awaitingReturn: boolean;
+  /** … and the page has hidden since (a cancelled jump never hides it). */
+  leftPage: boolean;
+  detached: boolean;
 }
 
-interface BackgroundOption {
-  url: string;
-  current: boolean;
-}
+const privates = new WeakMap<object, Private>();
 
-interface ErrorView {
-  title: string;
-  text: string;
-  canRetry: boolean;
-}
-
-function cardView(result: MyCard): CardView {
-  const card = result.card || {};
-  const status = card.user_card_status || '';
-  return {
-    background: card.background_picture_url || '',
-    avatar: card.head_image_url || '',
-    nickname: card.nickname || '微信用户',
-    level: card.level || '会员',
-    membershipNumber: card.membership_number || card.code || '',
-    balanceText: formatFen(card.balance),
-    pointsText: formatPoints(card.bonus_value),
-    status,
-    statusText: statusName(status),
-    effective: status === 'EFFECTIVE',
-  };
-}
-
-function backgroundOptions(result: MyCard): BackgroundOption[] {
-  const list = (result.editable && result.editable.background_picture_url) || [];
-  const current = result.card && result.card.background_picture_url;
-  return list.filter((url) => typeof url === 'string' && url).map((url) => ({ url, current: url === current }));
-}
-
-/** What the user reads when loading the card failed. */
-function errorView(err: unknown): ErrorView {
-  if (err instanceof ApiError) {
-    if (err.kind === 'network')
-      return { title: '网络不给力', text: '无法连接到会员卡服务，请检查网络后重试。', canRetry: true };
-    if (err.kind === 'config')
-      return { title: '会员卡暂不可用', text: '小程序尚未完成会员卡插件的配置。', canRetry: false };
-    if (err.status === 401) return { title: '登录已失效', text: '请重新登录后再查看会员卡。', canRetry: true };
-    if (err.status === 429) return { title: '操作太频繁', text: '请稍等片刻再试。', canRetry: true };
-    if (err.status >= 500) return { title: '服务繁忙', text: '会员卡服务暂时繁忙，请稍后再试。', canRetry: true };
+function own(instance: object): Private {
+  let state = privates.get(instance);
+  if (!state) {
+    state = { generation: 0, awaitingReturn: false, leftPage: false, detached: false };
+    privates.set(instance, state);
   }
-  return { title: '加载失败', text: '暂时无法显示会员卡，请稍后再试。', canRetry: true };
+  return state;
 }
 
-/** What the user reads when a save failed (the card itself stays on screen). */
-function saveErrorText(err: unknown): string {
-  if (err instanceof ApiError) {
-    if (err.kind === 'network') return '网络不给力，背景未保存，请重试。';
-    if (err.code === 'CARD_NOT_EDITABLE') return '当前会员卡状态不可修改背景。';
-    if (err.status === 401) return '登录已失效，请重新登录。';
-    if (err.status >= 500) return '服务繁忙，背景未保存，请稍后再试。';
-  }
-  return '背景未保存，请稍后再试。';
+function endWait(state: Private): void {
+  if (!state.wait) return;
+  clearTimeout(state.wait.timer);
+  state.wait.done(false);
+  state.wait = undefined;
 }
 
-function notifyUnauthenticated(err: unknown): void {
-  if (!(err instanceof ApiError) || err.status !== 401) return;
-  const config = getConfig();
-  if (config && config.onUnauthenticated) {
-    try {
-      config.onUnauthenticated();
-    } catch (e) {
-      console.error('memberCard: onUnauthenticated threw', e);
-    }
-  }
+/** Resolves true after `ms`, or false as soon as endWait() ends it. */
+function wait(state: Private, ms: number): Promise<boolean> {
+  endWait(state);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      state.wait = undefined;
+      resolve(true);
+    }, ms);
+    state.wait = { timer, done: resolve };
+  });
 }
+
+/** Worth another look while confirming: no card yet, or a failure that may pass. */
+function transient(err: MemberCardError): boolean {
+  return isNoCard(err) || err.kind === 'network' || (err.kind === 'http' && (err.status >= 500 || err.status === 429));
+}
+
+const NOT_FOUND_AFTER_OPEN = '暂未查到您的会员卡。如果刚刚已经领取，请稍后点击刷新。';
 
 Component({
+  behaviors: ['wx://component-export'],
+  externalClasses: ['custom-class', 'card-class', 'button-class'],
+
+  properties: {
+    /** No "更换卡面背景" button. */
+    hideEdit: { type: Boolean, value: false },
+    /** Tighter spacing and a shorter card face, for a card among other content. */
+    compact: { type: Boolean, value: false },
+    /**
+     * "event" (default): "领取会员卡" triggers `opencard` and the host calls wx.navigateToMiniProgram
+     * in its handler (a plugin component on a host page may not). "navigate": the component calls it
+     * itself: on the plugin's own page, or in the npm form.
+     */
+    openMode: { type: String, value: 'event' },
+  },
+
   data: {
     view: 'loading' as View,
     card: null as CardView | null,
     backgrounds: [] as BackgroundOption[],
-    editing: false,
+    panel: '' as Panel,
     selected: '',
     saving: false,
     editError: '',
-    opening: false,
+    /** A fresh ticket is at hand: the tap can open the card-opening mini-program at once. */
+    ticketReady: false,
     openError: '',
+    /** Said in the empty state after confirming found no card. */
+    openNote: '',
     errorTitle: '',
     errorText: '',
     canRetry: false,
-    /** Set after navigating to the card-opening mini-program: reload when the page shows again. */
-    awaitingOpen: false,
+    canLogin: false,
   },
 
   lifetimes: {
     attached() {
+      own(this).detached = false;
+      track(this);
       void this.load();
+    },
+    detached() {
+      const state = own(this);
+      state.detached = true;
+      state.generation += 1;
+      endWait(state);
+      if (state.ticketTimer !== undefined) clearTimeout(state.ticketTimer);
+      untrack(this);
     },
   },
 
   pageLifetimes: {
+    hide() {
+      const state = own(this);
+      if (state.awaitingReturn) state.leftPage = true;
+    },
     show() {
-      if (this.data.awaitingOpen) {
-        this.setData({ awaitingOpen: false });
-        void this.load();
+      const state = own(this);
+      if (state.awaitingReturn && state.leftPage) {
+        state.awaitingReturn = false;
+        state.leftPage = false;
+        void this.confirm();
+      } else if (this.data.view === 'empty') {
+        void this.prepareTicket();
       }
     },
   },
 
+  export() {
+    // All a host's selectComponent gets of a plugin component.
+    return { refresh: () => this.refresh() };
+  },
+
   methods: {
-    async load() {
-      this.setData({ view: 'loading', editing: false, editError: '', openError: '' });
-      try {
-        const result = await getMyCard();
-        this.show(result);
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'CARD_NOT_FOUND') {
-          this.setData({ view: 'empty', card: null, backgrounds: [] });
-          return;
-        }
-        const shown = errorView(err);
-        this.setData({ view: 'error', errorTitle: shown.title, errorText: shown.text, canRetry: shown.canRetry });
-        notifyUnauthenticated(err);
-      }
-    },
-
-    show(result: MyCard) {
-      this.setData({ view: 'card', card: cardView(result), backgrounds: backgroundOptions(result) });
-    },
-
-    reload() {
+    /** Loads the card again from scratch (the host calls it after logging the user in). */
+    refresh() {
       void this.load();
     },
 
-    async openCard() {
-      if (this.data.opening) return;
-      this.setData({ opening: true, openError: '' });
+    async load() {
+      const state = own(this);
+      const generation = ++state.generation;
+      endWait(state);
+      this.setData({ view: 'loading', panel: '', editError: '', openError: '', openNote: '' });
       try {
-        const params = await getOpenCardParams();
-        await new Promise<void>((resolve, reject) => {
-          wx.navigateToMiniProgram({
-            appId: params.appId,
-            path: params.path,
-            envVersion: params.envVersion || 'release',
-            extraData: params.extraData,
-            success: () => resolve(),
-            fail: (res) => reject(new Error(res.errMsg)),
-          });
-        });
-        this.setData({ opening: false, awaitingOpen: true });
+        const result = await getMyCard();
+        if (generation === state.generation) this.showCard(result);
       } catch (err) {
-        const cancelled = !(err instanceof ApiError) && err instanceof Error && /cancel/i.test(err.message);
-        this.setData({
-          opening: false,
-          openError: cancelled ? '' : err instanceof ApiError ? errorView(err).text : '无法打开领卡页面，请稍后再试。',
-        });
-        notifyUnauthenticated(err);
+        if (generation === state.generation) this.showFailure(asMemberCardError(err));
       }
+    },
+
+    /** After the user came back from the card-opening mini-program: look again with back-off. */
+    async confirm() {
+      const state = own(this);
+      const generation = ++state.generation;
+      endWait(state);
+      this.setData({ view: 'confirming', panel: '', openError: '', openNote: '' });
+      const config = getConfig();
+      const windowMs = (config && config.confirmWindowMs) || DEFAULT_CONFIRM_WINDOW_MS;
+      const started = Date.now();
+      for (let attempt = 0; ; attempt += 1) {
+        let failure: MemberCardError;
+        try {
+          const result = await getMyCard();
+          if (generation === state.generation) this.showCard(result);
+          return;
+        } catch (err) {
+          if (generation !== state.generation) return;
+          failure = asMemberCardError(err);
+        }
+        const delay = transient(failure) ? nextDelay(attempt, Date.now() - started, windowMs) : undefined;
+        if (delay === undefined) {
+          if (isNoCard(failure)) this.showEmpty(NOT_FOUND_AFTER_OPEN);
+          else this.showFailure(failure);
+          return;
+        }
+        if (!(await wait(state, delay)) || generation !== state.generation) return;
+      }
+    },
+
+    showCard(result: MyCard) {
+      this.setData({ view: 'card', card: cardView(result), backgrounds: backgroundOptions(result) });
+      this.triggerEvent('load', { card: result.card });
+    },
+
+    showFailure(err: MemberCardError) {
+      if (isNoCard(err)) {
+        this.showEmpty('');
+        return;
+      }
+      this.triggerEvent('error', errorDetail(err, 'load'));
+      if (err.kind === 'login') {
+        this.setData({ view: 'login', card: null, backgrounds: [] });
+        return;
+      }
+      const shown = errorView(err);
+      this.setData({
+        view: 'error',
+        card: null,
+        backgrounds: [],
+        errorTitle: shown.title,
+        errorText: shown.text,
+        canRetry: shown.canRetry,
+        canLogin: shown.canLogin,
+      });
+      if (err.kind === 'unauthenticated') notifyUnauthenticated();
+    },
+
+    showEmpty(note: string) {
+      this.setData({ view: 'empty', card: null, backgrounds: [], openNote: note });
+      void this.prepareTicket();
+    },
+
+    /** Fetches the card-opening parameters unless a fresh set is at hand, and schedules their renewal. */
+    prepareTicket(): Promise<void> {
+      const state = own(this);
+      if (state.ticket && isFresh(state.ticket)) {
+        this.setData({ ticketReady: true });
+        this.scheduleTicket();
+        return Promise.resolve();
+      }
+      if (state.ticketRequest) return state.ticketRequest;
+      state.ticket = undefined;
+      this.setData({ ticketReady: false, openError: '' });
+      const request = getOpenCardParams().then(
+        (answer) => {
+          state.ticketRequest = undefined;
+          state.ticket = ticketFrom(answer);
+          if (state.detached) return;
+          this.setData({ ticketReady: true });
+          this.scheduleTicket();
+        },
+        (e: unknown) => {
+          state.ticketRequest = undefined;
+          if (state.detached || this.data.view !== 'empty') return;
+          const err = asMemberCardError(e);
+          this.setData({ openError: openErrorText(err) });
+          this.triggerEvent('error', errorDetail(err, 'open'));
+          if (err.kind === 'unauthenticated') notifyUnauthenticated();
+        },
+      );
+      state.ticketRequest = request;
+      return request;
+    },
+
+    scheduleTicket() {
+      const state = own(this);
+      if (state.ticketTimer !== undefined) clearTimeout(state.ticketTimer);
+      if (!state.ticket) return;
+      state.ticketTimer = setTimeout(() => {
+        state.ticketTimer = undefined;
+        if (this.data.view === 'empty') void this.prepareTicket();
+      }, refetchIn(state.ticket));
+    },
+
+    /**
+     * The tap on "领取会员卡". Synchronous on purpose: WeChat lets wx.navigateToMiniProgram run only
+     * from a tap, so nothing is awaited before it (or before `opencard`, whose handler calls it).
+     */
+    openCard() {
+      const state = own(this);
+      const ticket = state.ticket;
+      if (!ticket || !isFresh(ticket)) {
+        // Nothing fresh to open with: fetch it; the user taps again once the button is ready.
+        void this.prepareTicket();
+        return;
+      }
+      // A ticket is handed out once: fetch the next one for any later attempt.
+      state.ticket = undefined;
+      state.awaitingReturn = true;
+      state.leftPage = false;
+      this.setData({ openError: '', openNote: '' });
+      if (this.data.openMode === 'navigate') {
+        wx.navigateToMiniProgram({
+          ...ticket.params,
+          fail: (res) => {
+            state.awaitingReturn = false;
+            if (/cancel/i.test(res.errMsg)) return; // the user said no in WeChat's confirm dialog
+            const err = memberCardError('open', 'NAVIGATE_FAILED', res.errMsg);
+            this.setData({ openError: openErrorText(err) });
+            this.triggerEvent('error', errorDetail(err, 'open'));
+          },
+        });
+      } else {
+        this.triggerEvent('opencard', ticket.params);
+      }
+      void this.prepareTicket();
+    },
+
+    /** "登录" / "重新登录": the host logs the user in (onUnauthenticated, `login`), then calls refresh(). */
+    login() {
+      const reason = this.data.view === 'login' ? 'no-session' : 'expired';
+      notifyUnauthenticated();
+      this.triggerEvent('login', { reason });
     },
 
     startEdit() {
       const card = this.data.card;
-      this.setData({ editing: true, editError: '', selected: card ? card.background : '' });
+      this.setData({ panel: 'edit', editError: '', selected: card ? card.background : '' });
     },
 
     cancelEdit() {
-      this.setData({ editing: false, editError: '', selected: '' });
+      this.setData({ panel: '', editError: '', selected: '' });
     },
 
     pickBackground(e: WechatMiniprogram.TouchEvent) {
@@ -192,18 +329,26 @@ Component({
       const { selected, saving, card } = this.data;
       if (saving || !selected) return;
       if (card && selected === card.background) {
-        this.setData({ editing: false });
+        this.setData({ panel: '' });
         return;
       }
       this.setData({ saving: true, editError: '' });
       try {
         const result = await updateBackground(selected);
-        this.show(result);
-        this.setData({ saving: false, editing: false, selected: '' });
+        this.setData({
+          card: cardView(result),
+          backgrounds: backgroundOptions(result),
+          saving: false,
+          panel: '',
+          selected: '',
+        });
+        this.triggerEvent('change', { card: result.card, changed: ['background_picture_url'] });
         void wx.showToast({ title: '背景已更换', icon: 'success' });
-      } catch (err) {
+      } catch (e) {
+        const err = asMemberCardError(e);
         this.setData({ saving: false, editError: saveErrorText(err) });
-        notifyUnauthenticated(err);
+        this.triggerEvent('error', errorDetail(err, 'save'));
+        if (err.kind === 'unauthenticated') notifyUnauthenticated();
       }
     },
 
