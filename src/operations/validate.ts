@@ -1,6 +1,7 @@
 import { MemberCardError } from '../errors.js';
 import type { UserIdentity } from '../store/types.js';
 import { isSafeSegment } from '../ids.js';
+import { characters, isWellFormed } from '../text.js';
 
 /** What a field is called where it came from: camelCase in the API, snake_case over HTTP. */
 export type FieldNames = Record<string, string>;
@@ -30,9 +31,11 @@ export function amount(value: unknown, names?: FieldNames): number {
 }
 
 function text(field: string, value: unknown, max: number, names?: FieldNames): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max || CONTROL.test(value)) {
+  const length = typeof value === 'string' ? characters(value) : 0;
+  if (typeof value !== 'string' || length === 0 || length > max || CONTROL.test(value)) {
     throw invalid(field, `must be 1-${max} characters without control characters`, names);
   }
+  if (!isWellFormed(value)) throw invalid(field, 'must be well-formed Unicode (it holds a lone surrogate)', names);
   return value;
 }
 

@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import { MemberCardError } from '../errors.js';
+import { malformedTextAt } from '../text.js';
 
 /**
  * What reading a body can throw because of the client (a body that is not what its headers say, a
@@ -56,7 +57,15 @@ export function jsonBody(limit: string | number): Middleware {
     } catch (err) {
       throw clientBodyError(err);
     }
-    if (parsed) await next();
+    if (!parsed) return;
+    const malformed = malformedTextAt(ctx.request.body);
+    if (malformed !== undefined) {
+      const issue = 'must be well-formed Unicode (it holds a lone surrogate)';
+      throw new MemberCardError('INVALID_REQUEST', `"${malformed}" ${issue}.`, {
+        details: [{ field: malformed, issue }],
+      });
+    }
+    await next();
   };
 }
 
