@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LASTING_CREDENTIALS } from '../support/sandbox.js';
 import { tempDir } from '../support/temp.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -122,21 +123,7 @@ describe('the package as published', () => {
     try {
       const first = run(['sandbox', '--port', '0', '--state', state], {}, /\n/);
       const creds = JSON.parse((await first.started).split('\n')[0] as string);
-      for (const key of [
-        'baseURL',
-        'mchid',
-        'serial',
-        'privateKey',
-        'publicKeyId',
-        'publicKey',
-        'apiv3Key',
-        'appid',
-        'miniProgramAppid',
-        'miniProgramSecret',
-        'cardId',
-      ]) {
-        assert.ok(creds[key], `credentials.${key}`);
-      }
+      for (const key of ['baseURL', ...LASTING_CREDENTIALS]) assert.ok(creds[key], `credentials.${key}`);
       assert.deepEqual(JSON.parse(readFileSync(join(state, 'sandbox.json'), 'utf8')), creds);
       const health = await fetch(new URL('v3/marketing/membercard-open/callback', creds.baseURL));
       assert.equal(health.status, 401, 'an unsigned request is refused');

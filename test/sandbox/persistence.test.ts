@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { parseSandboxArgs } from '../../src/sandbox/cli.js';
 import { startSandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
 import { waitFor } from '../support/poll.js';
-import { sandboxProcess, TestSandbox } from '../support/sandbox.js';
+import { LASTING_CREDENTIALS, sandboxProcess, TestSandbox } from '../support/sandbox.js';
 import { tempDir, type TempDir } from '../support/temp.js';
 import { api } from './client.js';
 
@@ -40,20 +40,7 @@ describe('sandbox: state survives a restart', () => {
     const second = await TestSandbox.start({ stateDir });
     try {
       const c2 = second.credentials;
-      for (const k of [
-        'mchid',
-        'serial',
-        'privateKey',
-        'publicKeyId',
-        'publicKey',
-        'apiv3Key',
-        'appid',
-        'miniProgramAppid',
-        'miniProgramSecret',
-        'cardId',
-      ] as const) {
-        assert.equal(c2[k], c1[k], k);
-      }
+      for (const k of LASTING_CREDENTIALS) assert.equal(c2[k], c1[k], k);
       // The old client's keys still work against the new process (only the URL changed).
       const card = await api({ ...c1, baseURL: c2.baseURL }).get('/cards/{card_id}/codes/{code}', {
         card_id: c2.cardId,

@@ -80,8 +80,38 @@ function locations(engine: ServerEngine): { fresh: () => string; cleanup: () => 
   };
 }
 
-/** What every networked engine must do when its connection is cut, then restored. */
-async function cutLosesNothingAndRecovers(store: Store, proxy: CuttableProxy, recoverWithinMs: number): Promise<void> {
+/** A store on a server that accepts connections and never answers: init() must give up in time. */
+async function silentServerRejects(open: (port: number) => Store): Promise<void> {
+  const silent = await silentServer();
+  const store = open(silent.port);
+  try {
+    await rejectsUnavailable(store.init(), 3000);
+  } finally {
+    await store.close();
+    await silent.close();
+  }
+}
+
+/**
+ * What every networked engine must do when its connection is cut, then restored: `open` makes
+ * the store on a URL that goes through a proxy.
+ */
+async function cutLosesNothingAndRecovers(
+  engine: ServerEngine,
+  open: (url: string) => Store,
+  recoverWithinMs: number,
+): Promise<void> {
+  const { proxy, url } = await throughProxy(engine);
+  const store = open(url);
+  try {
+    await cutAndRestore(store, proxy, recoverWithinMs);
+  } finally {
+    await store.close();
+    await proxy.cut();
+  }
+}
+
+async function cutAndRestore(store: Store, proxy: CuttableProxy, recoverWithinMs: number): Promise<void> {
   await store.init();
   assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
   await proxy.cut();
@@ -212,33 +242,19 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
   });
 
   it('a server that never answers rejects with STORE_UNAVAILABLE after the connect timeout', async () => {
-    const silent = await silentServer();
-    const store = new PostgresStore({
-      connectionString: `postgres://root@127.0.0.1:${silent.port}/test`,
-      connectTimeoutMs: 500,
-    });
-    try {
-      await rejectsUnavailable(store.init(), 3000);
-    } finally {
-      await store.close();
-      await silent.close();
-    }
+    await silentServerRejects(
+      (port) =>
+        new PostgresStore({ connectionString: `postgres://root@127.0.0.1:${port}/test`, connectTimeoutMs: 500 }),
+    );
   });
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
-    const { proxy, url } = await throughProxy('postgres');
-    const store = new PostgresStore({
-      connectionString: url,
-      schema: fresh(),
-      connectTimeoutMs: 1000,
-      onError: () => undefined,
-    });
-    try {
-      await cutLosesNothingAndRecovers(store, proxy, 5000);
-    } finally {
-      await store.close();
-      await proxy.cut();
-    }
+    await cutLosesNothingAndRecovers(
+      'postgres',
+      (url) =>
+        new PostgresStore({ connectionString: url, schema: fresh(), connectTimeoutMs: 1000, onError: () => undefined }),
+      5000,
+    );
   });
 
   it('a connection that stops answering mid-query rejects with STORE_UNAVAILABLE after the query timeout', async () => {
@@ -332,30 +348,23 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
   });
 
   it('a server that never answers rejects with STORE_UNAVAILABLE within the timeouts', async () => {
-    const silent = await silentServer();
-    const store = new RedisStore({
-      url: `redis://127.0.0.1:${silent.port}`,
-      prefix: fresh(),
-      connectTimeoutMs: 500,
-      commandTimeoutMs: 500,
-    });
-    try {
-      await rejectsUnavailable(store.init(), 3000);
-    } finally {
-      await store.close();
-      await silent.close();
-    }
+    await silentServerRejects(
+      (port) =>
+        new RedisStore({
+          url: `redis://127.0.0.1:${port}`,
+          prefix: fresh(),
+          connectTimeoutMs: 500,
+          commandTimeoutMs: 500,
+        }),
+    );
   });
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
-    const { proxy, url } = await throughProxy('redis');
-    const store = new RedisStore({ url, prefix: fresh(), onError: () => undefined });
-    try {
-      await cutLosesNothingAndRecovers(store, proxy, 6000);
-    } finally {
-      await store.close();
-      await proxy.cut();
-    }
+    await cutLosesNothingAndRecovers(
+      'redis',
+      (url) => new RedisStore({ url, prefix: fresh(), onError: () => undefined }),
+      6000,
+    );
   });
 
   it('a connection that stops answering rejects with STORE_UNAVAILABLE after the command timeout', async () => {

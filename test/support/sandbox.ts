@@ -24,6 +24,20 @@ import { waitFor } from './poll.js';
  */
 export const RETRY_FACTOR = 0.001;
 
+/** The credentials a state folder keeps across restarts (all but the URL, whose port is new). */
+export const LASTING_CREDENTIALS = [
+  'mchid',
+  'serial',
+  'privateKey',
+  'publicKeyId',
+  'publicKey',
+  'apiv3Key',
+  'appid',
+  'miniProgramAppid',
+  'miniProgramSecret',
+  'cardId',
+] as const satisfies readonly (keyof SandboxCredentials)[];
+
 export interface SandboxUser {
   unionid: string;
   mp_openid: string;
