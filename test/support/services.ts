@@ -14,7 +14,7 @@ export type Engine = 'memory' | 'sqlite' | 'postgres' | 'redis';
 export type ServerEngine = Extract<Engine, 'postgres' | 'redis'>;
 
 /** 12 hex digits: a name no other run (or other engineer's run on this machine) picks. */
-export const hex = (): string => randomBytes(6).toString('hex');
+const hex = (): string => randomBytes(6).toString('hex');
 
 /** Resolves with undefined when a PostgreSQL server answers within 1 s, else with the reason. */
 export async function probePostgres(url = POSTGRES_URL): Promise<string | undefined> {
@@ -83,7 +83,7 @@ export async function unavailable(engine: Engine, suite: string): Promise<string
 
 /** Where a server engine listens, e.g. for a proxy in front of it. */
 export function serverAddress(engine: ServerEngine): { host: string; port: number } {
-  const u = new URL(engine === 'postgres' ? POSTGRES_URL : REDIS_URL);
+  const u = serverUrl(engine);
   return { host: u.hostname || '127.0.0.1', port: Number(u.port || (engine === 'postgres' ? 5432 : 6379)) };
 }
 
