@@ -8,95 +8,29 @@
 // Env: BENCH_OPS_CHANGES (per run, default 300), BENCH_OPS_CONCURRENCY (callers, default 32),
 // BENCH_OPS_CARDS (default 50), BENCH_OPS_ENGINES (default sqlite,postgres,redis,memory),
 // MEMBERCARD_TEST_POSTGRES / MEMBERCARD_TEST_REDIS (servers; skipped when unreachable).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { memberCard, type MemberCard } from '../src/member-card.js';
-import { wechatpayOptions, type SandboxCredentials } from '../src/sandbox/index.js';
+import { wechatpayOptions } from '../src/sandbox/index.js';
 import { createStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
-import { dropPostgresSchema, deleteRedisKeys } from '../test/store/cleanup.js';
-import { POSTGRES_URL, probePostgres, probeRedis, REDIS_URL } from '../test/store/helpers.js';
+import { sandboxProcess } from '../test/support/sandbox.js';
+import { freshStore, probePostgres, probeRedis, type Engine, type TestStore } from '../test/support/services.js';
+import { tempDir } from '../test/support/temp.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const CHANGES = Number(process.env.BENCH_OPS_CHANGES ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_OPS_CONCURRENCY ?? 32);
 const CARDS = Number(process.env.BENCH_OPS_CARDS ?? 50);
 const ENGINES = (process.env.BENCH_OPS_ENGINES ?? 'sqlite,postgres,redis,memory').split(',').map((s) => s.trim());
 
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+const isEngine = (name: string): name is Engine => ['memory', 'sqlite', 'postgres', 'redis'].includes(name);
 
-async function startSandbox(stateDir: string): Promise<SandboxCredentials & { url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-  });
-  const creds = JSON.parse(line) as SandboxCredentials;
-  return { ...creds, url: creds.baseURL };
-}
-
-async function control(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(new URL(path.replace(/^\//, ''), base), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`sandbox ${method} ${path} → ${response.status} ${await response.text()}`);
-  return response.json();
-}
-
-interface Engine {
-  name: string;
-  url: string;
-  cleanup(): Promise<void>;
-}
-
-async function engine(name: string, tmp: string): Promise<Engine | string> {
-  const id = randomBytes(5).toString('hex');
-  switch (name) {
-    case 'memory':
-      return { name, url: 'memory:', cleanup: async () => undefined };
-    case 'sqlite':
-      return { name, url: `sqlite:${join(tmp, `ops-${id}.db`)}`, cleanup: async () => undefined };
-    case 'postgres': {
-      const down = await probePostgres(POSTGRES_URL);
-      if (down) return down;
-      const schema = `membercard_bench_${id}`;
-      return {
-        name,
-        url: `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`,
-        cleanup: () => dropPostgresSchema(POSTGRES_URL, schema),
-      };
-    }
-    case 'redis': {
-      const down = await probeRedis(REDIS_URL);
-      if (down) return down;
-      const prefix = `membercard_bench_${id}:`;
-      return {
-        name,
-        url: `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${prefix}`,
-        cleanup: async () => void (await deleteRedisKeys(REDIS_URL, prefix)),
-      };
-    }
-    default:
-      return `unknown engine ${name}`;
-  }
+/** A store location of this run's own, or why the engine is skipped. */
+async function engine(name: string): Promise<TestStore | string> {
+  if (!isEngine(name)) return `unknown engine ${name}`;
+  const down = name === 'postgres' ? await probePostgres() : name === 'redis' ? await probeRedis() : undefined;
+  return down ?? freshStore(name, 'bench');
 }
 
 interface Result {
@@ -127,19 +61,11 @@ async function drive(total: number, concurrency: number, change: (i: number) => 
 }
 
 async function main(): Promise<void> {
-  const tmp = mkdtempSync(join(tmpdir(), 'membercard-bench-ops-'));
-  const creds = await startSandbox(join(tmp, 'sandbox'));
-  const newCard = async (balance: number): Promise<string> => {
-    const user = (await control(creds.url, 'POST', '/sandbox/users', {})) as { unionid: string };
-    return (
-      (await control(creds.url, 'POST', `/sandbox/cards/${creds.cardId}/codes`, {
-        unionid: user.unionid,
-        balance,
-      })) as { code: string }
-    ).code;
-  };
-  const balanceOf = async (code: string): Promise<number> =>
-    ((await control(creds.url, 'GET', `/sandbox/cards/${creds.cardId}/codes/${code}`)) as { balance: number }).balance;
+  const tmp = tempDir('bench-ops');
+  const { sandbox } = await sandboxProcess(['--port', '0', '--state', join(tmp.dir, 'sandbox')]);
+  const creds = sandbox.credentials;
+  const newCard = async (balance: number): Promise<string> => (await sandbox.personWithCard({ balance })).code;
+  const balanceOf = async (code: string): Promise<number> => (await sandbox.card(code)).balance;
   const instance = (store: Store): MemberCard =>
     memberCard({
       cardId: creds.cardId,
@@ -153,7 +79,8 @@ async function main(): Promise<void> {
     });
 
   console.log(
-    `merchant operations, sandbox on loopback (own process); node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
+    `merchant operations, sandbox on loopback (own process); node ${process.version}, ` +
+      `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`,
   );
   console.log(`${CHANGES} balance changes per run, ${CONCURRENCY} concurrent callers, many cards = ${CARDS} cards\n`);
   const rows: string[][] = [['store', 'scenario', 'changes/s', 'p50 ms', 'p99 ms']];
@@ -161,7 +88,7 @@ async function main(): Promise<void> {
   let failed = false;
 
   for (const name of ENGINES) {
-    const e = await engine(name, tmp);
+    const e = await engine(name);
     if (typeof e === 'string') {
       console.log(`${name}: skipped (${e})`);
       continue;
@@ -241,7 +168,8 @@ async function main(): Promise<void> {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   for (const r of rows)
     console.log(r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  '));
-  rmSync(tmp, { recursive: true, force: true });
+  await sandbox.close();
+  tmp.remove();
   if (failed) {
     console.error('\nA run left a wrong balance.');
     process.exitCode = 1;

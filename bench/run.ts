@@ -1,7 +1,7 @@
 // `npm run bench`: one run, loopback only. Starts the sandbox (signatures on) and each server
 // in its own process, drives them with autocannon from this process, and prints the table,
 // the ratios, upstream calls per 1,000 page views in a burst, and memory over a long run.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { hashToken } from '../src/login/index.js';
-import type { SandboxCredentials } from '../src/sandbox/index.js';
 import { createStore } from '../src/store/index.js';
+import { sandboxProcess, type TestSandbox } from '../test/support/sandbox.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 4); // seconds per throughput run
@@ -31,24 +31,6 @@ function firstLine(child: ChildProcess): Promise<string> {
     lines.once('line', (line) => resolve(line));
     child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
   });
-}
-
-async function startSandbox(stateDir: string): Promise<SandboxCredentials> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      `import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(['--port', '0', '--state', ${JSON.stringify(stateDir)}]))`,
-    ],
-    {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  children.push(child);
-  return JSON.parse(await firstLine(child)) as SandboxCredentials;
 }
 
 interface Server {
@@ -117,36 +99,18 @@ async function load(server: Server, options: Partial<autocannon.Options>): Promi
   };
 }
 
-async function control(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(new URL(path, base), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-  return response.json();
-}
-
-async function lastSeq(base: string): Promise<number> {
-  const { data } = (await control(base, 'GET', 'sandbox/requests')) as { data: Array<{ seq: number }> };
-  return data.at(-1)?.seq ?? 0;
+async function lastSeq(sandbox: TestSandbox): Promise<number> {
+  return (await sandbox.requests()).at(-1)?.seq ?? 0;
 }
 
 /** Users with cards, bound and logged in, written through our own Store as notifications would. */
-async function prepareUsers(creds: SandboxCredentials, storeUrl: string, count: number) {
+async function prepareUsers(sandbox: TestSandbox, storeUrl: string, count: number) {
+  const creds = sandbox.credentials;
   const store = createStore(storeUrl);
   await store.init();
   const users: Array<{ token: string; code: string }> = [];
   for (let i = 0; i < count; i++) {
-    const user = (await control(creds.baseURL, 'POST', 'sandbox/users', {})) as {
-      unionid: string;
-      mp_openid: string;
-      oa_openid: string;
-    };
-    const { code } = (await control(creds.baseURL, 'POST', `sandbox/cards/${creds.cardId}/codes`, {
-      unionid: user.unionid,
-      balance: 888 + i,
-    })) as { code: string };
+    const { person: user, code } = await sandbox.personWithCard({ balance: 888 + i });
     await store.applyNotification(
       { id: `bench-${code}`, eventType: 'MEMBERCARD.ACCEPT_CARD', cardId: creds.cardId, code, receivedAt: Date.now() },
       { kind: 'bind', cardId: creds.cardId, code, unionid: user.unionid, oaOpenid: user.oa_openid },
@@ -186,10 +150,10 @@ function shuffled<T>(items: T[]): T[] {
   return a;
 }
 
-async function burst(server: Server, creds: SandboxCredentials, tokens: string[]): Promise<number> {
+async function burst(server: Server, sandbox: TestSandbox, tokens: string[]): Promise<number> {
   const views = shuffled(tokens.flatMap((t) => Array.from({ length: BURST_VIEWS_EACH }, () => t)));
   let next = 0;
-  const before = await lastSeq(creds.baseURL);
+  const before = await lastSeq(sandbox);
   const result = await autocannon({
     url: `${server.url}/member-card`,
     connections: 50,
@@ -204,7 +168,7 @@ async function burst(server: Server, creds: SandboxCredentials, tokens: string[]
     ],
   });
   if (result.non2xx || result.errors) throw new Error(`burst had ${result.non2xx} non-2xx and ${result.errors} errors`);
-  const upstream = (await lastSeq(creds.baseURL)) - before;
+  const upstream = (await lastSeq(sandbox)) - before;
   return (upstream * 1000) / views.length;
 }
 
@@ -218,11 +182,14 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'membercard-bench-'));
   try {
     console.log(
-      `koa-wechat-membercard benchmark — Node ${process.version}, ${ROUNDS} rounds × ${DURATION} s per server (median round shown), ${CONNECTIONS} connections, loopback`,
+      `koa-wechat-membercard benchmark — Node ${process.version}, ${ROUNDS} rounds × ${DURATION} s per server ` +
+        `(median round shown), ${CONNECTIONS} connections, loopback`,
     );
-    const creds = await startSandbox(join(work, 'sandbox'));
+    const { sandbox, child } = await sandboxProcess(['--port', '0', '--state', join(work, 'sandbox')]);
+    children.push(child);
+    const creds = sandbox.credentials;
     const storeUrl = `sqlite:${join(work, 'membercard.db')}`;
-    const users = await prepareUsers(creds, storeUrl, BURST_USERS);
+    const users = await prepareUsers(sandbox, storeUrl, BURST_USERS);
     const one = users[0] as { token: string; code: string };
     const auth = { headers: { authorization: `Bearer ${one.token}` } };
     const env = { BENCH_CREDS: JSON.stringify(creds), BENCH_STORE: storeUrl, BENCH_CODE: one.code };
@@ -248,7 +215,8 @@ async function main() {
     const running = await Promise.all(servers.map((s) => startServer(s.mode, { ...env, ...s.env })));
     const runs: Measured[][] = servers.map(() => []);
     for (const [i, s] of servers.entries()) {
-      await autocannon({ url: `${running[i]!.url}/member-card`, connections: CONNECTIONS, duration: 2, ...s.options }); // warm-up
+      // Warm-up.
+      await autocannon({ url: `${running[i]!.url}/member-card`, connections: CONNECTIONS, duration: 2, ...s.options });
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, s] of servers.entries()) {
@@ -280,11 +248,23 @@ async function main() {
 
     console.log('\nGET /member-card');
     console.log(
-      `${'server'.padEnd(48)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU µs/req'.padStart(11)}`,
+      [
+        'server'.padEnd(48),
+        'req/s'.padStart(9),
+        'p50 ms'.padStart(7),
+        'p99 ms'.padStart(7),
+        'CPU µs/req'.padStart(11),
+      ].join(' '),
     );
     for (const [label, m] of rows) {
       console.log(
-        `${label.padEnd(48)} ${fmt(m.rps).padStart(9)} ${fmt(m.p50).padStart(7)} ${fmt(m.p99).padStart(7)} ${fmt(m.cpuPerRequest).padStart(11)}`,
+        [
+          label.padEnd(48),
+          fmt(m.rps).padStart(9),
+          fmt(m.p50).padStart(7),
+          fmt(m.p99).padStart(7),
+          fmt(m.cpuPerRequest).padStart(11),
+        ].join(' '),
       );
     }
     console.log(`${'5. RSA-2048 SHA-256 signatures, one core'.padEnd(48)} ${fmt(sps).padStart(9)}`);
@@ -304,12 +284,13 @@ async function main() {
     );
     const tokens = users.map((u) => u.token);
     const offServer = await startServer('module', { ...env, BENCH_CACHE_TTL: '0' });
-    const perThousandOff = await burst(offServer, creds, tokens);
+    const perThousandOff = await burst(offServer, sandbox, tokens);
     await offServer.stop();
     const onServer = await startServer('module', { ...env, BENCH_CACHE_TTL: DEFAULT_CACHE_TTL });
-    const perThousandOn = await burst(onServer, creds, tokens);
+    const perThousandOn = await burst(onServer, sandbox, tokens);
     console.log(
-      `  upstream calls per 1,000 page views: cache off ${fmt(perThousandOff)}, default cache ${fmt(perThousandOn)} (${fmt(perThousandOff / perThousandOn, 1)}× fewer; goal ≥ 5×)`,
+      `  upstream calls per 1,000 page views: cache off ${fmt(perThousandOff)}, ` +
+        `default cache ${fmt(perThousandOn)} (${fmt(perThousandOff / perThousandOn, 1)}× fewer; goal ≥ 5×)`,
     );
 
     console.log(`\nmemory: ${fmt(LONG_RUN)} requests to the cached module, rotating over ${BURST_USERS} users`);
@@ -348,7 +329,8 @@ async function main() {
       `  ${fmt(long.requests.total)} requests (${long.non2xx} non-2xx) at ${fmt(long.requests.average)} req/s`,
     );
     console.log(
-      `  RSS before ${fmt(before.rss / 1048576, 1)} MiB, after ${fmt(after.rss / 1048576, 1)} MiB: ${growth >= 0 ? '+' : ''}${fmt(growth, 1)}%   goal ≤ +10%`,
+      `  RSS before ${fmt(before.rss / 1048576, 1)} MiB, after ${fmt(after.rss / 1048576, 1)} MiB: ` +
+        `${growth >= 0 ? '+' : ''}${fmt(growth, 1)}%   goal ≤ +10%`,
     );
     console.log(
       `  heap used before ${fmt(before.heapUsed / 1048576, 1)} MiB, after ${fmt(after.heapUsed / 1048576, 1)} MiB`,

@@ -1,37 +1,32 @@
 // `serve` in real mode: any WeChat Pay at WECHATPAY_BASE_URL, configured by the environment.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OptionsError } from '../src/errors.js';
-import { serveEnvironment, startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { envNameOf, renameOptionError } from '../src/server/config.js';
 import { startServer } from '../src/server/serve.js';
+import { call } from './support/http.js';
+import { waitFor } from './support/poll.js';
+import { TestSandbox } from './support/sandbox.js';
+import { serveEnv } from './support/serve.js';
 
 describe('serve with real settings pointed at another WeChat Pay', () => {
-  let sandbox: Sandbox;
-  let dir: string;
+  let sandbox: TestSandbox;
+  /** A file that is not there. */
+  let nope: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'membercard-serve-real-'));
-    sandbox = await startSandbox({ stateDir: join(dir, 'wechat'), platformMode: 'certificate', retryFactor: 0.001 });
+    sandbox = await TestSandbox.start({ platformMode: 'certificate' });
+    nope = join(dirname(sandbox.credentials.privateKey), 'nope.pem');
   });
-  after(async () => {
-    await sandbox.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => sandbox.close());
 
-  const env = () => {
-    const c = sandbox.credentials;
-    return {
-      ...serveEnvironment(c),
-      MEMBERCARD_STORE: 'memory:',
-      MEMBERCARD_CACHE_TTL: '0',
-      PORT: '0',
-      HOST: '127.0.0.1',
-    } as Record<string, string>;
-  };
+  const env = (): Record<string, string> => ({
+    ...serveEnv(sandbox.credentials, 'memory:'),
+    MEMBERCARD_CACHE_TTL: '0',
+  });
 
   test('a platform certificate instead of a public key; notify URL registered; login and card work', async () => {
     const base = env();
@@ -46,33 +41,16 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     try {
       assert.equal(running.sandbox, undefined, 'no embedded sandbox in real mode');
       assert.equal((await running.cards.client.getNotifyUrl()).notify_url, notifyUrl);
-      const control = (path: string, body: unknown) =>
-        fetch(new URL(path, sandbox.url), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        }).then((r) => r.json() as Promise<any>);
-      const user = await control('sandbox/users', {});
-      const { code } = await control(`sandbox/cards/${sandbox.credentials.cardId}/codes`, {
-        unionid: user.unionid,
-        balance: 5,
+      const user = await sandbox.newUser();
+      const { code } = await sandbox.giveCard(user, { balance: 5 });
+      const token = await sandbox.login(`${running.url}/api/login`, user);
+      // Until the ACCEPT_CARD notification arrived.
+      const reply = await waitFor('the card to be readable', 5000, async () => {
+        const mine = await call('GET', `${running.url}/api/member-card`, { token });
+        return mine.status === 200 && mine;
       });
-      const { js_code } = await control('sandbox/login-codes', { unionid: user.unionid });
-      const login = (await (
-        await fetch(`${running.url}/api/login`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ code: js_code }),
-        })
-      ).json()) as { token: string };
-      let reply: Response | undefined;
-      for (let i = 0; i < 100; i++) {
-        reply = await fetch(`${running.url}/api/member-card`, { headers: { authorization: `Bearer ${login.token}` } });
-        if (reply.status === 200) break;
-        await new Promise((r) => setTimeout(r, 30)); // until the ACCEPT_CARD notification arrived
-      }
-      assert.equal(reply?.status, 200);
-      assert.equal(((await reply?.json()) as { card: { code: string } }).card.code, code);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.card.code, code);
     } finally {
       await running.close();
     }
@@ -97,7 +75,7 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
       /^OptionsError: WECHATPAY_APIV3_KEY: must be exactly 32 bytes$/,
     );
     await assert.rejects(
-      startServer({ ...env(), WECHATPAY_PRIVATE_KEY: join(dir, 'nope.pem') }, () => {}),
+      startServer({ ...env(), WECHATPAY_PRIVATE_KEY: nope }, () => {}),
       /^OptionsError: WECHATPAY_PRIVATE_KEY: cannot read the key file .*ENOENT/,
     );
     await assert.rejects(
@@ -105,6 +83,7 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
       /^OptionsError: MEMBERCARD_STORE: unsupported scheme "mysql:"/,
     );
     // A SQLite file under a path that cannot be a folder (a file is in the way): at once, named.
+    const dir = dirname(nope);
     writeFileSync(join(dir, 'a-file'), '');
     await assert.rejects(
       startServer({ ...env(), MEMBERCARD_STORE: `sqlite:${join(dir, 'a-file', 'membercard.db')}` }, () => {}),
@@ -129,7 +108,7 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     );
     // An error deeper than the option a variable feeds (wechatpay.certs.<serial>) still names it.
     await assert.rejects(
-      startServer({ ...env(), WECHATPAY_PLATFORM_CERT: join(dir, 'nope.pem') }, () => {}),
+      startServer({ ...env(), WECHATPAY_PLATFORM_CERT: nope }, () => {}),
       /^OptionsError: WECHATPAY_PLATFORM_CERT: cannot read the key file .*ENOENT/,
     );
   });

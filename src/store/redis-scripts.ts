@@ -14,7 +14,8 @@
  * scripts need a single-shard Redis (standalone or Sentinel), not Redis Cluster.
  */
 
-const PRELUDE = `
+/** Helpers the scripts share; exported so a test can run `enc` against a real Redis. */
+export const PRELUDE = `
 local function enc(s)
   return (string.gsub(s, '[^%w_%.%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end

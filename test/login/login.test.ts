@@ -2,18 +2,19 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { hashToken } from '../../src/login/index.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { sleep } from '../support/poll.js';
 
 describe('login kit: jscode2session → opaque bearer token', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();
   });
-  afterEach(() => h.control('DELETE', '/sandbox/faults'));
+  afterEach(() => h.sandbox.clearFaults());
   after(() => h.close());
 
   test('a login code gives a token; only its hash is stored; session_key never leaves', async () => {
-    const user = await h.newUser();
-    const code = await h.loginCode(user);
+    const user = await h.sandbox.newUser();
+    const code = await h.sandbox.loginCode(user);
     const reply = await h.api('POST', '/login', { body: { code } });
     assert.equal(reply.status, 200, reply.text);
     assert.match(reply.body.token, /^[A-Za-z0-9_-]{43}$/);
@@ -29,8 +30,8 @@ describe('login kit: jscode2session → opaque bearer token', () => {
   });
 
   test('a code works once: reuse is 400 INVALID_LOGIN_CODE, and so is an unknown code', async () => {
-    const user = await h.newUser();
-    const code = await h.loginCode(user);
+    const user = await h.sandbox.newUser();
+    const code = await h.sandbox.loginCode(user);
     assert.equal((await h.api('POST', '/login', { body: { code } })).status, 200);
     const reuse = await h.api('POST', '/login', { body: { code } });
     assert.equal(reuse.status, 400);
@@ -54,29 +55,29 @@ describe('login kit: jscode2session → opaque bearer token', () => {
   });
 
   test('WeChat down or slow: 502 / 504, never a hang', async () => {
-    const user = await h.newUser();
-    await h.control('PUT', '/sandbox/faults', { status: 500, code: 'SYSTEM_ERROR', path: '/sns/' });
-    const down = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });
+    const user = await h.sandbox.newUser();
+    await h.sandbox.fault({ status: 500, code: 'SYSTEM_ERROR', path: '/sns/' });
+    const down = await h.api('POST', '/login', { body: { code: await h.sandbox.loginCode(user) } });
     assert.equal(down.status, 502);
     assert.equal(down.body.code, 'UPSTREAM_ERROR');
-    await h.control('PUT', '/sandbox/faults', { latency_ms: 2500, path: '/sns/' });
+    await h.sandbox.fault({ latency_ms: 2500, path: '/sns/' });
     const started = Date.now();
-    const slow = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });
+    const slow = await h.api('POST', '/login', { body: { code: await h.sandbox.loginCode(user) } });
     assert.equal(slow.status, 504);
     assert.equal(slow.body.code, 'UPSTREAM_TIMEOUT');
     assert.ok(Date.now() - started < 2400);
   });
 
   test('jscode2session refusals map to clear answers: 45011 → 429, 40226 → 403, -1 → 502', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     for (const [errcode, status, code] of [
       ['45011', 429, 'RATE_LIMITED'],
       ['40226', 403, 'LOGIN_BLOCKED'],
       ['-1', 502, 'UPSTREAM_ERROR'],
     ] as const) {
       // WeChat answers these with HTTP 200 and {errcode, errmsg}.
-      await h.control('PUT', '/sandbox/faults', { status: 200, code: errcode, path: '/sns/', times: 1 });
-      const reply = await h.api('POST', '/login', { body: { code: await h.loginCode(user) } });
+      await h.sandbox.fault({ status: 200, code: errcode, path: '/sns/', times: 1 });
+      const reply = await h.api('POST', '/login', { body: { code: await h.sandbox.loginCode(user) } });
       assert.equal(reply.status, status, `${errcode}: ${reply.text}`);
       assert.equal(reply.body.code, code);
     }
@@ -98,7 +99,7 @@ describe('login kit: the per-instance session cache', () => {
   after(() => h.close());
 
   test('a session is read from the store once per second, logout on this instance is immediate', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     await h.giveCard(user);
     const token = await h.login(user);
     assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
@@ -106,7 +107,7 @@ describe('login kit: the per-instance session cache', () => {
     // from the cache for at most sessionCacheTtl (1 s), then refused.
     await h.store.deleteSession(hashToken(token));
     assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     assert.equal((await h.api('GET', '/member-card', { token })).status, 401);
 
     const again = await h.login(user);

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { CardCache } from '../../src/cache/card-cache.js';
 import type { UpstreamCard } from '../../src/wechatpay/types.js';
 import { BACKGROUNDS, startHarness, type Harness } from '../support/harness.js';
+import { sleep } from '../support/poll.js';
 
 const card = (code: string, balance = 0): UpstreamCard => ({ card_id: 'c', code, balance });
 
@@ -12,7 +13,7 @@ describe('CardCache', () => {
     let loads = 0;
     const load = async () => {
       loads++;
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       return card('1');
     };
     const results = await Promise.all(Array.from({ length: 50 }, () => cache.card('c', '1', load)));
@@ -30,7 +31,7 @@ describe('CardCache', () => {
       return card(code);
     };
     await cache.card('c', 'a', load('a'));
-    await new Promise((r) => setTimeout(r, 40));
+    await sleep(40);
     await cache.card('c', 'a', load('a'));
     assert.equal(loads, 2, 'expired entry reloaded');
     await cache.card('c', 'b', load('b'));
@@ -96,26 +97,26 @@ describe('the read cache in the module', () => {
   after(() => h.close());
 
   test("repeated and concurrent reads cost one upstream call; a user never gets another's cached card", async () => {
-    const alice = await h.newUser();
-    const bob = await h.newUser();
+    const alice = await h.sandbox.newUser();
+    const bob = await h.sandbox.newUser();
     const { code: aliceCode } = await h.giveCard(alice, { balance: 1 });
     const { code: bobCode } = await h.giveCard(bob, { balance: 2 });
     const [aliceToken, bobToken] = [await h.login(alice), await h.login(bob)];
-    const before = await h.upstreamCount();
+    const before = await h.sandbox.upstreamCount();
     const replies = await Promise.all(
       Array.from({ length: 20 }, (_, i) => h.api('GET', '/member-card', { token: i % 2 ? bobToken : aliceToken })),
     );
     replies.forEach((r, i) => assert.equal(r.body.card.code, i % 2 ? bobCode : aliceCode));
-    assert.equal(await h.upstreamCount(), before + 2, 'one upstream read per card');
+    assert.equal(await h.sandbox.upstreamCount(), before + 2, 'one upstream read per card');
   });
 
   test('our own PATCH and a notification about the card invalidate it at once', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code } = await h.giveCard(user, { balance: 10 });
     const token = await h.login(user);
     assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 10);
     // Changed behind our back: the cache still answers the old card (within the TTL)…
-    await h.control('PATCH', `/sandbox/cards/${h.creds.cardId}/codes/${code}`, { balance: 20 });
+    await h.sandbox.setCard(code, { balance: 20 });
     assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 10);
     // …until our own edit, which invalidates it.
     await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
@@ -123,11 +124,11 @@ describe('the read cache in the module', () => {
     assert.equal(afterPatch.body.card.balance, 20);
     assert.equal(afterPatch.body.card.background_picture_url, BACKGROUNDS[0]);
     // A notification about the card (the user changed their information) invalidates it too.
-    await h.control('PATCH', `/sandbox/cards/${h.creds.cardId}/codes/${code}`, { balance: 30 });
-    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, {
+    await h.sandbox.setCard(code, { balance: 30 });
+    const { notification_id } = await h.sandbox.cardEvent(code, {
       event_type: 'USER_MODIFY_INFORMATION',
     });
-    await h.waitDelivered(notification_id);
+    await h.sandbox.waitDelivered(notification_id);
     assert.equal((await h.api('GET', '/member-card', { token })).body.card.balance, 30);
   });
 });

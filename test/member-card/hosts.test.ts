@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type Koa from 'koa';
 import session from 'koa-session';
-import { startHarness, type Harness, type SandboxUser } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
 import { HOST_KOA_VERSION, KOA_MAJOR } from '../support/koa.js';
+import type { SandboxUser } from '../support/sandbox.js';
 
 describe('mounting into hosts with their own sessions', () => {
   test(`this run's host is Koa ${KOA_MAJOR} (MEMBERCARD_TEST_KOA), and it serves our router`, async () => {
@@ -48,9 +49,9 @@ describe('mounting into hosts with their own sessions', () => {
     after(() => h.close());
 
     test("a user logged in through the host's cookie session reads their card", async () => {
-      const user = await h.newUser();
+      const user = await h.sandbox.newUser();
       const { code } = await h.giveCard(user);
-      const login = await h.api('GET', `/host-login?code=${await h.loginCode(user)}`);
+      const login = await h.api('GET', `/host-login?code=${await h.sandbox.loginCode(user)}`);
       assert.equal(login.status, 200);
       const cookie = login.headers
         .getSetCookie()
@@ -84,8 +85,8 @@ describe('mounting into hosts with their own sessions', () => {
     after(() => h.close());
 
     test('resolveCode finds a member with no binding; a wrong openid in its answer is refused', async () => {
-      const user: SandboxUser = await h.newUser();
-      const other: SandboxUser = await h.newUser();
+      const user: SandboxUser = await h.sandbox.newUser();
+      const other: SandboxUser = await h.sandbox.newUser();
       const { code } = await h.giveCard(user);
       known.set(user.mp_openid, { code, openid: user.oa_openid });
       const mine = await h.api('GET', '/api/cards/mine', { headers: { 'x-gateway-openid': user.mp_openid } });

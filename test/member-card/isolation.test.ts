@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BACKGROUNDS, platformPrivateKey, startHarness, type Harness, type SandboxUser } from '../support/harness.js';
+import { BACKGROUNDS, startHarness, type Harness } from '../support/harness.js';
 import { buildNotification } from '../support/notifications.js';
+import type { SandboxUser } from '../support/sandbox.js';
 
 describe("a user can never read or change another user's card", () => {
   let h: Harness;
@@ -12,15 +13,15 @@ describe("a user can never read or change another user's card", () => {
   let bobToken: string;
   before(async () => {
     h = await startHarness();
-    alice = await h.newUser();
-    bob = await h.newUser();
+    alice = await h.sandbox.newUser();
+    bob = await h.sandbox.newUser();
     ({ code: aliceCode } = await h.giveCard(alice, { balance: 100000 }));
     ({ code: bobCode } = await h.giveCard(bob, { balance: 1 }));
     bobToken = await h.login(bob);
   });
   after(() => h.close());
 
-  const aliceCard = () => h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${aliceCode}`);
+  const aliceCard = () => h.sandbox.card(aliceCode);
 
   test('whatever Bob puts in the query, body or headers, he gets his own card or a 400', async () => {
     const attempts: Array<{ method: string; path: string; body?: unknown; headers?: Record<string, string> }> = [
@@ -66,7 +67,7 @@ describe("a user can never read or change another user's card", () => {
   });
 
   test("a binding pointing Bob at Alice's code is caught by the card's openid: 404 and flagged", async () => {
-    const mallory = await h.newUser();
+    const mallory = await h.sandbox.newUser();
     // A genuinely signed notification claims Alice's code for Mallory (e.g. a merchant's data mistake).
     const n = buildNotification({
       eventType: 'MEMBERCARD.ACCEPT_CARD',
@@ -78,7 +79,7 @@ describe("a user can never read or change another user's card", () => {
         unionid: mallory.unionid,
       },
       apiv3Key: h.creds.apiv3Key,
-      signingKey: platformPrivateKey(h),
+      signingKey: h.sandbox.platformPrivateKey(),
       serial: h.creds.publicKeyId as string,
     });
     assert.equal((await h.api('POST', '/member-card/notify', { raw: n.body, headers: n.headers })).status, 204);

@@ -10,7 +10,7 @@ describe('my card over real HTTP, through the sandbox', () => {
   after(() => h.close());
 
   test('a user whose card arrived by notification (unionid) logs in and reads it', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code } = await h.giveCard(user, { balance: 888, bonus_value: 7, level: '银卡会员' });
     const token = await h.login(user);
     const reply = await h.api('GET', '/member-card', { token });
@@ -27,7 +27,7 @@ describe('my card over real HTTP, through the sandbox', () => {
   });
 
   test('a user with no unionid gets their card through our outer_str', async () => {
-    const user = await h.newUser({ share_unionid: false });
+    const user = await h.sandbox.newUser({ share_unionid: false });
     const token = await h.login(user);
     const none = await h.api('GET', '/member-card', { token });
     assert.equal(none.status, 404);
@@ -49,8 +49,8 @@ describe('my card over real HTTP, through the sandbox', () => {
   });
 
   test('each GET /open issues a fresh outer_str, usable once', async () => {
-    const user = await h.newUser({ share_unionid: false });
-    const other = await h.newUser({ share_unionid: false });
+    const user = await h.sandbox.newUser({ share_unionid: false });
+    const other = await h.sandbox.newUser({ share_unionid: false });
     const token = await h.login(user);
     const otherToken = await h.login(other);
     const a = await h.api('GET', '/member-card/open', { token });
@@ -64,7 +64,7 @@ describe('my card over real HTTP, through the sandbox', () => {
   });
 
   test('no identity: 401 UNAUTHENTICATED, and nothing is sent upstream', async () => {
-    const before = await h.upstreamCount();
+    const before = await h.sandbox.upstreamCount();
     for (const [method, path] of [
       ['GET', '/member-card'],
       ['PATCH', '/member-card'],
@@ -79,35 +79,32 @@ describe('my card over real HTTP, through the sandbox', () => {
     }
     const bogus = await h.api('GET', '/member-card', { token: 'x'.repeat(43) });
     assert.equal(bogus.status, 401);
-    assert.equal(await h.upstreamCount(), before);
+    assert.equal(await h.sandbox.upstreamCount(), before);
   });
 
   test('self-service edit changes the card upstream and answers the changed card', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code } = await h.giveCard(user);
     const token = await h.login(user);
     const reply = await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[1] } });
     assert.equal(reply.status, 200, reply.text);
     assert.equal(reply.body.card.background_picture_url, BACKGROUNDS[1]);
-    const upstream = await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`);
+    const upstream = await h.sandbox.card(code);
     assert.equal(upstream.background_picture_url, BACKGROUNDS[1]);
     const again = await h.api('GET', '/member-card', { token });
     assert.equal(again.body.card.background_picture_url, BACKGROUNDS[1]);
     // PUT is the same edit, for wx.request, which has no PATCH.
     const put = await h.api('PUT', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
     assert.equal(put.status, 200, put.text);
-    assert.equal(
-      (await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`)).background_picture_url,
-      BACKGROUNDS[0],
-    );
+    assert.equal((await h.sandbox.card(code)).background_picture_url, BACKGROUNDS[0]);
     assert.equal((await h.api('PUT', '/member-card', { token, body: { level: '钻石会员' } })).status, 400);
   });
 
   test('forbidden fields, foreign codes and bad bodies are 400/413/415 with nothing sent upstream', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     await h.giveCard(user, { balance: 100 });
     const token = await h.login(user);
-    const before = await h.upstreamCount();
+    const before = await h.sandbox.upstreamCount();
     const cases: Array<[unknown, string]> = [
       [{ level: '钻石会员' }, 'level'],
       [{ balance: 999999 }, 'balance'],
@@ -158,14 +155,14 @@ describe('my card over real HTTP, through the sandbox', () => {
       assert.equal(get.status, 400, query);
       assert.equal(get.body.code, 'INVALID_REQUEST');
     }
-    assert.equal(await h.upstreamCount(), before, 'no request reached WeChat Pay');
+    assert.equal(await h.sandbox.upstreamCount(), before, 'no request reached WeChat Pay');
   });
 
   test('a card that is not EFFECTIVE reads with its status and cannot be edited (409)', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code } = await h.giveCard(user);
     const token = await h.login(user);
-    await h.control('PATCH', `/sandbox/cards/${h.creds.cardId}/codes/${code}`, { user_card_status: 'EXPIRE' });
+    await h.sandbox.setCard(code, { user_card_status: 'EXPIRE' });
     const read = await h.api('GET', '/member-card', { token });
     assert.equal(read.status, 200);
     assert.equal(read.body.card.user_card_status, 'EXPIRE');
@@ -173,7 +170,7 @@ describe('my card over real HTTP, through the sandbox', () => {
     const edit = await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
     assert.equal(edit.status, 409);
     assert.equal(edit.body.code, 'CARD_NOT_EDITABLE');
-    const upstream = await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`);
+    const upstream = await h.sandbox.card(code);
     assert.notEqual(upstream.background_picture_url, BACKGROUNDS[0]);
   });
 
@@ -185,21 +182,21 @@ describe('my card over real HTTP, through the sandbox', () => {
   });
 
   test('a deleted card retires the binding (USER_DELETE_MEMBERCARD)', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code } = await h.giveCard(user);
     const token = await h.login(user);
     assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
-    const { notification_id } = await h.control('POST', `/sandbox/cards/${h.creds.cardId}/codes/${code}/events`, {
+    const { notification_id } = await h.sandbox.cardEvent(code, {
       event_type: 'USER_DELETE_MEMBERCARD',
     });
-    await h.waitDelivered(notification_id);
+    await h.sandbox.waitDelivered(notification_id);
     const gone = await h.api('GET', '/member-card', { token });
     assert.equal(gone.status, 404);
     assert.equal(gone.body.code, 'CARD_NOT_FOUND');
   });
 
   test('logout ends the session', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     await h.giveCard(user);
     const token = await h.login(user);
     assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
@@ -218,7 +215,7 @@ describe('a platform in certificate mode (a platform certificate serial instead 
   test('responses and notifications verify against the certificate', async () => {
     assert.equal(h.creds.publicKeyId, undefined);
     assert.ok(h.creds.platformCertificateSerial);
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code } = await h.giveCard(user, { balance: 42 });
     const token = await h.login(user);
     const reply = await h.api('GET', '/member-card', { token });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { platformPrivateKey, startHarness, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
 import { buildNotification } from '../support/notifications.js';
 
 describe('POST /notify: verified, decrypted, de-duplicated', () => {
@@ -9,7 +9,7 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
   let platformKey: string;
   before(async () => {
     h = await startHarness();
-    platformKey = platformPrivateKey(h);
+    platformKey = h.sandbox.platformPrivateKey();
   });
   after(() => h.close());
 
@@ -32,7 +32,7 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
     h.api('POST', '/member-card/notify', { raw: n.body, headers: n.headers });
 
   test('a genuine notification binds by unionid; its redelivery changes nothing', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const n = accept({ code: '900000000001', openid: user.oa_openid, unionid: user.unionid });
     const first = await send(n);
     assert.equal(first.status, 204, first.text);
@@ -50,7 +50,7 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
   });
 
   test('twenty concurrent deliveries of one notification bind exactly once', async () => {
-    const user = await h.newUser({ share_unionid: false });
+    const user = await h.sandbox.newUser({ share_unionid: false });
     const token = await h.login(user);
     const open = await h.api('GET', '/member-card/open', { token });
     const outerStr = open.body.extraData.outer_str as string;
@@ -75,7 +75,7 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
   });
 
   test('forged, stale, tampered, untrusted and undecryptable notifications change nothing (4xx JSON)', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { privateKey: otherKey } = generateKeyPairSync('rsa', {
       modulusLength: 2048,
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -120,7 +120,7 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
   });
 
   test('unknown event types and other cards are acknowledged and recorded, binding nothing', async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const unknown = buildNotification({
       eventType: 'MEMBERCARD.SOMETHING_NEW',
       payload: { card_id: h.creds.cardId, code: '930000000001', openid: user.oa_openid, unionid: user.unionid },
@@ -144,9 +144,9 @@ describe('POST /notify: verified, decrypted, de-duplicated', () => {
   });
 
   test("the sandbox's own deliveries verify and bind (end to end, with retries off)", async () => {
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     const { code, notification_id } = await h.giveCard(user);
-    const status = await h.waitDelivered(notification_id);
+    const status = await h.sandbox.waitDelivered(notification_id);
     assert.equal(status.attempts, 1, 'accepted on the first attempt');
     assert.equal((await h.store.getBinding(h.creds.cardId, code))?.unionid, user.unionid);
   });

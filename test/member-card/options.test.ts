@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -15,7 +14,8 @@ import { DEFAULTS, type MemberCardOptions } from '../../src/options.js';
 import type { Declaration } from '../../src/options/declare.js';
 import { MEMBER_CARD_OPTIONS } from '../../src/options/member-card.js';
 import { READMES, readmeTables, withTables } from '../../src/options/readme.js';
-import { startSandbox } from '../../src/sandbox/index.js';
+import { call, listen } from '../support/http.js';
+import { TestSandbox } from '../support/sandbox.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'membercard-options-'));
 const pair = () =>
@@ -43,11 +43,6 @@ const valid = (): MemberCardOptions => ({
   },
   store: 'memory:',
 });
-
-async function postJson(url: URL | string, body: unknown): Promise<any> {
-  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-  return (await fetch(url, init)).json();
-}
 
 function rejects(mutate: (o: any) => void, pattern: RegExp, option?: string) {
   const options: any = valid();
@@ -269,7 +264,7 @@ describe('memberCard() options are validated once, at creation, naming the optio
   });
 
   test('wechatLogin(): sessionTtl (the older name) is seconds, sessionTtlMs is ms; expires_in is seconds', async () => {
-    const sandbox = await startSandbox();
+    const sandbox = await TestSandbox.start();
     const c = sandbox.credentials;
     try {
       for (const ttl of [{ sessionTtl: 3600 }, { sessionTtlMs: 7_200_000 }]) {
@@ -281,15 +276,11 @@ describe('memberCard() options are validated once, at creation, naming the optio
           log: () => {},
           ...ttl,
         });
-        const app = new Koa().use(login.routes());
-        const server = app.listen(0, '127.0.0.1');
-        await new Promise((ok) => server.once('listening', ok));
+        const server = await listen(new Koa().use(login.routes()).callback());
         try {
-          const user = await postJson(new URL('sandbox/users', sandbox.url), {});
-          const { js_code } = await postJson(new URL('sandbox/login-codes', sandbox.url), { unionid: user.unionid });
+          const code = await sandbox.loginCode(await sandbox.newUser());
           const before = Date.now();
-          const port = (server.address() as AddressInfo).port;
-          const body = await postJson(`http://127.0.0.1:${port}/login`, { code: js_code });
+          const { body } = await call('POST', `${server.url}/login`, { body: { code } });
           const seconds = 'sessionTtl' in ttl ? 3600 : 7200;
           assert.equal(body.expires_in, seconds);
           const session = await login.store.getSession(hashToken(body.token));
@@ -299,7 +290,7 @@ describe('memberCard() options are validated once, at creation, naming the optio
             'the store holds the same lifetime',
           );
         } finally {
-          server.close();
+          await server.close();
           await login.close();
         }
       }

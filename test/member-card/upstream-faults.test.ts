@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { BACKGROUNDS, startHarness, type Harness } from '../support/harness.js';
-
-async function waitFor(check: () => Promise<boolean>, ms = 4000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../support/poll.js';
 
 // The harness's client: 1,500 ms per attempt, one retry for calls that are safe to repeat.
 describe('upstream faults map to documented answers, and the server keeps serving', () => {
@@ -17,14 +10,14 @@ describe('upstream faults map to documented answers, and the server keeps servin
   let code: string;
   before(async () => {
     h = await startHarness();
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     ({ code } = await h.giveCard(user, { balance: 500 }));
     token = await h.login(user);
   });
-  afterEach(() => h.control('DELETE', '/sandbox/faults'));
+  afterEach(() => h.sandbox.clearFaults());
   after(() => h.close());
 
-  const fault = (spec: Record<string, unknown>) => h.control('PUT', '/sandbox/faults', spec);
+  const fault = (spec: Record<string, unknown>) => h.sandbox.fault(spec);
 
   async function stillServes() {
     const reply = await h.api('GET', '/member-card', { token });
@@ -33,7 +26,7 @@ describe('upstream faults map to documented answers, and the server keeps servin
 
   test('timeout → 504 UPSTREAM_TIMEOUT, after one retry', async () => {
     await fault({ latency_ms: 2500, times: 2 });
-    const before = await h.upstreamCount();
+    const before = await h.sandbox.upstreamCount();
     const started = Date.now();
     const reply = await h.api('GET', '/member-card', { token });
     assert.equal(reply.status, 504);
@@ -47,7 +40,11 @@ describe('upstream faults map to documented answers, and the server keeps servin
       [1, 2],
     );
     // The sandbox logs a request when it answers, which the delayed ones have not done yet.
-    await waitFor(async () => (await h.upstreamCount()) === before + 2);
+    await waitFor(
+      'both attempts to reach the sandbox',
+      4000,
+      async () => (await h.sandbox.upstreamCount()) === before + 2,
+    );
     await stillServes();
   });
 
@@ -58,7 +55,7 @@ describe('upstream faults map to documented answers, and the server keeps servin
     assert.equal(reply.body.code, 'UPSTREAM_BUSY');
     assert.ok(Number(reply.headers.get('retry-after')) > 0);
     assert.equal(reply.text.includes('SYSTEM_ERROR'), false, 'no upstream wording reaches the client');
-    await h.control('DELETE', '/sandbox/faults');
+    await h.sandbox.clearFaults();
     await stillServes();
   });
 
@@ -71,33 +68,30 @@ describe('upstream faults map to documented answers, and the server keeps servin
   test('a PATCH whose answer is lost is retried with the same out_request_no and applied once', async () => {
     // The sandbox applies the change, then the answer is too slow: our retry must not apply it twice.
     await fault({ latency_ms: 2000, times: 1, method: 'PATCH' });
-    const before = await h.control('GET', '/sandbox/requests');
+    const before = await h.sandbox.requests();
     const reply = await h.api('PATCH', '/member-card', { token, body: { background_picture_url: BACKGROUNDS[0] } });
     assert.equal(reply.status, 200, reply.text);
-    const lastSeq = before.data.at(-1)?.seq ?? 0;
-    const patches = async () =>
-      (await h.control('GET', '/sandbox/requests')).data.filter(
-        (r: { method: string; seq: number }) => r.method === 'PATCH' && r.seq > lastSeq,
-      );
+    const lastSeq = before.at(-1)?.seq ?? 0;
+    const patches = async () => (await h.sandbox.requests()).filter((r) => r.method === 'PATCH' && r.seq > lastSeq);
     // The first attempt is logged by the sandbox when its delayed answer goes out.
-    await waitFor(async () => (await patches()).length === 2);
+    await waitFor('both PATCHes to be logged', 4000, async () => (await patches()).length === 2);
     const sent = await patches();
     assert.ok(
-      sent.every((r: { status: number }) => r.status === 204),
+      sent.every((r) => r.status === 204),
       'both attempts were answered 204 by WeChat Pay',
     );
-    const card = await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`);
+    const card = await h.sandbox.card(code);
     assert.equal(card.background_picture_url, BACKGROUNDS[0]);
   });
 
   test('429 → 429 RATE_LIMITED, not retried', async () => {
     await fault({ status: 429, code: 'RATELIMIT_EXCEEDED' });
-    const before = await h.upstreamCount();
+    const before = await h.sandbox.upstreamCount();
     const reply = await h.api('GET', '/member-card', { token });
     assert.equal(reply.status, 429);
     assert.equal(reply.body.code, 'RATE_LIMITED');
     assert.ok(reply.headers.get('retry-after'));
-    assert.equal(await h.upstreamCount(), before + 1);
+    assert.equal(await h.sandbox.upstreamCount(), before + 1);
   });
 
   test('connection reset → 502 UPSTREAM_ERROR', async () => {
@@ -105,7 +99,7 @@ describe('upstream faults map to documented answers, and the server keeps servin
     const reply = await h.api('GET', '/member-card', { token });
     assert.equal(reply.status, 502);
     assert.equal(reply.body.code, 'UPSTREAM_ERROR');
-    await h.control('DELETE', '/sandbox/faults');
+    await h.sandbox.clearFaults();
     await stillServes();
   });
 
@@ -115,7 +109,7 @@ describe('upstream faults map to documented answers, and the server keeps servin
     assert.equal(reply.status, 502);
     assert.equal(reply.body.code, 'UPSTREAM_ERROR');
     assert.equal(reply.text.includes(code), false, 'the unverified card is not passed on');
-    await h.control('DELETE', '/sandbox/faults');
+    await h.sandbox.clearFaults();
     await stillServes();
   });
 

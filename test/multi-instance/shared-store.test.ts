@@ -3,64 +3,39 @@
 // outcome is the same, and what must happen once happens once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PostgresStore, RedisStore, type Store } from '../../src/store/index.js';
-import {
-  call,
-  deliver,
-  freshStore,
-  NotifyBalancer,
-  POSTGRES_URL,
-  REDIS_URL,
-  scratch,
-  ServeProcess,
-  sharedSandbox,
-  unavailable,
-  waitFor,
-  type Engine,
-  type SharedSandbox,
-  type TestStore,
-} from './support.js';
+import { createStore, type Store } from '../../src/store/index.js';
+import { call } from '../support/http.js';
+import { sleep, waitFor } from '../support/poll.js';
+import type { TestSandbox } from '../support/sandbox.js';
+import { deliver, Deployment, type NotifyBalancer, type ServeProcess } from '../support/serve.js';
+import { unavailable, type ServerEngine } from '../support/services.js';
 
-const engines: Engine[] = ['postgres', 'redis'];
+const engines: ServerEngine[] = ['postgres', 'redis'];
 
 for (const engine of engines) {
   const skip = await unavailable(engine, `two instances on ${engine}`);
 
   describe(`two serve processes sharing one ${engine} store and one sandbox`, { skip: skip ?? false }, () => {
-    let wechat: SharedSandbox;
+    let deployment: Deployment;
+    let wechat: TestSandbox;
     let balancer: NotifyBalancer;
-    let store: TestStore;
     let a: ServeProcess;
     let b: ServeProcess;
     /** The same store opened by the test, to look at what the instances wrote. */
     let peek: Store;
-    const work = scratch();
 
     before(async () => {
-      wechat = await sharedSandbox();
-      balancer = new NotifyBalancer();
-      await balancer.start();
-      store = freshStore(engine);
-      const env = wechat.env(store.url, balancer.url);
+      deployment = await Deployment.start(engine);
+      ({ wechat, balancer } = deployment);
       // Started at once: schema creation / migration must not collide.
-      [a, b] = await Promise.all([ServeProcess.start(env, work.dir), ServeProcess.start(env, work.dir)]);
-      peek =
-        engine === 'postgres'
-          ? new PostgresStore({
-              connectionString: POSTGRES_URL,
-              schema: new URL(store.url).searchParams.get('schema') as string,
-            })
-          : new RedisStore({ url: REDIS_URL, prefix: new URL(store.url).searchParams.get('prefix') as string });
+      [a, b] = await Promise.all([deployment.serve(), deployment.serve()]);
+      peek = createStore(deployment.store.url);
       await peek.init();
     });
 
     after(async () => {
-      await Promise.all([a?.stop(), b?.stop()]);
       await peek?.close();
-      await balancer?.close();
-      await wechat?.close();
-      await store?.cleanup();
-      work.remove();
+      await deployment?.close();
     });
 
     it('a notification delivered to one instance makes the card readable through the other', async () => {
@@ -76,7 +51,7 @@ for (const engine of engines) {
       );
       assert.equal(b.count('notification applied') + b.count('duplicate notification ignored'), 0);
 
-      const token = await wechat.login(b.url, user);
+      const token = await wechat.login(`${b.url}/api/login`, user);
       const mine = await call('GET', `${b.url}/api/member-card`, { token });
       assert.equal(mine.status, 200, mine.text);
       assert.equal(mine.body.card.code, given.code);
@@ -113,14 +88,14 @@ for (const engine of engines) {
       assert.deepEqual(applied, { ap: 5, dup: 5 }, 'applied once per notification, across both instances');
       for (const [i, g] of given.entries()) {
         assert.equal((await peek.getNotification(g.notification_id))?.eventType, 'MEMBERCARD.ACCEPT_CARD');
-        const binding = await peek.getBinding(wechat.sandbox.credentials.cardId, g.code);
+        const binding = await peek.getBinding(wechat.credentials.cardId, g.code);
         assert.equal(binding?.status, 'active');
         assert.equal(binding?.unionid, users[i]?.unionid);
       }
       // And each user reads their card through either instance.
       const user = users[0] as (typeof users)[number];
       for (const instance of [a, b]) {
-        const token = await wechat.login(instance.url, user);
+        const token = await wechat.login(`${instance.url}/api/login`, user);
         const mine = await call('GET', `${instance.url}/api/member-card`, { token });
         assert.equal(mine.status, 200, mine.text);
         assert.equal(mine.body.card.code, given[0]?.code);
@@ -133,7 +108,7 @@ for (const engine of engines) {
       const given = await wechat.giveCard(user);
       await wechat.waitDelivered(given.notification_id);
 
-      const token = await wechat.login(a.url, user);
+      const token = await wechat.login(`${a.url}/api/login`, user);
       const fromB = await call('GET', `${b.url}/api/member-card`, { token });
       assert.equal(fromB.status, 200, fromB.text);
       assert.equal(fromB.body.card.code, given.code);
@@ -150,7 +125,7 @@ for (const engine of engines) {
       const loggedOutAt = Date.now();
       let fromA = await call('GET', `${a.url}/api/member-card`, { token });
       while (fromA.status === 200 && Date.now() - loggedOutAt < 1500) {
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
         fromA = await call('GET', `${a.url}/api/member-card`, { token });
       }
       assert.equal(fromA.status, 401, fromA.text);
@@ -162,7 +137,7 @@ for (const engine of engines) {
       // No unionid links the mini-program and the 服务号 for this person: only our outer_str
       // can tie the new card to the session user.
       const user = await wechat.newUser({ share_unionid: false });
-      const token = await wechat.login(a.url, user);
+      const token = await wechat.login(`${a.url}/api/login`, user);
       const open = await call('GET', `${a.url}/api/member-card/open`, { token });
       assert.equal(open.status, 200, open.text);
       const outerStr = open.body.extraData.outer_str as string;
@@ -180,7 +155,7 @@ for (const engine of engines) {
       ]);
       assert.deepEqual(statuses, [204, 204]);
 
-      const cardId = wechat.sandbox.credentials.cardId;
+      const cardId = wechat.credentials.cardId;
       const bindings = await Promise.all([peek.getBinding(cardId, first.code), peek.getBinding(cardId, second.code)]);
       assert.equal(bindings.filter((x) => x?.status === 'active').length, 2, 'both cards are bound');
       const tied = bindings.filter((x) => x?.userOpenid === user.mp_openid);

@@ -3,59 +3,37 @@
 // store the binding, the de-duplication record and the login session are all there.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  call,
-  deliver,
-  freshStore,
-  NotifyBalancer,
-  scratch,
-  ServeProcess,
-  sharedSandbox,
-  unavailable,
-  waitFor,
-  type SharedSandbox,
-  type TestStore,
-} from './support.js';
+import { call } from '../support/http.js';
+import { waitFor } from '../support/poll.js';
+import type { TestSandbox } from '../support/sandbox.js';
+import { deliver, Deployment, type NotifyBalancer, type ServeProcess } from '../support/serve.js';
+import { unavailable } from '../support/services.js';
 
 const engines = ['sqlite', 'postgres'] as const;
 
 for (const engine of engines) {
-  const skip = engine === 'postgres' ? await unavailable('postgres', 'SIGKILL on postgres') : undefined;
+  const skip = await unavailable(engine, `SIGKILL on ${engine}`);
 
   describe(
     `serve on ${engine}, killed with SIGKILL right after answering a notification`,
     { skip: skip ?? false },
     () => {
-      let wechat: SharedSandbox;
+      let deployment: Deployment;
+      let wechat: TestSandbox;
       let balancer: NotifyBalancer;
-      let store: TestStore;
-      const work = scratch();
-      const processes: ServeProcess[] = [];
-      const start = async (): Promise<ServeProcess> => {
-        const p = await ServeProcess.start(wechat.env(store.url, balancer.url), work.dir);
-        processes.push(p);
-        return p;
-      };
+      const start = (): Promise<ServeProcess> => deployment.serve();
 
       before(async () => {
-        wechat = await sharedSandbox();
-        balancer = new NotifyBalancer();
-        await balancer.start();
-        store = freshStore(engine);
+        deployment = await Deployment.start(engine);
+        ({ wechat, balancer } = deployment);
       });
 
-      after(async () => {
-        await Promise.all(processes.map((p) => p.stop()));
-        await balancer?.close();
-        await wechat?.close();
-        await store?.cleanup();
-        work.remove();
-      });
+      after(() => deployment?.close());
 
       it('WeChat Pay sees 204, the process dies at once, and after a restart the card is bound', async () => {
         const first = await start();
         const user = await wechat.newUser();
-        const token = await wechat.login(first.url, user);
+        const token = await wechat.login(`${first.url}/api/login`, user);
         const none = await call('GET', `${first.url}/api/member-card`, { token });
         assert.equal(none.status, 404, none.text);
 
@@ -116,7 +94,7 @@ for (const engine of engines) {
 
         const fourth = await start();
         for (const [i, user] of users.entries()) {
-          const token = await wechat.login(fourth.url, user);
+          const token = await wechat.login(`${fourth.url}/api/login`, user);
           const mine = await call('GET', `${fourth.url}/api/member-card`, { token });
           assert.equal(mine.status, 200, mine.text);
           assert.equal(mine.body.card.code, given[i]?.code);

@@ -1,15 +1,15 @@
 // The back-office routes over HTTP, input validation (nothing stored or sent on bad input), the
 // read cache being dropped by a change, and `serve` with MEMBERCARD_ADMIN_TOKEN.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Context } from 'koa';
 import { OptionsError } from '../../src/errors.js';
 import { startServer } from '../../src/server/serve.js';
 import { adminTokenAuthorizer } from '../../src/server/config.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { call } from '../support/http.js';
+import type { SandboxUser } from '../support/sandbox.js';
+import { tempDir } from '../support/temp.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 let seq = 0;
@@ -18,7 +18,7 @@ const rid = (label: string) => `${label}-${Date.now()}-${++seq}`;
 describe('admin routes (authorizeAdmin given)', () => {
   let h: Harness;
   let code: string;
-  let user: Awaited<ReturnType<Harness['newUser']>>;
+  let user: SandboxUser;
   const admin = (
     method: string,
     path: string,
@@ -28,13 +28,13 @@ describe('admin routes (authorizeAdmin given)', () => {
 
   before(async () => {
     h = await startHarness({ memberCard: { authorizeAdmin: (ctx: Context) => ctx.get('x-admin-token') === TOKEN } });
-    user = await h.newUser();
+    user = await h.sandbox.newUser();
     ({ code } = await h.giveCard(user, { balance: 500, bonus_value: 20 }));
   });
   after(() => h.close());
 
   it('403 FORBIDDEN without the token, before reading the body or calling anybody', async () => {
-    const count = await h.upstreamCount();
+    const count = await h.sandbox.upstreamCount();
     for (const [method, path] of [
       ['POST', '/balance'],
       ['POST', '/points'],
@@ -52,74 +52,77 @@ describe('admin routes (authorizeAdmin given)', () => {
       assert.equal(reply.status, 403, `${method} ${path}`);
       assert.equal(reply.body.code, 'FORBIDDEN');
     }
-    assert.equal(await h.upstreamCount(), count);
+    assert.equal(await h.sandbox.upstreamCount(), count);
   });
 
-  it('a till: top-up then purchase, each answered with its journal entry; a retried request answers the same', async () => {
-    const topUp = await admin('POST', '/balance', {
-      code,
-      amount: 10000,
-      remark: '充值100元',
-      request_id: 'till1-topup-0001',
-      actor: 'cashier-7',
-    });
-    assert.equal(topUp.status, 200, topUp.text);
-    assert.equal(topUp.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(
-      { ...topUp.body.operation, out_request_no: 'x', created_at: 'x', updated_at: 'x' },
-      {
-        request_id: 'till1-topup-0001',
-        kind: 'balance',
+  it(
+    'a till: top-up then purchase, each answered with its journal entry; ' + 'a retried request answers the same',
+    async () => {
+      const topUp = await admin('POST', '/balance', {
         code,
         amount: 10000,
         remark: '充值100元',
+        request_id: 'till1-topup-0001',
         actor: 'cashier-7',
-        state: 'applied',
-        before: 500,
-        after: 10500,
-        out_request_no: 'x',
-        created_at: 'x',
-        updated_at: 'x',
-      },
-    );
-    const purchase = await admin('POST', '/balance', {
-      code,
-      amount: -3000,
-      remark: '珍珠奶茶',
-      request_id: 'till1-sale-0002',
-    });
-    assert.equal(purchase.body.operation.after, 7500);
-    assert.equal(purchase.body.operation.actor, 'admin', 'the default actor');
-    const again = await admin('POST', '/balance', {
-      code,
-      amount: -3000,
-      remark: '珍珠奶茶',
-      request_id: 'till1-sale-0002',
-    });
-    assert.deepEqual(again.body, purchase.body);
-    const card = await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`);
-    assert.equal(card.balance, 7500);
+      });
+      assert.equal(topUp.status, 200, topUp.text);
+      assert.equal(topUp.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(
+        { ...topUp.body.operation, out_request_no: 'x', created_at: 'x', updated_at: 'x' },
+        {
+          request_id: 'till1-topup-0001',
+          kind: 'balance',
+          code,
+          amount: 10000,
+          remark: '充值100元',
+          actor: 'cashier-7',
+          state: 'applied',
+          before: 500,
+          after: 10500,
+          out_request_no: 'x',
+          created_at: 'x',
+          updated_at: 'x',
+        },
+      );
+      const purchase = await admin('POST', '/balance', {
+        code,
+        amount: -3000,
+        remark: '珍珠奶茶',
+        request_id: 'till1-sale-0002',
+      });
+      assert.equal(purchase.body.operation.after, 7500);
+      assert.equal(purchase.body.operation.actor, 'admin', 'the default actor');
+      const again = await admin('POST', '/balance', {
+        code,
+        amount: -3000,
+        remark: '珍珠奶茶',
+        request_id: 'till1-sale-0002',
+      });
+      assert.deepEqual(again.body, purchase.body);
+      const card = await h.sandbox.card(code);
+      assert.equal(card.balance, 7500);
 
-    const history = await admin('GET', `/history?code=${code}&limit=10`);
-    assert.equal(history.status, 200);
-    assert.deepEqual(
-      history.body.data.map((e: { request_id: string }) => e.request_id),
-      ['till1-sale-0002', 'till1-topup-0001'],
-    );
-    assert.deepEqual(Object.keys(history.body.data[1]).sort(), [
-      'actor',
-      'after',
-      'amount',
-      'at',
-      'before',
-      'kind',
-      'remark',
-      'request_id',
-    ]);
-    const one = await admin('GET', '/operations/till1-topup-0001');
-    assert.equal(one.body.operation.after, 10500);
-    assert.equal((await admin('GET', '/operations/never-used')).body.code, 'NOT_FOUND');
-  });
+      const history = await admin('GET', `/history?code=${code}&limit=10`);
+      assert.equal(history.status, 200);
+      assert.deepEqual(
+        history.body.data.map((e: { request_id: string }) => e.request_id),
+        ['till1-sale-0002', 'till1-topup-0001'],
+      );
+      assert.deepEqual(Object.keys(history.body.data[1]).sort(), [
+        'actor',
+        'after',
+        'amount',
+        'at',
+        'before',
+        'kind',
+        'remark',
+        'request_id',
+      ]);
+      const one = await admin('GET', '/operations/till1-topup-0001');
+      assert.equal(one.body.operation.after, 10500);
+      assert.equal((await admin('GET', '/operations/never-used')).body.code, 'NOT_FOUND');
+    },
+  );
 
   it('points, level and membership number', async () => {
     assert.equal(
@@ -170,7 +173,7 @@ describe('admin routes (authorizeAdmin given)', () => {
       ['/balance', { code, amount: -1_000_000, request_id: rid('broke') }, 400, 'INSUFFICIENT_BALANCE', 'amount'],
       ['/balance', { code: '999999999999', amount: 1, request_id: rid('z') }, 404, 'CARD_NOT_FOUND', undefined],
     ];
-    const count = await h.upstreamCount();
+    const count = await h.sandbox.upstreamCount();
     let expectedUpstream = count;
     for (const [path, body, status, errorCode, field] of cases) {
       const reply = await admin('POST', path, body);
@@ -181,7 +184,7 @@ describe('admin routes (authorizeAdmin given)', () => {
       // Only the two last ones read a card (GET); none sends a PATCH.
       if (errorCode === 'INSUFFICIENT_BALANCE' || errorCode === 'CARD_NOT_FOUND') expectedUpstream += 1;
     }
-    assert.equal(await h.upstreamCount(), expectedUpstream);
+    assert.equal(await h.sandbox.upstreamCount(), expectedUpstream);
     const conflict = await admin('POST', '/balance', {
       code,
       amount: 2,
@@ -197,7 +200,7 @@ describe('admin routes (authorizeAdmin given)', () => {
 
   it('the API rejects bad input with INVALID_REQUEST naming the field, storing and sending nothing', async () => {
     const ops = h.cards.operations;
-    const count = await h.upstreamCount();
+    const count = await h.sandbox.upstreamCount();
     const bad: [Promise<unknown>, string][] = [
       [ops.adjustBalance({ code, amount: 1, requestId: '' }), 'requestId'],
       [ops.adjustBalance({ code, amount: Number.MAX_SAFE_INTEGER + 1, requestId: 'api-1' }), 'amount'],
@@ -218,7 +221,7 @@ describe('admin routes (authorizeAdmin given)', () => {
         return true;
       });
     }
-    assert.equal(await h.upstreamCount(), count);
+    assert.equal(await h.sandbox.upstreamCount(), count);
     for (let i = 1; i <= 9; i++) assert.equal(await ops.get(`api-${i}`), undefined);
   });
 
@@ -249,20 +252,7 @@ describe('admin routes without authorizeAdmin', () => {
 
   it('authorizeAdmin must be a function', async () => {
     const { memberCard } = await import('../../src/member-card.js');
-    const c = h.creds;
-    const options = {
-      cardId: c.cardId,
-      appid: c.appid,
-      wechatpay: {
-        mchid: c.mchid,
-        serial: c.serial,
-        privateKey: c.privateKey,
-        publicKeyId: c.publicKeyId as string,
-        publicKey: c.publicKey as string,
-        apiv3Key: c.apiv3Key,
-      },
-      store: 'memory:',
-    };
+    const options = h.sandbox.cardOptions('memory:');
     assert.throws(
       () => memberCard({ ...options, authorizeAdmin: 'yes' as never }),
       /option "authorizeAdmin" must be of type function/,
@@ -289,12 +279,12 @@ describe('serve: MEMBERCARD_ADMIN_TOKEN', () => {
   });
 
   it('serve mounts the admin routes at /api/member-card/admin and checks the token', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'membercard-serve-admin-'));
+    const state = tempDir('serve-admin');
     const running = await startServer(
       {
         PORT: '0',
         SANDBOX_PORT: '0',
-        SANDBOX_STATE: stateDir,
+        SANDBOX_STATE: state.dir,
         MEMBERCARD_STORE: 'memory:',
         MEMBERCARD_ADMIN_TOKEN: TOKEN,
       },
@@ -303,17 +293,15 @@ describe('serve: MEMBERCARD_ADMIN_TOKEN', () => {
     try {
       const code = running.demo?.code as string;
       const post = (headers: Record<string, string>) =>
-        fetch(`${running.url}/api/member-card/admin/balance`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify({ code, amount: 100, request_id: 'serve-topup-1' }),
+        call('POST', `${running.url}/api/member-card/admin/balance`, {
+          headers,
+          body: { code, amount: 100, request_id: 'serve-topup-1' },
         });
       assert.equal((await post({})).status, 403);
       assert.equal((await post({ 'x-admin-token': 'not-the-token-at-all' })).status, 403);
       const ok = await post({ 'x-admin-token': TOKEN });
       assert.equal(ok.status, 200);
-      const body = (await ok.json()) as { operation: { before: number; after: number } };
-      assert.equal(body.operation.after, body.operation.before + 100);
+      assert.equal(ok.body.operation.after, ok.body.operation.before + 100);
       assert.equal(
         (await post({ authorization: `Bearer ${TOKEN}` })).status,
         200,
@@ -321,7 +309,7 @@ describe('serve: MEMBERCARD_ADMIN_TOKEN', () => {
       );
     } finally {
       await running.close();
-      rmSync(stateDir, { recursive: true, force: true });
+      state.remove();
     }
   });
 });

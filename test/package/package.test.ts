@@ -1,12 +1,13 @@
 // The published shape: ESM and CommonJS builds with types, and the command line, run for real.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LASTING_CREDENTIALS } from '../support/sandbox.js';
+import { tempDir } from '../support/temp.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -86,7 +87,7 @@ describe('the package as published', () => {
   test('importing the root loads neither Koa, the sandbox nor a store driver (ESM and CommonJS)', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     const loaded = (subpath: string, kind: 'esm' | 'cjs'): string[] => {
-      const dir = mkdtempSync(join(tmpdir(), 'membercard-loaded-'));
+      const { dir, remove } = tempDir('loaded');
       try {
         const file = join(root, pkg.exports[subpath][kind === 'esm' ? 'import' : 'require'].default);
         const probe = join(root, 'test', 'package', 'loaded-modules.mjs');
@@ -94,7 +95,7 @@ describe('the package as published', () => {
         assert.equal(out.status, 0, out.stderr);
         return JSON.parse(out.stdout) as string[];
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        remove();
       }
     };
     const heavy = /\/node_modules\/(koa|better-sqlite3|pg|ioredis)\/|\/dist\/(esm|cjs)\/(sandbox|server)\//;
@@ -118,25 +119,11 @@ describe('the package as published', () => {
   });
 
   test('`wechat-membercard sandbox` prints its credentials as the first line and reuses its keys', async () => {
-    const state = mkdtempSync(join(tmpdir(), 'membercard-cli-'));
+    const { dir: state, remove } = tempDir('cli');
     try {
       const first = run(['sandbox', '--port', '0', '--state', state], {}, /\n/);
       const creds = JSON.parse((await first.started).split('\n')[0] as string);
-      for (const key of [
-        'baseURL',
-        'mchid',
-        'serial',
-        'privateKey',
-        'publicKeyId',
-        'publicKey',
-        'apiv3Key',
-        'appid',
-        'miniProgramAppid',
-        'miniProgramSecret',
-        'cardId',
-      ]) {
-        assert.ok(creds[key], `credentials.${key}`);
-      }
+      for (const key of ['baseURL', ...LASTING_CREDENTIALS]) assert.ok(creds[key], `credentials.${key}`);
       assert.deepEqual(JSON.parse(readFileSync(join(state, 'sandbox.json'), 'utf8')), creds);
       const health = await fetch(new URL('v3/marketing/membercard-open/callback', creds.baseURL));
       assert.equal(health.status, 401, 'an unsigned request is refused');
@@ -152,12 +139,12 @@ describe('the package as published', () => {
       assert.notEqual(bad.status, 0);
       assert.match(bad.stderr, /--port/);
     } finally {
-      rmSync(state, { recursive: true, force: true });
+      remove();
     }
   });
 
   test('`wechat-membercard serve` with no settings serves against the embedded sandbox', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'membercard-serve-'));
+    const { dir: cwd, remove } = tempDir('serve');
     try {
       const serve = run(['serve'], { CWD: cwd, PORT: '0', SANDBOX_PORT: '0' }, /4\. Change its background.*\n.*\n/);
       const out = await serve.started;
@@ -176,7 +163,7 @@ describe('the package as published', () => {
       assert.ok(existsSync(join(cwd, 'data', 'membercard.db')), 'the embedded SQLite store is the default');
       assert.equal(await serve.stop(), 0);
     } finally {
-      rmSync(cwd, { recursive: true, force: true });
+      remove();
     }
   });
 

@@ -44,7 +44,7 @@ describe('bodies a client got wrong', () => {
   let code: string;
   before(async () => {
     h = await startHarness();
-    const user = await h.newUser();
+    const user = await h.sandbox.newUser();
     code = (await h.giveCard(user)).code;
     token = await h.login(user);
   });
@@ -53,10 +53,7 @@ describe('bodies a client got wrong', () => {
   const errorLogs = () => h.logs.filter((l) => l.level === 'error');
 
   test('a Content-Encoding the bytes do not match is a 400 INVALID_REQUEST, and the card is unchanged', async () => {
-    const before = (await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`)) as Record<
-      string,
-      unknown
-    >;
+    const before = await h.sandbox.card(code);
     for (const encoding of ['gzip', 'deflate', 'br']) {
       const headers = {
         authorization: `Bearer ${token}`,
@@ -70,10 +67,7 @@ describe('bodies a client got wrong', () => {
       assert.equal(login.status, 400, `login, ${encoding}`);
       assert.equal(login.body.code, 'INVALID_REQUEST');
     }
-    const afterwards = (await h.control('GET', `/sandbox/cards/${h.creds.cardId}/codes/${code}`)) as Record<
-      string,
-      unknown
-    >;
+    const afterwards = await h.sandbox.card(code);
     assert.deepEqual(afterwards, before);
     assert.deepEqual(errorLogs(), []);
   });

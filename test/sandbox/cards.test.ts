@@ -1,11 +1,11 @@
 // The member-card endpoints' business rules: validation, consistency, idempotency, statuses.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Sandbox } from '../../src/sandbox/index.js';
-import { api, control, failure, handSigned, personWithCard, start, storedCard, type Api } from './helpers.js';
+import { TestSandbox } from '../support/sandbox.js';
+import { api, failure, handSigned, type Api } from './client.js';
 
 describe('sandbox: member-card endpoints', () => {
-  let sb: Sandbox;
+  let sb: TestSandbox;
   let client: Api;
   const ids = (code: string): { card_id: string; code: string } => ({ card_id: sb.credentials.cardId, code });
   const patch = (code: string, body: object): Promise<unknown> =>
@@ -14,7 +14,7 @@ describe('sandbox: member-card endpoints', () => {
     client.patch('/cards/{card_id}/codes/{code}/rights', body, ids(code));
 
   before(async () => {
-    sb = await start();
+    sb = await TestSandbox.start();
     client = api(sb.credentials);
   });
   after(() => sb.close());
@@ -22,7 +22,7 @@ describe('sandbox: member-card endpoints', () => {
   describe('PATCH /cards/{card_id}/codes/{code} field checks', () => {
     let code: string;
     before(async () => {
-      ({ code } = await personWithCard(sb, { balance: 100 }));
+      ({ code } = await sb.personWithCard({ balance: 100 }));
     });
     const bad: Array<[string, object, string]> = [
       ['an unknown field', { colour: 'red' }, 'colour'],
@@ -92,7 +92,7 @@ describe('sandbox: member-card endpoints', () => {
     });
 
     it('changed nothing through all those refusals', async () => {
-      const card = await storedCard(sb, code);
+      const card = await sb.card(code);
       assert.equal(card.balance, 100);
       assert.equal(card.level, '普通会员');
     });
@@ -100,7 +100,7 @@ describe('sandbox: member-card endpoints', () => {
 
   describe('balance and points', () => {
     it('applies a consistent balance change', async () => {
-      const { code } = await personWithCard(sb, { balance: 1000 });
+      const { code } = await sb.personWithCard({ balance: 1000 });
       await patch(code, {
         balance_information: {
           before_balance: 1000,
@@ -110,7 +110,7 @@ describe('sandbox: member-card endpoints', () => {
         },
         out_request_no: 'bal-1',
       });
-      assert.equal((await storedCard(sb, code)).balance, 700);
+      assert.equal((await sb.card(code)).balance, 700);
     });
 
     const inconsistent: Array<[string, object, RegExp]> = [
@@ -120,18 +120,18 @@ describe('sandbox: member-card endpoints', () => {
     ];
     for (const [what, info, message] of inconsistent) {
       it(`refuses ${what}: 400 INVALID_REQUEST`, async () => {
-        const { code } = await personWithCard(sb, { balance: 1000 });
+        const { code } = await sb.personWithCard({ balance: 1000 });
         const err = await failure(patch(code, { balance_information: info }));
         assert.equal(err.status, 400);
         const data = err.data as { code: string; message: string };
         assert.equal(data.code, 'INVALID_REQUEST');
         assert.match(data.message, message);
-        assert.equal((await storedCard(sb, code)).balance, 1000);
+        assert.equal((await sb.card(code)).balance, 1000);
       });
     }
 
     it('an out_request_no replay answers 204 and changes nothing twice', async () => {
-      const { code } = await personWithCard(sb, { balance: 1000 });
+      const { code } = await sb.personWithCard({ balance: 1000 });
       const body = {
         balance_information: { before_balance: 1000, add_balance: 50, balance: 1050 },
         out_request_no: 'topup-42',
@@ -139,13 +139,13 @@ describe('sandbox: member-card endpoints', () => {
       await patch(code, body);
       const again = (await client.patch('/cards/{card_id}/codes/{code}', body, ids(code))).status;
       assert.equal(again, 204);
-      const card = await storedCard(sb, code);
+      const card = await sb.card(code);
       assert.equal(card.balance, 1050, 'added once, not twice');
       assert.deepEqual((card.applied as { card: string[] }).card, ['topup-42']);
     });
 
     it('points: consistent changes apply, replays are no-ops, bad ones are refused', async () => {
-      const { code } = await personWithCard(sb, { bonus_value: 10 });
+      const { code } = await sb.personWithCard({ bonus_value: 10 });
       await rights(code, {
         out_request_no: 'pts-1',
         before_bonus_value: 10,
@@ -154,7 +154,7 @@ describe('sandbox: member-card endpoints', () => {
         bonus_remark: '消费积分',
       });
       await rights(code, { out_request_no: 'pts-1', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 });
-      assert.equal((await storedCard(sb, code)).bonus_value, 15);
+      assert.equal((await sb.card(code)).bonus_value, 15);
       const inconsistent = await failure(
         rights(code, { out_request_no: 'pts-2', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 }),
       );
@@ -171,7 +171,7 @@ describe('sandbox: member-card endpoints', () => {
   describe('card status', () => {
     for (const status of ['EXPIRE', 'UNAVAILABLE', 'NOT_ACTIVATE', 'DELETE']) {
       it(`a ${status} card refuses changes with 400 INVALID_REQUEST`, async () => {
-        const { code } = await personWithCard(sb, { balance: 10, user_card_status: status });
+        const { code } = await sb.personWithCard({ balance: 10, user_card_status: status });
         const err = await failure(patch(code, { level: '金卡' }));
         assert.equal(err.status, 400);
         assert.equal((err.data as { code: string }).code, 'INVALID_REQUEST');
@@ -184,8 +184,8 @@ describe('sandbox: member-card endpoints', () => {
     }
 
     it('the control API can expire a card, after which it refuses', async () => {
-      const { code } = await personWithCard(sb);
-      const set = await control(sb, 'PATCH', `cards/${sb.credentials.cardId}/codes/${code}`, {
+      const { code } = await sb.personWithCard();
+      const set = await sb.controlReply('PATCH', `cards/${sb.credentials.cardId}/codes/${code}`, {
         user_card_status: 'EXPIRE',
       });
       assert.equal(set.status, 200);
@@ -194,15 +194,15 @@ describe('sandbox: member-card endpoints', () => {
     });
 
     it('POST unavailable makes a card UNAVAILABLE, once', async () => {
-      const { code } = await personWithCard(sb);
+      const { code } = await sb.personWithCard();
       const res = await client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '会员违规' }, ids(code));
       assert.equal(res.status, 204);
-      assert.equal((await storedCard(sb, code)).user_card_status, 'UNAVAILABLE');
+      assert.equal((await sb.card(code)).user_card_status, 'UNAVAILABLE');
       const again = await failure(
         client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '再来' }, ids(code)),
       );
       assert.equal((again.data as { code: string }).code, 'INVALID_REQUEST');
-      const long = await personWithCard(sb);
+      const long = await sb.personWithCard();
       const tooLong = await failure(
         client.post('/cards/{card_id}/codes/{code}/unavailable', { reason: '字'.repeat(31) }, ids(long.code)),
       );
@@ -223,8 +223,8 @@ describe('sandbox: member-card endpoints', () => {
     });
 
     it("GET /user/cards lists a person's cards by 服务号 openid, paged", async () => {
-      const first = await personWithCard(sb);
-      const second = await control(sb, 'POST', `cards/${sb.credentials.cardId}/codes`, {
+      const first = await sb.personWithCard();
+      const second = await sb.controlReply('POST', `cards/${sb.credentials.cardId}/codes`, {
         unionid: first.person.unionid,
       });
       const { appid } = sb.credentials;

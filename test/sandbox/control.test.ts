@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'node:http';
-import { isLoopback, isLoopbackHost, type Sandbox } from '../../src/sandbox/index.js';
-import { api, control, personWithCard, start, type Person } from './helpers.js';
+import { isLoopback, isLoopbackHost } from '../../src/sandbox/index.js';
+import { TestSandbox, type RequestLine, type SandboxUser } from '../support/sandbox.js';
+import { api } from './client.js';
 
 describe('sandbox: jscode2session', () => {
-  let sb: Sandbox;
-  let person: Person;
+  let sb: TestSandbox;
+  let person: SandboxUser;
   const login = async (query: Record<string, string>): Promise<Record<string, unknown>> => {
     const c = sb.credentials;
     const params = new URLSearchParams({
@@ -17,16 +18,16 @@ describe('sandbox: jscode2session', () => {
       grant_type: 'authorization_code',
       ...query,
     });
-    const res = await fetch(new URL(`sns/jscode2session?${params}`, sb.url));
+    const res = await fetch(new URL(`sns/jscode2session?${params.toString()}`, sb.url));
     assert.equal(res.status, 200, 'WeChat answers 200 even for errors');
     return (await res.json()) as Record<string, unknown>;
   };
   const newCode = async (who: Record<string, string>): Promise<string> =>
-    String((await control(sb, 'POST', 'login-codes', who)).body.js_code);
+    String((await sb.control('POST', 'login-codes', who)).js_code);
 
   before(async () => {
-    sb = await start();
-    person = (await control(sb, 'POST', 'users', {})).body as unknown as Person;
+    sb = await TestSandbox.start();
+    person = await sb.newUser();
   });
   after(() => sb.close());
 
@@ -53,36 +54,36 @@ describe('sandbox: jscode2session', () => {
   });
 
   it('leaves the unionid out when the mini-program is not on the Open Platform', async () => {
-    const hidden = (await control(sb, 'POST', 'users', { share_unionid: false })).body as unknown as Person;
+    const hidden = await sb.newUser({ share_unionid: false });
     const session = await login({ js_code: await newCode({ unionid: hidden.unionid }) });
     assert.equal(session.openid, hidden.mp_openid);
     assert.equal('unionid' in session, false);
   });
 
   it('a /sns/ fault answers {errcode, errmsg}', async () => {
-    await control(sb, 'PUT', 'faults', { status: 200, code: '45011', path: '/sns/', times: 1 });
+    await sb.fault({ status: 200, code: '45011', path: '/sns/', times: 1 });
     assert.equal((await login({ js_code: 'whatever' })).errcode, 45011);
     assert.equal((await login({ js_code: 'whatever' })).errcode, 40029);
   });
 });
 
 describe('sandbox: request log and control API', () => {
-  let sb: Sandbox;
+  let sb: TestSandbox;
   before(async () => {
-    sb = await start();
+    sb = await TestSandbox.start();
   });
   after(() => sb.close());
 
   it('logs every /v3/ and /sns/ request, with its status and signature validity; DELETE clears', async () => {
-    await control(sb, 'DELETE', 'requests');
-    const { code } = await personWithCard(sb);
-    assert.deepEqual((await control(sb, 'GET', 'requests')).body.data, [], 'control calls are not upstream requests');
+    await sb.control('DELETE', 'requests');
+    const { code } = await sb.personWithCard();
+    assert.deepEqual(await sb.requests(), [], 'control calls are not upstream requests');
     await api(sb.credentials).get('/cards/{card_id}/codes/{code}', { card_id: sb.credentials.cardId, code });
     await fetch(new URL('v3/marketing/membercard-open/callback', sb.url));
     await fetch(new URL('sns/jscode2session?appid=x&secret=s3cret', sb.url));
-    const log = (await control(sb, 'GET', 'requests')).body.data as Array<Record<string, unknown>>;
+    const log = await sb.requests();
     assert.equal(log.length, 3);
-    const [get, unsigned, sns] = log as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
+    const [get, unsigned, sns] = log as [RequestLine, RequestLine, RequestLine];
     assert.equal(get.method, 'GET');
     assert.equal(get.path, `/v3/marketing/membercard-open/cards/${sb.credentials.cardId}/codes/${code}`);
     assert.equal(get.status, 200);
@@ -92,35 +93,41 @@ describe('sandbox: request log and control API', () => {
     assert.equal(unsigned.signature_valid, false);
     assert.equal(sns.path, '/sns/jscode2session', 'the secret-bearing query is not logged');
     assert.ok(Number(sns.seq) > Number(get.seq));
-    await control(sb, 'DELETE', 'requests');
-    assert.deepEqual((await control(sb, 'GET', 'requests')).body.data, []);
+    await sb.control('DELETE', 'requests');
+    assert.deepEqual(await sb.requests(), []);
   });
 
   it('validates control bodies', async () => {
-    assert.equal((await control(sb, 'POST', 'users', { colour: 'red' })).status, 400);
-    assert.equal((await control(sb, 'POST', 'login-codes', {})).status, 400);
-    assert.equal((await control(sb, 'POST', 'login-codes', { unionid: 'nobody' })).status, 404);
-    const person = (await control(sb, 'POST', 'users', {})).body;
+    assert.equal((await sb.controlReply('POST', 'users', { colour: 'red' })).status, 400);
+    assert.equal((await sb.controlReply('POST', 'login-codes', {})).status, 400);
+    assert.equal((await sb.controlReply('POST', 'login-codes', { unionid: 'nobody' })).status, 404);
+    const person = (await sb.controlReply('POST', 'users', {})).body;
     const cards = `cards/${sb.credentials.cardId}/codes`;
-    assert.equal((await control(sb, 'POST', cards, { unionid: person.unionid, level: '超级钻石会员' })).status, 400);
-    assert.equal((await control(sb, 'POST', cards, { unionid: person.unionid, user_card_status: 'GONE' })).status, 400);
-    assert.equal((await control(sb, 'POST', 'cards/pMCother/codes', { unionid: person.unionid })).status, 404);
-    assert.equal((await control(sb, 'GET', 'nothing')).status, 404);
-    const created = await control(sb, 'POST', cards, {
+    assert.equal(
+      (await sb.controlReply('POST', cards, { unionid: person.unionid, level: '超级钻石会员' })).status,
+      400,
+    );
+    assert.equal(
+      (await sb.controlReply('POST', cards, { unionid: person.unionid, user_card_status: 'GONE' })).status,
+      400,
+    );
+    assert.equal((await sb.controlReply('POST', 'cards/pMCother/codes', { unionid: person.unionid })).status, 404);
+    assert.equal((await sb.controlReply('GET', 'nothing')).status, 404);
+    const created = await sb.controlReply('POST', cards, {
       mp_openid: person.mp_openid,
       membership_number: 'M-1',
       bonus_value: 7,
     });
     assert.equal(created.status, 201);
     assert.match(String(created.body.code), /^\d{12,18}$/);
-    const stored = (await control(sb, 'GET', `${cards}/${String(created.body.code)}`)).body;
+    const stored = (await sb.controlReply('GET', `${cards}/${String(created.body.code)}`)).body;
     assert.equal(stored.membership_number, 'M-1');
     assert.equal(stored.bonus_value, 7);
     assert.equal(stored.openid, person.oa_openid);
   });
 
   it('GET /sandbox/credentials returns what startSandbox returned', async () => {
-    assert.deepEqual((await control(sb, 'GET', 'credentials')).body, { ...sb.credentials });
+    assert.deepEqual((await sb.controlReply('GET', 'credentials')).body, { ...sb.credentials });
   });
 
   it('isLoopback accepts only this machine', () => {
@@ -184,7 +191,7 @@ describe('sandbox: request log and control API', () => {
       t.skip('no non-loopback IPv4 interface on this machine');
       return;
     }
-    const wide = await start({ host: '0.0.0.0' });
+    const wide = await TestSandbox.start({ host: '0.0.0.0' });
     try {
       const port = new URL(wide.url).port;
       const res = await fetch(`http://${address}:${port}/sandbox/users`, { method: 'POST', body: '{}' });

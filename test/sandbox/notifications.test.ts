@@ -1,12 +1,13 @@
 // Card notifications: envelope, signature, encryption, retries, pending delivery, events.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Aes, Formatter, Rsa } from 'wechatpay-axios-plugin';
-import type { Sandbox } from '../../src/sandbox/index.js';
-import { api, control, eventually, personWithCard, start, storedCard, type Api } from './helpers.js';
+import { listen, type Listening } from '../support/http.js';
+import { waitFor } from '../support/poll.js';
+import { TestSandbox } from '../support/sandbox.js';
+import { api, type Api } from './client.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -18,10 +19,10 @@ class Receiver {
   readonly received: Received[] = [];
   statuses: number[] = [];
   hang = false;
-  private readonly server: Server;
+  #listening: Listening | undefined;
 
-  constructor() {
-    this.server = createServer((req, res) => {
+  async listen(): Promise<string> {
+    this.#listening = await listen((req, res) => {
       let body = '';
       req.setEncoding('utf8');
       req.on('data', (c: string) => {
@@ -33,39 +34,26 @@ class Receiver {
         res.writeHead(this.statuses.shift() ?? 204).end();
       });
     });
+    return `${this.#listening.url}/notify`;
   }
 
-  async listen(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/notify`;
+  /** The n-th delivery (from 0), once it has arrived. */
+  nth(n: number): Promise<Received> {
+    return waitFor(`delivery #${n}`, 5000, () => this.received[n]);
   }
 
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(() => r()));
+  async close(): Promise<void> {
+    await this.#listening?.close();
   }
-}
-
-interface NotificationRow {
-  id: string;
-  attempts: number;
-  last_status: number | null;
-  delivered: boolean;
-  event_type: string;
-}
-
-async function notificationRow(sb: Sandbox, id: string): Promise<NotificationRow | undefined> {
-  const list = (await control(sb, 'GET', 'notifications')).body.data as NotificationRow[];
-  return list.find((n) => n.id === id);
 }
 
 describe('sandbox: notifications', () => {
-  let sb: Sandbox;
+  let sb: TestSandbox;
   let client: Api;
   let receiver: Receiver;
 
   before(async () => {
-    sb = await start({ retryFactor: 0.001, notifyTimeoutMs: 300 });
+    sb = await TestSandbox.start({ retryFactor: 0.001, notifyTimeoutMs: 300 });
     client = api(sb.credentials);
     receiver = new Receiver();
     await client.patch('/callback', { notify_url: await receiver.listen() });
@@ -106,8 +94,8 @@ describe('sandbox: notifications', () => {
   }
 
   it("sends ACCEPT_CARD in WeChat Pay's envelope, signed and encrypted", async () => {
-    const { person, code, notificationId } = await personWithCard(sb, { outer_str: 'session-abc' });
-    await eventually(async () => receiver.received[0]);
+    const { person, code, notification_id: notificationId } = await sb.personWithCard({ outer_str: 'session-abc' });
+    await receiver.nth(0);
     const { envelope, payload } = open(receiver.received[0] as Received);
     assert.equal(envelope.id, notificationId);
     assert.match(String(envelope.create_time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$/);
@@ -125,20 +113,14 @@ describe('sandbox: notifications', () => {
     assert.equal(payload.unionid, person.unionid);
     assert.equal(payload.outer_str, 'session-abc');
     assert.match(String(payload.event_time), /\+08:00$/);
-    const row = await eventually(async () => {
-      const n = await notificationRow(sb, notificationId);
-      return n?.delivered ? n : undefined;
-    });
+    const row = await sb.waitDelivered(notificationId, 5000);
     assert.equal(row.attempts, 1);
   });
 
   it('retries after a 500 answer, re-signed, same id and body, until delivered', async () => {
     receiver.statuses = [500, 503];
-    const { notificationId } = await personWithCard(sb);
-    const row = await eventually(async () => {
-      const n = await notificationRow(sb, notificationId);
-      return n?.delivered ? n : undefined;
-    });
+    const { notification_id: notificationId } = await sb.personWithCard();
+    const row = await sb.waitDelivered(notificationId, 5000);
     assert.equal(row.attempts, 3);
     assert.equal(row.last_status, 204);
     assert.equal(receiver.received.length, 3);
@@ -150,67 +132,61 @@ describe('sandbox: notifications', () => {
 
   it('retries after a timeout', async () => {
     receiver.hang = true;
-    const { notificationId } = await personWithCard(sb);
-    await eventually(async () => (receiver.received.length >= 1 ? true : undefined));
+    const { notification_id: notificationId } = await sb.personWithCard();
+    await receiver.nth(0);
     receiver.hang = false;
-    const row = await eventually(async () => {
-      const n = await notificationRow(sb, notificationId);
-      return n?.delivered ? n : undefined;
-    });
+    const row = await sb.waitDelivered(notificationId, 5000);
     assert.ok(row.attempts >= 2);
   });
 
   it('omits the unionid for a person whose mini-program is not on the Open Platform', async () => {
-    const { person } = await personWithCard(sb, {}, { share_unionid: false });
+    const { person } = await sb.personWithCard({}, { share_unionid: false });
     assert.ok(person.unionid, 'the control API still returns it');
-    await eventually(async () => receiver.received[0]);
+    await receiver.nth(0);
     const { payload } = open(receiver.received[0] as Received);
     assert.equal('unionid' in payload, false);
   });
 
   it('sends USERCARD_MANAGE and ACTIVATE_CARD events; a delete marks the card DELETE', async () => {
-    const { code } = await personWithCard(sb);
-    await eventually(async () => receiver.received[0]);
+    const { code } = await sb.personWithCard();
+    await receiver.nth(0);
     const base = `cards/${sb.credentials.cardId}/codes/${code}/events`;
-    const view = await control(sb, 'POST', base, { event_type: 'USER_VIEW_MEMBERCARD' });
+    const view = await sb.controlReply('POST', base, { event_type: 'USER_VIEW_MEMBERCARD' });
     assert.equal(view.status, 200);
-    await eventually(async () => receiver.received[1]);
+    await receiver.nth(1);
     const viewed = open(receiver.received[1] as Received);
     assert.equal(viewed.envelope.event_type, 'MEMBERCARD.USERCARD_MANAGE');
     assert.equal(viewed.payload.event_type, 'USER_VIEW_MEMBERCARD');
 
-    await control(sb, 'POST', base, { event_type: 'MEMBER_CARD_ACTIVATE', outer_str: 'x1' });
-    await eventually(async () => receiver.received[2]);
+    await sb.cardEvent(code, { event_type: 'MEMBER_CARD_ACTIVATE', outer_str: 'x1' });
+    await receiver.nth(2);
     const activated = open(receiver.received[2] as Received);
     assert.equal(activated.envelope.event_type, 'MEMBERCARD.ACTIVATE_CARD');
     assert.equal(activated.payload.event_type, 'MEMBER_CARD_ACTIVATE');
     assert.equal(activated.payload.outer_str, 'x1');
     assert.ok(activated.payload.activate_scene);
 
-    await control(sb, 'POST', base, { event_type: 'USER_DELETE_MEMBERCARD' });
-    await eventually(async () => receiver.received[3]);
+    await sb.cardEvent(code, { event_type: 'USER_DELETE_MEMBERCARD' });
+    await receiver.nth(3);
     assert.equal(open(receiver.received[3] as Received).payload.event_type, 'USER_DELETE_MEMBERCARD');
-    assert.equal((await storedCard(sb, code)).user_card_status, 'DELETE');
+    assert.equal((await sb.card(code)).user_card_status, 'DELETE');
 
-    const bad = await control(sb, 'POST', base, { event_type: 'USER_DANCE' });
+    const bad = await sb.controlReply('POST', base, { event_type: 'USER_DANCE' });
     assert.equal(bad.status, 400);
   });
 });
 
 describe('sandbox: notifications without a notify URL', () => {
   it('are kept pending and sent once a notify URL is registered', async () => {
-    const sb = await start();
+    const sb = await TestSandbox.start();
     const receiver = new Receiver();
     try {
-      const { notificationId } = await personWithCard(sb);
-      const pending = await notificationRow(sb, notificationId);
+      const { notification_id: notificationId } = await sb.personWithCard();
+      const pending = await sb.notification(notificationId);
       assert.equal(pending?.attempts, 0);
       assert.equal(pending?.delivered, false);
       await api(sb.credentials).patch('/callback', { notify_url: await receiver.listen() });
-      const row = await eventually(async () => {
-        const n = await notificationRow(sb, notificationId);
-        return n?.delivered ? n : undefined;
-      });
+      const row = await sb.waitDelivered(notificationId, 5000);
       assert.equal(row.attempts, 1);
       assert.equal(receiver.received.length, 1);
     } finally {
@@ -223,13 +199,13 @@ describe('sandbox: notifications without a notify URL', () => {
     // retryFactor 1: the next attempt would be 15 s away; close() must clear that timer.
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
-    const sb = await start({ retryFactor: 1 });
+    const sb = await TestSandbox.start({ retryFactor: 1 });
     const receiver = new Receiver();
     receiver.statuses = [500];
     await api(sb.credentials).patch('/callback', { notify_url: await receiver.listen() });
-    const { notificationId } = await personWithCard(sb);
-    await eventually(async () => {
-      const n = await notificationRow(sb, notificationId);
+    const { notification_id: notificationId } = await sb.personWithCard();
+    await waitFor('the first attempt', 5000, async () => {
+      const n = await sb.notification(notificationId);
       return n && n.attempts >= 1 ? n : undefined;
     });
     assert.ok(timers() > before, 'a retry is scheduled');

@@ -1,51 +1,46 @@
 // State and keys survive a restart; the command line starts, reports and stops cleanly.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { parseSandboxArgs } from '../../src/sandbox/cli.js';
 import { startSandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
-import { api, control, eventually, personWithCard, removeTempDirs, tempDir } from './helpers.js';
+import { waitFor } from '../support/poll.js';
+import { LASTING_CREDENTIALS, sandboxProcess, TestSandbox } from '../support/sandbox.js';
+import { tempDir, type TempDir } from '../support/temp.js';
+import { api } from './client.js';
 
-after(removeTempDirs);
+const folders: TempDir[] = [];
+/** A state folder of the test's own, removed after the file. */
+const stateFolder = (): string => {
+  const folder = tempDir('sandbox-state');
+  folders.push(folder);
+  return folder.dir;
+};
+after(() => folders.forEach((f) => f.remove()));
 
 describe('sandbox: state survives a restart', () => {
   it('same keys, same cards, applied out_request_nos, login codes, notify URL and pending notifications', async () => {
-    const stateDir = tempDir();
-    const first = await startSandbox({ stateDir });
-    const { person, code, notificationId } = await personWithCard(first, { balance: 100 });
+    const stateDir = stateFolder();
+    const first = await TestSandbox.start({ stateDir });
+    const { person, code, notification_id: notificationId } = await first.personWithCard({ balance: 100 });
     const c1 = first.credentials;
     const body = {
       balance_information: { before_balance: 100, add_balance: 5, balance: 105 },
       out_request_no: 'persist-1',
     };
     await api(c1).patch('/cards/{card_id}/codes/{code}', body, { card_id: c1.cardId, code });
-    const jsCode = String((await control(first, 'POST', 'login-codes', { unionid: person.unionid })).body.js_code);
+    const jsCode = await first.loginCode(person);
     await first.close();
 
     const onDisk = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { cards: unknown[] };
     assert.equal(onDisk.cards.length, 1);
     assert.equal(existsSync(join(stateDir, 'sandbox.json')), true);
 
-    const second = await startSandbox({ stateDir });
+    const second = await TestSandbox.start({ stateDir });
     try {
       const c2 = second.credentials;
-      for (const k of [
-        'mchid',
-        'serial',
-        'privateKey',
-        'publicKeyId',
-        'publicKey',
-        'apiv3Key',
-        'appid',
-        'miniProgramAppid',
-        'miniProgramSecret',
-        'cardId',
-      ] as const) {
-        assert.equal(c2[k], c1[k], k);
-      }
+      for (const k of LASTING_CREDENTIALS) assert.equal(c2[k], c1[k], k);
       // The old client's keys still work against the new process (only the URL changed).
       const card = await api({ ...c1, baseURL: c2.baseURL }).get('/cards/{card_id}/codes/{code}', {
         card_id: c2.cardId,
@@ -54,22 +49,18 @@ describe('sandbox: state survives a restart', () => {
       assert.equal((card.data as { balance: number }).balance, 105);
       const replay = await api(c2).patch('/cards/{card_id}/codes/{code}', body, { card_id: c2.cardId, code });
       assert.equal(replay.status, 204);
-      assert.equal(
-        (await control(second, 'GET', `cards/${c2.cardId}/codes/${code}`)).body.balance,
-        105,
-        'the replay was remembered',
-      );
+      assert.equal((await second.card(code)).balance, 105, 'the replay was remembered');
       const params = new URLSearchParams({
         appid: c2.miniProgramAppid,
         secret: c2.miniProgramSecret,
         js_code: jsCode,
         grant_type: 'authorization_code',
       });
-      const session = (await (await fetch(new URL(`sns/jscode2session?${params}`, second.url))).json()) as {
+      const session = (await (await fetch(new URL(`sns/jscode2session?${params.toString()}`, second.url))).json()) as {
         openid?: string;
       };
       assert.equal(session.openid, person.mp_openid);
-      const notes = (await control(second, 'GET', 'notifications')).body.data as Array<{
+      const notes = (await second.control('GET', 'notifications')).data as Array<{
         id: string;
         delivered: boolean;
       }>;
@@ -86,7 +77,7 @@ describe('sandbox: state survives a restart', () => {
   });
 
   it('starts in certificate mode on a state folder made in public-key mode', async () => {
-    const stateDir = tempDir();
+    const stateDir = stateFolder();
     const a = await startSandbox({ stateDir });
     await a.close();
     const b = await startSandbox({ stateDir, platformMode: 'certificate' });
@@ -140,39 +131,13 @@ describe('sandbox: command line', () => {
   });
 
   it('prints the credentials as the first stdout line and stops on SIGTERM', async () => {
-    const stateDir = tempDir();
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        "import('./src/sandbox/cli.ts').then((m) => m.runSandboxCommand(process.argv.slice(1))).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })",
-        '--',
-        '--port',
-        '0',
-        '--state',
-        stateDir,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const lines = createInterface({ input: child.stdout });
-    const first = await Promise.race([
-      new Promise<string>((resolve) => lines.once('line', resolve)),
-      exited.then((code) => {
-        throw new Error(`the command exited early (${code})`);
-      }),
-    ]);
-    const credentials = JSON.parse(first) as SandboxCredentials;
+    const stateDir = stateFolder();
+    const { sandbox, child, exited } = await sandboxProcess(['--port', '0', '--state', stateDir]);
+    const credentials = sandbox.credentials;
     assert.match(credentials.baseURL, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     assert.equal(credentials.privateKey, join(stateDir, 'apiclient_key.pem'));
     assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'sandbox.json'), 'utf8')), credentials);
-    const res = await eventually(async () =>
-      api(credentials)
-        .get('/callback')
-        .catch(() => undefined),
-    );
+    const res = await waitFor('the sandbox to answer', 5000, () => api(credentials).get('/callback'));
     assert.equal(res.status, 200);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -3,19 +3,19 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Sandbox } from '../../src/sandbox/index.js';
-import { api, failure, handSigned, personWithCard, start, storedCard, type Api } from './helpers.js';
+import { TestSandbox } from '../support/sandbox.js';
+import { api, failure, handSigned, type Api } from './client.js';
 
 describe('sandbox: signed requests (public-key mode)', () => {
-  let sb: Sandbox;
+  let sb: TestSandbox;
   let client: Api;
   let code: string;
   const cardPath = (): string => `/v3/marketing/membercard-open/cards/${sb.credentials.cardId}/codes/${code}`;
 
   before(async () => {
-    sb = await start();
+    sb = await TestSandbox.start();
     client = api(sb.credentials);
-    ({ code } = await personWithCard(sb, { balance: 500 }));
+    ({ code } = await sb.personWithCard({ balance: 500 }));
   });
   after(() => sb.close());
 
@@ -41,7 +41,7 @@ describe('sandbox: signed requests (public-key mode)', () => {
     );
     assert.equal(res.status, 204);
     assert.equal(res.data, '');
-    const stored = await storedCard(sb, code);
+    const stored = await sb.card(code);
     assert.equal(stored.level, '钻石会员');
     assert.equal(stored.membership_number, 'VIP-0001');
   });
@@ -192,9 +192,9 @@ describe('sandbox: signed requests (public-key mode)', () => {
 });
 
 describe('sandbox: certificate mode', () => {
-  let sb: Sandbox;
+  let sb: TestSandbox;
   before(async () => {
-    sb = await start({ platformMode: 'certificate' });
+    sb = await TestSandbox.start({ platformMode: 'certificate' });
   });
   after(() => sb.close());
 
@@ -206,7 +206,7 @@ describe('sandbox: certificate mode', () => {
     const cert = new X509Certificate(readFileSync(c.platformCertificate ?? ''));
     assert.equal(cert.serialNumber, c.platformCertificateSerial);
     assert.equal(cert.verify(cert.publicKey), true, 'self-signed');
-    const { code } = await personWithCard(sb);
+    const { code } = await sb.personWithCard();
     const res = await api(c).get('/cards/{card_id}/codes/{code}', { card_id: c.cardId, code });
     assert.equal(res.status, 200);
     assert.equal(res.headers['wechatpay-serial'], c.platformCertificateSerial);

@@ -1,26 +1,18 @@
 // Runs the one Store contract suite against every engine: memory, SQLite (a temp file),
 // PostgreSQL (a schema of its own) and Redis (a key prefix of its own). A server that is not
 // reachable skips its suite with the reason, unless MEMBERCARD_TEST_REQUIRE_SERVICES=1 (CI).
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore } from '../../src/store/index.js';
+import { freshStore, POSTGRES_URL, REDIS_URL, unavailable } from '../support/services.js';
+import { tempDir } from '../support/temp.js';
 import { contractSuite } from './contract.js';
-import { POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, REQUIRE_SERVICES } from './helpers.js';
-import { dropPostgresSchema, deleteRedisKeys } from './cleanup.js';
 
-const [pgDown, redisDown] = await Promise.all([probePostgres(POSTGRES_URL), probeRedis(REDIS_URL)]);
-for (const reason of [pgDown, redisDown]) {
-  if (reason && REQUIRE_SERVICES) {
-    test(`${reason.split(' ')[0]} is required (MEMBERCARD_TEST_REQUIRE_SERVICES=1) and reachable`, () => {
-      throw new Error(reason.replace(': suite skipped', ''));
-    });
-  }
-}
+const [pgDown, redisDown] = await Promise.all([
+  unavailable('postgres', 'the store contract'),
+  unavailable('redis', 'the store contract'),
+]);
 
 contractSuite({
   name: 'memory',
@@ -29,59 +21,57 @@ contractSuite({
   cleanup: async () => undefined,
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'membercard-store-'));
+const dir = tempDir('store');
 contractSuite({
   name: 'sqlite',
-  open: () => new SqliteStore({ filename: join(dir, 'nested', 'membercard.db') }),
+  open: () => new SqliteStore({ filename: join(dir.dir, 'nested', 'membercard.db') }),
   shared: true,
-  cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  cleanup: async () => dir.remove(),
 });
 
-const schema = `membercard_test_${randomBytes(6).toString('hex')}`;
+const schema = freshStore('postgres');
 contractSuite({
   name: 'postgres',
   skip: pgDown,
-  open: () => new PostgresStore({ connectionString: POSTGRES_URL, schema }),
+  open: () => new PostgresStore({ connectionString: POSTGRES_URL, schema: schema.place }),
   shared: true,
-  cleanup: () => dropPostgresSchema(POSTGRES_URL, schema),
+  cleanup: () => schema.cleanup(),
 });
 
-const prefix = `membercard_test_${randomBytes(6).toString('hex')}:`;
+const prefix = freshStore('redis');
 contractSuite({
   name: 'redis',
   skip: redisDown,
-  open: () => new RedisStore({ url: REDIS_URL, prefix }),
+  open: () => new RedisStore({ url: REDIS_URL, prefix: prefix.place }),
   shared: true,
-  cleanup: async () => {
-    await deleteRedisKeys(REDIS_URL, prefix);
-  },
+  cleanup: () => prefix.cleanup(),
 });
 
 // The host's own client (we never end or quit it): the same contract, through the host's connections.
 const hostPool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
 hostPool.on('error', () => undefined);
-const poolSchema = `membercard_test_${randomBytes(6).toString('hex')}`;
+const poolSchema = freshStore('postgres');
 contractSuite({
   name: "postgres, on the host's pg.Pool",
   skip: pgDown,
-  open: () => createStore({ engine: 'postgres', pool: hostPool, schema: poolSchema }),
+  open: () => createStore({ engine: 'postgres', pool: hostPool, schema: poolSchema.place }),
   shared: true,
   cleanup: async () => {
-    await dropPostgresSchema(POSTGRES_URL, poolSchema);
+    await poolSchema.cleanup();
     await hostPool.end();
   },
 });
 
 // lazyConnect: nothing connects unless the suite runs (it is skipped when Redis is down).
 const hostClient = new Redis(REDIS_URL, { lazyConnect: true });
-const clientPrefix = `membercard_test_${randomBytes(6).toString('hex')}:`;
+const clientPrefix = freshStore('redis');
 contractSuite({
   name: "redis, on the host's ioredis client",
   skip: redisDown,
-  open: () => createStore({ engine: 'redis', client: hostClient, prefix: clientPrefix }),
+  open: () => createStore({ engine: 'redis', client: hostClient, prefix: clientPrefix.place }),
   shared: true,
   cleanup: async () => {
-    await deleteRedisKeys(REDIS_URL, clientPrefix);
+    await clientPrefix.cleanup();
     hostClient.disconnect();
   },
 });

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MemberCardError } from '../../src/errors.js';
 import type { Binding, NotificationEffect, NotificationRecord, Operation, Store } from '../../src/store/types.js';
-import { sleep } from './helpers.js';
+import { sleep } from '../support/poll.js';
 
 export interface Engine {
   name: string;

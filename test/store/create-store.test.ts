@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -20,10 +19,9 @@ import {
   type StoreOptions,
 } from '../../src/store/index.js';
 import { methodsOf } from '../../src/store/roles.js';
-import { dropPostgresSchema } from './cleanup.js';
-import { POSTGRES_URL, probePostgres } from './helpers.js';
+import { freshStore, unavailable } from '../support/services.js';
 
-const pgDown = await probePostgres(POSTGRES_URL);
+const pgDown = await unavailable('postgres', 'createStore');
 
 describe('createStore', () => {
   it('memory: is a MemoryStore', () => {
@@ -106,15 +104,15 @@ describe('createStore', () => {
   });
 
   it('a ?schema= PostgreSQL URL works end to end', { skip: pgDown ?? false }, async () => {
-    const schema = `membercard_test_${randomBytes(6).toString('hex')}`;
-    const store = createStore(`${POSTGRES_URL}?schema=${schema}`);
+    const location = freshStore('postgres');
+    const store = createStore(location.url);
     try {
       await store.init();
       await store.ping();
       assert.equal(await store.applyNotification({ id: 'x', eventType: 'E', receivedAt: 1 }, { kind: 'none' }), true);
     } finally {
       await store.close();
-      await dropPostgresSchema(POSTGRES_URL, schema);
+      await location.cleanup();
     }
   });
   it('importing the store loads no driver; each engine loads its own when it initialises', async () => {

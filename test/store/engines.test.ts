@@ -2,9 +2,7 @@
 // failing fast (STORE_UNAVAILABLE) when the server is gone or hung, then recovering by itself.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
@@ -14,13 +12,25 @@ import pg from 'pg';
 import { MemberCardError, OptionsError } from '../../src/errors.js';
 import { createStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
 import { loadDriver } from '../../src/store/drivers.js';
-import { deleteRedisKeys, dropPostgresSchema } from './cleanup.js';
-import { CuttableProxy, POSTGRES_URL, probePostgres, probeRedis, REDIS_URL, silentServer, sleep } from './helpers.js';
+import { sleep } from '../support/poll.js';
+import { CuttableProxy, silentServer } from '../support/proxy.js';
+import {
+  deleteRedisKeys,
+  freshStore,
+  POSTGRES_URL,
+  REDIS_URL,
+  serverAddress,
+  serverUrl,
+  unavailable,
+  type ServerEngine,
+  type TestStore,
+} from '../support/services.js';
+import { tempDir } from '../support/temp.js';
 
-const [pgDown, redisDown] = await Promise.all([probePostgres(POSTGRES_URL), probeRedis(REDIS_URL)]);
-// A missing required service (MEMBERCARD_TEST_REQUIRE_SERVICES=1) is reported by contract.test.ts.
-
-const hex = (): string => randomBytes(6).toString('hex');
+const [pgDown, redisDown] = await Promise.all([
+  unavailable('postgres', 'PostgresStore specifics'),
+  unavailable('redis', 'RedisStore specifics'),
+]);
 const isUnavailable = (err: unknown): boolean => err instanceof MemberCardError && err.code === 'STORE_UNAVAILABLE';
 
 /** Asserts that `promise` rejects with STORE_UNAVAILABLE within `withinMs`. */
@@ -48,18 +58,60 @@ async function recovers(store: Store, withinMs: number): Promise<void> {
 
 const record = (id: string) => ({ id, eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() });
 
-/** A CuttableProxy in front of the server at serverUrl, and that URL pointed through it. */
-async function throughProxy(serverUrl: string, defaultPort: number): Promise<{ proxy: CuttableProxy; url: string }> {
-  const target = new URL(serverUrl);
-  const proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || defaultPort) });
+/** A CuttableProxy in front of the engine's server, and the server's URL pointed through it. */
+async function throughProxy(engine: ServerEngine): Promise<{ proxy: CuttableProxy; url: string }> {
+  const proxy = new CuttableProxy(serverAddress(engine));
   await proxy.start();
-  target.hostname = '127.0.0.1';
-  target.port = String(proxy.port);
-  return { proxy, url: target.toString() };
+  return { proxy, url: serverUrl(engine, proxy.port).toString() };
 }
 
-/** What every networked engine must do when its connection is cut, then restored. */
-async function cutLosesNothingAndRecovers(store: Store, proxy: CuttableProxy, recoverWithinMs: number): Promise<void> {
+/** Fresh locations (schemas or key prefixes) for one suite, all removed by cleanup(). */
+function locations(engine: ServerEngine): { fresh: () => string; cleanup: () => Promise<void> } {
+  const made: TestStore[] = [];
+  return {
+    fresh: () => {
+      const location = freshStore(engine);
+      made.push(location);
+      return location.place;
+    },
+    cleanup: async () => {
+      for (const location of made) await location.cleanup();
+    },
+  };
+}
+
+/** A store on a server that accepts connections and never answers: init() must give up in time. */
+async function silentServerRejects(open: (port: number) => Store): Promise<void> {
+  const silent = await silentServer();
+  const store = open(silent.port);
+  try {
+    await rejectsUnavailable(store.init(), 3000);
+  } finally {
+    await store.close();
+    await silent.close();
+  }
+}
+
+/**
+ * What every networked engine must do when its connection is cut, then restored: `open` makes
+ * the store on a URL that goes through a proxy.
+ */
+async function cutLosesNothingAndRecovers(
+  engine: ServerEngine,
+  open: (url: string) => Store,
+  recoverWithinMs: number,
+): Promise<void> {
+  const { proxy, url } = await throughProxy(engine);
+  const store = open(url);
+  try {
+    await cutAndRestore(store, proxy, recoverWithinMs);
+  } finally {
+    await store.close();
+    await proxy.cut();
+  }
+}
+
+async function cutAndRestore(store: Store, proxy: CuttableProxy, recoverWithinMs: number): Promise<void> {
   await store.init();
   assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), true);
   await proxy.cut();
@@ -74,8 +126,8 @@ async function cutLosesNothingAndRecovers(store: Store, proxy: CuttableProxy, re
 }
 
 describe('SqliteStore specifics', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'membercard-sqlite-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const { dir, remove } = tempDir('sqlite');
+  after(remove);
 
   it('creates the directory, uses WAL, records the schema version, and keeps data across reopen', async () => {
     const filename = join(dir, 'a', 'b', 'membercard.db');
@@ -126,15 +178,8 @@ describe('SqliteStore specifics', () => {
 });
 
 describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
-  const schemas: string[] = [];
-  const fresh = (): string => {
-    const schema = `membercard_test_${hex()}`;
-    schemas.push(schema);
-    return schema;
-  };
-  after(async () => {
-    for (const schema of schemas) await dropPostgresSchema(POSTGRES_URL, schema);
-  });
+  const { fresh, cleanup } = locations('postgres');
+  after(cleanup);
 
   it('several instances initialising a fresh schema at once all succeed, once', async () => {
     const schema = fresh();
@@ -197,37 +242,23 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
   });
 
   it('a server that never answers rejects with STORE_UNAVAILABLE after the connect timeout', async () => {
-    const silent = await silentServer();
-    const store = new PostgresStore({
-      connectionString: `postgres://root@127.0.0.1:${silent.port}/test`,
-      connectTimeoutMs: 500,
-    });
-    try {
-      await rejectsUnavailable(store.init(), 3000);
-    } finally {
-      await store.close();
-      await silent.close();
-    }
+    await silentServerRejects(
+      (port) =>
+        new PostgresStore({ connectionString: `postgres://root@127.0.0.1:${port}/test`, connectTimeoutMs: 500 }),
+    );
   });
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
-    const { proxy, url } = await throughProxy(POSTGRES_URL, 5432);
-    const store = new PostgresStore({
-      connectionString: url,
-      schema: fresh(),
-      connectTimeoutMs: 1000,
-      onError: () => undefined,
-    });
-    try {
-      await cutLosesNothingAndRecovers(store, proxy, 5000);
-    } finally {
-      await store.close();
-      await proxy.cut();
-    }
+    await cutLosesNothingAndRecovers(
+      'postgres',
+      (url) =>
+        new PostgresStore({ connectionString: url, schema: fresh(), connectTimeoutMs: 1000, onError: () => undefined }),
+      5000,
+    );
   });
 
   it('a connection that stops answering mid-query rejects with STORE_UNAVAILABLE after the query timeout', async () => {
-    const { proxy, url } = await throughProxy(POSTGRES_URL, 5432);
+    const { proxy, url } = await throughProxy('postgres');
     const store = new PostgresStore({
       connectionString: url,
       schema: fresh(),
@@ -248,15 +279,8 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
 });
 
 describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
-  const prefixes: string[] = [];
-  const fresh = (): string => {
-    const prefix = `membercard_test_${hex()}:`;
-    prefixes.push(prefix);
-    return prefix;
-  };
-  after(async () => {
-    for (const prefix of prefixes) await deleteRedisKeys(REDIS_URL, prefix);
-  });
+  const { fresh, cleanup } = locations('redis');
+  after(cleanup);
 
   it('gives notification ids a 30-day TTL and outer_str / sessions their own, and cleans up by prefix', async () => {
     const prefix = fresh();
@@ -281,7 +305,7 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
         true,
       );
       await store.close();
-      assert.ok((await deleteRedisKeys(REDIS_URL, prefix)) >= 3);
+      assert.ok((await deleteRedisKeys(prefix)) >= 3);
       assert.deepEqual(await raw.keys(`${prefix}*`), []);
     } finally {
       raw.disconnect();
@@ -324,34 +348,27 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
   });
 
   it('a server that never answers rejects with STORE_UNAVAILABLE within the timeouts', async () => {
-    const silent = await silentServer();
-    const store = new RedisStore({
-      url: `redis://127.0.0.1:${silent.port}`,
-      prefix: fresh(),
-      connectTimeoutMs: 500,
-      commandTimeoutMs: 500,
-    });
-    try {
-      await rejectsUnavailable(store.init(), 3000);
-    } finally {
-      await store.close();
-      await silent.close();
-    }
+    await silentServerRejects(
+      (port) =>
+        new RedisStore({
+          url: `redis://127.0.0.1:${port}`,
+          prefix: fresh(),
+          connectTimeoutMs: 500,
+          commandTimeoutMs: 500,
+        }),
+    );
   });
 
   it('a cut connection gives STORE_UNAVAILABLE fast, loses nothing, and recovers by itself', async () => {
-    const { proxy, url } = await throughProxy(REDIS_URL, 6379);
-    const store = new RedisStore({ url, prefix: fresh(), onError: () => undefined });
-    try {
-      await cutLosesNothingAndRecovers(store, proxy, 6000);
-    } finally {
-      await store.close();
-      await proxy.cut();
-    }
+    await cutLosesNothingAndRecovers(
+      'redis',
+      (url) => new RedisStore({ url, prefix: fresh(), onError: () => undefined }),
+      6000,
+    );
   });
 
   it('a connection that stops answering rejects with STORE_UNAVAILABLE after the command timeout', async () => {
-    const { proxy, url } = await throughProxy(REDIS_URL, 6379);
+    const { proxy, url } = await throughProxy('redis');
     const store = new RedisStore({ url, prefix: fresh(), commandTimeoutMs: 500, onError: () => undefined });
     try {
       await store.init();

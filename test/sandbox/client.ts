@@ -1,32 +1,12 @@
-// Shared set-up for the sandbox tests: start a sandbox on a fresh state folder, talk to it with
-// wechatpay-axios-plugin (the signed API), with hand-made requests, and through the control API.
+// The sandbox tests' own clients of the signed API: wechatpay-axios-plugin (what merchants use),
+// and a hand-signed request whose every part a test controls.
 import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Wechatpay } from 'wechatpay-axios-plugin';
-import { startSandbox, type Sandbox, type SandboxCredentials, type SandboxOptions } from '../../src/sandbox/index.js';
+import type { SandboxCredentials } from '../../src/sandbox/index.js';
+import { call, type Reply } from '../support/http.js';
 
 export const PREFIX = 'v3/marketing/membercard-open';
-
-const made: string[] = [];
-
-/** A fresh folder for a test that manages its own state folder; removeTempDirs() cleans up. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sandbox-test-'));
-  made.push(dir);
-  return dir;
-}
-
-export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
-/** A sandbox on its own fresh temporary state folder (removed again by close()). */
-export async function start(options: SandboxOptions = {}): Promise<Sandbox> {
-  return startSandbox({ retryFactor: 0.001, ...options });
-}
-
 export interface ApiResponse {
   status: number;
   data: unknown;
@@ -82,45 +62,6 @@ export async function failure(p: Promise<unknown>): Promise<ClientError> {
   throw new Error('expected the call to fail, it succeeded');
 }
 
-export interface ControlAnswer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** The unsigned control API (/sandbox/…). */
-export async function control(sb: Sandbox, method: string, path: string, body?: unknown): Promise<ControlAnswer> {
-  const res = await fetch(new URL(`sandbox/${path}`, sb.url), {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-export interface Person {
-  unionid: string;
-  mp_openid: string;
-  oa_openid: string;
-}
-
-/** A person holding a freshly received card. */
-export async function personWithCard(
-  sb: Sandbox,
-  card: Record<string, unknown> = {},
-  user: Record<string, unknown> = {},
-): Promise<{ person: Person; code: string; notificationId: string }> {
-  const u = await control(sb, 'POST', 'users', user);
-  const person = u.body as unknown as Person;
-  const c = await control(sb, 'POST', `cards/${sb.credentials.cardId}/codes`, { unionid: person.unionid, ...card });
-  if (c.status !== 201) throw new Error(`card not created: ${JSON.stringify(c.body)}`);
-  return { person, code: String(c.body.code), notificationId: String(c.body.notification_id) };
-}
-
-export async function storedCard(sb: Sandbox, code: string): Promise<Record<string, unknown>> {
-  return (await control(sb, 'GET', `cards/${sb.credentials.cardId}/codes/${code}`)).body;
-}
-
 export interface HandSigned {
   method: string;
   /** The request target, e.g. /v3/marketing/membercard-open/callback */
@@ -140,10 +81,7 @@ export interface HandSigned {
 }
 
 /** An independent client: signs with node:crypto and sends with fetch, every part controllable. */
-export async function handSigned(
-  c: SandboxCredentials,
-  r: HandSigned,
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers; text: string }> {
+export async function handSigned(c: SandboxCredentials, r: HandSigned): Promise<Reply> {
   const key = r.key ?? createPrivateKey(readFileSync(c.privateKey));
   const timestamp = r.timestamp ?? String(Math.floor(Date.now() / 1000));
   const nonce = r.nonce ?? randomBytes(16).toString('hex');
@@ -163,29 +101,8 @@ export async function handSigned(
   const order = r.order ?? ['mchid', 'nonce_str', 'signature', 'timestamp', 'serial_no'];
   const authorization = `WECHATPAY2-SHA256-RSA2048 ${order.map((k) => `${k}="${params[k]}"`).join(', ')}`;
   const sent = r.sentBody ?? body;
-  const res = await fetch(new URL((r.sentTarget ?? r.target).slice(1), c.baseURL), {
-    method: r.sentMethod ?? r.method,
+  return call(r.sentMethod ?? r.method, new URL((r.sentTarget ?? r.target).slice(1), c.baseURL), {
     headers: { authorization, accept: 'application/json', ...(sent ? { 'content-type': 'application/json' } : {}) },
-    body: sent || undefined,
+    ...(sent ? { raw: sent } : {}),
   });
-  const text = await res.text();
-  return {
-    status: res.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-    headers: res.headers,
-    text,
-  };
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }

@@ -1,50 +1,7 @@
+// Network faults between a client and a real server: a TCP proxy that can be cut, frozen and
+// restored on the same port, and a server that accepts connections and never says a word.
 import { once } from 'node:events';
 import net from 'node:net';
-
-export const POSTGRES_URL = process.env['MEMBERCARD_TEST_POSTGRES'] || 'postgres://root@127.0.0.1:5432/test';
-export const REDIS_URL = process.env['MEMBERCARD_TEST_REDIS'] || 'redis://127.0.0.1:6379';
-export const REQUIRE_SERVICES = process.env['MEMBERCARD_TEST_REQUIRE_SERVICES'] === '1';
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves with undefined when a PostgreSQL server answers within 1 s, else with the reason. */
-export async function probePostgres(url: string): Promise<string | undefined> {
-  const pg = (await import('pg')).default;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL not reachable at ${url} (${(err as Error).message}): suite skipped`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Resolves with undefined when a Redis server answers within 1 s, else with the reason. */
-export async function probeRedis(url: string): Promise<string | undefined> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1000,
-    commandTimeout: 1000,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  let first: Error | undefined;
-  client.on('error', (err: Error) => (first ??= err));
-  try {
-    await client.connect();
-    await client.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis not reachable at ${url} (${(first ?? (err as Error)).message}): suite skipped`;
-  } finally {
-    client.disconnect();
-  }
-}
 
 /**
  * A TCP proxy in front of a real server that a test can cut (every connection dropped, port
