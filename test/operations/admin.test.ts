@@ -55,6 +55,24 @@ describe('admin routes (authorizeAdmin given)', () => {
     assert.equal(await h.sandbox.upstreamCount(), count);
   });
 
+  it('a body holding a lone surrogate is refused with 400 naming the field, before anything is stored or sent', async () => {
+    const count = await h.sandbox.upstreamCount();
+    const requestId = rid('lone');
+    // JSON may spell a lone surrogate as an escape; such text cannot be stored as given.
+    const raw = `{"code":"${code}","amount":1,"request_id":"${requestId}","remark":"ok \\ud800"}`;
+    const reply = await h.api('POST', '/member-card/admin/balance', {
+      raw,
+      headers: { 'x-admin-token': TOKEN, 'content-type': 'application/json' },
+    });
+    assert.equal(reply.status, 400, reply.text);
+    assert.equal(reply.body.code, 'INVALID_REQUEST');
+    assert.deepEqual(reply.body.details, [
+      { field: 'remark', issue: 'must be well-formed Unicode (it holds a lone surrogate)' },
+    ]);
+    assert.equal((await admin('GET', `/operations/${requestId}`)).status, 404, 'nothing journalled');
+    assert.equal(await h.sandbox.upstreamCount(), count, 'nothing sent');
+  });
+
   it(
     'a till: top-up then purchase, each answered with its journal entry; ' + 'a retried request answers the same',
     async () => {

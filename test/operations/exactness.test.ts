@@ -331,6 +331,27 @@ for (const engine of ['sqlite', 'postgres', 'redis'] as const) {
       },
     );
 
+    it('texts are kept exactly as given, so a retry answers its recorded outcome; lengths count characters', async () => {
+      const { code } = await world.personWithCard({ balance: 100 });
+      const input = { code, amount: 5, requestId: rid('text'), remark: '买一杯🧋奶茶，谢谢😀', actor: '店员👩‍🍳' };
+      const first = await a.operations.adjustBalance(input);
+      assert.equal(first.remark, input.remark);
+      assert.deepEqual(await b.operations.adjustBalance(input), first, 'the retry answers the recorded entry');
+      // Three emoji are three characters: a level may hold five.
+      const level = await a.operations.setLevel({ code, level: '💎💎💎', requestId: rid('level') });
+      assert.equal(level.value, '💎💎💎');
+      assert.equal((await world.card(code)).level, '💎💎💎');
+      assert.equal(
+        await errorCode(a.operations.setLevel({ code, level: '💎💎💎💎💎💎', requestId: rid('level6') })),
+        'INVALID_REQUEST',
+      );
+      assert.equal(
+        await errorCode(a.operations.adjustBalance({ ...input, requestId: rid('lone'), remark: 'ok \ud800' })),
+        'INVALID_REQUEST',
+      );
+      assert.equal((await world.card(code)).balance, 105, 'applied once');
+    });
+
     it('a card that is not EFFECTIVE is refused with 409 CARD_NOT_EDITABLE and nothing is sent', async () => {
       const { code } = await world.personWithCard({ balance: 100 });
       await world.setCard(code, {
