@@ -55,7 +55,7 @@ describe('admin routes (authorizeAdmin given)', () => {
     assert.equal(await h.sandbox.upstreamCount(), count);
   });
 
-  it('a body holding a lone surrogate is refused with 400 naming the field, before anything is stored or sent', async () => {
+  it('a lone surrogate in a body is refused with 400 naming the field; nothing is stored or sent', async () => {
     const count = await h.sandbox.upstreamCount();
     const requestId = rid('lone');
     // JSON may spell a lone surrogate as an escape; such text cannot be stored as given.

@@ -331,7 +331,7 @@ for (const engine of ['sqlite', 'postgres', 'redis'] as const) {
       },
     );
 
-    it('texts are kept exactly as given, so a retry answers its recorded outcome; lengths count characters', async () => {
+    it('texts are kept as given, so a retry answers its recorded outcome; lengths count characters', async () => {
       const { code } = await world.personWithCard({ balance: 100 });
       const input = { code, amount: 5, requestId: rid('text'), remark: '买一杯🧋奶茶，谢谢😀', actor: '店员👩‍🍳' };
       const first = await a.operations.adjustBalance(input);
