@@ -36,8 +36,7 @@ export function describeFailure(err: unknown): UpstreamFailure {
   const e = (err ?? {}) as AxiosLikeError;
   const transport = typeof e.code === 'string' ? e.code : 'UNKNOWN';
   const response = e.response;
-  const requestId =
-    typeof response?.headers?.['request-id'] === 'string' ? response.headers['request-id'] : undefined;
+  const requestId = typeof response?.headers?.['request-id'] === 'string' ? response.headers['request-id'] : undefined;
   if (!response || VERIFY_CODES.has(transport)) {
     return {
       code: transport,
