@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
 import type { MemberCardOptions } from '../../src/options.js';
 import { startSandbox, wechatpayOptions, type Sandbox, type SandboxCredentials } from '../../src/sandbox/index.js';
+import { loadSqlite } from '../../src/store/drivers.js';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { dropPostgresSchema, deleteRedisKeys } from '../store/cleanup.js';
@@ -185,8 +186,8 @@ export async function errorCode(p: Promise<unknown>): Promise<string> {
  */
 export async function stealLocks(engine: EngineSpec): Promise<void> {
   if (engine.name === 'sqlite') {
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(engine.url.slice('sqlite:'.length));
+    // Whichever driver this Node gives the store (node:sqlite, or better-sqlite3 on Node 20).
+    const db = (await loadSqlite()).open(engine.url.slice('sqlite:'.length), 5000);
     try {
       db.prepare('DELETE FROM op_locks').run();
     } finally {
