@@ -24,7 +24,12 @@ let module_: NodeSqliteModule | null | undefined;
  */
 export function nodeSqliteDriver(): SqliteDriver | undefined {
   if (module_ === undefined) {
-    const mod = withoutWarning('ExperimentalWarning', EXPERIMENTAL, () => process.getBuiltinModule('node:sqlite'));
+    // Synchronous, so the filter is in place for exactly the load; Node before 20.16 lacks it (and node:sqlite).
+    const load = () => process.getBuiltinModule('node:sqlite');
+    const mod =
+      typeof process.getBuiltinModule === 'function'
+        ? withoutWarning('ExperimentalWarning', EXPERIMENTAL, load)
+        : undefined;
     module_ = isNodeSqlite(mod) ? mod : null;
   }
   const { DatabaseSync } = module_ ?? {};
