@@ -12,7 +12,7 @@ interface NodeSqliteModule {
   DatabaseSync: new (path: string) => DatabaseSync;
 }
 
-/** What Node 22 prints once when node:sqlite loads (Node 24 and later print nothing). */
+/** What Node prints once when node:sqlite loads: Node 22, and 24 before 24.15 (later ones print nothing). */
 const EXPERIMENTAL = /^SQLite is an experimental feature/;
 
 let module_: NodeSqliteModule | null | undefined;
