@@ -2,6 +2,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { OptionsError } from '../errors.js';
+import { nodeSqliteDriver } from './node-sqlite.js';
+import type { SqliteDriver, SqliteDriverName } from './sqlite-driver.js';
 
 type PgModule = typeof import('pg');
 export type PgPoolConstructor = typeof Pool;
@@ -11,6 +13,11 @@ export type RedisConstructor = typeof Redis;
 /** The engine each driver serves, as the `store` option names it. */
 const ENGINES = { pg: 'postgres', ioredis: 'redis', 'better-sqlite3': 'sqlite' } as const;
 export type DriverName = keyof typeof ENGINES;
+
+/** Where a missing package has an alternative that needs no install, the message says so. */
+const INSTEAD: Partial<Record<DriverName, string>> = {
+  'better-sqlite3': ', or run on Node.js 22.13 or later, whose built-in node:sqlite needs no package',
+};
 
 /**
  * Imports a driver when its store initialises, never before: a host on PostgreSQL loads no native
@@ -23,7 +30,8 @@ export async function loadDriver<T>(name: DriverName, load: () => Promise<T>): P
     const code = (err as { code?: unknown } | null)?.code;
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw err;
     const missing = new OptionsError(
-      `store: the ${ENGINES[name]} engine needs the package "${name}", which is not installed: npm install ${name}`,
+      `store: the ${ENGINES[name]} engine needs the package "${name}", which is not installed: ` +
+        `npm install ${name}${INSTEAD[name] ?? ''}`,
     );
     missing.cause = err;
     throw missing;
@@ -35,12 +43,28 @@ export async function loadPgPool(): Promise<PgPoolConstructor> {
   return interopDefault(mod).Pool;
 }
 
-export async function loadSqlite(): Promise<SqliteConstructor> {
+/**
+ * The SQLite driver: the one asked for, else node:sqlite where this Node has it (22.13+: nothing to
+ * compile or download), else the native addon better-sqlite3 (an optional dependency, for Node 20).
+ */
+export async function loadSqlite(choice?: SqliteDriverName): Promise<SqliteDriver> {
+  if (choice !== 'better-sqlite3') {
+    const builtIn = nodeSqliteDriver();
+    if (builtIn) return builtIn;
+    if (choice === 'node:sqlite') {
+      throw new OptionsError(
+        `store: the sqlite driver "node:sqlite" needs Node.js 22.13 or later (this is ${process.version}); ` +
+          'leave "driver" unset, or set it to "better-sqlite3"',
+      );
+    }
+  }
   const mod = await loadDriver(
     'better-sqlite3',
     (): Promise<{ default: SqliteConstructor }> => import('better-sqlite3'),
   );
-  return interopDefault(mod);
+  const Database = interopDefault(mod);
+  // A better-sqlite3 Database already is a SqliteConnection; `timeout` is its busy_timeout.
+  return { name: 'better-sqlite3', open: (filename, timeoutMs) => new Database(filename, { timeout: timeoutMs }) };
 }
 
 export async function loadIoredis(): Promise<RedisConstructor> {

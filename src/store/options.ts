@@ -3,6 +3,7 @@ import Joi from 'joi';
 import type { Pool, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
 import type { Log } from '../log.js';
+import { SQLITE_DRIVERS, type SqliteDriverName } from './sqlite-driver.js';
 import type { Store } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -17,6 +18,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** How often expired sessions and outer_str values are deleted, in ms (default 10 min). */
   sweepIntervalMs?: number;
+  /**
+   * Forces a driver (default: node:sqlite on Node.js 22.13 and later, better-sqlite3 before); both
+   * read and write the same file.
+   */
+  driver?: SqliteDriverName;
 }
 
 /** PostgreSQL through a pool we make from a URL, and end() on close(). */
@@ -159,6 +165,7 @@ const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
     filename: Joi.string().min(1).required(),
     busyTimeoutMs: ms(0),
     sweepIntervalMs: ms(1),
+    driver: Joi.valid(...SQLITE_DRIVERS),
   }),
   postgres: postgresSchema(),
   redis: redisSchema(),

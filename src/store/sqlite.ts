@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type Database from 'better-sqlite3';
 import { loadSqlite } from './drivers.js';
 import { mergeBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
+import type { SqliteConnection, SqliteDriverName, SqliteStatement } from './sqlite-driver.js';
+import { sqliteErrorCode } from './sqlite-driver.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -93,11 +94,11 @@ const MIGRATIONS: string[] = [
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
 
 function wrap(err: unknown): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && UNAVAILABLE.test(code) ? storeUnavailable(err) : err;
+  const code = sqliteErrorCode(err);
+  return code !== undefined && UNAVAILABLE.test(code) ? storeUnavailable(err) : err;
 }
 
-type Db = Database.Database;
+type Db = SqliteConnection;
 
 /**
  * Makes db.prepare() return one compiled statement per SQL text. Compiling costs far more than
@@ -105,16 +106,16 @@ type Db = Database.Database;
  * statement's mode (pluck/raw) or iterates, so one statement can serve every call.
  */
 function rememberStatements(db: Db): void {
-  const statements = new Map<string, Database.Statement>();
+  const statements = new Map<string, SqliteStatement>();
   const compile = db.prepare.bind(db);
-  db.prepare = ((sql: string) => {
+  db.prepare = (sql: string) => {
     let statement = statements.get(sql);
     if (!statement) {
       statement = compile(sql);
       statements.set(sql, statement);
     }
     return statement;
-  }) as Db['prepare'];
+  };
 }
 
 /**
@@ -123,8 +124,9 @@ function rememberStatements(db: Db): void {
  * the write lock up front and cannot interleave with another writer.
  */
 export class SqliteStore implements T.Store {
-  readonly #options: Required<SqliteStoreOptions>;
+  readonly #options: Required<Omit<SqliteStoreOptions, 'driver'>> & Pick<SqliteStoreOptions, 'driver'>;
   readonly #life: Lifecycle<Db>;
+  #driver: SqliteDriverName | undefined;
 
   constructor(options: SqliteStoreOptions & StoreCommonOptions) {
     checkStoreOptions('sqlite', options);
@@ -143,6 +145,11 @@ export class SqliteStore implements T.Store {
 
   get filename(): string {
     return this.#options.filename;
+  }
+
+  /** The driver the open database runs on (node:sqlite or better-sqlite3); undefined until init(). */
+  get driver(): SqliteDriverName | undefined {
+    return this.#driver;
   }
 
   init(): Promise<void> {
@@ -404,12 +411,12 @@ export class SqliteStore implements T.Store {
   }
 
   async #open(): Promise<Db> {
-    const Database = await loadSqlite();
+    const driver = await loadSqlite(this.#options.driver);
     const { filename, busyTimeoutMs } = this.#options;
     let db: Db | undefined;
     try {
       if (filename !== ':memory:' && filename !== '') mkdirSync(dirname(filename), { recursive: true });
-      db = new Database(filename, { timeout: busyTimeoutMs });
+      db = driver.open(filename, busyTimeoutMs);
       // WAL lets readers run beside the one writer; busy_timeout makes a second process wait
       // for the lock instead of failing at once. synchronous=FULL: a committed notification
       // survives a crash right after we answered WeChat Pay.
@@ -418,6 +425,7 @@ export class SqliteStore implements T.Store {
       db.pragma('synchronous = FULL');
       migrate(db);
       rememberStatements(db);
+      this.#driver = driver.name;
       return db;
     } catch (err) {
       db?.close();

@@ -1,5 +1,6 @@
 import { OptionsError } from '../errors.js';
 import type { StoreOptions } from './options.js';
+import { isSqliteDriver, SQLITE_DRIVERS, type SqliteDriverName } from './sqlite-driver.js';
 
 export const ACCEPTED_URLS =
   'memory:, sqlite:<path> (e.g. sqlite:./data/membercard.db, sqlite::memory:), ' +
@@ -14,13 +15,16 @@ export function parseStoreUrl(spec: string): StoreOptions {
     case 'memory':
       return { engine: 'memory' };
     case 'sqlite': {
-      // sqlite:./rel.db, sqlite:/abs.db, sqlite::memory:, and the URL-ish sqlite:///abs.db.
-      const filename = rest.startsWith('//') ? rest.slice(2) : rest;
+      // sqlite:./rel.db, sqlite:/abs.db, sqlite::memory:, and the URL-ish sqlite:///abs.db; `?driver=…` may follow.
+      const q = rest.indexOf('?');
+      const path = q < 0 ? rest : rest.slice(0, q);
+      const filename = path.startsWith('//') ? path.slice(2) : path;
       if (!filename)
         throw new OptionsError(
           `store: "sqlite:" needs a file path, e.g. sqlite:./data/membercard.db or sqlite::memory:`,
         );
-      return { engine: 'sqlite', filename };
+      const driver = q < 0 ? undefined : sqliteDriverParam(rest.slice(q + 1));
+      return { engine: 'sqlite', filename, ...(driver ? { driver } : {}) };
     }
     case 'postgres':
     case 'postgresql': {
@@ -41,6 +45,18 @@ export function parseStoreUrl(spec: string): StoreOptions {
           : `store: ${JSON.stringify(redactUrl(spec))} has no scheme; accepted: ${ACCEPTED_URLS}`,
       );
   }
+}
+
+/** The one parameter a sqlite: URL takes; anything else is refused, not taken as part of the file name. */
+function sqliteDriverParam(query: string): SqliteDriverName | undefined {
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (name !== 'driver')
+      throw new OptionsError(`store: unknown parameter "${name}" in a sqlite: URL; accepted: driver`);
+  }
+  const driver = params.get('driver');
+  if (driver === null || isSqliteDriver(driver)) return driver ?? undefined;
+  throw new OptionsError(`store: ?driver= must be ${SQLITE_DRIVERS.join(' or ')}, got "${driver}"`);
 }
 
 function parseUrl(spec: string): URL {

@@ -5,6 +5,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
 import { outRequestNo } from '../../src/operations/index.js';
 import type { MemberCardOptions } from '../../src/options.js';
+import { loadSqlite } from '../../src/store/drivers.js';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { sleep, waitFor } from '../support/poll.js';
@@ -60,8 +61,8 @@ function faultAfterRead(instance: MemberCard, world: TestSandbox, spec: Record<s
  */
 async function stealLocks(store: TestStore): Promise<void> {
   if (store.engine === 'sqlite') {
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(store.place);
+    // Whichever driver this Node gives the store (node:sqlite, or better-sqlite3 on Node 20).
+    const db = (await loadSqlite()).open(store.place, 5000);
     try {
       db.prepare('DELETE FROM op_locks').run();
     } finally {

@@ -1,4 +1,5 @@
-// Runs the one Store contract suite against every engine: memory, SQLite (a temp file),
+// Runs the one Store contract suite against every engine: memory, SQLite (a temp file, once per
+// driver this Node runs: node:sqlite and/or better-sqlite3),
 // PostgreSQL (a schema of its own) and Redis (a key prefix of its own). A server that is not
 // reachable skips its suite with the reason, unless MEMBERCARD_TEST_REQUIRE_SERVICES=1 (CI).
 import { join } from 'node:path';
@@ -7,7 +8,9 @@ import pg from 'pg';
 import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore } from '../../src/store/index.js';
 import { freshStore, POSTGRES_URL, REDIS_URL, unavailable } from '../support/services.js';
 import { tempDir } from '../support/temp.js';
+import { SQLITE_DRIVERS } from '../../src/store/sqlite-driver.js';
 import { contractSuite } from './contract.js';
+import { driverSkips } from './sqlite-drivers.js';
 
 const [pgDown, redisDown] = await Promise.all([
   unavailable('postgres', 'the store contract'),
@@ -21,13 +24,17 @@ contractSuite({
   cleanup: async () => undefined,
 });
 
-const dir = tempDir('store');
-contractSuite({
-  name: 'sqlite',
-  open: () => new SqliteStore({ filename: join(dir.dir, 'nested', 'membercard.db') }),
-  shared: true,
-  cleanup: async () => dir.remove(),
-});
+const sqliteSkips = await driverSkips();
+for (const driver of SQLITE_DRIVERS) {
+  const dir = tempDir(`store-${driver.replace(':', '-')}`);
+  contractSuite({
+    name: `sqlite (${driver})`,
+    skip: sqliteSkips[driver],
+    open: () => new SqliteStore({ filename: join(dir.dir, 'nested', 'membercard.db'), driver }),
+    shared: true,
+    cleanup: async () => dir.remove(),
+  });
+}
 
 const schema = freshStore('postgres');
 contractSuite({

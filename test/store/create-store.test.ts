@@ -20,6 +20,7 @@ import {
 } from '../../src/store/index.js';
 import { methodsOf } from '../../src/store/roles.js';
 import { freshStore, unavailable } from '../support/services.js';
+import { DEFAULT_DRIVER } from './sqlite-drivers.js';
 
 const pgDown = await unavailable('postgres', 'createStore');
 
@@ -41,6 +42,30 @@ describe('createStore', () => {
       assert.equal(store.filename, filename, spec);
     }
     assert.throws(() => createStore('sqlite:'), OptionsError);
+  });
+
+  it('sqlite: takes ?driver=node:sqlite or better-sqlite3, and refuses any other parameter or driver', () => {
+    for (const driver of ['node:sqlite', 'better-sqlite3'] as const) {
+      for (const spec of [
+        `sqlite:./data/m.db?driver=${driver}`,
+        `sqlite:///abs/m.db?driver=${encodeURIComponent(driver)}`,
+      ]) {
+        const store = createStore(spec);
+        assert.ok(store instanceof SqliteStore, spec);
+        assert.equal(store.filename, spec.includes('///') ? '/abs/m.db' : './data/m.db', spec);
+        // Nothing is opened before init(); the choice is kept until then.
+        assert.equal(store.driver, undefined, spec);
+      }
+    }
+    assert.equal((createStore('sqlite::memory:?driver=node:sqlite') as SqliteStore).filename, ':memory:');
+    assert.throws(
+      () => createStore('sqlite:./m.db?driver=sqlite3'),
+      /^OptionsError: store: \?driver= must be node:sqlite or better-sqlite3, got "sqlite3"$/,
+    );
+    assert.throws(
+      () => createStore('sqlite:./m.db?mode=ro'),
+      /^OptionsError: store: unknown parameter "mode" in a sqlite: URL; accepted: driver$/,
+    );
   });
 
   it('sqlite::memory: is usable and does not touch the disk', async () => {
@@ -118,7 +143,15 @@ describe('createStore', () => {
   it('importing the store loads no driver; each engine loads its own when it initialises', async () => {
     const probe = join(process.cwd(), 'test', 'store', 'driver-probe.ts');
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe], { timeout: 30_000 });
-    assert.deepEqual(JSON.parse(stdout), { imported: [], created: [], memory: [], sqlite: ['better-sqlite3'] });
+    // On Node 22.13+ the SQLite store runs on the built-in node:sqlite: the addon is not even loaded.
+    const sqlite = DEFAULT_DRIVER === 'node:sqlite' ? [] : ['better-sqlite3'];
+    assert.deepEqual(JSON.parse(stdout), {
+      imported: [],
+      created: [],
+      memory: [],
+      sqlite,
+      sqliteDriver: [DEFAULT_DRIVER],
+    });
   });
 
   it('takes options per engine: { engine: memory | sqlite | postgres | redis, … }', () => {
@@ -151,6 +184,11 @@ describe('createStore', () => {
         /^store: "engine" must be memory, sqlite, postgres or redis, got "mysql"$/,
       ],
       ['a missing field', { engine: 'sqlite' }, /^store: "filename" is required$/],
+      [
+        'an unknown SQLite driver',
+        { engine: 'sqlite', filename: 'x.db', driver: 'sqlite3' },
+        /^store: "driver" must be/,
+      ],
       [
         'a field of the wrong type',
         { engine: 'sqlite', filename: 'x.db', busyTimeoutMs: '5' },

@@ -1,17 +1,19 @@
 // What only some engines have: files and schema versions, multi-process sharing, TTLs, and
 // failing fast (STORE_UNAVAILABLE) when the server is gone or hung, then recovering by itself.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { MemberCardError, OptionsError } from '../../src/errors.js';
 import { createStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
-import { loadDriver } from '../../src/store/drivers.js';
+import { loadDriver, loadSqlite } from '../../src/store/drivers.js';
+import { SQLITE_DRIVERS } from '../../src/store/sqlite-driver.js';
 import { sleep } from '../support/poll.js';
 import { CuttableProxy, silentServer } from '../support/proxy.js';
 import {
@@ -26,11 +28,13 @@ import {
   type TestStore,
 } from '../support/services.js';
 import { tempDir } from '../support/temp.js';
+import { driverSkips } from './sqlite-drivers.js';
 
 const [pgDown, redisDown] = await Promise.all([
   unavailable('postgres', 'PostgresStore specifics'),
   unavailable('redis', 'RedisStore specifics'),
 ]);
+const sqliteSkips = await driverSkips();
 const isUnavailable = (err: unknown): boolean => err instanceof MemberCardError && err.code === 'STORE_UNAVAILABLE';
 
 /** Asserts that `promise` rejects with STORE_UNAVAILABLE within `withinMs`. */
@@ -125,57 +129,109 @@ async function cutAndRestore(store: Store, proxy: CuttableProxy, recoverWithinMs
   assert.equal(await store.applyNotification(record('before'), { kind: 'none' }), false);
 }
 
-describe('SqliteStore specifics', () => {
-  const { dir, remove } = tempDir('sqlite');
-  after(remove);
-
-  it('creates the directory, uses WAL, records the schema version, and keeps data across reopen', async () => {
-    const filename = join(dir, 'a', 'b', 'membercard.db');
-    const store = new SqliteStore({ filename });
-    await store.init();
-    assert.ok(existsSync(filename));
-    assert.equal(
-      await store.applyNotification(record('n1'), { kind: 'bind', cardId: 'c', code: '1', unionid: 'u' }),
-      true,
-    );
-    await store.close();
-
-    const raw = new Database(filename, { readonly: true });
-    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(raw.pragma('user_version', { simple: true }), 2);
-    raw.close();
-
-    const reopened = new SqliteStore({ filename });
-    await reopened.init();
-    await reopened.init();
-    assert.equal((await reopened.getBinding('c', '1'))?.unionid, 'u');
-    assert.equal(await reopened.applyNotification(record('n1'), { kind: 'none' }), false);
-    await reopened.close();
-  });
-
-  it('sqlite::memory: works without a file', async () => {
-    const store = new SqliteStore({ filename: ':memory:' });
-    await store.init();
-    assert.equal(await store.applyNotification(record('m1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
-    assert.equal((await store.getBinding('c', '1'))?.status, 'active');
-    await store.close();
-  });
-
-  it('two processes applying one notification id 20 times each at once: exactly one true', async () => {
-    const filename = join(dir, 'shared.db');
-    const seed = new SqliteStore({ filename });
-    await seed.init(); // both workers then open an existing file; a fresh one is covered by the lock too
-    await seed.close();
+for (const driver of SQLITE_DRIVERS) {
+  describe(`SqliteStore specifics (${driver})`, { skip: sqliteSkips[driver] ?? false }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'membercard-sqlite-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
     const worker = join(process.cwd(), 'test', 'store', 'sqlite-worker.ts');
-    const run = () =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', worker, filename, 'dup-1', 'card-mp'], {
-        timeout: 30_000,
+
+    it('creates the directory, uses WAL, records the schema version, and keeps data across reopen', async () => {
+      const filename = join(dir, 'a', 'b', 'membercard.db');
+      const store = new SqliteStore({ filename, driver });
+      await store.init();
+      assert.equal(store.driver, driver);
+      assert.ok(existsSync(filename));
+      assert.equal(
+        await store.applyNotification(record('n1'), { kind: 'bind', cardId: 'c', code: '1', unionid: 'u' }),
+        true,
+      );
+      await store.close();
+
+      // Both are kept in the file itself, so a fresh connection reads what the store set.
+      const raw = (await loadSqlite(driver)).open(filename, 1000);
+      assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(raw.pragma('user_version', { simple: true }), 2);
+      raw.close();
+
+      const reopened = new SqliteStore({ filename, driver });
+      await reopened.init();
+      await reopened.init();
+      assert.equal((await reopened.getBinding('c', '1'))?.unionid, 'u');
+      assert.equal(await reopened.applyNotification(record('n1'), { kind: 'none' }), false);
+      await reopened.close();
+    });
+
+    it('pragma() sets and reads back what the store sets on its connection', async () => {
+      const raw = (await loadSqlite(driver)).open(join(dir, 'pragmas.db'), 1234);
+      try {
+        assert.equal(raw.pragma('busy_timeout', { simple: true }), 1234);
+        raw.pragma('journal_mode = WAL');
+        raw.pragma('synchronous = FULL');
+        assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(raw.pragma('synchronous', { simple: true }), 2); // FULL
+        assert.deepEqual(
+          (raw.pragma('user_version') as object[]).map((row) => ({ ...row })),
+          [{ user_version: 0 }],
+        );
+      } finally {
+        raw.close();
+      }
+    });
+
+    it('sqlite::memory: works without a file', async () => {
+      const store = new SqliteStore({ filename: ':memory:', driver });
+      await store.init();
+      assert.equal(await store.applyNotification(record('m1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
+      assert.equal((await store.getBinding('c', '1'))?.status, 'active');
+      await store.close();
+    });
+
+    it('a writer waits up to busyTimeoutMs for another process, then says STORE_UNAVAILABLE', async () => {
+      const filename = join(dir, 'busy.db');
+      const seed = new SqliteStore({ filename, driver });
+      await seed.init();
+      await seed.close();
+      // Another process takes the write lock for 600 ms.
+      const holder = spawn(process.execPath, ['--import', 'tsx', worker, 'hold', filename, driver, '600'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
-    const outputs = await Promise.all([run(), run()]);
-    const total = outputs.reduce((sum, o) => sum + Number(o.stdout), 0);
-    assert.equal(total, 1, `trues per process: ${outputs.map((o) => o.stdout).join(', ')}`);
+      const exited = once(holder, 'exit');
+      try {
+        await once(holder.stdout, 'data'); // "locked"
+        const impatient = new SqliteStore({ filename, driver, busyTimeoutMs: 100 });
+        const started = Date.now();
+        await rejectsUnavailable(impatient.applyNotification(record('b1'), { kind: 'none' }), 550);
+        assert.ok(Date.now() - started >= 90, `gave up after ${Date.now() - started} ms, before busyTimeoutMs`);
+        await impatient.close();
+        const patient = new SqliteStore({ filename, driver, busyTimeoutMs: 5000 });
+        assert.equal(await patient.applyNotification(record('b2'), { kind: 'none' }), true);
+        assert.ok(Date.now() - started >= 500, 'the write went through only once the lock was released');
+        await patient.close();
+      } finally {
+        holder.kill();
+        await exited;
+      }
+    });
+
+    it('two processes applying one notification id 20 times each at once: exactly one true', async () => {
+      const filename = join(dir, 'shared.db');
+      const seed = new SqliteStore({ filename, driver });
+      await seed.init(); // both workers then open an existing file; a fresh one is covered by the lock too
+      await seed.close();
+      const run = () =>
+        promisify(execFile)(
+          process.execPath,
+          ['--import', 'tsx', worker, 'apply', filename, driver, 'dup-1', 'card-mp'],
+          {
+            timeout: 30_000,
+          },
+        );
+      const outputs = await Promise.all([run(), run()]);
+      const total = outputs.reduce((sum, o) => sum + Number(o.stdout), 0);
+      assert.equal(total, 1, `trues per process: ${outputs.map((o) => o.stdout).join(', ')}`);
+    });
   });
-});
+}
 
 describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
   const { fresh, cleanup } = locations('postgres');
@@ -409,8 +465,18 @@ describe('drivers', () => {
     );
     await assert.rejects(
       loadDriver('better-sqlite3', () => Promise.reject(missing)),
-      /store: the sqlite engine needs the package "better-sqlite3", .*: npm install better-sqlite3$/,
+      (err: unknown) => {
+        assert.ok(err instanceof OptionsError);
+        assert.match(
+          err.message,
+          /^store: the sqlite engine needs the package "better-sqlite3", .*: npm install better-sqlite3,/,
+        );
+        // On Node 20 the addon is the only way; on 22.13+ nothing need be installed.
+        assert.match(err.message, /, or run on Node\.js 22\.13 or later, whose built-in node:sqlite needs no package$/);
+        return true;
+      },
     );
+    // Any other failure (a broken native build, say) is not dressed up as a missing package.
     // Any other failure (a broken native build, say) is not dressed up as a missing package.
     const broken = Object.assign(new Error('invalid ELF header'), { code: 'ERR_DLOPEN_FAILED' });
     await assert.rejects(
