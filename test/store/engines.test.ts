@@ -27,7 +27,6 @@ import {
   type ServerEngine,
   type TestStore,
 } from '../support/services.js';
-import { tempDir } from '../support/temp.js';
 import { driverSkips } from './sqlite-drivers.js';
 
 const [pgDown, redisDown] = await Promise.all([
