@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import { oracleFor } from '../support/wechatpay-oracle.js';
 import { api, control, failure, personWithCard, sleep, start, storedCard, type Api } from './helpers.js';
 
 describe('sandbox: faults', () => {
@@ -63,7 +64,9 @@ describe('sandbox: faults', () => {
   it('reset: the connection drops without an answer (ECONNRESET) and nothing is handled', async () => {
     await control(sb, 'PUT', 'faults', { reset: true, times: 1 });
     const before = (await storedCard(sb, code)).level;
-    const err = await failure(client.patch('/cards/{card_id}/codes/{code}', { level: '金卡' }, ids()));
+    const err = await failure(
+      client.patch('/cards/{card_id}/codes/{code}', { level: '金卡', out_request_no: 'reset-1' }, ids()),
+    );
     assert.equal(err.code, 'ECONNRESET');
     assert.equal((await storedCard(sb, code)).level, before);
     const log = (await control(sb, 'GET', 'requests')).body.data as Array<{ status: number }>;
@@ -92,5 +95,65 @@ describe('sandbox: faults', () => {
   it('refuses a fault with nothing in it', async () => {
     const res = await control(sb, 'PUT', 'faults', { times: 2 });
     assert.equal(res.status, 400);
+  });
+
+  it('hang_after_ms: the change IS applied, then no answer ever comes (the connection drops)', async () => {
+    await control(sb, 'PUT', 'faults', { hang_after_ms: 150, times: 1, method: 'PATCH' });
+    const before = (await storedCard(sb, code)).balance as number;
+    const body = {
+      balance_information: { before_balance: before, add_balance: 1, balance: before + 1 },
+      out_request_no: 'hang-1',
+    };
+    const started = Date.now();
+    const err = await failure(client.patch('/cards/{card_id}/codes/{code}', body, ids()));
+    assert.equal(err.code, 'ECONNRESET');
+    assert.ok(Date.now() - started >= 140, 'held for hang_after_ms first');
+    assert.equal((await storedCard(sb, code)).balance, before + 1, 'applied although no answer came');
+    const log = (await control(sb, 'GET', 'requests')).body.data as Array<{ method: string; status: number }>;
+    assert.deepEqual(
+      [log.at(-1)?.method, log.at(-1)?.status],
+      ['PATCH', 0],
+      'logged with status 0: nothing was answered',
+    );
+    const hung = await control(sb, 'PUT', 'faults', { hang_after_ms: 0, times: 1 });
+    assert.equal(hung.status, 200, '0 drops the connection as soon as the request is handled');
+  });
+
+  it('signature_probe: the answer carries WECHATPAY/SIGNTEST/…, which no key verifies', async () => {
+    await control(sb, 'PUT', 'faults', { signature_probe: true, times: 1 });
+    const err = await failure(getCard());
+    assert.equal(err.code, 'EV3_RES_HEADER_SIGNATURE_DIGEST');
+    const probe = await oracleFor(sb.credentials).request(
+      'GET',
+      `/v3/marketing/membercard-open/cards/${sb.credentials.cardId}/codes/${code}`,
+    );
+    assert.equal(probe.verdict.ok, true, 'used up');
+    await control(sb, 'PUT', 'faults', { signature_probe: true, times: 1 });
+    const again = await oracleFor(sb.credentials).request(
+      'GET',
+      `/v3/marketing/membercard-open/cards/${sb.credentials.cardId}/codes/${code}`,
+    );
+    assert.match(again.headers.get('wechatpay-signature') ?? '', /^WECHATPAY\/SIGNTEST\//);
+    assert.deepEqual([again.status, again.verdict.reason], [200, 'probe']);
+  });
+
+  it('sign_with: the answer is signed by the named key (the certificate, not published here)', async () => {
+    await control(sb, 'PUT', 'faults', { sign_with: 'certificate', times: 1 });
+    const err = await failure(getCard());
+    assert.equal(err.code, 'EV3_RES_HEADER_PLATFORM_SERIAL');
+  });
+
+  it('a notification fault takes only signature faults', async () => {
+    for (const bad of [
+      { notification: true },
+      { notification: true, status: 500 },
+      { notification: true, hang_after_ms: 5 },
+      { sign_with: 'merchant' },
+    ]) {
+      assert.equal((await control(sb, 'PUT', 'faults', bad)).status, 400, JSON.stringify(bad));
+    }
+    const ok = await control(sb, 'PUT', 'faults', { notification: true, signature_probe: true, times: 1 });
+    assert.equal(ok.status, 200);
+    assert.equal((await client.get('/cards/{card_id}/codes/{code}', ids())).status, 200, 'requests unaffected');
   });
 });
