@@ -51,8 +51,18 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   const ownsStore = store !== resolved.store;
   const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;
   // The keys go to these two only: resolved (cards.options) holds none.
-  const { privateKey, certs, apiv3Key } = keys;
-  const client = new WechatpayClient({ mchid, serial, privateKey, certs, baseURL, timeout: timeoutMs, retries, log });
+  const { privateKey, certs, requestSerial, apiv3Key } = keys;
+  const client = new WechatpayClient({
+    mchid,
+    serial,
+    privateKey,
+    certs,
+    requestSerial,
+    baseURL,
+    timeout: timeoutMs,
+    retries,
+    log,
+  });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
   const rt: Runtime = {

@@ -56,12 +56,16 @@ export function encryptResource(plaintext: string, apiv3Key: string, nonce: stri
 interface Outcome {
   status?: number;
   error?: string;
+  /** The Wechatpay-Serial the delivery was signed under. */
+  serial: string;
 }
 
 export class Notifier {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Map<string, ClientRequest>();
   private closed = false;
+  /** Every delivery so far, of any notification: 'alternate' switches keys on it. */
+  private deliveries = 0;
 
   constructor(private readonly options: NotifierOptions) {}
 
@@ -140,6 +144,7 @@ export class Notifier {
     const outcome = await this.post(n, url);
     if (this.closed) return;
     n.attempts += 1;
+    n.last_serial = outcome.serial;
     n.last_status = outcome.status ?? null;
     if (outcome.error === undefined) delete n.last_error;
     else n.last_error = outcome.error;
@@ -156,7 +161,8 @@ export class Notifier {
   /** One delivery: fresh timestamp, nonce and signature each time; same id and body. */
   private post(n: StoredNotification, url: string): Promise<Outcome> {
     const fault = this.options.faults.takeNotification();
-    const signer = this.options.platform.forNotification(n.attempts + 1, fault?.sign_with);
+    this.deliveries += 1;
+    const signer = this.options.platform.forNotification(this.deliveries, fault?.sign_with);
     const damage = { corrupt: fault?.bad_signature === true, probe: fault?.signature_probe === true };
     return new Promise((resolve) => {
       const headers = {
@@ -182,17 +188,17 @@ export class Notifier {
         // agent:false: one connection per attempt, so no idle keep-alive socket outlives close().
         req = send(url, { method: 'POST', headers, agent: false }, (res: IncomingMessage) => {
           res.resume();
-          finish({ status: res.statusCode ?? 0 });
+          finish({ status: res.statusCode ?? 0, serial: signer.serial });
         });
       } catch (err) {
-        finish({ error: err instanceof Error ? err.message : String(err) });
+        finish({ error: err instanceof Error ? err.message : String(err), serial: signer.serial });
         return;
       }
       timer = setTimeout(
-        () => finish({ error: `no answer within ${this.options.timeoutMs} ms` }),
+        () => finish({ error: `no answer within ${this.options.timeoutMs} ms`, serial: signer.serial }),
         this.options.timeoutMs,
       );
-      req.on('error', (err: Error) => finish({ error: err.message }));
+      req.on('error', (err: Error) => finish({ error: err.message, serial: signer.serial }));
       this.inFlight.set(n.id, req);
       req.end(n.body);
     });

@@ -45,12 +45,13 @@ export class PlatformKeys {
     return this.modeKey();
   }
 
-  /** The key for one delivery of a notification; `attempt` counts from 1 (alternate switches on it). */
-  forNotification(attempt: number, choice?: KeyChoice): PlatformSigner {
+  /** The key for one notification delivery; `delivery` counts every delivery from 1 (alternate switches on it). */
+  forNotification(delivery: number, choice?: KeyChoice): PlatformSigner {
     if (choice) return this[choice];
     const rule = this.behaviour.get().notifyKey;
     if (rule === 'publicKey' || rule === 'certificate') return this[rule];
-    if (rule === 'alternate' || this.mode === 'migrating') return attempt % 2 === 1 ? this.publicKey : this.certificate;
+    if (rule === 'alternate' || this.mode === 'migrating')
+      return delivery % 2 === 1 ? this.publicKey : this.certificate;
     return this.modeKey();
   }
 

@@ -288,6 +288,7 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
           attempts: n.attempts,
           last_status: n.last_status,
           last_error: n.last_error,
+          last_serial: n.last_serial,
           delivered: n.delivered,
           abandoned: n.abandoned,
         })),

@@ -62,6 +62,8 @@ export interface StoredNotification {
   attempts: number;
   last_status: number | null;
   last_error?: string;
+  /** The Wechatpay-Serial of the key that signed the last delivery. */
+  last_serial?: string;
   delivered: boolean;
   /** True once WeChat's retry schedule is used up. */
   abandoned: boolean;

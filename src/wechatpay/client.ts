@@ -13,6 +13,8 @@ export interface WechatpayClientOptions {
   privateKey: KeyObject;
   /** Trusted platform keys by Wechatpay-Serial: PUB_KEY_ID_… or a platform certificate serial. */
   certs: Record<string, KeyObject>;
+  /** Sent as Wechatpay-Serial on every request: the platform key we expect answers to be signed with. */
+  requestSerial: string;
   baseURL: string;
   /** Per attempt, ms. */
   timeout: number;
@@ -92,7 +94,8 @@ export class WechatpayClient {
     const attempts = repeatable ? 1 + this.#options.retries : 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.#http.request<unknown>({ url, method, data });
+        const headers = { 'Wechatpay-Serial': this.#options.requestSerial };
+        const response = await this.#http.request<unknown>({ url, method, data, headers });
         return response.data;
       } catch (err) {
         const failure = describeFailure(err);
