@@ -3,7 +3,7 @@ import { MemberCardError } from './errors.js';
 import type { Log } from './log.js';
 import type { CodeResolver, IdentityResolver } from './options.js';
 import type { Binding, BindingStore, UserIdentity } from './store/types.js';
-import { isSafeSegment } from './ids.js';
+import { isCardCode } from './ids.js';
 
 function asIdentity(value: unknown): UserIdentity | undefined {
   if (!value || typeof value !== 'object') return undefined;
@@ -52,7 +52,7 @@ export async function resolveCode(
   const answer = await deps.resolveCode(user, ctx);
   if (answer == null) return undefined;
   const code = typeof answer === 'string' ? answer : answer.code;
-  if (!isSafeSegment(code)) {
+  if (!isCardCode(code)) {
     // The hook's data is wrong; never send it upstream, and tell the merchant, not the user.
     deps.log('error', 'resolveCode returned an invalid code', { cardId: deps.cardId });
     throw new MemberCardError('INTERNAL_ERROR', 'Something went wrong on our side.');

@@ -1,6 +1,6 @@
 import { MemberCardError } from '../errors.js';
 import type { UserIdentity } from '../store/types.js';
-import { isSafeSegment } from '../ids.js';
+import { isCardCode } from '../ids.js';
 
 /** What a field is called where it came from: camelCase in the API, snake_case over HTTP. */
 export type FieldNames = Record<string, string>;
@@ -60,8 +60,8 @@ export function target(
   const hasUser = input.user !== undefined;
   if (hasCode === hasUser) throw invalid('code', 'or "user" must be given (one of them)', names);
   if (hasCode) {
-    if (!isSafeSegment(input.code))
-      throw invalid('code', 'must be a card code: 1-64 letters, digits, "_" or "-"', names);
+    if (!isCardCode(input.code))
+      throw invalid('code', 'must be a card code: 1-32 characters without control characters', names);
     return { code: input.code };
   }
   const user = input.user as { openid?: unknown; unionid?: unknown } | null;

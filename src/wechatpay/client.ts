@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Decorator } from 'wechatpay-axios-plugin';
 import { OptionsError } from '../errors.js';
-import { isSafeSegment } from '../ids.js';
+import { codeSegment, isCardCode, isCardId } from '../ids.js';
 import type { Log } from '../log.js';
 import type { CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
 import { describeFailure, isTransient, toClientError } from './upstream-errors.js';
@@ -27,12 +27,13 @@ export interface WechatpayClientOptions {
 type SignedHttp = ReturnType<typeof Decorator.jsonBased>;
 
 const BASE = 'v3/marketing/membercard-open';
+/** The card's path, the code percent-encoded: the plugin signs the URL as it is sent. */
 function cardPath(cardId: string, code: string): string {
-  if (!isSafeSegment(cardId) || !isSafeSegment(code)) {
+  if (!isCardId(cardId) || !isCardCode(code)) {
     // Our own data is wrong (a bad resolveCode answer, say): never send it upstream.
-    throw new TypeError('card_id and code must be 1-64 letters, digits, "_" or "-"');
+    throw new TypeError('card_id must be 1-64 letters, digits, "_" or "-"; code 1-32 characters, no control ones');
   }
-  return `${BASE}/cards/${cardId}/codes/${code}`;
+  return `${BASE}/cards/${cardId}/codes/${codeSegment(code)}`;
 }
 
 /**
