@@ -117,12 +117,12 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
   async function send(store: JournalStore, op: Operation): Promise<Operation> {
     try {
       if (op.kind === 'points') {
+        // The points API has no remark field: a remark stays in our journal and audit trail.
         await rt.client.updateRights(cardId, op.code, {
           out_request_no: op.outRequestNo,
           before_bonus_value: op.before as number,
           bonus_value: op.after as number,
           add_bonus_value: op.amount as number,
-          ...(op.remark !== undefined ? { bonus_remark: op.remark } : {}),
         });
       } else {
         await rt.client.updateCard(cardId, op.code, {
