@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { createBindings, type Bindings } from './bindings.js';
 import { CardCache } from './cache/card-cache.js';
 import { errorBody, errorHandler, MemberCardError } from './errors.js';
 import { errorName } from './log.js';
@@ -29,6 +30,11 @@ export interface MemberCard {
    * retries (docs/operations.md).
    */
   readonly operations: Operations;
+  /**
+   * Bindings a merchant makes by hand (`cards.bindings.bind({ code, user, actor })`), for members
+   * whose notification was lost for longer than WeChat Pay retries it (docs/operations.md).
+   */
+  readonly bindings: Bindings;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
   /** The options in use, defaults filled in; no key material. */
@@ -81,6 +87,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
   rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
   const operations = createOperations(rt, resolved.operations);
+  const bindings = createBindings(rt);
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
   router.use(
@@ -95,7 +102,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   mountMyCard(router, rt);
   mountOpenCard(router, rt);
   mountNotify(router, rt);
-  if (resolved.authorizeAdmin) mountAdmin(router, rt, operations, resolved.authorizeAdmin);
+  if (resolved.authorizeAdmin) mountAdmin(router, rt, { operations, bindings }, resolved.authorizeAdmin);
 
   const allowed = router.allowedMethods();
   return {
@@ -116,6 +123,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     router,
     store,
     operations,
+    bindings,
     client,
     options: resolved,
     ready: () => store.init(),
