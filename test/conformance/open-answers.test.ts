@@ -238,6 +238,25 @@ describe('conformance: answers the documentation leaves open', () => {
     });
   }
 
+  for (const answer of [200, 204] as const) {
+    it(`PATCH /callback answered ${answer} (callbackPatchAnswer ${answer}): our client registers the URL`, async () => {
+      await behaviour({ callbackPatchAnswer: answer });
+      const url = `${h.url}/member-card/notify`;
+      await h.cards.client.setNotifyUrl(url);
+      assert.equal((await h.cards.client.getNotifyUrl()).notify_url, url);
+    });
+  }
+
+  it('our requests send Accept and Content-Type application/json (requireJsonHeaders true)', async () => {
+    await behaviour({ requireJsonHeaders: true });
+    const user = await h.newUser();
+    const { code } = await h.giveCard(user, { balance: 5 });
+    const op = await h.cards.operations.adjustBalance({ code, amount: 1, requestId: rid('json') });
+    assert.equal(op.state, 'applied');
+    const reply = await h.api('GET', '/member-card', { token: await h.login(user) });
+    assert.equal(reply.status, 200, reply.text);
+  });
+
   it('a genuine refusal is still recorded as failed: the card shows the change was not made', async () => {
     const user = await h.newUser();
     const { code } = await h.giveCard(user, { balance: 10 });
