@@ -55,7 +55,7 @@ describe('admin routes (authorizeAdmin given)', () => {
     assert.equal(await h.upstreamCount(), count);
   });
 
-  it('a till: top-up then purchase, each answered with its journal entry; a retried request answers the same', async () => {
+  it('a till: top-up then purchase, each answered with its journal entry; a retry answers the same', async () => {
     const topUp = await admin('POST', '/balance', {
       code,
       amount: 10000,
