@@ -3,7 +3,7 @@ import { MemberCardError } from './errors.js';
 import type { Log } from './log.js';
 import type { CodeResolver, IdentityResolver } from './options.js';
 import type { Binding, BindingStore, UserIdentity } from './store/types.js';
-import { isSafeSegment } from './ids.js';
+import { isCardCode } from './ids.js';
 
 function asIdentity(value: unknown): UserIdentity | undefined {
   if (!value || typeof value !== 'object') return undefined;
@@ -34,6 +34,17 @@ export interface ResolvedCode {
 }
 
 /**
+ * Whether a card answer may be this user's. Every field of the answer is optional
+ * (get-member-code-info): a member synced by phone number has no openid until the card is in their
+ * 卡包. So an absent openid or card_id says nothing; only a present value that differs from the
+ * one expected shows the card is someone else's. Ownership otherwise rests on how the code was found.
+ */
+export function ownedBy(card: { card_id?: string; openid?: string }, cardId: string, oaOpenid?: string): boolean {
+  if (card.card_id !== undefined && card.card_id !== cardId) return false;
+  return oaOpenid === undefined || card.openid === undefined || card.openid === oaOpenid;
+}
+
+/**
  * Finds the caller's card code, in the order the README's "Identity" section gives: a binding made
  * through our own open-card flow (outer_str issued to this session user), then one by unionid, then
  * the merchant's hook.
@@ -52,7 +63,7 @@ export async function resolveCode(
   const answer = await deps.resolveCode(user, ctx);
   if (answer == null) return undefined;
   const code = typeof answer === 'string' ? answer : answer.code;
-  if (!isSafeSegment(code)) {
+  if (!isCardCode(code)) {
     // The hook's data is wrong; never send it upstream, and tell the merchant, not the user.
     deps.log('error', 'resolveCode returned an invalid code', { cardId: deps.cardId });
     throw new MemberCardError('INTERNAL_ERROR', 'Something went wrong on our side.');

@@ -6,6 +6,7 @@
  * driver when a store of that kind first opens.
  */
 export { memberCard, type MemberCard } from './member-card.js';
+export type { Bindings, BindInput, BindResult } from './bindings.js';
 export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/index.js';
 export type { ResolvedWechatLoginOptions } from './login/options.js';
 export { createStore } from './store/index.js';

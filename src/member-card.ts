@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
+import { createBindings, type Bindings } from './bindings.js';
 import { CardCache } from './cache/card-cache.js';
 import { errorBody, errorHandler, MemberCardError } from './errors.js';
 import { errorName } from './log.js';
@@ -29,6 +30,11 @@ export interface MemberCard {
    * retries (docs/operations.md).
    */
   readonly operations: Operations;
+  /**
+   * Bindings a merchant makes by hand (`cards.bindings.bind({ code, user, actor })`), for members
+   * whose notification was lost for longer than WeChat Pay retries it (docs/operations.md).
+   */
+  readonly bindings: Bindings;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
   /** The options in use, defaults filled in; no key material. */
@@ -51,8 +57,18 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   const ownsStore = store !== resolved.store;
   const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;
   // The keys go to these two only: resolved (cards.options) holds none.
-  const { privateKey, certs, apiv3Key } = keys;
-  const client = new WechatpayClient({ mchid, serial, privateKey, certs, baseURL, timeout: timeoutMs, retries, log });
+  const { privateKey, certs, requestSerial, apiv3Key } = keys;
+  const client = new WechatpayClient({
+    mchid,
+    serial,
+    privateKey,
+    certs,
+    requestSerial,
+    baseURL,
+    timeout: timeoutMs,
+    retries,
+    log,
+  });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
   const rt: Runtime = {
@@ -71,6 +87,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
   rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
   const operations = createOperations(rt, resolved.operations);
+  const bindings = createBindings(rt);
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
   router.use(
@@ -85,7 +102,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   mountMyCard(router, rt);
   mountOpenCard(router, rt);
   mountNotify(router, rt);
-  if (resolved.authorizeAdmin) mountAdmin(router, rt, operations, resolved.authorizeAdmin);
+  if (resolved.authorizeAdmin) mountAdmin(router, rt, { operations, bindings }, resolved.authorizeAdmin);
 
   const allowed = router.allowedMethods();
   return {
@@ -106,6 +123,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     router,
     store,
     operations,
+    bindings,
     client,
     options: resolved,
     ready: () => store.init(),

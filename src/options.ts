@@ -8,7 +8,7 @@ import { MEMBER_CARD_OPTIONS } from './options/member-card.js';
 import { validateOptions } from './options/validate.js';
 import type { StoreSpec } from './store/options.js';
 import type { CardStore, UserIdentity } from './store/types.js';
-import { loadPrivateKey, loadPublicKey, type KeyInput } from './wechatpay/keys.js';
+import { loadPlatformKey, loadPrivateKey, type KeyInput, type PlatformKey } from './wechatpay/keys.js';
 
 // memberCard()'s options: the types a host writes, the type of `cards.options`, and how the one
 // becomes the other. What each option means, its check and its default are declared once, in
@@ -118,7 +118,29 @@ export interface MemberCardKeys {
   privateKey: KeyObject;
   /** Trusted platform keys by Wechatpay-Serial. */
   certs: Record<string, KeyObject>;
+  /** Sent as Wechatpay-Serial on every request: the public key id, else the newest certificate's serial. */
+  requestSerial: string;
   apiv3Key: string;
+}
+
+const PUBLIC_KEY_ID = /^PUB_KEY_ID_/;
+
+/**
+ * The Wechatpay-Serial our requests carry. With a public key, its id: during the move from
+ * certificates WeChat Pay then signs answers with that key (doc/v3/merchant/4012154180), and a
+ * merchant configured with the public key alone keeps working. Otherwise the serial of the newest
+ * trusted certificate (latest notBefore; the last given wins a tie), as the official SDKs do.
+ */
+function requestSerialOf(publicKeyId: string | undefined, platform: Map<string, PlatformKey>): string {
+  if (publicKeyId) return publicKeyId;
+  const serials = [...platform.keys()];
+  const byId = serials.find((s) => PUBLIC_KEY_ID.test(s));
+  if (byId) return byId;
+  let newest = serials[0] ?? '';
+  for (const serial of serials) {
+    if ((platform.get(serial)?.validFrom ?? 0) >= (platform.get(newest)?.validFrom ?? 0)) newest = serial;
+  }
+  return newest;
 }
 
 const FACTORY = 'memberCard()';
@@ -129,12 +151,18 @@ export function resolveOptions(given: MemberCardOptions): { options: ResolvedMem
   const checked = validateOptions<Checked>(FACTORY, MEMBER_CARD_OPTIONS, schema, given);
   const { privateKey, publicKeyId, publicKey, certs, apiv3Key, ...wechatpay } = checked.wechatpay;
   const at = (option: string) => ({ factory: FACTORY, option: `wechatpay.${option}` });
-  const keys: MemberCardKeys = { privateKey: loadPrivateKey(privateKey, at('privateKey')), certs: {}, apiv3Key };
+  const platform = new Map<string, PlatformKey>();
   for (const [serial, key] of Object.entries(certs ?? {}))
-    keys.certs[serial] = loadPublicKey(key, at(`certs.${serial}`));
-  if (publicKeyId && publicKey) keys.certs[publicKeyId] = loadPublicKey(publicKey, at('publicKey'));
-  if (Object.hasOwn(keys.certs, wechatpay.serial))
+    platform.set(serial, loadPlatformKey(key, at(`certs.${serial}`)));
+  if (publicKeyId && publicKey) platform.set(publicKeyId, loadPlatformKey(publicKey, at('publicKey')));
+  if (platform.has(wechatpay.serial))
     throw new OptionsError("must hold WeChat Pay's platform keys, not the merchant serial", at('certs'));
+  const keys: MemberCardKeys = {
+    privateKey: loadPrivateKey(privateKey, at('privateKey')),
+    certs: Object.fromEntries([...platform].map(([serial, p]) => [serial, p.key])),
+    requestSerial: requestSerialOf(publicKeyId && publicKey ? publicKeyId : undefined, platform),
+    apiv3Key,
+  };
   return { options: { ...checked, wechatpay: { ...wechatpay, platformSerials: Object.keys(keys.certs) } }, keys };
 }
 

@@ -6,9 +6,21 @@ export interface WechatSession {
   unionid?: string;
 }
 
-/** Mini-program login errors from jscode2session, mapped to what our client should do. */
+/**
+ * The settings behind errcodes that mean our own configuration is wrong (global errcodes, not on
+ * the jscode2session page): the option of wechatLogin(), and the variable serve reads it from.
+ */
+const SETTING_ERRORS: Record<number, { option: string; variable: string }> = {
+  40013: { option: 'appid', variable: 'WECHAT_MINIPROGRAM_APPID' },
+  40125: { option: 'secret', variable: 'WECHAT_MINIPROGRAM_SECRET' },
+};
+
+/** Mini-program login errors from jscode2session (api_code2session), mapped to what our client should do. */
 function toLoginError(errcode: number): MemberCardError {
   switch (errcode) {
+    case -1:
+      // "系统繁忙，此时请开发者稍候再试": busy, worth trying again shortly.
+      return new MemberCardError('UPSTREAM_BUSY', 'WeChat login is busy. Try again shortly.', { retryAfter: 2 });
     case 40029:
     case 40163:
       return new MemberCardError(
@@ -56,7 +68,21 @@ export async function jscode2session(
       : new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
   }
   if (typeof body.errcode === 'number' && body.errcode !== 0) {
-    config.log('warn', 'jscode2session refused', { errcode: body.errcode });
+    const setting = SETTING_ERRORS[body.errcode];
+    if (setting) {
+      // Every login fails until the merchant fixes the setting: say which one, never its value.
+      config.log(
+        'error',
+        `jscode2session refused our ${setting.option}: check wechatLogin() option ${setting.option}`,
+        {
+          errcode: body.errcode,
+          option: setting.option,
+          variable: setting.variable,
+        },
+      );
+    } else {
+      config.log('warn', 'jscode2session refused', { errcode: body.errcode });
+    }
     throw toLoginError(body.errcode);
   }
   if (typeof body.openid !== 'string' || !body.openid) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { ERRORS, MemberCardError, type ErrorCode, type ErrorDetail } from '../errors.js';
-import { resolveCode } from '../identity.js';
+import { ownedBy, resolveCode, type ResolvedCode } from '../identity.js';
 import type { Runtime } from '../runtime.js';
 import type { BindingStore, JournalStore, Operation, OperationKind, UserIdentity } from '../store/types.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
@@ -97,7 +97,7 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     store: BindingStore,
     target: { code: string } | { user: UserIdentity },
     ctx: Context | undefined,
-  ) {
+  ): Promise<ResolvedCode> {
     if ('code' in target) return { code: target.code };
     const resolved = await resolveCode(ctx, target.user, {
       cardId,
@@ -117,12 +117,12 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
   async function send(store: JournalStore, op: Operation): Promise<Operation> {
     try {
       if (op.kind === 'points') {
+        // The points API has no remark field: a remark stays in our journal and audit trail.
         await rt.client.updateRights(cardId, op.code, {
           out_request_no: op.outRequestNo,
           before_bonus_value: op.before as number,
           bonus_value: op.after as number,
           add_bonus_value: op.amount as number,
-          ...(op.remark !== undefined ? { bonus_remark: op.remark } : {}),
         });
       } else {
         await rt.client.updateCard(cardId, op.code, {
@@ -143,6 +143,19 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
       }
     } catch (err) {
       if (err instanceof MemberCardError && DEFINITE_REFUSALS.has(err.code)) {
+        // A refusal may follow an attempt whose answer was lost: WeChat Pay may then refuse the
+        // re-sent out_request_no as used (undocumented; the sandbox's replayAnswer 400). The card
+        // tells: holding the value after, the change was applied; the value before, it was not.
+        const verdict = await reconcile(op);
+        if (verdict === 'applied') return applied(store, op, 'operation applied (reconciled from the card)');
+        if (verdict === 'unknown') {
+          notifyChanged(op.code);
+          rt.log('error', 'operation outcome unknown: the card holds neither the value before nor after', {
+            kind: op.kind,
+            requestId: op.requestId,
+          });
+          throw new MemberCardError('UPSTREAM_ERROR', 'The outcome of the change is not known yet. Try again.');
+        }
         const { operation } = await store.finishOperation(cardId, op.requestId, {
           state: 'failed',
           error: { code: err.code, message: err.message },
@@ -159,10 +172,34 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
       });
       throw err;
     }
+    return applied(store, op, 'operation applied');
+  }
+
+  async function applied(store: JournalStore, op: Operation, message: string): Promise<Operation> {
     const { operation, changed } = await store.finishOperation(cardId, op.requestId, { state: 'applied' });
     notifyChanged(op.code);
-    if (changed) rt.log('info', 'operation applied', { kind: op.kind, requestId: op.requestId });
+    if (changed) rt.log('info', message, { kind: op.kind, requestId: op.requestId });
     return operation ?? op;
+  }
+
+  /**
+   * Whether a refused change is on the card after all, read afresh: 'applied' when it holds the
+   * value after, 'not_applied' when it holds the value before (or no longer exists), 'unknown'
+   * when it holds another (changed outside this journal). A failed read leaves it pending.
+   */
+  async function reconcile(op: Operation): Promise<'applied' | 'not_applied' | 'unknown'> {
+    let card: UpstreamCard;
+    try {
+      card = await rt.client.getCard(cardId, op.code);
+    } catch (err) {
+      if (err instanceof MemberCardError && err.code === 'CARD_NOT_FOUND') return 'not_applied';
+      notifyChanged(op.code);
+      throw err;
+    }
+    const value = currentValue(card, op.kind);
+    if (value === op.after) return 'applied';
+    if (value === op.before) return 'not_applied';
+    return 'unknown';
   }
 
   /**
@@ -175,14 +212,24 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
 
   /** Under the card's lock: read, compute, journal (fenced), send, record. */
   async function prepareAndSend(
-    store: JournalStore,
+    store: JournalStore & BindingStore,
     held: HeldLock,
-    code: string,
-    oaOpenid: string | undefined,
+    target: ResolvedCode,
     req: Request,
   ): Promise<Operation> {
-    const card = await rt.client.getCard(cardId, code);
-    if (oaOpenid !== undefined && card.openid !== oaOpenid) {
+    const { code, oaOpenid, binding } = target;
+    let card: UpstreamCard;
+    try {
+      card = await rt.client.getCard(cardId, code);
+    } catch (err) {
+      // WeChat Pay knows no such code: the binding that led here is wrong, so it is not used again.
+      if (binding && err instanceof MemberCardError && err.code === 'CARD_NOT_FOUND') {
+        await store.flagBinding(binding.cardId, binding.code);
+        rt.log('warn', 'card code unknown to WeChat Pay; binding flagged', { cardId });
+      }
+      throw err;
+    }
+    if (!ownedBy(card, cardId, oaOpenid)) {
       rt.log('warn', 'card does not belong to the binding', { cardId });
       throw new MemberCardError('CARD_NOT_FOUND', 'This user has no member card.');
     }
@@ -240,7 +287,8 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
 
   async function run(target: CardTarget, req: Request): Promise<Operation> {
     const store = await rt.store();
-    const { code, oaOpenid } = await resolveTarget(store, v.target(target), 'user' in target ? target.ctx : undefined);
+    const resolved = await resolveTarget(store, v.target(target), 'user' in target ? target.ctx : undefined);
+    const { code } = resolved;
     // Fast path: a finished requestId answers from the journal without touching the card.
     const known = await store.getOperation(cardId, req.requestId);
     if (known) {
@@ -254,7 +302,7 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
         checkSame(settled, code, req);
         return outcome(settled);
       }
-      return prepareAndSend(store, held, code, oaOpenid, req);
+      return prepareAndSend(store, held, resolved, req);
     });
   }
 

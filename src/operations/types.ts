@@ -26,7 +26,10 @@ export type AdjustInput = CardTarget &
   Common & {
     /** Non-zero safe integer: positive adds (top-up, award), negative takes (purchase, redeem). */
     amount: number;
-    /** Shown to the user by WeChat (balance_remark / bonus_remark), ≤ 100 characters. */
+    /**
+     * ≤ 100 characters, kept in the journal and audit trail. Balance: also sent as balance_remark,
+     * which WeChat shows the user. Points: never sent (WeChat Pay's points API has no remark).
+     */
     remark?: string;
   };
 

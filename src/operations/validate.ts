@@ -1,6 +1,6 @@
 import { MemberCardError } from '../errors.js';
 import type { UserIdentity } from '../store/types.js';
-import { isSafeSegment } from '../ids.js';
+import { isCardCode } from '../ids.js';
 import { characters, isWellFormed } from '../text.js';
 
 /** What a field is called where it came from: camelCase in the API, snake_case over HTTP. */
@@ -62,12 +62,19 @@ export function target(
   const hasCode = input.code !== undefined;
   const hasUser = input.user !== undefined;
   if (hasCode === hasUser) throw invalid('code', 'or "user" must be given (one of them)', names);
-  if (hasCode) {
-    if (!isSafeSegment(input.code))
-      throw invalid('code', 'must be a card code: 1-64 letters, digits, "_" or "-"', names);
-    return { code: input.code };
-  }
-  const user = input.user as { openid?: unknown; unionid?: unknown } | null;
+  if (hasCode) return { code: cardCode(input.code, names) };
+  return { user: userIdentity(input.user, names) };
+}
+
+export function cardCode(value: unknown, names?: FieldNames): string {
+  if (!isCardCode(value))
+    throw invalid('code', 'must be a card code: 1-32 characters without control characters', names);
+  return value;
+}
+
+/** A mini-program user: {openid, unionid?}, each 1-128 characters. */
+export function userIdentity(value: unknown, names?: FieldNames): UserIdentity {
+  const user = value as { openid?: unknown; unionid?: unknown } | null | undefined;
   if (
     !user ||
     typeof user !== 'object' ||
@@ -83,7 +90,7 @@ export function target(
   ) {
     throw invalid('user.unionid', 'must be a unionid', names);
   }
-  return { user: user.unionid ? { openid: user.openid, unionid: user.unionid } : { openid: user.openid } };
+  return user.unionid ? { openid: user.openid, unionid: user.unionid } : { openid: user.openid };
 }
 
 export function limit(value: unknown, names?: FieldNames): number {

@@ -1,4 +1,5 @@
 import { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
+import { BEHAVIOUR } from '../sandbox/behaviour.js';
 import { ENV, type EnvSpec } from '../server/config.js';
 import { isAlias, isGroup, specAt } from './declare.js';
 import { defaultCell, markdownTable, optionsTable, type Lang } from './docs.js';
@@ -37,12 +38,27 @@ function envTable(lang: Lang): string {
   );
 }
 
+/** The sandbox's behaviour switches: each one's values, the default first. */
+function behaviourTable(lang: Lang): string {
+  const header =
+    lang === 'en' ? ['switch', 'values (default first)', 'meaning'] : ['开关', '取值（首个为默认值）', '说明'];
+  return markdownTable(
+    header,
+    Object.entries(BEHAVIOUR).map(([name, s]) => [
+      `\`${name}\``,
+      s.values.map((v) => `\`${String(v)}\``).join(' · '),
+      s[lang],
+    ]),
+  );
+}
+
 /** Each generated table by the name of its markers, `<!-- options:NAME -->` … `<!-- /options:NAME -->`. */
 export function readmeTables(lang: Lang): Record<string, string> {
   return {
     memberCard: optionsTable(MEMBER_CARD_OPTIONS, lang),
     wechatLogin: optionsTable(WECHAT_LOGIN_OPTIONS, lang),
     serve: envTable(lang),
+    sandboxBehaviour: behaviourTable(lang),
   };
 }
 

@@ -5,7 +5,9 @@ import type { AdminAuthorizer } from '../options.js';
 import { jsonBody } from './body.js';
 import type { Runtime } from '../runtime.js';
 import type { AuditEntry, Operation } from '../store/types.js';
+import type { Bindings } from '../bindings.js';
 import type { Operations } from '../operations/types.js';
+import type { Binding } from '../store/types.js';
 import { invalid, type FieldNames } from '../operations/validate.js';
 
 /** API names → the snake_case names of the HTTP bodies, so a 400 names the field the tool sent. */
@@ -33,6 +35,7 @@ export function operationJson(op: Operation): Record<string, unknown> {
   };
 }
 
+/** An audit line: a change WeChat Pay applied, or a merchant's bind (kind bind, before/after the users bound). */
 function auditJson(entry: AuditEntry): Record<string, unknown> {
   return {
     request_id: entry.requestId,
@@ -73,7 +76,20 @@ const ALLOWED: Record<string, string[]> = {
   points: ['code', 'amount', 'remark', 'request_id', 'actor'],
   level: ['code', 'level', 'request_id', 'actor'],
   'membership-number': ['code', 'membership_number', 'request_id', 'actor'],
+  bindings: ['code', 'user', 'actor'],
 };
+
+/** A binding as the admin bind route answers it. */
+function bindingJson(b: Binding): Record<string, unknown> {
+  return {
+    code: b.code,
+    status: b.status,
+    ...(b.userOpenid !== undefined ? { openid: b.userOpenid } : {}),
+    ...(b.unionid !== undefined ? { unionid: b.unionid } : {}),
+    created_at: iso(b.createdAt),
+    updated_at: iso(b.updatedAt),
+  };
+}
 
 function onlyKnown(body: Record<string, unknown>, route: string): void {
   const allowed = ALLOWED[route] ?? [];
@@ -83,12 +99,18 @@ function onlyKnown(body: Record<string, unknown>, route: string): void {
 }
 
 /**
- * Back-office routes over cards.operations, mounted only when the merchant passes authorizeAdmin:
- * POST /admin/balance | /admin/points | /admin/level | /admin/membership-number,
- * GET /admin/history?code=&limit=, GET /admin/operations/{request_id}.
- * The guard runs before the body is read, so an unauthorised caller costs nothing.
+ * Back-office routes over cards.operations and cards.bindings, mounted only when the merchant
+ * passes authorizeAdmin: POST /admin/balance | /admin/points | /admin/level |
+ * /admin/membership-number | /admin/bindings, GET /admin/history?code=&limit=,
+ * GET /admin/operations/{request_id}. The guard runs before the body is read, so an unauthorised
+ * caller costs nothing.
  */
-export function mountAdmin(router: Router, rt: Runtime, operations: Operations, authorize: AdminAuthorizer): void {
+export function mountAdmin(
+  router: Router,
+  rt: Runtime,
+  { operations, bindings }: { operations: Operations; bindings: Bindings },
+  authorize: AdminAuthorizer,
+): void {
   const guard = async (ctx: Context, next: Next): Promise<void> => {
     let allowed = false;
     try {
@@ -159,6 +181,20 @@ export function mountAdmin(router: Router, rt: Runtime, operations: Operations, 
       }),
     );
     ctx.body = { operation: operationJson(op) };
+  });
+
+  // A user bound to a code by hand, after the merchant's own check (docs/operations.md).
+  router.post('/admin/bindings', guard, body, async (ctx) => {
+    const b = bodyOf(ctx);
+    onlyKnown(b, 'bindings');
+    const { binding, changed } = await httpNames(() =>
+      bindings.bind({
+        code: b['code'] as string,
+        user: b['user'] as { openid: string; unionid?: string },
+        actor: actorOf(b),
+      }),
+    );
+    ctx.body = { binding: bindingJson(binding), changed };
   });
 
   router.get('/admin/history', guard, async (ctx) => {

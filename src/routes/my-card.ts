@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { MemberCardError, type ErrorDetail } from '../errors.js';
-import { requireUser, resolveCode } from '../identity.js';
+import { ownedBy, requireUser, resolveCode, type ResolvedCode } from '../identity.js';
 import { newRequestNo } from '../ids.js';
 import type { Runtime } from '../runtime.js';
 import type { UserIdentity } from '../store/types.js';
@@ -29,6 +29,14 @@ function publicCard(card: UpstreamCard): Card {
   return copy;
 }
 
+/** Stops using a binding that led nowhere or to someone else's card, and says nothing about the card. */
+async function dropBinding(rt: Runtime, resolved: ResolvedCode, why: string): Promise<MemberCardError> {
+  if (resolved.binding) await (await rt.store()).flagBinding(resolved.binding.cardId, resolved.binding.code);
+  rt.cache.invalidate(rt.options.cardId, resolved.code);
+  rt.log('warn', why, { cardId: rt.options.cardId, flagged: resolved.binding !== undefined });
+  return new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
+}
+
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
 async function loadOwnCard(ctx: Context, rt: Runtime, user: UserIdentity): Promise<OwnCard> {
   const { cardId } = rt.options;
@@ -36,15 +44,17 @@ async function loadOwnCard(ctx: Context, rt: Runtime, user: UserIdentity): Promi
     resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }),
   );
   if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
-  const card = await rt.cache.card(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
-  const wrongCard = card.card_id !== undefined && card.card_id !== cardId;
-  if (wrongCard || (resolved.oaOpenid !== undefined && card.openid !== resolved.oaOpenid)) {
-    // Not this user's card after all: stop using the binding, and say nothing about the card.
-    if (resolved.binding) await (await rt.store()).flagBinding(resolved.binding.cardId, resolved.binding.code);
-    rt.cache.invalidate(cardId, resolved.code);
-    rt.log('warn', 'card does not belong to the binding; binding flagged', { cardId });
-    throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
+  let card: UpstreamCard;
+  try {
+    card = await rt.cache.card(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
+  } catch (err) {
+    // WeChat Pay knows no such code (a 404, or a 400 naming it): asking again will not help.
+    if (err instanceof MemberCardError && err.code === 'CARD_NOT_FOUND')
+      throw await dropBinding(rt, resolved, 'card code unknown to WeChat Pay; binding flagged');
+    throw err;
   }
+  if (!ownedBy(card, cardId, resolved.oaOpenid))
+    throw await dropBinding(rt, resolved, 'card does not belong to the binding; binding flagged');
   return { card, code: resolved.code };
 }
 
@@ -111,6 +121,15 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     // One out_request_no per edit: our client's retries of this PATCH are then applied once.
     try {
       await rt.client.updateCard(rt.options.cardId, code, { ...change, out_request_no: newRequestNo() });
+    } catch (err) {
+      // A refusal may follow a lost answer (a retry whose out_request_no WeChat Pay calls used):
+      // an edit the card shows was made, and is answered as made.
+      if (!(err instanceof MemberCardError && err.code === 'INVALID_REQUEST')) throw err;
+      const fresh = await rt.client.getCard(rt.options.cardId, code).catch(() => undefined);
+      if (!fresh || !Object.entries(change).every(([k, v]) => fresh[k as keyof typeof change] === v)) throw err;
+      rt.log('info', 'self-service edit refused on a retry, but applied (reconciled from the card)', {});
+      reply(ctx, fresh);
+      return;
     } finally {
       // Even a failed PATCH may have been applied (a lost answer): read afresh next time.
       rt.cache.invalidate(rt.options.cardId, code);

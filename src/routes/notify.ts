@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { NotificationEffect, NotificationStore } from '../store/types.js';
-import { isSafeSegment } from '../ids.js';
+import { isCardCode } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
 
@@ -18,7 +18,7 @@ function text(value: unknown, max: number): string | undefined {
 /** What a verified notification does to our bindings. Other cards of the brand change nothing. */
 export function effectOf(notification: VerifiedNotification, cardId: string): NotificationEffect {
   const { payload, eventType } = notification;
-  const code = isSafeSegment(payload.code) ? payload.code : undefined;
+  const code = isCardCode(payload.code) ? payload.code : undefined;
   if (payload.card_id !== cardId || !code) return { kind: 'none' };
   if (BINDING_EVENTS.has(eventType)) {
     const unionid = text(payload.unionid, 128);
@@ -73,13 +73,13 @@ export function mountNotify(router: Router, rt: Runtime): void {
         id: notification.id,
         eventType: notification.eventType,
         ...(typeof payload.card_id === 'string' ? { cardId: payload.card_id.slice(0, 64) } : {}),
-        ...(isSafeSegment(payload.code) ? { code: payload.code } : {}),
+        ...(isCardCode(payload.code) ? { code: payload.code } : {}),
         receivedAt: Date.now(),
       },
       effect,
     );
     // Anything WeChat Pay tells us about one of our cards may have changed it.
-    if (payload.card_id === rt.options.cardId && isSafeSegment(payload.code))
+    if (payload.card_id === rt.options.cardId && isCardCode(payload.code))
       rt.cache.invalidate(rt.options.cardId, payload.code);
     rt.log('info', first ? 'notification applied' : 'duplicate notification ignored', {
       id: notification.id,

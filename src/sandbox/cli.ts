@@ -1,12 +1,15 @@
 import { resolve as resolvePath } from 'node:path';
+import { parseBehaviourFlag } from './behaviour.js';
 import { startSandbox } from './index.js';
 import type { SandboxOptions } from './types.js';
 
-// `wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate]
-// [--retry-factor F]`: the first stdout line is the credentials JSON, for scripts to read.
+// `wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate |
+// --migrating] [--retry-factor F] [--retry-schedule membercard|payment] [--behaviour name=value]…`:
+// the first stdout line is the credentials JSON, for scripts to read.
 
 export const SANDBOX_USAGE =
-  'usage: wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate] [--retry-factor F]';
+  'usage: wechat-membercard sandbox [--port 3100] [--host 127.0.0.1] [--state DIR] [--certificate | --migrating] ' +
+  '[--retry-factor F] [--retry-schedule membercard|payment] [--behaviour name=value]…';
 
 /** Turns the arguments after `sandbox` into options; throws an Error naming a bad flag. */
 export function parseSandboxArgs(argv: string[]): SandboxOptions & { help?: boolean } {
@@ -45,8 +48,19 @@ export function parseSandboxArgs(argv: string[]): SandboxOptions & { help?: bool
         break;
       }
       case '--certificate':
-        if (inline !== undefined) throw new Error('--certificate takes no value');
-        options.platformMode = 'certificate';
+      case '--migrating': {
+        if (inline !== undefined) throw new Error(`${flag} takes no value`);
+        const mode = flag === '--certificate' ? 'certificate' : 'migrating';
+        if (options.platformMode !== undefined && options.platformMode !== mode)
+          throw new Error('--certificate and --migrating exclude each other');
+        options.platformMode = mode;
+        break;
+      }
+      case '--retry-schedule':
+        options.behaviour = { ...options.behaviour, ...parseBehaviourFlag(`retrySchedule=${value()}`) };
+        break;
+      case '--behaviour':
+        options.behaviour = { ...options.behaviour, ...parseBehaviourFlag(value()) };
         break;
       case '--help':
       case '-h':
@@ -70,14 +84,15 @@ export async function runSandboxCommand(argv: string[]): Promise<void> {
   const c = sandbox.credentials;
   process.stdout.write(`${JSON.stringify(c)}\n`);
   const state = resolvePath(options.stateDir ?? '.sandbox');
-  const mode = c.publicKeyId ? 'public key' : 'certificate';
+  const mode =
+    c.publicKeyId && c.platformCertificateSerial ? 'migrating' : c.publicKeyId ? 'public key' : 'certificate';
   const url = sandbox.url;
   process.stdout.write(
     [
       `WeChat Pay sandbox listening on ${url} (state in ${state}, platform ${mode} mode)`,
       `  signed APIs under ${url}v3/marketing/membercard-open/, mini-program login at ${url}sns/jscode2session`,
       `  control API (loopback only): POST ${url}sandbox/users, /sandbox/cards/${c.cardId}/codes,`,
-      '    GET /sandbox/requests …',
+      '    PUT|GET /sandbox/behaviour, PUT /sandbox/faults, GET /sandbox/requests …',
       '  Ctrl-C to stop',
       '',
     ].join('\n'),

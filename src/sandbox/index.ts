@@ -2,22 +2,28 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Behaviour, defaultBehaviour, parseBehaviour, type SandboxBehaviour } from './behaviour.js';
 import { Faults } from './faults.js';
 import { loadOrCreateKeys, type SandboxKeys } from './keys.js';
 import { Notifier } from './notifier.js';
+import { PlatformKeys } from './platform-keys.js';
+import { ApiError } from './reply.js';
 import { RequestLog } from './request-log.js';
 import { SandboxServer } from './server.js';
 import { RequestVerifier } from './signature.js';
 import { SandboxState } from './state.js';
-import type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
+import type { PlatformMode, Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
 
 // A local WeChat Pay APIv3 (member cards) with real keys and signatures: start it, point a
 // client at `credentials`, drive users and faults through /sandbox/.
 
-export type { Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
+export type { PlatformMode, Sandbox, SandboxCredentials, SandboxOptions } from './types.js';
+export type { SandboxBehaviour } from './behaviour.js';
+export { BEHAVIOUR } from './behaviour.js';
 export { isLoopback, isLoopbackHost } from './control-guard.js';
 export { serveEnvironment, wechatpayOptions } from './client-settings.js';
-export { RETRY_SCHEDULE_S } from './notifier.js';
+export { RETRY_SCHEDULE_S, RETRY_SCHEDULES } from './notifier.js';
+export { SIGNATURE_PROBE_PREFIX } from './signature.js';
 export { runSandboxCommand, SANDBOX_USAGE } from './cli.js';
 
 interface Settings {
@@ -26,7 +32,8 @@ interface Settings {
   stateDir: string;
   /** True when the sandbox made stateDir itself: it is then removed again on close(). */
   ownsStateDir: boolean;
-  platformMode: 'publicKey' | 'certificate';
+  platformMode: PlatformMode;
+  behaviour: SandboxBehaviour;
   retryFactor: number;
   notifyTimeoutMs: number;
   log: (line: string) => void;
@@ -44,8 +51,16 @@ function settle(options: SandboxOptions): Settings {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`sandbox option port: must be an integer 0..65535, got ${String(port)}`);
   if (typeof host !== 'string' || host === '') throw new Error('sandbox option host: must be a non-empty string');
-  if (platformMode !== 'publicKey' && platformMode !== 'certificate') {
-    throw new Error(`sandbox option platformMode: must be 'publicKey' or 'certificate', got ${String(platformMode)}`);
+  if (platformMode !== 'publicKey' && platformMode !== 'certificate' && platformMode !== 'migrating') {
+    throw new Error(
+      `sandbox option platformMode: must be 'publicKey', 'certificate' or 'migrating', got ${String(platformMode)}`,
+    );
+  }
+  let behaviour: SandboxBehaviour;
+  try {
+    behaviour = parseBehaviour(options.behaviour, defaultBehaviour());
+  } catch (err) {
+    throw new Error(`sandbox option ${err instanceof ApiError ? err.message : String(err)}`, { cause: err });
   }
   if (typeof retryFactor !== 'number' || !Number.isFinite(retryFactor) || retryFactor < 0) {
     throw new Error(`sandbox option retryFactor: must be a number ≥ 0, got ${String(retryFactor)}`);
@@ -66,6 +81,7 @@ function settle(options: SandboxOptions): Settings {
     stateDir,
     ownsStateDir: options.stateDir === undefined,
     platformMode,
+    behaviour,
     retryFactor,
     notifyTimeoutMs,
     log: options.log ?? (() => {}),
@@ -78,20 +94,19 @@ function baseURL(host: string, port: number): string {
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/`;
 }
 
-function credentialsOf(keys: SandboxKeys, url: string, mode: Settings['platformMode']): SandboxCredentials {
-  const platform =
-    mode === 'publicKey'
-      ? { publicKeyId: keys.publicKeyId, publicKey: keys.platformPublicKeyPath }
-      : {
-          platformCertificateSerial: keys.platformCertificateSerial,
-          platformCertificate: keys.platformCertificatePath,
-        };
+function credentialsOf(keys: SandboxKeys, url: string, mode: PlatformMode): SandboxCredentials {
+  const publicKey = { publicKeyId: keys.publicKeyId, publicKey: keys.platformPublicKeyPath };
+  const certificate = {
+    platformCertificateSerial: keys.platformCertificateSerial,
+    platformCertificate: keys.platformCertificatePath,
+  };
   return {
     baseURL: url,
     mchid: keys.mchid,
     serial: keys.serial,
     privateKey: keys.merchantPrivateKeyPath,
-    ...platform,
+    ...(mode === 'certificate' ? {} : publicKey),
+    ...(mode === 'publicKey' ? {} : certificate),
     apiv3Key: keys.apiv3Key,
     appid: keys.appid,
     miniProgramAppid: keys.miniProgramAppid,
@@ -105,11 +120,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   mkdirSync(settings.stateDir, { recursive: true });
   const keys = loadOrCreateKeys(settings.stateDir);
   const state = new SandboxState(settings.stateDir);
-  const platformSerial = settings.platformMode === 'publicKey' ? keys.publicKeyId : keys.platformCertificateSerial;
+  const behaviour = new Behaviour(settings.behaviour);
+  const platform = new PlatformKeys(keys, settings.platformMode, behaviour);
+  const faults = new Faults();
   const notifier = new Notifier({
     state,
     apiv3Key: keys.apiv3Key,
-    platform: { serial: platformSerial, privateKey: keys.platformPrivateKey },
+    platform,
+    behaviour,
+    faults,
     retryFactor: settings.retryFactor,
     timeoutMs: settings.notifyTimeoutMs,
     log: settings.log,
@@ -123,10 +142,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     state,
     notifier,
-    faults: new Faults(),
+    faults,
     requests: new RequestLog(),
     verifier: new RequestVerifier([{ mchid: keys.mchid, serial: keys.serial, publicKey: keys.merchantPublicKey }]),
-    platformSerial,
+    platform,
+    behaviour,
     log: settings.log,
   });
 

@@ -24,9 +24,13 @@ interface KeyIds {
 export interface SandboxKeys extends KeyIds {
   merchantPrivateKeyPath: string;
   merchantPublicKey: KeyObject;
+  /** The pair behind the public key id (PUB_KEY_ID_…). */
   platformPrivateKey: KeyObject;
   platformPublicKey: KeyObject;
   platformPublicKeyPath: string;
+  /** The platform certificate's own pair: a client that takes one for the other fails. */
+  certificatePrivateKey: KeyObject;
+  certificatePublicKey: KeyObject;
   platformCertificatePath: string;
 }
 
@@ -36,6 +40,7 @@ export const FILES = {
   merchantPrivateKey: 'apiclient_key.pem',
   platformPrivateKey: 'platform_private_key.pem',
   platformPublicKey: 'pub_key.pem',
+  certificatePrivateKey: 'platform_cert_private_key.pem',
   platformCertificate: 'platform_cert.pem',
 } as const;
 
@@ -53,6 +58,21 @@ function rsaPair(): { publicKey: KeyObject; privateKey: KeyObject } {
 const privatePem = (key: KeyObject): string => key.export({ type: 'pkcs8', format: 'pem' }).toString();
 const publicPem = (key: KeyObject): string => key.export({ type: 'spki', format: 'pem' }).toString();
 
+/** The platform certificate: its own key pair, self-signed, with the serial from keys.json. */
+function issueCertificate(stateDir: string, serialHex: string): void {
+  const pair = rsaPair();
+  const certificate = selfSignedCertificate({
+    publicKey: pair.publicKey,
+    privateKey: pair.privateKey,
+    serialHex,
+    commonName: 'WeChat Pay Sandbox Platform',
+    notBefore: new Date(Date.now() - 86_400_000),
+    notAfter: new Date(Date.now() + 5 * 365 * 86_400_000),
+  });
+  writeFileSync(join(stateDir, FILES.certificatePrivateKey), privatePem(pair.privateKey), { mode: 0o600 });
+  writeFileSync(join(stateDir, FILES.platformCertificate), certificate);
+}
+
 function create(stateDir: string): void {
   const merchant = rsaPair();
   // A different pair for the platform: a client that mixes the two up must fail here too.
@@ -69,19 +89,11 @@ function create(stateDir: string): void {
     miniProgramSecret: randomHex(16),
     cardId: `pMC${randomUrlSafe(25).replace(/[-_]/g, 'x')}`,
   };
-  const certificate = selfSignedCertificate({
-    publicKey: platform.publicKey,
-    privateKey: platform.privateKey,
-    serialHex: ids.platformCertificateSerial,
-    commonName: 'WeChat Pay Sandbox Platform',
-    notBefore: new Date(Date.now() - 86_400_000),
-    notAfter: new Date(Date.now() + 5 * 365 * 86_400_000),
-  });
   const secret = { mode: 0o600 };
   writeFileSync(join(stateDir, FILES.merchantPrivateKey), privatePem(merchant.privateKey), secret);
   writeFileSync(join(stateDir, FILES.platformPrivateKey), privatePem(platform.privateKey), secret);
   writeFileSync(join(stateDir, FILES.platformPublicKey), publicPem(platform.publicKey));
-  writeFileSync(join(stateDir, FILES.platformCertificate), certificate);
+  issueCertificate(stateDir, ids.platformCertificateSerial);
   // Ids last: their presence marks a complete set (a crash mid-way makes a fresh set next time).
   writeFileSync(join(stateDir, FILES.ids), `${JSON.stringify(ids, null, 2)}\n`, secret);
 }
@@ -110,8 +122,12 @@ export function loadOrCreateKeys(stateDir: string): SandboxKeys {
   const ids: unknown = JSON.parse(readFileSync(idsPath, 'utf8'));
   if (!isKeyIds(ids))
     throw new Error(`sandbox: ${idsPath} is not a sandbox key file; remove the state folder to start afresh`);
+  // Folders made before the certificate had a pair of its own: re-issue it (same serial, new pair).
+  if (!existsSync(join(stateDir, FILES.certificatePrivateKey)))
+    issueCertificate(stateDir, ids.platformCertificateSerial);
   const merchantPrivateKeyPath = join(stateDir, FILES.merchantPrivateKey);
   const platformPrivateKey = createPrivateKey(readFileSync(join(stateDir, FILES.platformPrivateKey)));
+  const certificatePrivateKey = createPrivateKey(readFileSync(join(stateDir, FILES.certificatePrivateKey)));
   return {
     ...ids,
     merchantPrivateKeyPath,
@@ -119,6 +135,8 @@ export function loadOrCreateKeys(stateDir: string): SandboxKeys {
     platformPrivateKey,
     platformPublicKey: createPublicKey(platformPrivateKey),
     platformPublicKeyPath: join(stateDir, FILES.platformPublicKey),
+    certificatePrivateKey,
+    certificatePublicKey: createPublicKey(certificatePrivateKey),
     platformCertificatePath: join(stateDir, FILES.platformCertificate),
   };
 }

@@ -1,16 +1,30 @@
-import { createCipheriv, randomUUID, type KeyObject } from 'node:crypto';
+import { createCipheriv, randomUUID } from 'node:crypto';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Behaviour } from './behaviour.js';
+import type { Faults } from './faults.js';
 import { chinaTime, randomAlnum, randomRequestId } from './ids.js';
+import type { PlatformKeys } from './platform-keys.js';
 import { platformHeaders } from './signature.js';
 import type { SandboxState, StoredNotification } from './state.js';
 
 // Card notifications the way WeChat Pay sends them: the payload encrypted under the APIv3 key
-// inside the documented envelope, signed with the platform key, POSTed to the registered notify
-// URL, and retried on WeChat's schedule until a 2xx answer arrives in time.
+// inside the documented envelope, signed with a platform key, POSTed to the registered notify
+// URL, and retried until a 2xx answer arrives in time (5 s) or the schedule is used up.
 
-/** WeChat Pay's documented retry intervals in seconds (24h4m in all). */
-export const RETRY_SCHEDULE_S = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+/**
+ * The waits between deliveries, in seconds. The member-card notice pages say "通知频率为60s/次 -
+ * 总计11次" (11 deliveries, 60 s apart: about 10 minutes), and on the same page "所有通知频率(4小时)";
+ * other sources copy the payment notifications' schedule (24 h 4 min in all). The first is the
+ * default, the other a behaviour switch (retrySchedule).
+ */
+export const RETRY_SCHEDULES = {
+  membercard: Array.from({ length: 10 }, () => 60),
+  payment: [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600],
+} as const;
+
+/** @deprecated The payment schedule, which member cards no longer use by default: see RETRY_SCHEDULES. */
+export const RETRY_SCHEDULE_S: readonly number[] = RETRY_SCHEDULES.payment;
 
 export type NotificationEvent = 'MEMBERCARD.ACCEPT_CARD' | 'MEMBERCARD.ACTIVATE_CARD' | 'MEMBERCARD.USERCARD_MANAGE';
 
@@ -23,7 +37,10 @@ const SUMMARY: Record<NotificationEvent, string> = {
 export interface NotifierOptions {
   state: SandboxState;
   apiv3Key: string;
-  platform: { serial: string; privateKey: KeyObject };
+  /** Picks the key for each delivery (behaviour notifyKey, or a notification fault). */
+  platform: PlatformKeys;
+  behaviour: Behaviour;
+  faults: Faults;
   retryFactor: number;
   timeoutMs: number;
   log: (line: string) => void;
@@ -39,22 +56,28 @@ export function encryptResource(plaintext: string, apiv3Key: string, nonce: stri
 interface Outcome {
   status?: number;
   error?: string;
+  /** The Wechatpay-Serial the delivery was signed under. */
+  serial: string;
 }
 
 export class Notifier {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Map<string, ClientRequest>();
   private closed = false;
+  /** Every delivery so far, of any notification: 'alternate' switches keys on it. */
+  private deliveries = 0;
 
   constructor(private readonly options: NotifierOptions) {}
 
   /** Stores a notification and sends it now, or when a notify URL is registered. */
   enqueue(
     eventType: NotificationEvent,
-    payload: { card_id: string; code: string } & Record<string, unknown>,
+    payload: { card_id: string; code?: string } & Record<string, unknown>,
   ): StoredNotification {
     const nonce = randomAlnum(12);
-    const associatedData = 'membercard';
+    // The value is not documented for member cards ("长度小于16个字节并可能为空"): a switch.
+    const aad = this.options.behaviour.get().associatedData;
+    const associatedData = aad === 'membercard' ? 'membercard' : '';
     const envelope = {
       id: randomUUID(),
       create_time: chinaTime(),
@@ -65,7 +88,7 @@ export class Notifier {
         original_type: 'membercard',
         algorithm: 'AEAD_AES_256_GCM',
         ciphertext: encryptResource(JSON.stringify(payload), this.options.apiv3Key, nonce, associatedData),
-        associated_data: associatedData,
+        ...(aad === 'absent' ? {} : { associated_data: associatedData }),
         nonce,
       },
     };
@@ -73,7 +96,7 @@ export class Notifier {
       id: envelope.id,
       event_type: eventType,
       card_id: payload.card_id,
-      code: payload.code,
+      code: payload.code ?? '',
       body: JSON.stringify(envelope),
       attempts: 0,
       last_status: null,
@@ -121,13 +144,14 @@ export class Notifier {
     const outcome = await this.post(n, url);
     if (this.closed) return;
     n.attempts += 1;
+    n.last_serial = outcome.serial;
     n.last_status = outcome.status ?? null;
     if (outcome.error === undefined) delete n.last_error;
     else n.last_error = outcome.error;
     n.delivered = outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300;
     this.options.log(`notify ${n.event_type} ${n.id} attempt ${n.attempts} -> ${outcome.status ?? outcome.error}`);
     if (!n.delivered) {
-      const waitS = RETRY_SCHEDULE_S[n.attempts - 1];
+      const waitS = RETRY_SCHEDULES[this.options.behaviour.get().retrySchedule][n.attempts - 1];
       if (waitS === undefined) n.abandoned = true;
       else this.schedule(n, waitS * 1000 * this.options.retryFactor);
     }
@@ -136,9 +160,13 @@ export class Notifier {
 
   /** One delivery: fresh timestamp, nonce and signature each time; same id and body. */
   private post(n: StoredNotification, url: string): Promise<Outcome> {
+    const fault = this.options.faults.takeNotification();
+    this.deliveries += 1;
+    const signer = this.options.platform.forNotification(this.deliveries, fault?.sign_with);
+    const damage = { corrupt: fault?.bad_signature === true, probe: fault?.signature_probe === true };
     return new Promise((resolve) => {
       const headers = {
-        ...platformHeaders(n.body, this.options.platform),
+        ...platformHeaders(n.body, signer, damage),
         'Request-ID': randomRequestId(),
         'Content-Type': 'application/json',
         'Content-Length': String(Buffer.byteLength(n.body)),
@@ -160,17 +188,17 @@ export class Notifier {
         // agent:false: one connection per attempt, so no idle keep-alive socket outlives close().
         req = send(url, { method: 'POST', headers, agent: false }, (res: IncomingMessage) => {
           res.resume();
-          finish({ status: res.statusCode ?? 0 });
+          finish({ status: res.statusCode ?? 0, serial: signer.serial });
         });
       } catch (err) {
-        finish({ error: err instanceof Error ? err.message : String(err) });
+        finish({ error: err instanceof Error ? err.message : String(err), serial: signer.serial });
         return;
       }
       timer = setTimeout(
-        () => finish({ error: `no answer within ${this.options.timeoutMs} ms` }),
+        () => finish({ error: `no answer within ${this.options.timeoutMs} ms`, serial: signer.serial }),
         this.options.timeoutMs,
       );
-      req.on('error', (err: Error) => finish({ error: err.message }));
+      req.on('error', (err: Error) => finish({ error: err.message, serial: signer.serial }));
       this.inFlight.set(n.id, req);
       req.end(n.body);
     });

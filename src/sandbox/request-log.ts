@@ -10,6 +10,12 @@ export interface LoggedRequest {
   /** null for unsigned APIs (/sns/). */
   signature_valid: boolean | null;
   request_id: string | null;
+  /** /v3/: the Wechatpay-Serial the request sent (null: none). */
+  request_serial?: string | null;
+  /** /v3/: the Wechatpay-Serial of the key that signed the answer (null: no answer). */
+  answer_serial?: string | null;
+  /** /v3/: the request body as sent (parsed JSON, or the text when it is not JSON). */
+  body?: unknown;
   at: string;
 }
 

@@ -1,3 +1,4 @@
+import type { Behaviour } from './behaviour.js';
 import type { Faults } from './faults.js';
 import { randomAlnum, randomDigits, randomOpenid, chinaTime } from './ids.js';
 import type { SandboxKeys } from './keys.js';
@@ -7,7 +8,7 @@ import type { RequestLog } from './request-log.js';
 import { LOGIN_CODE_TTL_MS } from './routes-sns.js';
 import { CARD_STATUSES, type Card, type CardStatus, type SandboxState, type User } from './state.js';
 import type { SandboxCredentials } from './types.js';
-import { levelRule, membershipNumberRule, rules } from './validate.js';
+import { checkPathCode, levelRule, membershipNumberRule, rules } from './validate.js';
 
 // The sandbox's own API (no signature, loopback only): it plays the WeChat user (make a person,
 // log in, receive a card, view or delete it) and lets tests inspect and disturb the service.
@@ -19,6 +20,7 @@ export interface ControlContext {
   notifier: Notifier;
   faults: Faults;
   requests: RequestLog;
+  behaviour: Behaviour;
 }
 
 type Json = Record<string, unknown>;
@@ -92,7 +94,28 @@ function uniqueCode(ctx: ControlContext): string {
   }
 }
 
-/** The user receives a card: it exists from now on, and ACCEPT_CARD goes to the merchant. */
+/** A code the merchant chose (MERCHANT_DEPOSIT): up to 32 characters without control characters, unique. */
+function chosenCode(ctx: ControlContext, body: Json): string | undefined {
+  const code = rules.str(body, 'code', { max: 32 });
+  if (code === undefined) return undefined;
+  try {
+    checkPathCode(code);
+  } catch (err) {
+    if (err instanceof ApiError) throw new ApiError(400, 'PARAM_ERROR', err.message);
+    throw err;
+  }
+  if (ctx.state.data.cards.some((c) => c.code === code)) throw new ApiError(409, 'CONFLICT', `code ${code} exists`);
+  return code;
+}
+
+/** ACCEPT_CARD's event_type values (MEMBERCARD.ACCEPT_CARD payload). */
+const ACCEPT_EVENTS = ['NEW_ACTIVATE', 'RECOVER', 'MEMBER_CARD_ACCEPT_BY_PHONE_NUMBER'];
+
+/**
+ * The user receives a card: it exists from now on, and ACCEPT_CARD goes to the merchant. A
+ * phone-synced card (a member imported by phone number, not in 卡包 yet) has no openid and sends
+ * no notification unless `notify: true`; `omit_code` leaves the optional `code` out of it.
+ */
 function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
   rules.onlyKnown(body, [
     'unionid',
@@ -103,19 +126,26 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
     'level',
     'user_card_status',
     'membership_number',
+    'code',
+    'phone_synced',
+    'event_type',
+    'omit_code',
+    'notify',
   ]);
   if (cardId !== ctx.keys.cardId) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', `card_id ${cardId} does not exist`);
   const user = requireUser(ctx, body);
   const outerStr = rules.str(body, 'outer_str', { max: 128 });
-  const code = uniqueCode(ctx);
+  const phoneSynced = rules.bool(body, 'phone_synced') ?? false;
+  const eventType = rules.str(body, 'event_type', { max: 64 }) ?? 'NEW_ACTIVATE';
+  if (!ACCEPT_EVENTS.includes(eventType))
+    throw new ApiError(400, 'PARAM_ERROR', `event_type: one of ${ACCEPT_EVENTS.join(', ')}`);
+  const code = chosenCode(ctx, body) ?? uniqueCode(ctx);
   const card: Card = {
     card_id: cardId,
     code,
-    openid: user.oa_openid,
+    ...(phoneSynced ? {} : { openid: user.oa_openid, nickname: user.nickname, head_image_url: user.head_image_url }),
     membership_number: rules.str(body, 'membership_number', membershipNumberRule) ?? code,
     level: rules.str(body, 'level', levelRule) ?? '普通会员',
-    nickname: user.nickname,
-    head_image_url: user.head_image_url,
     background_picture_url: 'https://wxpaylogo.qpic.cn/sandbox/default.png',
     balance: nonNegative(body, 'balance') ?? 0,
     bonus_value: nonNegative(body, 'bonus_value') ?? 0,
@@ -125,15 +155,19 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
       custom_field_list: [],
     },
     unionid: user.unionid,
+    ...(phoneSynced ? { phone_synced: true } : {}),
     outer_str: outerStr,
     applied: { card: [], rights: [] },
     created_at: Date.now(),
   };
   ctx.state.data.cards.push(card);
   ctx.state.save();
+  if (!(rules.bool(body, 'notify') ?? !phoneSynced)) return json(201, { code });
+  const { code: _code, ...base } = eventBase(card, user);
   const notification = ctx.notifier.enqueue('MEMBERCARD.ACCEPT_CARD', {
-    event_type: 'NEW_ACTIVATE',
-    ...eventBase(card, user),
+    event_type: eventType,
+    ...base,
+    ...(rules.bool(body, 'omit_code') ? {} : { code }),
     ...(outerStr === undefined ? {} : { outer_str: outerStr }),
   });
   return json(201, { code, notification_id: notification.id });
@@ -144,12 +178,15 @@ function eventBase(card: Card, user: User | undefined): { card_id: string; code:
     card_id: card.card_id,
     code: card.code,
     event_time: chinaTime(),
-    openid: card.openid,
+    // A phone-synced card has no openid of its own yet: the event carries the person's.
+    ...((card.openid ?? user?.oa_openid) ? { openid: card.openid ?? user?.oa_openid } : {}),
     ...(user?.share_unionid ? { unionid: user.unionid } : {}),
   };
 }
 
 const MANAGE_EVENTS = ['USER_VIEW_MEMBERCARD', 'USER_DELETE_MEMBERCARD', 'USER_MODIFY_INFORMATION'];
+/** ACTIVATE_CARD's activate_scene values (MEMBERCARD.ACTIVATE_CARD payload). */
+const ACTIVATE_SCENES = ['NEW_ACTIVATE', 'RECOVER'];
 
 function cardEvent(ctx: ControlContext, card: Card, body: Json): Reply {
   rules.onlyKnown(body, ['event_type', 'outer_str', 'activate_scene']);
@@ -160,10 +197,12 @@ function cardEvent(ctx: ControlContext, card: Card, body: Json): Reply {
   if (eventType === 'MEMBER_CARD_ACTIVATE') {
     const outerStr = rules.str(body, 'outer_str', { max: 128 });
     event = 'MEMBERCARD.ACTIVATE_CARD';
+    const scene = rules.str(body, 'activate_scene', { max: 64 }) ?? 'NEW_ACTIVATE';
+    if (!ACTIVATE_SCENES.includes(scene))
+      throw new ApiError(400, 'PARAM_ERROR', `activate_scene: one of ${ACTIVATE_SCENES.join(', ')}`);
     payload = {
       event_type: eventType,
-      // The documentation names the field but not its values; this one is the sandbox's choice.
-      activate_scene: rules.str(body, 'activate_scene', { max: 64 }) ?? 'ACTIVATE_SCENE_NORMAL',
+      activate_scene: scene,
       ...eventBase(card, user),
       ...(outerStr === undefined ? {} : { outer_str: outerStr }),
     };
@@ -230,6 +269,10 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
     case 'DELETE faults':
       ctx.faults.clear();
       return json(200, { data: [] });
+    case 'PUT behaviour':
+      return json(200, ctx.behaviour.set(body));
+    case 'GET behaviour':
+      return json(200, ctx.behaviour.get());
     case 'GET requests':
       return json(200, { data: ctx.requests.list() });
     case 'DELETE requests':
@@ -245,6 +288,7 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
           attempts: n.attempts,
           last_status: n.last_status,
           last_error: n.last_error,
+          last_serial: n.last_serial,
           delivered: n.delivered,
           abandoned: n.abandoned,
         })),

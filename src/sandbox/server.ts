@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Faults, AppliedFault } from './faults.js';
+import type { Behaviour } from './behaviour.js';
+import type { Faults } from './faults.js';
 import { randomRequestId } from './ids.js';
 import type { SandboxKeys } from './keys.js';
 import type { Notifier } from './notifier.js';
+import type { PlatformKeys, PlatformSigner } from './platform-keys.js';
 import { ApiError, type Reply } from './reply.js';
 import type { RequestLog } from './request-log.js';
 import { controlRefusal } from './control-guard.js';
@@ -26,8 +28,9 @@ export interface ServerContext {
   faults: Faults;
   requests: RequestLog;
   verifier: RequestVerifier;
-  /** The Wechatpay-Serial value: the public key id or the platform certificate serial. */
-  platformSerial: string;
+  /** Which platform key signs each answer. */
+  platform: PlatformKeys;
+  behaviour: Behaviour;
   log: (line: string) => void;
 }
 
@@ -49,6 +52,22 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function errorReply(err: ApiError): Reply {
   return { status: err.status, body: err.toBody() };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The body as JSON for the request log, or its text when it is not JSON. */
+function loggable(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 export class SandboxServer {
@@ -126,10 +145,22 @@ export class SandboxServer {
     const started = Date.now();
     const requestId = randomRequestId();
     const fault = this.ctx.faults.take(url.pathname, req.method ?? 'GET');
+    const requestSerial = header(req, 'wechatpay-serial');
+    let body: Buffer = Buffer.alloc(0);
+    let signer: PlatformSigner | undefined;
     const record = (status: number, signatureValid: boolean): void => {
-      this.ctx.requests.add({ method, path: target, status, signature_valid: signatureValid, request_id: requestId });
+      this.ctx.requests.add({
+        method,
+        path: target,
+        status,
+        signature_valid: signatureValid,
+        request_id: requestId,
+        request_serial: requestSerial ?? null,
+        answer_serial: signer?.serial ?? null,
+        body: loggable(body),
+      });
       const invalid = signatureValid ? '' : ' [signature invalid]';
-      this.ctx.log(`${method} ${target} -> ${status || 'reset'} (${Date.now() - started} ms)${invalid}`);
+      this.ctx.log(`${method} ${target} -> ${status || 'no answer'} (${Date.now() - started} ms)${invalid}`);
     };
     if (fault?.reset) {
       record(0, false);
@@ -139,7 +170,7 @@ export class SandboxServer {
     let reply: Reply;
     let signatureValid = false;
     try {
-      const body = await readBody(req);
+      body = await readBody(req);
       try {
         this.ctx.verifier.verify({ method, target, authorization: req.headers.authorization, body });
         signatureValid = true;
@@ -147,24 +178,65 @@ export class SandboxServer {
         if (!(err instanceof SignatureError)) throw err;
         if (fault?.status === undefined) throw new ApiError(401, 'SIGN_ERROR', err.message);
       }
-      reply =
-        fault?.status !== undefined
-          ? {
-              status: fault.status,
-              body: { code: fault.code, message: `fault injected by the sandbox (${fault.code})` },
-            }
-          : handleV3(this.ctx, {
-              method,
-              pathname: url.pathname,
-              query: url.searchParams,
-              body: body.toString('utf8'),
-            });
+      if (fault?.status !== undefined) {
+        reply = {
+          status: fault.status,
+          body: { code: fault.code, message: `fault injected by the sandbox (${fault.code})` },
+        };
+      } else {
+        this.checkHeaders(req, requestSerial, body);
+        reply = handleV3(this.ctx, {
+          method,
+          pathname: url.pathname,
+          query: url.searchParams,
+          body: body.toString('utf8'),
+        });
+      }
     } catch (err) {
       reply = errorReply(this.asApiError(err));
     }
-    if (!(await this.delay(fault))) return;
-    this.writeSigned(res, reply, requestId, fault?.bad_signature === true);
+    if (fault?.hang_after_ms !== undefined) {
+      // Handled (a change IS applied), and the answer is lost: logged now, as nothing will be sent.
+      record(0, signatureValid);
+      if (await this.delay(fault.hang_after_ms)) req.socket.destroy();
+      return;
+    }
+    if (!(await this.delay(fault?.latency_ms))) return;
+    signer = this.ctx.platform.forAnswer(requestSerial, fault?.sign_with);
+    this.writeSigned(res, reply, requestId, signer, {
+      corrupt: fault?.bad_signature === true,
+      probe: fault?.signature_probe === true,
+    });
     record(reply.status, signatureValid);
+  }
+
+  /** The headers the behaviour switches make WeChat Pay look at, checked after the signature. */
+  private checkHeaders(req: IncomingMessage, requestSerial: string | undefined, body: Buffer): void {
+    const { requestSerial: rule, requireJsonHeaders } = this.ctx.behaviour.get();
+    if (rule === 'require' && !requestSerial)
+      throw new ApiError(400, 'INVALID_REQUEST', 'the Wechatpay-Serial header is required');
+    if (rule !== 'ignore' && requestSerial && !this.ctx.platform.knows(requestSerial)) {
+      throw new ApiError(400, 'INVALID_REQUEST', 'Wechatpay-Serial names no platform key of this merchant');
+    }
+    if (!requireJsonHeaders) return;
+    const accept = (header(req, 'accept') ?? '').toLowerCase();
+    if (!accept.includes('application/json') && !accept.includes('*/*')) {
+      throw new ApiError(400, 'PARAM_ERROR', 'Accept: must be application/json', {
+        field: 'Accept',
+        value: accept,
+        issue: 'must be application/json',
+        location: 'header',
+      });
+    }
+    const type = (header(req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (body.length > 0 && type !== 'application/json') {
+      throw new ApiError(400, 'PARAM_ERROR', 'Content-Type: must be application/json', {
+        field: 'Content-Type',
+        value: type,
+        issue: 'must be application/json',
+        location: 'header',
+      });
+    }
   }
 
   private async sns(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
@@ -192,14 +264,13 @@ export class SandboxServer {
             },
           }
         : handleSns(this.ctx, url.pathname, url.searchParams);
-    if (!(await this.delay(fault))) return;
+    if (!(await this.delay(fault?.latency_ms))) return;
     this.write(res, reply);
     record(reply.status);
   }
 
-  /** Waits out a latency fault; false when the sandbox closed meanwhile. */
-  private delay(fault: AppliedFault | undefined): Promise<boolean> {
-    const ms = fault?.latency_ms;
+  /** Waits out a latency or hang fault; false when the sandbox closed meanwhile. */
+  private delay(ms: number | undefined): Promise<boolean> {
     if (!ms) return Promise.resolve(true);
     return new Promise((resolve) => {
       const entry = {
@@ -230,16 +301,18 @@ export class SandboxServer {
     res.end(text);
   }
 
-  /** Every /v3/ answer, 204 and errors included, is signed by the platform key. */
-  private writeSigned(res: ServerResponse, reply: Reply, requestId: string, corrupt: boolean): void {
+  /** Every /v3/ answer, 204 and errors included, is signed by a platform key. */
+  private writeSigned(
+    res: ServerResponse,
+    reply: Reply,
+    requestId: string,
+    signer: PlatformSigner,
+    damage: { corrupt: boolean; probe: boolean },
+  ): void {
     if (res.destroyed) return;
     const text = reply.body === undefined ? '' : JSON.stringify(reply.body);
     const headers: Record<string, string | number> = {
-      ...platformHeaders(
-        text,
-        { serial: this.ctx.platformSerial, privateKey: this.ctx.keys.platformPrivateKey },
-        { corrupt },
-      ),
+      ...platformHeaders(text, signer, damage),
       'Request-ID': requestId,
     };
     if (reply.body !== undefined) {

@@ -112,21 +112,26 @@ export interface SignedHeaders {
   'Wechatpay-Signature-Type': string;
 }
 
+/** The prefix WeChat Pay gives the signatures it sends to probe whether merchants verify them. */
+export const SIGNATURE_PROBE_PREFIX = 'WECHATPAY/SIGNTEST/';
+
 /** Platform signature over `timestamp\nnonce\nbody\n`, for responses and notifications alike. */
 export function platformHeaders(
   body: string,
   platform: { serial: string; privateKey: KeyObject },
-  options: { corrupt?: boolean } = {},
+  options: { corrupt?: boolean; probe?: boolean } = {},
 ): SignedHeaders {
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = randomNonce();
   // A corrupt signature is still well-formed base64 of the right length: it signs other bytes.
   const signed = options.corrupt ? `${timestamp}\n${nonce}\n${body}\ncorrupted\n` : `${timestamp}\n${nonce}\n${body}\n`;
+  const signature = sign('sha256', Buffer.from(signed, 'utf8'), platform.privateKey).toString('base64');
   return {
     'Wechatpay-Timestamp': timestamp,
     'Wechatpay-Nonce': nonce,
     'Wechatpay-Serial': platform.serial,
-    'Wechatpay-Signature': sign('sha256', Buffer.from(signed, 'utf8'), platform.privateKey).toString('base64'),
+    // A probe is a signature that cannot verify, marked as such (doc/v3/merchant/4016241880).
+    'Wechatpay-Signature': options.probe ? `${SIGNATURE_PROBE_PREFIX}${signature}` : signature,
     'Wechatpay-Signature-Type': SCHEME,
   };
 }

@@ -21,12 +21,12 @@ export interface User {
 export interface Card {
   card_id: string;
   code: string;
-  /** The 服务号 openid of the holder. */
-  openid: string;
+  /** The 服务号 openid of the holder; absent for a member synced by phone number (not in 卡包 yet). */
+  openid?: string;
   membership_number: string;
   level: string;
-  nickname: string;
-  head_image_url: string;
+  nickname?: string;
+  head_image_url?: string;
   background_picture_url: string;
   balance: number;
   bonus_value: number;
@@ -37,6 +37,8 @@ export interface Card {
   };
   /** Sandbox bookkeeping below: never part of WeChat Pay's answer. */
   unionid: string;
+  /** Made by a phone-number sync: no openid, nickname or head image in the answer. */
+  phone_synced?: boolean;
   outer_str?: string;
   /** out_request_no values already applied, per endpoint (a replay changes nothing). */
   applied: { card: string[]; rights: string[] };
@@ -60,6 +62,8 @@ export interface StoredNotification {
   attempts: number;
   last_status: number | null;
   last_error?: string;
+  /** The Wechatpay-Serial of the key that signed the last delivery. */
+  last_serial?: string;
   delivered: boolean;
   /** True once WeChat's retry schedule is used up. */
   abandoned: boolean;

@@ -27,6 +27,10 @@ const path = (prefix: string, key: string): string => (prefix ? `${prefix}.${key
 /** Lengths count characters, not UTF-16 units: '钻石会员' is 4. */
 export const charLength = (s: string): number => [...s].length;
 
+/**
+ * An undocumented field is 400 PARAM_ERROR naming it: membercard-open says nothing, 商家名片 documents
+ * this answer ("请求中含有未在API文档中定义的参数", doc/v3/partner/4023146634).
+ */
 function onlyKnown(obj: Json, known: readonly string[], prefix = ''): void {
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) throw paramError(path(prefix, key), obj[key], 'unknown field');
@@ -68,10 +72,10 @@ function int(obj: Json, key: string, required: boolean, prefix = ''): number | u
   return value;
 }
 
-function bool(obj: Json, key: string): boolean | undefined {
+function bool(obj: Json, key: string, prefix = ''): boolean | undefined {
   const value = obj[key];
   if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw paramError(key, value, 'must be a boolean');
+  if (typeof value !== 'boolean') throw paramError(path(prefix, key), value, 'must be a boolean');
   return value;
 }
 
@@ -85,11 +89,13 @@ export const membershipNumberRule: StringRule = {
   patternIssue: 'only digits, letters and half-width punctuation',
 };
 export const levelRule: StringRule = { max: 5 };
-const outRequestNoRule: StringRule = {
-  max: 32,
+/** out_request_no: "英文字母,数字,|,_,*,-", string(32) on PATCH codes/{code}, string(128) on …/rights. */
+const outRequestNo = (max: number): StringRule => ({
+  required: true,
+  max,
   pattern: OUT_REQUEST_NO,
   patternIssue: 'only letters, digits and |_*-',
-};
+});
 
 function httpsUrl(obj: Json, key: string, max: number): string | undefined {
   const value = str(obj, key, { max });
@@ -121,13 +127,13 @@ export interface CardPatch {
   membership_number?: string;
   background_picture_url?: string;
   level?: string;
-  out_request_no?: string;
+  out_request_no: string;
   balance_information?: BalanceInformation;
   need_inform_balance?: boolean;
   need_inform_level?: boolean;
 }
 
-/** PATCH /cards/{card_id}/codes/{code} */
+/** PATCH /cards/{card_id}/codes/{code}: exactly the documented fields (update-member-code-info). */
 export function validateCardPatch(body: Json): CardPatch {
   onlyKnown(body, [
     'membership_number',
@@ -140,9 +146,10 @@ export function validateCardPatch(body: Json): CardPatch {
   ]);
   const patch: CardPatch = {
     membership_number: str(body, 'membership_number', membershipNumberRule),
+    // The merchant page says string(32), but the answer and the template carry 128: a typo there.
     background_picture_url: httpsUrl(body, 'background_picture_url', 128),
     level: str(body, 'level', levelRule),
-    out_request_no: str(body, 'out_request_no', outRequestNoRule),
+    out_request_no: str(body, 'out_request_no', outRequestNo(32)) as string,
     need_inform_balance: bool(body, 'need_inform_balance'),
     need_inform_level: bool(body, 'need_inform_level'),
   };
@@ -154,34 +161,55 @@ export function validateCardPatch(body: Json): CardPatch {
       before_balance: int(info, 'before_balance', true, p) as number,
       balance: int(info, 'balance', true, p) as number,
       add_balance: int(info, 'add_balance', true, p) as number,
+      // Its length is not documented: 100 is the sandbox's own limit.
       balance_remark: str(info, 'balance_remark', { max: 100 }, p),
     };
-  }
-  if (
-    patch.membership_number === undefined &&
-    patch.background_picture_url === undefined &&
-    patch.level === undefined &&
-    patch.balance_information === undefined
-  ) {
-    throw new ApiError(
-      400,
-      'PARAM_ERROR',
-      'nothing to change: give membership_number, background_picture_url, level or balance_information',
-    );
   }
   return patch;
 }
 
-export interface RightsPatch {
-  out_request_no: string;
-  before_bonus_value: number;
-  bonus_value: number;
-  add_bonus_value: number;
-  need_inform_bonus?: boolean;
-  bonus_remark?: string;
+/** True when a card PATCH changes no field of the card (need_inform_* alone change nothing). */
+export function changesNothing(patch: CardPatch): boolean {
+  return (
+    patch.membership_number === undefined &&
+    patch.background_picture_url === undefined &&
+    patch.level === undefined &&
+    patch.balance_information === undefined
+  );
 }
 
-/** PATCH /cards/{card_id}/codes/{code}/rights */
+export interface Guide {
+  staff_name?: string;
+  head_image_url?: string;
+  contact_information_name?: string;
+  contact_information_value?: string;
+  phone_number?: string;
+}
+
+export interface RightsPatch {
+  out_request_no: string;
+  before_bonus_value?: number;
+  bonus_value?: number;
+  add_bonus_value?: number;
+  need_inform_bonus?: boolean;
+  member_price_word?: string;
+  fapiao_jump_word?: string;
+  guide?: Guide;
+}
+
+const GUIDE_FIELDS = [
+  'staff_name',
+  'head_image_url',
+  'contact_information_name',
+  'contact_information_value',
+  'phone_number',
+] as const;
+
+/**
+ * PATCH /cards/{card_id}/codes/{code}/rights: exactly the documented fields (set-user-card-rights).
+ * There is no remark for points; the guide's sub-fields have no documented lengths, so only their
+ * type is checked (256 characters at most, the sandbox's own bound).
+ */
 export function validateRightsPatch(body: Json): RightsPatch {
   onlyKnown(body, [
     'out_request_no',
@@ -189,16 +217,29 @@ export function validateRightsPatch(body: Json): RightsPatch {
     'bonus_value',
     'add_bonus_value',
     'need_inform_bonus',
-    'bonus_remark',
+    'member_price_word',
+    'fapiao_jump_word',
+    'guide',
   ]);
-  return {
-    out_request_no: str(body, 'out_request_no', { ...outRequestNoRule, required: true }) as string,
-    before_bonus_value: int(body, 'before_bonus_value', true) as number,
-    bonus_value: int(body, 'bonus_value', true) as number,
-    add_bonus_value: int(body, 'add_bonus_value', true) as number,
+  const patch: RightsPatch = {
+    out_request_no: str(body, 'out_request_no', outRequestNo(128)) as string,
+    before_bonus_value: int(body, 'before_bonus_value', false),
+    bonus_value: int(body, 'bonus_value', false),
+    add_bonus_value: int(body, 'add_bonus_value', false),
     need_inform_bonus: bool(body, 'need_inform_bonus'),
-    bonus_remark: str(body, 'bonus_remark', { max: 100 }),
+    member_price_word: str(body, 'member_price_word', { max: 8 }),
+    fapiao_jump_word: str(body, 'fapiao_jump_word', { max: 6 }),
   };
+  if (body.guide !== undefined) {
+    const guide = expectObject(body.guide, 'guide');
+    onlyKnown(guide, GUIDE_FIELDS, 'guide');
+    patch.guide = {};
+    for (const key of GUIDE_FIELDS) {
+      const value = str(guide, key, { max: 256 }, 'guide');
+      if (value !== undefined) patch.guide[key] = value;
+    }
+  }
+  return patch;
 }
 
 /** POST /cards/{card_id}/codes/{code}/unavailable */
@@ -208,7 +249,7 @@ export function validateUnavailable(body: Json): { reason?: string } {
 }
 
 /** PATCH /callback */
-export function validateCallback(body: Json): string {
+export function validateCallback(body: Json, allowHttp: boolean): string {
   onlyKnown(body, ['notify_url']);
   const value = str(body, 'notify_url', { max: 256, required: true }) as string;
   let url: URL;
@@ -217,13 +258,28 @@ export function validateCallback(body: Json): string {
   } catch {
     throw paramError('notify_url', value, 'must be a URL');
   }
-  // WeChat Pay demands https; the sandbox also takes http because the back ends it calls run
-  // on a laptop or in CI, where there is no certificate to serve https with.
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw paramError('notify_url', value, 'must be an http(s) URL');
+  // WeChat Pay demands https; by default the sandbox also takes http because the back ends it
+  // calls run on a laptop or in CI, where there is no certificate to serve https with.
+  if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:'))
+    throw paramError('notify_url', value, allowHttp ? 'must be an http(s) URL' : 'must be an https URL');
   if (value.includes('?') || value.includes('#'))
     throw paramError('notify_url', value, 'must not carry a query string or fragment');
   return value;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** A card code as the path carries it: string(32) (get-member-code-info); any printable characters. */
+export function checkPathCode(code: string): void {
+  const n = charLength(code);
+  if (n < 1 || n > 32) throw paramError('code', code, 'must have 1 to 32 characters', 'path');
+  if (CONTROL.test(code)) throw paramError('code', code, 'must not hold control characters', 'path');
+}
+
+/** A card_id as the path carries it: string(32). */
+export function checkPathCardId(cardId: string): void {
+  if (charLength(cardId) > 32) throw paramError('card_id', cardId, 'must have at most 32 characters', 'path');
 }
 
 /** Exported for the control API, which reuses the same rules. */

@@ -23,7 +23,8 @@ export interface EnvSpec extends Doc {
 
 const card = (option: OptionPath<typeof MEMBER_CARD_OPTIONS>): Feeds => ({ factory: 'memberCard()', option });
 const login = (option: OptionPath<typeof WECHAT_LOGIN_OPTIONS>): Feeds => ({ factory: 'wechatLogin()', option });
-const KEY_PAIR = { en: 'this pair, or the certificate pair', zh: '与平台证书那一对二选一' };
+const KEY_PAIR = { en: 'this pair, the certificate pair, or both', zh: '这一对、平台证书那一对，或两者都给' };
+const CERT_PAIR = { en: 'or the public key pair, or both', zh: '或公钥那一对，或两者都给' };
 
 /** Every environment variable `serve` reads, with its doc line (the README tables are made from it). */
 export const ENV = {
@@ -48,8 +49,12 @@ export const ENV = {
   WECHATPAY_PUBLIC_KEY_ID: {
     feeds: [card('wechatpay.publicKeyId')],
     defaultDoc: KEY_PAIR,
-    en: 'WeChat Pay platform public key id, `PUB_KEY_ID_…`',
-    zh: '微信支付公钥 id，`PUB_KEY_ID_…`',
+    en:
+      'WeChat Pay platform public key id, `PUB_KEY_ID_…`; sent as `Wechatpay-Serial`, so answers are signed ' +
+      'with the public key. Give the certificate pair too during the move from certificates (7-day gray release)',
+    zh:
+      '微信支付公钥 id，`PUB_KEY_ID_…`；作为 `Wechatpay-Serial` 发送，应答即以公钥签名。' +
+      '从平台证书迁移期间（7 天灰度）同时给出平台证书那一对',
   },
   WECHATPAY_PUBLIC_KEY: {
     feeds: [card('wechatpay.publicKey')],
@@ -58,15 +63,15 @@ export const ENV = {
     zh: '微信支付公钥文件路径（PEM）',
   },
   WECHATPAY_PLATFORM_CERT_SERIAL: {
-    defaultDoc: { en: 'or the public key pair', zh: '或公钥那一对' },
-    en: 'instead of the public key pair: the platform certificate serial…',
-    zh: '代替公钥：平台证书序列号……',
+    defaultDoc: CERT_PAIR,
+    en: 'platform certificate serials, comma-separated (several during a rotation)…',
+    zh: '平台证书序列号，逗号分隔（轮换期间可有多个）……',
   },
   WECHATPAY_PLATFORM_CERT: {
     feeds: [card('wechatpay.certs')],
-    defaultDoc: { en: 'or the public key pair', zh: '或公钥那一对' },
-    en: '…and the path of that platform certificate (PEM)',
-    zh: '……以及该平台证书的文件路径（PEM）',
+    defaultDoc: CERT_PAIR,
+    en: '…and the paths of those certificates (PEM), comma-separated, in the same order',
+    zh: '……以及这些证书的文件路径（PEM），逗号分隔，顺序一致',
   },
   WECHATPAY_APIV3_KEY: {
     required: true,
@@ -202,19 +207,38 @@ export function envNameOf(factory: string, option: string): EnvName | undefined 
   return undefined;
 }
 
+const BY_KEY = ['WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PUBLIC_KEY'] as const;
+const BY_CERT = ['WECHATPAY_PLATFORM_CERT_SERIAL', 'WECHATPAY_PLATFORM_CERT'] as const;
+
 export function requireEnv(env: Env): void {
   const missing = NAMES.filter((name) => spec(name).required && !env[name]);
-  // WeChat Pay is verified with its public key (PUB_KEY_ID_…) or, on older merchants, a platform certificate.
-  const byKey = ['WECHATPAY_PUBLIC_KEY_ID', 'WECHATPAY_PUBLIC_KEY'] as const;
-  const byCert = ['WECHATPAY_PLATFORM_CERT_SERIAL', 'WECHATPAY_PLATFORM_CERT'] as const;
-  const certGiven = byCert.some((name) => env[name]);
-  missing.push(...(certGiven ? byCert : byKey).filter((name) => !env[name]));
+  // WeChat Pay is verified with its public key (PUB_KEY_ID_…), platform certificates (older
+  // merchants), or both while it moves a merchant from one to the other: each pair complete.
+  const keyGiven = BY_KEY.some((name) => env[name]);
+  const certGiven = BY_CERT.some((name) => env[name]);
+  if (keyGiven || !certGiven) missing.push(...BY_KEY.filter((name) => !env[name]));
+  if (certGiven) missing.push(...BY_CERT.filter((name) => !env[name]));
   const [first, ...more] = missing;
   if (first) {
+    const summary = ENV[first].en.split(';')[0];
     throw new OptionsError(
-      `${first} is not set (${ENV[first].en})${more.length ? `; also missing: ${more.join(', ')}` : ''}`,
+      `${first} is not set (${summary})${more.length ? `; also missing: ${more.join(', ')}` : ''}`,
     );
   }
+  const serials = parseList(env.WECHATPAY_PLATFORM_CERT_SERIAL);
+  const paths = parseList(env.WECHATPAY_PLATFORM_CERT);
+  if (serials.length !== paths.length) {
+    throw new OptionsError(
+      `WECHATPAY_PLATFORM_CERT_SERIAL and WECHATPAY_PLATFORM_CERT must list as many entries, in the same order ` +
+        `(got ${serials.length} serials and ${paths.length} paths)`,
+    );
+  }
+}
+
+/** The platform certificates of the environment: serial → path, from the two comma-separated lists. */
+export function platformCertificates(env: Env): Record<string, string> {
+  const paths = parseList(env.WECHATPAY_PLATFORM_CERT);
+  return Object.fromEntries(parseList(env.WECHATPAY_PLATFORM_CERT_SERIAL).map((serial, i) => [serial, paths[i] ?? '']));
 }
 
 /** An OptionsError about an option serve passed on, said again under the variable it came from. */

@@ -8,7 +8,16 @@ import { wechatLogin, type WechatLoginOptions } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
 import { DEFAULTS, type MemberCardOptions } from '../options.js';
 import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
-import { adminTokenAuthorizer, ENV, parseList, parsePort, renameOptionError, requireEnv, type Env } from './config.js';
+import {
+  adminTokenAuthorizer,
+  ENV,
+  parseList,
+  parsePort,
+  platformCertificates,
+  renameOptionError,
+  requireEnv,
+  type Env,
+} from './config.js';
 import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
@@ -85,9 +94,11 @@ async function settingsFrom(env: Env): Promise<Settings> {
         mchid: env.WECHATPAY_MCHID,
         serial: env.WECHATPAY_SERIAL as string,
         privateKey: env.WECHATPAY_PRIVATE_KEY as string,
-        ...(env.WECHATPAY_PLATFORM_CERT_SERIAL
-          ? { certs: { [env.WECHATPAY_PLATFORM_CERT_SERIAL]: env.WECHATPAY_PLATFORM_CERT as string } }
-          : { publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID, publicKey: env.WECHATPAY_PUBLIC_KEY }),
+        // Both may be given: notifications come signed by either during the 7-day gray release.
+        ...(env.WECHATPAY_PUBLIC_KEY_ID
+          ? { publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID, publicKey: env.WECHATPAY_PUBLIC_KEY }
+          : {}),
+        ...(env.WECHATPAY_PLATFORM_CERT_SERIAL ? { certs: platformCertificates(env) } : {}),
         apiv3Key: env.WECHATPAY_APIV3_KEY as string,
         ...(env.WECHATPAY_BASE_URL ? { baseURL: env.WECHATPAY_BASE_URL } : {}),
       },

@@ -1,4 +1,4 @@
-import { mergeBind } from './effect.js';
+import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type MemoryStoreOptions, type StoreCommonOptions } from './options.js';
 import { auditOf } from './rows.js';
@@ -53,7 +53,7 @@ class Tables {
  * Everything in this process's memory: for tests and single-instance demos; lost on restart.
  * Each call runs synchronously once it has the tables, which is what makes it atomic here.
  */
-export class MemoryStore implements T.Store {
+export class MemoryStore implements T.Store, T.MerchantBindingStore {
   readonly #life: Lifecycle<Tables>;
 
   constructor(options: MemoryStoreOptions & StoreCommonOptions = {}) {
@@ -128,6 +128,22 @@ export class MemoryStore implements T.Store {
         t.setStatus(effect.cardId, effect.code, 'retired', now);
       }
       return true;
+    });
+  }
+
+  bindByMerchant(bind: T.MerchantBinding): Promise<T.MerchantBindResult> {
+    return this.#life.run((t) => {
+      const key = pairKey(bind.cardId, bind.code);
+      const existing = t.bindings.get(key);
+      const now = Date.now();
+      const result = mergeMerchantBind(existing && { ...existing }, bind, now);
+      if (result.outcome === 'bound') {
+        t.bindings.set(key, { ...result.binding });
+        const trail = t.audit.get(key) ?? [];
+        trail.push(bindAudit(existing, bind, now));
+        t.audit.set(key, trail);
+      }
+      return { outcome: result.outcome, binding: { ...result.binding } };
     });
   }
 

@@ -65,8 +65,8 @@ interface RedisCommonOptions {
   prefix?: string;
   /**
    * How long a processed notification id is remembered, in ms (default 30 days). WeChat Pay
-   * redelivers for about 24 hours, so this is ample for de-duplication, and keeps Redis from
-   * growing forever.
+   * redelivers for minutes (member-card pages) to about 24 hours (other sources), so this is
+   * ample for de-duplication, and keeps Redis from growing forever.
    */
   notificationTtlMs?: number;
 }

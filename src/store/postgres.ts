@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { loadPgPool, type PgPoolConstructor } from './drivers.js';
+import { bindAudit, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import {
   checkStoreOptions,
@@ -126,7 +127,7 @@ const orNull = (v: string | undefined): string | null => v || null;
  * statement or one transaction; concurrent instances are serialised by row locks / unique
  * indexes, never by reading first and writing later.
  */
-export class PostgresStore implements T.Store {
+export class PostgresStore implements T.Store, T.MerchantBindingStore {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;
@@ -248,6 +249,41 @@ export class PostgresStore implements T.Store {
         );
       }
       return true;
+    });
+  }
+
+  bindByMerchant(bind: T.MerchantBinding): Promise<T.MerchantBindResult> {
+    const s = this.#s;
+    const select = `SELECT * FROM ${s}.bindings WHERE card_id = $1 AND code = $2 FOR UPDATE`;
+    return this.#transaction(async (client): Promise<T.MerchantBindResult> => {
+      const now = Date.now();
+      // The row lock serialises this with notifications and other binds of the same code; a row
+      // inserted meanwhile by another instance is waited for by the insert and then locked here.
+      let rows = (await client.query<sqlRows.BindingRow>(select, [bind.cardId, bind.code])).rows;
+      if (!rows[0]) {
+        const fresh = mergeMerchantBind(undefined, bind, now);
+        const inserted = await client.query(
+          `INSERT INTO ${s}.bindings ${sqlRows.columnsAndValues(sqlRows.BINDING_COLUMNS, '$')}
+           ON CONFLICT (card_id, code) DO NOTHING RETURNING code`,
+          sqlRows.bindingParams(fresh.binding),
+        );
+        if (inserted.rowCount === 1) {
+          await this.#insertAudit(client, bindAudit(undefined, bind, now));
+          return fresh;
+        }
+        rows = (await client.query<sqlRows.BindingRow>(select, [bind.cardId, bind.code])).rows;
+      }
+      const existing = sqlRows.toBinding(rows[0] as sqlRows.BindingRow);
+      const result = mergeMerchantBind(existing, bind, now);
+      if (result.outcome !== 'bound') return result;
+      const b = result.binding;
+      await client.query(
+        `UPDATE ${s}.bindings SET unionid = $3, oa_openid = $4, user_openid = $5, status = 'active', updated_at = $6
+         WHERE card_id = $1 AND code = $2`,
+        [b.cardId, b.code, b.unionid ?? null, b.oaOpenid ?? null, b.userOpenid ?? null, b.updatedAt],
+      );
+      await this.#insertAudit(client, bindAudit(existing, bind, now));
+      return result;
     });
   }
 
@@ -406,6 +442,13 @@ export class PostgresStore implements T.Store {
 
   #transaction<R>(fn: (client: PoolClient) => Promise<R>): Promise<R> {
     return this.#life.run((pool) => transaction(pool, fn));
+  }
+
+  async #insertAudit(client: PoolClient, entry: T.AuditEntry): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.#s}.audit_log ${sqlRows.columnsAndValues(sqlRows.AUDIT_COLUMNS, '$')}`,
+      sqlRows.auditEntryParams(entry),
+    );
   }
 
   async #open(options: PostgresStoreOptions): Promise<Pool> {

@@ -89,6 +89,53 @@ end
 return false
 `;
 
+/**
+ * A merchant's bind (MerchantBindingStore.bindByMerchant; the same rule as mergeMerchantBind).
+ * KEYS: binding, audit list. ARGV: prefix, cardId, code, userOpenid, unionid, oaOpenid ('' = none),
+ * now, audit line JSON without `before` (added here from the binding as it was).
+ * Returns {outcome, field, value, …}: outcome 'bound', 'unchanged' or 'conflict', then the
+ * binding's hash as stored afterwards.
+ */
+export const BIND_BY_MERCHANT = `${PRELUDE}
+local P, cardId, code, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7]
+local unionid, oaOpenid = nz(ARGV[5]), nz(ARGV[6])
+local cur = redis.call('HMGET', KEYS[1], 'status', 'userOpenid', 'unionid', 'oaOpenid', 'createdAt')
+local active = cur[1] == 'active'
+local curUser, curUnion, curOa = nz(cur[2]), nz(cur[3]), nz(cur[4])
+local function answer(outcome)
+  local out = { outcome }
+  for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(out, v) end
+  return out
+end
+local another
+if curUser then
+  another = curUser ~= user or (curUnion ~= nil and unionid ~= nil and curUnion ~= unionid)
+else
+  another = curUnion ~= nil and curUnion ~= unionid
+end
+if active and another then return answer('conflict') end
+-- Only an active binding lends what the bind leaves out (see mergeMerchantBind).
+local nextUnion, nextOa = unionid, oaOpenid
+if active then
+  nextUnion, nextOa = unionid or curUnion, oaOpenid or curOa
+end
+if active and curUser == user and nextUnion == curUnion and nextOa == curOa then return answer('unchanged') end
+redis.call('HSET', KEYS[1], 'cardId', cardId, 'code', code, 'status', 'active', 'userOpenid', user,
+  'createdAt', nz(cur[5]) or now, 'updatedAt', now)
+redis.call('ZADD', P .. 'u:' .. enc(cardId) .. ':' .. enc(user), now, code)
+if nextUnion then
+  redis.call('HSET', KEYS[1], 'unionid', nextUnion)
+  redis.call('ZADD', P .. 'x:' .. enc(cardId) .. ':' .. enc(nextUnion), now, code)
+else
+  redis.call('HDEL', KEYS[1], 'unionid')
+end
+if nextOa then redis.call('HSET', KEYS[1], 'oaOpenid', nextOa) else redis.call('HDEL', KEYS[1], 'oaOpenid') end
+local line = cjson.decode(ARGV[8])
+if curUser then line.before = curUser end
+redis.call('LPUSH', KEYS[2], cjson.encode(line))
+return answer('bound')
+`;
+
 /** KEYS: binding. ARGV: status, now. Changes an existing binding's status; never creates one. */
 export const SET_STATUS = `
 if redis.call('EXISTS', KEYS[1]) == 1 then

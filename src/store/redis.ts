@@ -7,9 +7,11 @@ import {
   type RedisStoreOptions,
   type StoreCommonOptions,
 } from './options.js';
+import { bindAudit } from './effect.js';
 import { auditOf } from './rows.js';
 import {
   APPLY_NOTIFICATION,
+  BIND_BY_MERCHANT,
   EXTEND_LOCK,
   FIND_LATEST_ACTIVE,
   FINISH_OPERATION,
@@ -28,6 +30,7 @@ interface Scripted {
   mcReleaseLock(...args: (string | number)[]): Promise<number>;
   mcInsertOp(...args: (string | number)[]): Promise<number>;
   mcFinishOp(...args: (string | number)[]): Promise<number>;
+  mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
 }
 
 /** The immutable part of a journal entry, as stored in the op hash's body field. */
@@ -89,7 +92,7 @@ function toBinding(flat: string[]): T.Binding {
  * Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
  * last second of bindings on a Redis crash matters.
  */
-export class RedisStore implements T.Store {
+export class RedisStore implements T.Store, T.MerchantBindingStore {
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
@@ -187,6 +190,27 @@ export class RedisStore implements T.Store {
       ),
     );
     return applied === 1;
+  }
+
+  async bindByMerchant(bind: T.MerchantBinding): Promise<T.MerchantBindResult> {
+    const now = Date.now();
+    // The line without `before`: the script adds it from the binding as it finds it.
+    const line = bindAudit(undefined, bind, now);
+    const [outcome, ...flat] = await this.#life.run((r) =>
+      r.mcBindByMerchant(
+        this.#bindingKey(bind.cardId, bind.code),
+        this.#cardKey('a', bind.cardId, bind.code),
+        this.#prefix,
+        bind.cardId,
+        bind.code,
+        bind.user.openid,
+        bind.user.unionid ?? '',
+        bind.oaOpenid ?? '',
+        now,
+        JSON.stringify(line),
+      ),
+    );
+    return { outcome: outcome as T.MerchantBindResult['outcome'], binding: toBinding(flat) };
   }
 
   async getNotification(id: string): Promise<T.NotificationRecord | undefined> {
@@ -339,6 +363,7 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
   client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
   client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
+  client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
   return client as Client;
 }
 

@@ -4,6 +4,7 @@ import type {
   JournalStore,
   LockStore,
   LoginStore,
+  MerchantBindingStore,
   NotificationStore,
   SessionStore,
   Store,
@@ -23,6 +24,7 @@ const bindings: Methods<BindingStore> = {
   putOuterStr: true,
 };
 const notifications: Methods<NotificationStore> = { applyNotification: true, getNotification: true };
+const merchantBindings: Methods<MerchantBindingStore> = { bindByMerchant: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
 const journal: Methods<JournalStore> = {
   insertOperation: true,
@@ -44,8 +46,16 @@ export interface StoreRoles {
 export type StoreRole = keyof StoreRoles;
 
 const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
-  store: { name: 'Store', required: [lifecycle, sessions, bindings, notifications, locks, journal], optional: [] },
-  card: { name: 'card store', required: [lifecycle, bindings, notifications, locks, journal], optional: [] },
+  store: {
+    name: 'Store',
+    required: [lifecycle, sessions, bindings, notifications, locks, journal],
+    optional: [merchantBindings],
+  },
+  card: {
+    name: 'card store',
+    required: [lifecycle, bindings, notifications, locks, journal],
+    optional: [merchantBindings],
+  },
   login: { name: 'session store', required: [sessions], optional: [lifecycle] },
 };
 

@@ -1,5 +1,6 @@
 import type {
   AuditEntry,
+  AuditKind,
   Binding,
   BindingStatus,
   NotificationRecord,
@@ -152,6 +153,39 @@ export function auditParams(op: Operation, at: number): unknown[] {
   ];
 }
 
+/** An audit line as the SQL engines insert it, from the entry itself (a merchant's bind has no operation). */
+export function auditEntryParams(entry: AuditEntry): unknown[] {
+  return [
+    entry.cardId,
+    entry.code,
+    entry.requestId,
+    entry.kind,
+    entry.actor ?? null,
+    entry.amount ?? null,
+    entry.value ?? null,
+    entry.remark ?? null,
+    encodeValue(entry.before),
+    encodeValue(entry.after),
+    entry.at,
+  ];
+}
+
+/** The binding columns, in the order bindingParams() gives them. */
+export const BINDING_COLUMNS = 'card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at';
+
+export function bindingParams(b: Binding): unknown[] {
+  return [
+    b.cardId,
+    b.code,
+    b.unionid ?? null,
+    b.oaOpenid ?? null,
+    b.userOpenid ?? null,
+    b.status,
+    b.createdAt,
+    b.updatedAt,
+  ];
+}
+
 /** `(columns) VALUES (?, ?, …)` for SQLite or `(columns) VALUES ($1, $2, …)` for PostgreSQL. */
 export function columnsAndValues(columns: string, style: '?' | '$'): string {
   const values = columns.split(',').map((_, i) => (style === '?' ? '?' : `$${i + 1}`));
@@ -212,7 +246,7 @@ export function toAudit(row: AuditRow): AuditEntry {
     cardId: row.card_id,
     code: row.code,
     requestId: row.request_id,
-    kind: row.kind as OperationKind,
+    kind: row.kind as AuditKind,
     after: decodeValue(row.after_value) as number | string,
     at: ms(row.at),
     ...sharedFields(row),

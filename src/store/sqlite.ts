@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadSqlite } from './drivers.js';
-import { mergeBind } from './effect.js';
+import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
@@ -123,7 +123,7 @@ function rememberStatements(db: Db): void {
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
  */
-export class SqliteStore implements T.Store {
+export class SqliteStore implements T.Store, T.MerchantBindingStore {
   readonly #options: Required<Omit<SqliteStoreOptions, 'driver'>> & Pick<SqliteStoreOptions, 'driver'>;
   readonly #life: Lifecycle<Db>;
   #driver: SqliteDriverName | undefined;
@@ -247,6 +247,29 @@ export class SqliteStore implements T.Store {
           );
         }
         return true;
+      });
+      return step.immediate();
+    });
+  }
+
+  bindByMerchant(bind: T.MerchantBinding): Promise<T.MerchantBindResult> {
+    return this.#life.run((db) => {
+      const step = db.transaction((): T.MerchantBindResult => {
+        const now = Date.now();
+        const row = db.prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?').get(bind.cardId, bind.code) as
+          sqlRows.BindingRow | undefined;
+        const existing = row && sqlRows.toBinding(row);
+        const result = mergeMerchantBind(existing, bind, now);
+        if (result.outcome !== 'bound') return result;
+        db.prepare(
+          `INSERT INTO bindings ${sqlRows.columnsAndValues(sqlRows.BINDING_COLUMNS, '?')}
+           ON CONFLICT (card_id, code) DO UPDATE SET unionid = excluded.unionid, oa_openid = excluded.oa_openid,
+             user_openid = excluded.user_openid, status = excluded.status, updated_at = excluded.updated_at`,
+        ).run(...sqlRows.bindingParams(result.binding));
+        db.prepare(`INSERT INTO audit_log ${sqlRows.columnsAndValues(sqlRows.AUDIT_COLUMNS, '?')}`).run(
+          ...sqlRows.auditEntryParams(bindAudit(existing, bind, now)),
+        );
+        return result;
       });
       return step.immediate();
     });

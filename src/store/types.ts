@@ -126,12 +126,18 @@ export type InsertOperationResult =
   /** The fence lock is no longer held by the token: nothing changed. */
   | { outcome: 'lock_lost' };
 
-/** One line of the audit trail: a change that WeChat Pay applied. */
+/** What an audit line records: a change WeChat Pay applied, or a binding a merchant made (bind). */
+export type AuditKind = OperationKind | 'bind';
+
+/**
+ * One line of the audit trail: a change that WeChat Pay applied, or a binding the merchant made
+ * by hand (kind 'bind': before/after are the mini-program openids bound before and after).
+ */
 export interface AuditEntry {
   cardId: string;
   code: string;
   requestId: string;
-  kind: OperationKind;
+  kind: AuditKind;
   actor?: string;
   amount?: number;
   value?: string;
@@ -140,6 +146,30 @@ export interface AuditEntry {
   after: number | string;
   /** ms since the epoch: when the change was recorded as applied. */
   at: number;
+}
+
+/** A binding the merchant makes by hand, after its own check (the admin bind route). */
+export interface MerchantBinding {
+  cardId: string;
+  code: string;
+  /** The mini-program user the code is bound to. */
+  user: UserIdentity;
+  /** The card's 服务号 openid, as WeChat Pay answered it (absent for a member synced by phone). */
+  oaOpenid?: string;
+  /** Who bound it (kept in the audit line). */
+  actor: string;
+  /** The audit line's id. */
+  requestId: string;
+}
+
+/**
+ * What bindByMerchant did. bound: the binding was made or changed, and an audit line appended;
+ * unchanged: it was already active for this user as given, nothing written; conflict: it is
+ * active for another user, nothing written. `binding` is the binding as stored afterwards.
+ */
+export interface MerchantBindResult {
+  outcome: 'bound' | 'unchanged' | 'conflict';
+  binding: Binding;
 }
 
 // --- roles ---------------------------------------------------------------------------------------
@@ -236,10 +266,27 @@ export interface JournalStore {
   listAudit(cardId: string, code: string, limit: number): Promise<AuditEntry[]>;
 }
 
+/**
+ * Bindings a merchant makes by hand, when notifications were lost for longer than WeChat Pay
+ * retries them. Every engine has it; a host's own store object may leave it out (then the admin
+ * bind answers 501 NOT_IMPLEMENTED), so objects made before it existed keep working.
+ */
+export interface MerchantBindingStore {
+  /**
+   * In one atomic step: conflict when an *active* binding of this code may belong to another user
+   * (another userOpenid; another unionid when both are known; or, without a userOpenid, a unionid
+   * that is not the user's); otherwise the binding becomes active for this user (userOpenid;
+   * unionid and oaOpenid when given, else kept from an active binding only) and, unless nothing
+   * changed, an audit line of kind 'bind' is appended (actor, before/after userOpenid).
+   */
+  bindByMerchant(bind: MerchantBinding): Promise<MerchantBindResult>;
+}
+
 // --- what each consumer asks for -----------------------------------------------------------------
 
-/** What memberCard() needs: everything but the login kit's sessions. */
-export interface CardStore extends StoreLifecycle, BindingStore, NotificationStore, LockStore, JournalStore {}
+/** What memberCard() needs: everything but the login kit's sessions; the merchant bind is optional. */
+export interface CardStore
+  extends StoreLifecycle, BindingStore, NotificationStore, LockStore, JournalStore, Partial<MerchantBindingStore> {}
 
 /**
  * What wechatLogin() needs: sessions. A host's own object may leave the lifecycle out (then the
@@ -247,5 +294,8 @@ export interface CardStore extends StoreLifecycle, BindingStore, NotificationSto
  */
 export interface LoginStore extends SessionStore, Partial<StoreLifecycle> {}
 
-/** Every role: what the four engines implement, so one store can serve memberCard() and wechatLogin(). */
+/**
+ * Every role, so one store can serve memberCard() and wechatLogin(). The four engines also
+ * implement MerchantBindingStore; a host's own object may leave it out.
+ */
 export interface Store extends CardStore, SessionStore {}

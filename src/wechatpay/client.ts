@@ -2,10 +2,10 @@ import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Decorator } from 'wechatpay-axios-plugin';
 import { OptionsError } from '../errors.js';
-import { isSafeSegment } from '../ids.js';
+import { codeSegment, isCardCode, isCardId } from '../ids.js';
 import type { Log } from '../log.js';
 import type { CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
-import { describeFailure, isTransient, toClientError } from './upstream-errors.js';
+import { describeFailure, isSignatureFailure, isTransient, toClientError } from './upstream-errors.js';
 
 export interface WechatpayClientOptions {
   mchid: string;
@@ -13,6 +13,8 @@ export interface WechatpayClientOptions {
   privateKey: KeyObject;
   /** Trusted platform keys by Wechatpay-Serial: PUB_KEY_ID_… or a platform certificate serial. */
   certs: Record<string, KeyObject>;
+  /** Sent as Wechatpay-Serial on every request: the platform key we expect answers to be signed with. */
+  requestSerial: string;
   baseURL: string;
   /** Per attempt, ms. */
   timeout: number;
@@ -25,12 +27,13 @@ export interface WechatpayClientOptions {
 type SignedHttp = ReturnType<typeof Decorator.jsonBased>;
 
 const BASE = 'v3/marketing/membercard-open';
+/** The card's path, the code percent-encoded: the plugin signs the URL as it is sent. */
 function cardPath(cardId: string, code: string): string {
-  if (!isSafeSegment(cardId) || !isSafeSegment(code)) {
+  if (!isCardId(cardId) || !isCardCode(code)) {
     // Our own data is wrong (a bad resolveCode answer, say): never send it upstream.
-    throw new TypeError('card_id and code must be 1-64 letters, digits, "_" or "-"');
+    throw new TypeError('card_id must be 1-64 letters, digits, "_" or "-"; code 1-32 characters, no control ones');
   }
-  return `${BASE}/cards/${cardId}/codes/${code}`;
+  return `${BASE}/cards/${cardId}/codes/${codeSegment(code)}`;
 }
 
 /**
@@ -64,19 +67,19 @@ export class WechatpayClient {
 
   /** GET a user's card. Safe to repeat, so transient faults are retried. */
   async getCard(cardId: string, code: string): Promise<UpstreamCard> {
-    const data = await this.#send('GET', cardPath(cardId, code), undefined, true);
+    const data = await this.#send('GET', cardPath(cardId, code), undefined, true, true);
     if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return data as UpstreamCard;
   }
 
   /** PATCH a user's card. The out_request_no makes a retry safe: WeChat Pay applies it once. */
   async updateCard(cardId: string, code: string, update: CardUpdate): Promise<void> {
-    await this.#send('PATCH', cardPath(cardId, code), update, true);
+    await this.#send('PATCH', cardPath(cardId, code), update, true, true);
   }
 
   /** PATCH a user's points. */
   async updateRights(cardId: string, code: string, update: RightsUpdate): Promise<void> {
-    await this.#send('PATCH', `${cardPath(cardId, code)}/rights`, update, true);
+    await this.#send('PATCH', `${cardPath(cardId, code)}/rights`, update, true, true);
   }
 
   /** Registers where WeChat Pay sends member-card notifications. */
@@ -88,15 +91,24 @@ export class WechatpayClient {
     return (await this.#send('GET', `${BASE}/callback`, undefined, true)) as { notify_url?: string; mchid?: string };
   }
 
-  async #send(method: string, url: string, data: unknown, repeatable: boolean): Promise<unknown> {
+  /**
+   * One call, with retries for a repeatable one: after a timeout, a reset or a 5xx, and once
+   * after an answer that failed verification (a signature probe, say: its outcome is unknown).
+   * `onCode`: the call is on one card code, so a 400 naming the code means CARD_NOT_FOUND.
+   */
+  async #send(method: string, url: string, data: unknown, repeatable: boolean, onCode = false): Promise<unknown> {
     const attempts = repeatable ? 1 + this.#options.retries : 1;
+    let signatureRetried = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await this.#http.request<unknown>({ url, method, data });
+        const headers = { 'Wechatpay-Serial': this.#options.requestSerial };
+        const response = await this.#http.request<unknown>({ url, method, data, headers });
         return response.data;
       } catch (err) {
         const failure = describeFailure(err);
-        const retry = attempt < attempts && isTransient(failure);
+        const signature = isSignatureFailure(failure) && !signatureRetried;
+        if (signature) signatureRetried = true;
+        const retry = attempt < attempts && (isTransient(failure) || signature);
         this.#options.log('warn', 'wechatpay request failed', {
           method,
           // The path template, not the code: a card code identifies a person.
@@ -107,7 +119,13 @@ export class WechatpayClient {
           attempt,
           retry,
         });
-        if (!retry) throw toClientError(failure);
+        if (failure.names === 'card_id') {
+          // The card template is not this merchant's: every call will fail until the setting is fixed.
+          this.#options.log('error', 'WeChat Pay does not know our card_id: check cardId (serve: MEMBERCARD_CARD_ID)', {
+            requestId: failure.requestId ?? '',
+          });
+        }
+        if (!retry) throw toClientError(failure, undefined, onCode);
         // Short exponential back-off with jitter: 100 ms, 200 ms, … so a burst does not hammer.
         await sleep(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
       }

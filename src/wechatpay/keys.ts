@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OptionsError, type OptionPlace } from '../errors.js';
@@ -38,16 +38,28 @@ export function loadPrivateKey(input: KeyInput, at: OptionPlace): KeyObject {
   }
 }
 
+/** A platform key as loaded: the key, and when it is a certificate, the start of its validity. */
+export interface PlatformKey {
+  key: KeyObject;
+  /** ms since the epoch: the certificate's notBefore; absent for a bare public key. */
+  validFrom?: number;
+}
+
 /** Loads a platform public key or platform certificate (PEM) once, at creation. */
-export function loadPublicKey(input: KeyInput, at: OptionPlace): KeyObject {
+export function loadPlatformKey(input: KeyInput, at: OptionPlace): PlatformKey {
   if (input instanceof KeyObject) {
-    if (input.type === 'private') return requireRsa(createPublicKey(input), at);
+    if (input.type === 'private') return { key: requireRsa(createPublicKey(input), at) };
     if (input.type !== 'public') throw new OptionsError('must be a public key', at);
-    return requireRsa(input, at);
+    return { key: requireRsa(input, at) };
   }
+  const text = readKeyText(input, at);
   try {
-    // createPublicKey reads SPKI/PKCS#1 public keys and X.509 certificates alike.
-    return requireRsa(createPublicKey(readKeyText(input, at)), at);
+    if (text.includes('-----BEGIN CERTIFICATE')) {
+      // Kept as a certificate, so the newest one can be named in Wechatpay-Serial.
+      const certificate = new X509Certificate(text);
+      return { key: requireRsa(certificate.publicKey, at), validFrom: Date.parse(certificate.validFrom) };
+    }
+    return { key: requireRsa(createPublicKey(text), at) };
   } catch (err) {
     if (err instanceof OptionsError) throw err;
     throw new OptionsError('is not a PEM public key or certificate', at);

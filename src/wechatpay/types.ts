@@ -40,14 +40,27 @@ export interface CardUpdate {
   need_inform_level?: boolean;
 }
 
-/** Body of PATCH /cards/{card_id}/codes/{code}/rights (points). */
+/**
+ * Body of PATCH /cards/{card_id}/codes/{code}/rights (points): exactly the documented fields
+ * (set-user-card-rights). There is no remark for points.
+ */
 export interface RightsUpdate {
   out_request_no: string;
   before_bonus_value: number;
   bonus_value: number;
   add_bonus_value: number;
-  bonus_remark?: string;
   need_inform_bonus?: boolean;
+  /** ≤ 8 characters. */
+  member_price_word?: string;
+  /** ≤ 6 characters. */
+  fapiao_jump_word?: string;
+  guide?: {
+    staff_name?: string;
+    head_image_url?: string;
+    contact_information_name?: string;
+    contact_information_value?: string;
+    phone_number?: string;
+  };
 }
 
 /** The decrypted resource of a member-card notification. */

@@ -68,18 +68,40 @@ describe('login kit: jscode2session → opaque bearer token', () => {
     assert.ok(Date.now() - started < 2400);
   });
 
-  test('jscode2session refusals map to clear answers: 45011 → 429, 40226 → 403, -1 → 502', async () => {
+  // -1 was 502 UPSTREAM_ERROR here; api_code2session documents it as "系统繁忙，此时请开发者稍候再试"
+  // (busy, try again later), which is our 503 UPSTREAM_BUSY with Retry-After.
+  test('jscode2session refusals map to clear answers: 45011 → 429, 40226 → 403, -1 → 503', async () => {
     const user = await h.sandbox.newUser();
     for (const [errcode, status, code] of [
       ['45011', 429, 'RATE_LIMITED'],
       ['40226', 403, 'LOGIN_BLOCKED'],
-      ['-1', 502, 'UPSTREAM_ERROR'],
+      ['-1', 503, 'UPSTREAM_BUSY'],
     ] as const) {
       // WeChat answers these with HTTP 200 and {errcode, errmsg}.
       await h.sandbox.fault({ status: 200, code: errcode, path: '/sns/', times: 1 });
       const reply = await h.api('POST', '/login', { body: { code: await h.sandbox.loginCode(user) } });
       assert.equal(reply.status, status, `${errcode}: ${reply.text}`);
       assert.equal(reply.body.code, code);
+      if (errcode === '-1') assert.equal(reply.headers.get('retry-after'), '2');
+    }
+  });
+
+  test('a wrong appid or secret (40013, 40125) is 502; one error log names the setting, never the secret', async () => {
+    const user = await h.sandbox.newUser();
+    for (const [errcode, option, variable] of [
+      ['40013', 'appid', 'WECHAT_MINIPROGRAM_APPID'],
+      ['40125', 'secret', 'WECHAT_MINIPROGRAM_SECRET'],
+    ] as const) {
+      h.logs.length = 0;
+      await h.sandbox.fault({ status: 200, code: errcode, path: '/sns/', times: 1 });
+      const reply = await h.api('POST', '/login', { body: { code: await h.sandbox.loginCode(user) } });
+      assert.equal(reply.status, 502, reply.text);
+      assert.equal(reply.body.code, 'UPSTREAM_ERROR');
+      const errors = h.logs.filter((l) => l.level === 'error');
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]?.message ?? '', new RegExp(`option ${option}`));
+      assert.deepEqual(errors[0]?.fields, { errcode: Number(errcode), option, variable });
+      assert.equal(JSON.stringify(h.logs).includes(h.creds.miniProgramSecret), false, 'never the secret');
     }
   });
 

@@ -4,6 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { TestSandbox } from '../support/sandbox.js';
 import { api, failure, handSigned, type Api } from './client.js';
 
+let numbered = 0;
+/** A documented body needs an out_request_no (update-member-code-info: 必填); a fresh one each time. */
+const no = (body: object): object => ({ out_request_no: `t-${process.pid}-${++numbered}`, ...body });
+
 describe('sandbox: member-card endpoints', () => {
   let sb: TestSandbox;
   let client: Api;
@@ -63,10 +67,39 @@ describe('sandbox: member-card endpoints', () => {
         'balance_information.x',
       ],
       ['a balance_information that is not an object', { balance_information: 5 }, 'balance_information'],
+      ['an empty out_request_no', { level: '金卡', out_request_no: '' }, 'out_request_no'],
     ];
+
+    it('refuses a body without out_request_no (required by the docs): 400 PARAM_ERROR naming it', async () => {
+      const err = await failure(patch(code, { level: '金卡' }));
+      assert.equal(err.status, 400);
+      const data = err.data as { code: string; detail?: { field: string } };
+      assert.equal(data.code, 'PARAM_ERROR');
+      assert.equal(data.detail?.field, 'out_request_no');
+    });
+
+    it('takes every documented field, need_inform_* included', async () => {
+      const { code: other } = await sb.personWithCard({ balance: 100 });
+      const res = await client.patch(
+        '/cards/{card_id}/codes/{code}',
+        {
+          membership_number: 'M-1',
+          background_picture_url: 'https://wxpaylogo.qpic.cn/x.png',
+          level: '金卡',
+          out_request_no: 'A|b_C*1-2',
+          balance_information: { before_balance: 100, balance: 90, add_balance: -10, balance_remark: '咖啡' },
+          need_inform_balance: false,
+          need_inform_level: true,
+        },
+        ids(other),
+      );
+      assert.equal(res.status, 204);
+      const stored = await sb.card(other);
+      assert.deepEqual([stored.balance, stored.level, stored.membership_number], [90, '金卡', 'M-1']);
+    });
     for (const [what, body, field] of bad) {
       it(`refuses ${what}: 400 PARAM_ERROR naming ${field}`, async () => {
-        const err = await failure(patch(code, body));
+        const err = await failure(patch(code, no(body)));
         assert.equal(err.status, 400);
         const data = err.data as { code: string; detail?: { field: string; location: string } };
         assert.equal(data.code, 'PARAM_ERROR');
@@ -121,7 +154,7 @@ describe('sandbox: member-card endpoints', () => {
     for (const [what, info, message] of inconsistent) {
       it(`refuses ${what}: 400 INVALID_REQUEST`, async () => {
         const { code } = await sb.personWithCard({ balance: 1000 });
-        const err = await failure(patch(code, { balance_information: info }));
+        const err = await failure(patch(code, no({ balance_information: info })));
         assert.equal(err.status, 400);
         const data = err.data as { code: string; message: string };
         assert.equal(data.code, 'INVALID_REQUEST');
@@ -146,13 +179,8 @@ describe('sandbox: member-card endpoints', () => {
 
     it('points: consistent changes apply, replays are no-ops, bad ones are refused', async () => {
       const { code } = await sb.personWithCard({ bonus_value: 10 });
-      await rights(code, {
-        out_request_no: 'pts-1',
-        before_bonus_value: 10,
-        add_bonus_value: 5,
-        bonus_value: 15,
-        bonus_remark: '消费积分',
-      });
+      // The first call once carried bonus_remark: the rights page documents no remark, so it went.
+      await rights(code, { out_request_no: 'pts-1', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 });
       await rights(code, { out_request_no: 'pts-1', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 });
       assert.equal((await sb.card(code)).bonus_value, 15);
       const inconsistent = await failure(
@@ -166,13 +194,61 @@ describe('sandbox: member-card endpoints', () => {
       );
       assert.equal((typed.data as { detail: { field: string } }).detail.field, 'before_bonus_value');
     });
+
+    it('points: an undocumented field (bonus_remark) is 400 PARAM_ERROR naming it; nothing changes', async () => {
+      const { code } = await sb.personWithCard({ bonus_value: 10 });
+      const body = { out_request_no: 'r-1', before_bonus_value: 10, add_bonus_value: 5, bonus_value: 15 };
+      const err = await failure(rights(code, { ...body, bonus_remark: '消费积分' }));
+      assert.equal(err.status, 400);
+      const data = err.data as { code: string; detail: { field: string } };
+      assert.equal(data.code, 'PARAM_ERROR');
+      assert.equal(data.detail.field, 'bonus_remark');
+      assert.equal((await sb.card(code)).bonus_value, 10);
+    });
+
+    it('points: takes every documented field (member_price_word, fapiao_jump_word, guide, …)', async () => {
+      const { code } = await sb.personWithCard({ bonus_value: 10 });
+      const res = await client.patch(
+        '/cards/{card_id}/codes/{code}/rights',
+        {
+          out_request_no: `R|${'x'.repeat(100)}*_-`,
+          before_bonus_value: 10,
+          add_bonus_value: 90,
+          bonus_value: 100,
+          need_inform_bonus: false,
+          member_price_word: '会员专享价八个字',
+          fapiao_jump_word: '开发票六个',
+          guide: {
+            staff_name: '小王',
+            head_image_url: 'https://wxpaylogo.qpic.cn/g.png',
+            contact_information_name: '微信',
+            contact_information_value: 'wx-guide',
+            phone_number: '13800000000',
+          },
+        },
+        ids(code),
+      );
+      assert.equal(res.status, 204);
+      assert.equal((await sb.card(code)).bonus_value, 100);
+      // Display words alone change no points.
+      await rights(code, { out_request_no: 'words-only', member_price_word: '会员价' });
+      assert.equal((await sb.card(code)).bonus_value, 100);
+      const long = await failure(rights(code, { out_request_no: 'r-2', member_price_word: '九个字九个字九个字' }));
+      assert.equal((long.data as { detail: { field: string } }).detail.field, 'member_price_word');
+      const word = await failure(rights(code, { out_request_no: 'r-3', fapiao_jump_word: '七个字七个字七' }));
+      assert.equal((word.data as { detail: { field: string } }).detail.field, 'fapiao_jump_word');
+      const guide = await failure(rights(code, { out_request_no: 'r-4', guide: { nickname: 'x' } }));
+      assert.equal((guide.data as { detail: { field: string } }).detail.field, 'guide.nickname');
+      const over = await failure(rights(code, { out_request_no: 'r'.repeat(129) }));
+      assert.equal((over.data as { detail: { field: string } }).detail.field, 'out_request_no');
+    });
   });
 
   describe('card status', () => {
     for (const status of ['EXPIRE', 'UNAVAILABLE', 'NOT_ACTIVATE', 'DELETE']) {
       it(`a ${status} card refuses changes with 400 INVALID_REQUEST`, async () => {
         const { code } = await sb.personWithCard({ balance: 10, user_card_status: status });
-        const err = await failure(patch(code, { level: '金卡' }));
+        const err = await failure(patch(code, no({ level: '金卡' })));
         assert.equal(err.status, 400);
         assert.equal((err.data as { code: string }).code, 'INVALID_REQUEST');
         assert.match((err.data as { message: string }).message, new RegExp(status));
@@ -189,7 +265,7 @@ describe('sandbox: member-card endpoints', () => {
         user_card_status: 'EXPIRE',
       });
       assert.equal(set.status, 200);
-      const err = await failure(patch(code, { level: '金卡' }));
+      const err = await failure(patch(code, no({ level: '金卡' })));
       assert.match((err.data as { message: string }).message, /EXPIRE/);
     });
 
@@ -211,62 +287,114 @@ describe('sandbox: member-card endpoints', () => {
   });
 
   describe('lookups and callback', () => {
-    it('unknown card_id or code: 404 RESOURCE_NOT_EXISTS; unknown route: 404 NOT_FOUND', async () => {
+    it('unknown card_id: 400 INVALID_REQUEST 会员卡ID无效 (documented); unknown code: 404; route: 404', async () => {
+      // This test once expected 404 for an unknown card_id; the error table of every membercard-open
+      // page lists 400 INVALID_REQUEST "会员卡ID无效" for it, and no 404 at all.
       const code = await failure(client.get('/cards/{card_id}/codes/{code}', ids('999999999999')));
       assert.equal(code.status, 404);
       assert.equal((code.data as { code: string }).code, 'RESOURCE_NOT_EXISTS');
       const card = await failure(client.get('/cards/{card_id}/codes/{code}', { card_id: 'pMCnope', code: '1' }));
-      assert.equal((card.data as { code: string }).code, 'RESOURCE_NOT_EXISTS');
+      assert.equal(card.status, 400);
+      assert.equal((card.data as { code: string }).code, 'INVALID_REQUEST');
+      assert.match((card.data as { message: string }).message, /会员卡ID无效/);
       const route = await failure(client.get('/nothing-here'));
       assert.equal(route.status, 404);
       assert.equal((route.data as { code: string }).code, 'NOT_FOUND');
     });
 
-    it("GET /user/cards lists a person's cards by 服务号 openid, paged", async () => {
+    it('a code longer than 32 characters is 400 PARAM_ERROR naming code in the path', async () => {
+      const err = await failure(client.get('/cards/{card_id}/codes/{code}', ids('1'.repeat(33))));
+      assert.equal(err.status, 400);
+      assert.deepEqual((err.data as { detail: { field: string; location: string } }).detail, {
+        field: 'code',
+        value: '1'.repeat(33),
+        issue: 'must have 1 to 32 characters',
+        location: 'path',
+      });
+    });
+
+    it("GET /user/cards lists a person's cards by 服务号 openid; offset is a page number, limit ≤ 20", async () => {
+      // This test once read offset as a record offset, with appid, offset and limit optional; the
+      // list-user-card page says appid is optional, offset is "分页页码，页码从0开始" and both are required.
       const first = await sb.personWithCard();
       const second = await sb.controlReply('POST', `cards/${sb.credentials.cardId}/codes`, {
         unionid: first.person.unionid,
       });
-      const { appid } = sb.credentials;
-      const page = await client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, limit: 1 } });
-      assert.deepEqual(page.data, {
-        data: [{ card_id: sb.credentials.cardId, code: first.code }],
-        total_count: 2,
-        offset: 0,
-        limit: 1,
+      const third = await sb.controlReply('POST', `cards/${sb.credentials.cardId}/codes`, {
+        unionid: first.person.unionid,
       });
-      const next = await client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, offset: 1 } });
-      assert.deepEqual((next.data as { data: unknown[] }).data, [
-        { card_id: sb.credentials.cardId, code: second.body.code },
-      ]);
-      const mp = await client.get('/user/cards', { params: { openid: first.person.mp_openid, appid } });
+      const { appid, cardId } = sb.credentials;
+      const openid = first.person.oa_openid;
+      const page = await client.get('/user/cards', { params: { openid, appid, offset: 0, limit: 2 } });
+      assert.deepEqual(page.data, {
+        data: [
+          { card_id: cardId, code: first.code },
+          { card_id: cardId, code: second.body.code },
+        ],
+        total_count: 3,
+        offset: 0,
+        limit: 2,
+      });
+      const next = await client.get('/user/cards', { params: { openid, offset: 1, limit: 2 } });
+      assert.deepEqual(next.data, {
+        data: [{ card_id: cardId, code: third.body.code }],
+        total_count: 3,
+        offset: 1,
+        limit: 2,
+      });
+      const mp = await client.get('/user/cards', { params: { openid: first.person.mp_openid, offset: 0, limit: 20 } });
       assert.equal(
         (mp.data as { total_count: number }).total_count,
         0,
         "the mini-program openid is not the card's openid",
       );
-      const wrongApp = await failure(
-        client.get('/user/cards', {
-          params: { openid: first.person.oa_openid, appid: sb.credentials.miniProgramAppid },
-        }),
-      );
-      assert.equal((wrongApp.data as { detail: { field: string } }).detail.field, 'appid');
-      const bigLimit = await failure(
-        client.get('/user/cards', { params: { openid: first.person.oa_openid, appid, limit: 21 } }),
-      );
-      assert.equal((bigLimit.data as { detail: { field: string } }).detail.field, 'limit');
+      const field = async (params: Record<string, unknown>): Promise<string> =>
+        ((await failure(client.get('/user/cards', { params }))).data as { detail: { field: string } }).detail.field;
+      assert.equal(await field({ openid, appid: sb.credentials.miniProgramAppid, offset: 0, limit: 1 }), 'appid');
+      assert.equal(await field({ openid, offset: 0, limit: 21 }), 'limit');
+      assert.equal(await field({ openid, offset: 0 }), 'limit');
+      assert.equal(await field({ openid, limit: 1 }), 'offset');
+      assert.equal(await field({ offset: 0, limit: 1 }), 'openid');
     });
 
-    it('PATCH and GET /callback', async () => {
+    it('GET /user/cards leaves deleted cards out, or lists them with listDeleted', async () => {
+      const holder = await sb.personWithCard();
+      await sb.controlReply('POST', `cards/${sb.credentials.cardId}/codes/${holder.code}/events`, {
+        event_type: 'USER_DELETE_MEMBERCARD',
+      });
+      const params = { openid: holder.person.oa_openid, offset: 0, limit: 20 };
+      assert.equal(((await client.get('/user/cards', { params })).data as { total_count: number }).total_count, 0);
+      await sb.controlReply('PUT', 'behaviour', { listDeleted: true });
+      try {
+        assert.equal(((await client.get('/user/cards', { params })).data as { total_count: number }).total_count, 1);
+      } finally {
+        await sb.controlReply('PUT', 'behaviour', {});
+      }
+    });
+
+    it('PATCH /callback answers 200 {notify_url, mchid} as documented (204 by switch); GET /callback', async () => {
+      // This test once expected 204: the PATCH's documented answer is the GET's, {notify_url, mchid}.
       const bad = await failure(client.patch('/callback', { notify_url: 'https://example.com/notify?x=1' }));
       assert.equal((bad.data as { detail: { field: string } }).detail.field, 'notify_url');
       const ftp = await failure(client.patch('/callback', { notify_url: 'ftp://example.com/notify' }));
       assert.equal((ftp.data as { detail: { field: string } }).detail.field, 'notify_url');
       const long = await failure(client.patch('/callback', { notify_url: `https://example.com/${'a'.repeat(240)}` }));
       assert.equal((long.data as { detail: { field: string } }).detail.field, 'notify_url');
-      assert.equal((await client.patch('/callback', { notify_url: 'http://127.0.0.1:9/notify' })).status, 204);
+      const set = await client.patch('/callback', { notify_url: 'http://127.0.0.1:9/notify' });
+      assert.equal(set.status, 200);
+      assert.deepEqual(set.data, { notify_url: 'http://127.0.0.1:9/notify', mchid: sb.credentials.mchid });
       const got = await client.get('/callback');
       assert.deepEqual(got.data, { notify_url: 'http://127.0.0.1:9/notify', mchid: sb.credentials.mchid });
+      await sb.controlReply('PUT', 'behaviour', { callbackPatchAnswer: 204, allowHttpNotifyUrl: false });
+      try {
+        const http = await failure(client.patch('/callback', { notify_url: 'http://127.0.0.1:9/notify' }));
+        assert.equal((http.data as { detail: { field: string } }).detail.field, 'notify_url');
+        const quiet = await client.patch('/callback', { notify_url: 'https://127.0.0.1:9/notify' });
+        assert.equal(quiet.status, 204);
+        assert.equal(quiet.data, '');
+      } finally {
+        await sb.controlReply('PUT', 'behaviour', {});
+      }
     });
   });
 });

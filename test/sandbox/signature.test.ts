@@ -36,7 +36,7 @@ describe('sandbox: signed requests (public-key mode)', () => {
   it('applies a signed PATCH (204) and the change is stored', async () => {
     const res = await client.patch(
       '/cards/{card_id}/codes/{code}',
-      { level: '钻石会员', membership_number: 'VIP-0001' },
+      { level: '钻石会员', membership_number: 'VIP-0001', out_request_no: 'sig-patch-1' },
       { card_id: sb.credentials.cardId, code },
     );
     assert.equal(res.status, 204);
@@ -52,7 +52,7 @@ describe('sandbox: signed requests (public-key mode)', () => {
     for (const [method, body, expected] of [
       ['GET', '', 200],
       ['PATCH', '{"bogus":1}', 400],
-      ['PATCH', '{"level":"金卡"}', 204],
+      ['PATCH', '{"level":"金卡","out_request_no":"sig-204"}', 204],
     ] as const) {
       const res = await handSigned(sb.credentials, { method, target: cardPath(), body });
       assert.equal(res.status, expected);
@@ -78,7 +78,8 @@ describe('sandbox: signed requests (public-key mode)', () => {
   });
 
   it('checks the raw query string as sent', async () => {
-    const target = `/v3/marketing/membercard-open/user/cards?openid=nobody&appid=${sb.credentials.appid}&limit=5`;
+    const query = `openid=nobody&appid=${sb.credentials.appid}&offset=0&limit=5`;
+    const target = `/v3/marketing/membercard-open/user/cards?${query}`;
     const ok = await handSigned(sb.credentials, { method: 'GET', target });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.body, { data: [], total_count: 0, offset: 0, limit: 5 });
@@ -131,8 +132,8 @@ describe('sandbox: signed requests (public-key mode)', () => {
         handSigned(sb.credentials, {
           method: 'PATCH',
           target: cardPath(),
-          body: '{"level":"银卡"}',
-          sentBody: '{"level":"金卡"}',
+          body: '{"level":"银卡","out_request_no":"t-1"}',
+          sentBody: '{"level":"金卡","out_request_no":"t-1"}',
         }),
       /signature/,
     ],
@@ -210,7 +211,11 @@ describe('sandbox: certificate mode', () => {
     const res = await api(c).get('/cards/{card_id}/codes/{code}', { card_id: c.cardId, code });
     assert.equal(res.status, 200);
     assert.equal(res.headers['wechatpay-serial'], c.platformCertificateSerial);
-    const patched = await api(c).patch('/cards/{card_id}/codes/{code}', { level: '金卡' }, { card_id: c.cardId, code });
+    const patched = await api(c).patch(
+      '/cards/{card_id}/codes/{code}',
+      { level: '金卡', out_request_no: 'cert-1' },
+      { card_id: c.cardId, code },
+    );
     assert.equal(patched.status, 204);
   });
 });

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MemberCardError } from '../../src/errors.js';
-import type { Binding, NotificationEffect, NotificationRecord, Operation, Store } from '../../src/store/types.js';
+import type {
+  AuditEntry,
+  Binding,
+  MerchantBinding,
+  NotificationEffect,
+  NotificationRecord,
+  Operation,
+  Store,
+} from '../../src/store/types.js';
 import { sleep } from '../support/poll.js';
 
 export interface Engine {
@@ -725,6 +733,138 @@ export function contractSuite(engine: Engine): void {
         assert.deepEqual(await other.getOperation(b, onA.requestId), twin);
         assert.deepEqual(await other.getOperation(a, onA.requestId), onA);
       });
+    });
+
+    describe('MerchantBindingStore: bindByMerchant', () => {
+      /** Optional for a host's own object; every engine has it. */
+      const bindBy = (s: Store, bind: MerchantBinding) => {
+        assert.ok(s.bindByMerchant, `${engine.name} implements bindByMerchant`);
+        return s.bindByMerchant(bind);
+      };
+      const merchantBind = (cardId: string, code: string, extra: Partial<MerchantBinding> = {}): MerchantBinding => ({
+        cardId,
+        code,
+        user: { openid: 'mp-m1', unionid: 'u-m1' },
+        oaOpenid: 'oa-m1',
+        actor: 'cashier-9',
+        requestId: `bind-${uid()}`,
+        ...extra,
+      });
+
+      it('binds a code nobody holds, findable by user and unionid, with an audit line naming the actor', async () => {
+        const cardId = card();
+        const bind = merchantBind(cardId, 'B1');
+        const result = await bindBy(store, bind);
+        assert.equal(result.outcome, 'bound');
+        const { createdAt, updatedAt, ...rest } = result.binding;
+        assert.deepEqual(rest, {
+          cardId,
+          code: 'B1',
+          status: 'active',
+          userOpenid: 'mp-m1',
+          unionid: 'u-m1',
+          oaOpenid: 'oa-m1',
+        });
+        assert.ok(createdAt > 0 && updatedAt >= createdAt);
+        assert.deepEqual(await other.getBinding(cardId, 'B1'), result.binding);
+        assert.deepEqual(await other.findBindingByUser(cardId, 'mp-m1'), result.binding);
+        assert.deepEqual(await other.findBindingByUnionid(cardId, 'u-m1'), result.binding);
+        const trail = await other.listAudit(cardId, 'B1', 10);
+        assert.equal(trail.length, 1);
+        const { at, ...line } = trail[0] as AuditEntry;
+        assert.deepEqual(line, {
+          cardId,
+          code: 'B1',
+          requestId: bind.requestId,
+          kind: 'bind',
+          actor: 'cashier-9',
+          after: 'mp-m1',
+        });
+        assert.ok(at >= createdAt);
+      });
+
+      it('the same user again is unchanged and writes nothing; another user while active is a conflict', async () => {
+        const cardId = card();
+        const first = await bindBy(store, merchantBind(cardId, 'B2'));
+        const again = await bindBy(other, merchantBind(cardId, 'B2'));
+        assert.equal(again.outcome, 'unchanged');
+        assert.deepEqual(again.binding, first.binding);
+        const conflict = await bindBy(other, merchantBind(cardId, 'B2', { user: { openid: 'mp-intruder' } }));
+        assert.equal(conflict.outcome, 'conflict');
+        assert.deepEqual(conflict.binding, first.binding);
+        const otherUnion = merchantBind(cardId, 'B2', { user: { openid: 'mp-m1', unionid: 'u-other' } });
+        assert.equal((await bindBy(store, otherUnion)).outcome, 'conflict', 'same openid, another unionid');
+        assert.deepEqual(await store.getBinding(cardId, 'B2'), first.binding, 'nothing changed');
+        assert.equal((await store.listAudit(cardId, 'B2', 10)).length, 1, 'one audit line');
+      });
+
+      it('takes over a binding with no user (keeping its unionid and openid), or a flagged one', async () => {
+        const cardId = card();
+        const notified = await applyBind(store, cardId, 'B3', { unionid: 'u-n', oaOpenid: 'oa-n' });
+        const unknownUnionid = await bindBy(store, merchantBind(cardId, 'B3', { user: { openid: 'mp-n' } }));
+        assert.equal(
+          unknownUnionid.outcome,
+          'conflict',
+          'held by unionid u-n: a user of unknown unionid cannot take it',
+        );
+        const bound = await bindBy(
+          other,
+          merchantBind(cardId, 'B3', { user: { openid: 'mp-n', unionid: 'u-n' }, oaOpenid: undefined, actor: 'ops' }),
+        );
+        assert.equal(bound.outcome, 'bound');
+        assert.deepEqual(
+          [bound.binding.userOpenid, bound.binding.unionid, bound.binding.oaOpenid, bound.binding.createdAt],
+          ['mp-n', 'u-n', 'oa-n', notified.createdAt],
+        );
+        await store.flagBinding(cardId, 'B3');
+        const rebound = await bindBy(store, merchantBind(cardId, 'B3', { user: { openid: 'mp-new' } }));
+        assert.equal(rebound.outcome, 'bound', 'a flagged binding is not active: the merchant may rebind it');
+        assert.equal(rebound.binding.userOpenid, 'mp-new');
+        assert.equal(rebound.binding.unionid, undefined, "the flagged binding's unionid is not carried over");
+        assert.equal(rebound.binding.oaOpenid, 'oa-m1', 'the openid of the card as WeChat Pay answered it');
+        assert.equal(await other.findBindingByUnionid(cardId, 'u-n'), undefined);
+        assert.equal((await other.findBindingByUser(cardId, 'mp-new'))?.code, 'B3');
+        assert.equal(await other.findBindingByUser(cardId, 'mp-n'), undefined, 'the old user no longer finds it');
+        const trail = await other.listAudit(cardId, 'B3', 10);
+        assert.deepEqual(
+          trail.map((e) => [e.kind, e.before, e.after]),
+          [
+            ['bind', 'mp-n', 'mp-new'],
+            ['bind', undefined, 'mp-n'],
+          ],
+          'newest first; before is the user bound before',
+        );
+      });
+
+      it('10 concurrent binds of one code to different users (across instances if shared): one wins', async () => {
+        const cardId = card();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            bindBy(i % 2 ? other : store, merchantBind(cardId, 'B4', { user: { openid: `mp-race-${i}` } })),
+          ),
+        );
+        assert.equal(results.filter((r) => r.outcome === 'bound').length, 1);
+        assert.equal(results.filter((r) => r.outcome === 'conflict').length, 9);
+        assert.equal((await store.listAudit(cardId, 'B4', 20)).length, 1);
+      });
+
+      if (engine.shared) {
+        it('the binding and its audit line survive a restart (a fresh store on the same location)', async () => {
+          const cardId = card();
+          const made = await bindBy(store, merchantBind(cardId, 'B5'));
+          const fresh = engine.open();
+          await fresh.init();
+          try {
+            assert.deepEqual(await fresh.getBinding(cardId, 'B5'), made.binding);
+            assert.deepEqual(
+              (await fresh.listAudit(cardId, 'B5', 10)).map((e) => [e.kind, e.actor, e.after]),
+              [['bind', 'cashier-9', 'mp-m1']],
+            );
+          } finally {
+            await fresh.close();
+          }
+        });
+      }
     });
   });
 }
