@@ -47,7 +47,7 @@ for (const engine of engines) {
       // this outage does; this test is about a store that comes back while WeChat Pay still retries,
       // so it takes the longer payment schedule. An outage longer than WeChat Pay's window is the
       // merchant bind's case (test/conformance/lost-notifications.test.ts).
-      await wechat.control('PUT', '/sandbox/behaviour', { retrySchedule: 'payment' });
+      await wechat.control('PUT', 'behaviour', { retrySchedule: 'payment' });
       proxy = new CuttableProxy(serverAddress(engine));
       await proxy.start();
       serve = await deployment.serve(deployment.store.via(proxy.port));
