@@ -8,11 +8,11 @@ export interface WechatSession {
 
 /**
  * The settings behind errcodes that mean our own configuration is wrong (global errcodes, not on
- * the jscode2session page): the option of wechatLogin(), and the variable serve reads it from.
+ * the jscode2session page): the option of wechatLogin() (serve's README table maps it to its variable).
  */
-const SETTING_ERRORS: Record<number, { option: string; variable: string }> = {
-  40013: { option: 'appid', variable: 'WECHAT_MINIPROGRAM_APPID' },
-  40125: { option: 'secret', variable: 'WECHAT_MINIPROGRAM_SECRET' },
+const SETTING_ERRORS: Record<number, { option: string }> = {
+  40013: { option: 'appid' },
+  40125: { option: 'secret' },
 };
 
 /** Mini-program login errors from jscode2session (api_code2session), mapped to what our client should do. */
@@ -77,7 +77,6 @@ export async function jscode2session(
         {
           errcode: body.errcode,
           option: setting.option,
-          variable: setting.variable,
         },
       );
     } else {

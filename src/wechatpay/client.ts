@@ -121,7 +121,7 @@ export class WechatpayClient {
         });
         if (failure.names === 'card_id') {
           // The card template is not this merchant's: every call will fail until the setting is fixed.
-          this.#options.log('error', 'WeChat Pay does not know our card_id: check cardId (serve: MEMBERCARD_CARD_ID)', {
+          this.#options.log('error', 'WeChat Pay does not know our card_id: check the cardId option', {
             requestId: failure.requestId ?? '',
           });
         }
