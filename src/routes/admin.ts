@@ -125,63 +125,27 @@ export function mountAdmin(
   const body = jsonBody(rt.options.bodyLimit);
   const actorOf = (b: Record<string, unknown>): string => (b['actor'] === undefined ? 'admin' : (b['actor'] as string));
 
-  router.post('/admin/balance', guard, body, async (ctx) => {
-    const b = bodyOf(ctx);
-    onlyKnown(b, 'balance');
-    const op = await httpNames(() =>
-      operations.adjustBalance({
-        code: b['code'] as string,
-        amount: b['amount'] as number,
-        requestId: b['request_id'] as string,
-        actor: actorOf(b),
-        ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}),
-      }),
-    );
-    ctx.body = { operation: operationJson(op) };
+  // The change routes: each maps its HTTP body onto one operations call, which validates the fields.
+  const target = (b: Record<string, unknown>) => ({
+    code: b['code'] as string,
+    requestId: b['request_id'] as string,
+    actor: actorOf(b),
   });
-
-  router.post('/admin/points', guard, body, async (ctx) => {
-    const b = bodyOf(ctx);
-    onlyKnown(b, 'points');
-    const op = await httpNames(() =>
-      operations.adjustPoints({
-        code: b['code'] as string,
-        amount: b['amount'] as number,
-        requestId: b['request_id'] as string,
-        actor: actorOf(b),
-        ...(b['remark'] !== undefined ? { remark: b['remark'] as string } : {}),
-      }),
-    );
-    ctx.body = { operation: operationJson(op) };
-  });
-
-  router.post('/admin/level', guard, body, async (ctx) => {
-    const b = bodyOf(ctx);
-    onlyKnown(b, 'level');
-    const op = await httpNames(() =>
-      operations.setLevel({
-        code: b['code'] as string,
-        level: b['level'] as string,
-        requestId: b['request_id'] as string,
-        actor: actorOf(b),
-      }),
-    );
-    ctx.body = { operation: operationJson(op) };
-  });
-
-  router.post('/admin/membership-number', guard, body, async (ctx) => {
-    const b = bodyOf(ctx);
-    onlyKnown(b, 'membership-number');
-    const op = await httpNames(() =>
-      operations.setMembershipNumber({
-        code: b['code'] as string,
-        membershipNumber: b['membership_number'] as string,
-        requestId: b['request_id'] as string,
-        actor: actorOf(b),
-      }),
-    );
-    ctx.body = { operation: operationJson(op) };
-  });
+  const remark = (b: Record<string, unknown>) => (b['remark'] !== undefined ? { remark: b['remark'] as string } : {});
+  const changes: Record<string, (b: Record<string, unknown>) => Promise<Operation>> = {
+    balance: (b) => operations.adjustBalance({ ...target(b), amount: b['amount'] as number, ...remark(b) }),
+    points: (b) => operations.adjustPoints({ ...target(b), amount: b['amount'] as number, ...remark(b) }),
+    level: (b) => operations.setLevel({ ...target(b), level: b['level'] as string }),
+    'membership-number': (b) =>
+      operations.setMembershipNumber({ ...target(b), membershipNumber: b['membership_number'] as string }),
+  };
+  for (const [route, change] of Object.entries(changes)) {
+    router.post(`/admin/${route}`, guard, body, async (ctx) => {
+      const b = bodyOf(ctx);
+      onlyKnown(b, route);
+      ctx.body = { operation: operationJson(await httpNames(() => change(b))) };
+    });
+  }
 
   // A user bound to a code by hand, after the merchant's own check (docs/operations.md).
   router.post('/admin/bindings', guard, body, async (ctx) => {

@@ -34,16 +34,7 @@ export interface Fault {
 }
 
 /** What applies to one request or delivery: the union of every matching fault. */
-export interface AppliedFault {
-  status?: number;
-  code?: string;
-  latency_ms?: number;
-  hang_after_ms?: number;
-  reset?: boolean;
-  bad_signature?: boolean;
-  signature_probe?: boolean;
-  sign_with?: KeyChoice;
-}
+export type AppliedFault = Omit<Fault, 'times' | 'path' | 'method' | 'notification'>;
 
 const MAX_MS = 600_000;
 

@@ -1,36 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Behaviour } from './behaviour.js';
-import type { Faults } from './faults.js';
 import { randomRequestId } from './ids.js';
-import type { SandboxKeys } from './keys.js';
-import type { Notifier } from './notifier.js';
 import type { PlatformKeys, PlatformSigner } from './platform-keys.js';
 import { ApiError, type Reply } from './reply.js';
-import type { RequestLog } from './request-log.js';
 import { controlRefusal } from './control-guard.js';
-import { handleControl } from './routes-control.js';
+import { handleControl, type ControlContext } from './routes-control.js';
 import { handleSns } from './routes-sns.js';
 import { handleV3 } from './routes-v3.js';
 import { platformHeaders, RequestVerifier, SignatureError } from './signature.js';
-import type { SandboxState } from './state.js';
-import type { SandboxCredentials } from './types.js';
 
 // The HTTP front: reads each request, sends it to /v3/ (signed), /sns/ (login) or /sandbox/
 // (control), applies injected faults, signs /v3/ answers and logs what happened.
 
 const MAX_BODY = 1024 * 1024;
 
-export interface ServerContext {
-  keys: SandboxKeys;
-  credentials: () => SandboxCredentials;
-  state: SandboxState;
-  notifier: Notifier;
-  faults: Faults;
-  requests: RequestLog;
+/** What the control routes need, and what only the front needs besides. */
+export interface ServerContext extends ControlContext {
   verifier: RequestVerifier;
   /** Which platform key signs each answer. */
   platform: PlatformKeys;
-  behaviour: Behaviour;
   log: (line: string) => void;
 }
 

@@ -225,20 +225,10 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
             .get(effect.cardId, effect.code) as sqlRows.BindingRow | undefined;
           const b = mergeBind(existingRow && sqlRows.toBinding(existingRow), effect, outer, now);
           db.prepare(
-            `INSERT INTO bindings (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            `INSERT INTO bindings ${sqlRows.columnsAndValues(sqlRows.BINDING_COLUMNS, '?')}
              ON CONFLICT (card_id, code) DO UPDATE SET unionid = excluded.unionid, oa_openid = excluded.oa_openid,
                user_openid = excluded.user_openid, status = excluded.status, updated_at = excluded.updated_at`,
-          ).run(
-            b.cardId,
-            b.code,
-            b.unionid ?? null,
-            b.oaOpenid ?? null,
-            b.userOpenid ?? null,
-            b.status,
-            b.createdAt,
-            b.updatedAt,
-          );
+          ).run(...sqlRows.bindingParams(b));
         } else if (effect.kind === 'retire') {
           db.prepare("UPDATE bindings SET status = 'retired', updated_at = ? WHERE card_id = ? AND code = ?").run(
             now,
