@@ -18,7 +18,9 @@ import {
   INSERT_OPERATION,
   RELEASE_LOCK,
   SET_STATUS,
+  TAKE_TOKENS,
 } from './redis-scripts.js';
+import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -31,6 +33,7 @@ interface Scripted {
   mcInsertOp(...args: (string | number)[]): Promise<number>;
   mcFinishOp(...args: (string | number)[]): Promise<number>;
   mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
+  mcTakeTokens(...args: (string | number)[]): Promise<[number, string, number]>;
 }
 
 /** The immutable part of a journal entry, as stored in the op hash's body field. */
@@ -324,6 +327,15 @@ export class RedisStore implements T.Store, T.MerchantBindingStore {
     return lines.map((line) => JSON.parse(line) as T.AuditEntry);
   }
 
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    const [allowed, tokens, retryAfterMs] = await this.#life.run((r) =>
+      r.mcTakeTokens(this.#key('rl', key), bucket.capacity, bucket.refillPerSecond, cost),
+    );
+    const remaining = Number(tokens);
+    return allowed === 1 ? { allowed: true, remaining } : { allowed: false, remaining, retryAfterMs };
+  }
+
   #opKey(cardId: string, requestId: string): string {
     return `${this.#prefix}op:${encodeKeyPart(cardId)}:${encodeKeyPart(requestId)}`;
   }
@@ -364,6 +376,7 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
   client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
   client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
+  client.defineCommand('mcTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
   return client as Client;
 }
 

@@ -6,6 +6,7 @@ import type {
   LoginStore,
   MerchantBindingStore,
   NotificationStore,
+  RateLimitStore,
   SessionStore,
   Store,
   StoreLifecycle,
@@ -26,6 +27,7 @@ const bindings: Methods<BindingStore> = {
 const notifications: Methods<NotificationStore> = { applyNotification: true, getNotification: true };
 const merchantBindings: Methods<MerchantBindingStore> = { bindByMerchant: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
+const rateLimits: Methods<RateLimitStore> = { takeTokens: true };
 const journal: Methods<JournalStore> = {
   insertOperation: true,
   getOperation: true,
@@ -48,15 +50,15 @@ export type StoreRole = keyof StoreRoles;
 const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
   store: {
     name: 'Store',
-    required: [lifecycle, sessions, bindings, notifications, locks, journal],
+    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits],
     optional: [merchantBindings],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings],
+    optional: [merchantBindings, rateLimits],
   },
-  login: { name: 'session store', required: [sessions], optional: [lifecycle] },
+  login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
 
 const names = (groups: object[]): string[] => groups.flatMap((group) => Object.keys(group));
