@@ -9,6 +9,8 @@ import { LOGIN_CODE_TTL_MS } from './routes-sns.js';
 import { CARD_STATUSES, type Card, type CardStatus, type SandboxState, type User } from './state.js';
 import type { SandboxCredentials } from './types.js';
 import { checkPathCode, levelRule, membershipNumberRule, rules } from './validate.js';
+import { templateOf } from './routes-v3.js';
+import { changeTemplate } from './template.js';
 
 // The sandbox's own API (no signature, loopback only): it plays the WeChat user (make a person,
 // log in, receive a card, view or delete it) and lets tests inspect and disturb the service.
@@ -235,6 +237,18 @@ function setCard(ctx: ControlContext, card: Card, body: Json): Reply {
   return json(200, card);
 }
 
+function requireTemplate(ctx: ControlContext, cardId: string): ControlContext {
+  if (cardId !== ctx.keys.cardId) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', `card_id ${cardId} does not exist`);
+  return ctx;
+}
+
+/** The merchant edits the template in 商户平台 (display fields only); GET /cards/{card_id} answers it. */
+function patchTemplate(ctx: ControlContext, body: Json): Reply {
+  ctx.state.data.template = changeTemplate(templateOf(ctx), body);
+  ctx.state.save();
+  return json(200, ctx.state.data.template);
+}
+
 function decode(parts: string[]): string[] {
   try {
     return parts.map(decodeURIComponent);
@@ -254,6 +268,10 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
       return createUser(ctx, asObject(body));
     case 'POST login-codes':
       return createLoginCode(ctx, asObject(body));
+    case 'GET cards/:':
+      return json(200, templateOf(requireTemplate(ctx, parts[1] ?? '')));
+    case 'PATCH cards/:':
+      return patchTemplate(requireTemplate(ctx, parts[1] ?? ''), asObject(body));
     case 'POST cards/:/codes':
       return receiveCard(ctx, parts[1] ?? '', asObject(body));
     case 'GET cards/:/codes/:':
