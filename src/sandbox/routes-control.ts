@@ -110,6 +110,32 @@ function chosenCode(ctx: ControlContext, body: Json): string | undefined {
   return code;
 }
 
+/**
+ * What the user filled in on WeChat's card-opening form (user_information of GET codes/{code}):
+ * common fields by USER_FORM_FLAG_* name, custom ones by the merchant's name.
+ */
+function userInformation(body: Json): Card['user_information'] | undefined {
+  const given = body.user_information;
+  if (given === undefined) return undefined;
+  const info = rules.expectObject(given, 'user_information');
+  rules.onlyKnown(info, ['common_field_list', 'custom_field_list']);
+  const fields = (key: string) => {
+    const list = info[key] ?? [];
+    if (!Array.isArray(list)) throw new ApiError(400, 'PARAM_ERROR', `user_information.${key}: must be an array`);
+    return list.map((item: unknown) => {
+      const field = rules.expectObject(item, `user_information.${key}[]`);
+      rules.onlyKnown(field, ['name', 'value', 'value_list']);
+      const name = rules.str(field, 'name', { max: 64, required: true }) as string;
+      const value = rules.str(field, 'value', { max: 256, min: 0 }) ?? '';
+      const valueList = field.value_list;
+      if (valueList !== undefined && !(Array.isArray(valueList) && valueList.every((v) => typeof v === 'string')))
+        throw new ApiError(400, 'PARAM_ERROR', `user_information.${key}[].value_list: must be strings`);
+      return { name, value, ...(valueList ? { value_list: valueList } : {}) };
+    });
+  };
+  return { common_field_list: fields('common_field_list'), custom_field_list: fields('custom_field_list') };
+}
+
 /** ACCEPT_CARD's event_type values (MEMBERCARD.ACCEPT_CARD payload). */
 const ACCEPT_EVENTS = ['NEW_ACTIVATE', 'RECOVER', 'MEMBER_CARD_ACCEPT_BY_PHONE_NUMBER'];
 
@@ -133,6 +159,7 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
     'event_type',
     'omit_code',
     'notify',
+    'user_information',
   ]);
   if (cardId !== ctx.keys.cardId) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', `card_id ${cardId} does not exist`);
   const user = requireUser(ctx, body);
@@ -152,7 +179,7 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
     balance: nonNegative(body, 'balance') ?? 0,
     bonus_value: nonNegative(body, 'bonus_value') ?? 0,
     user_card_status: status(body) ?? 'EFFECTIVE',
-    user_information: {
+    user_information: userInformation(body) ?? {
       common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: user.nickname }],
       custom_field_list: [],
     },
