@@ -25,6 +25,10 @@ if (mode === 'module') {
     store,
     cache: { ttl: Number(process.env.BENCH_CACHE_TTL ?? 0) },
     log: () => {},
+    // The till's routes (POST /member-card/admin/codes/verify), for the member-code measures.
+    ...(process.env.BENCH_ADMIN_TOKEN
+      ? { authorizeAdmin: (ctx: Koa.Context) => ctx.get('x-admin-token') === process.env.BENCH_ADMIN_TOKEN }
+      : {}),
   });
   const login = wechatLogin({
     appid: creds.miniProgramAppid,
