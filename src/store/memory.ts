@@ -2,6 +2,7 @@ import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type MemoryStoreOptions, type StoreCommonOptions } from './options.js';
 import { auditOf } from './rows.js';
+import { checkTake, fullAfterMs, takeFrom, type BucketState } from './token-bucket.js';
 import type * as T from './types.js';
 
 interface PendingOuterStr extends T.UserIdentity {
@@ -22,12 +23,14 @@ class Tables {
   readonly memberCodes = new Map<string, T.MemberCodeEntry>();
   /** The live member code's hash per card (pairKey of cardId, code). */
   readonly memberCodeOfCard = new Map<string, string>();
+  readonly buckets = new Map<string, BucketState & { expiresAt: number }>();
 
   /** Expiry is checked on read; the sweep only bounds memory. */
   sweep(now: number): void {
     for (const [k, v] of this.outerStrs) if (v.expiresAt <= now) this.outerStrs.delete(k);
     for (const [k, v] of this.sessions) if (v.expiresAt <= now) this.sessions.delete(k);
     for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k);
+    for (const [k, v] of this.buckets) if (v.expiresAt <= now) this.buckets.delete(k);
     for (const [k, v] of this.memberCodes) if (v.expiresAt <= now) this.dropMemberCode(k, v);
   }
 
@@ -267,6 +270,16 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore, T.MemberCod
     return this.#life.run((t) => {
       const trail = t.audit.get(pairKey(cardId, code)) ?? [];
       return (limit > 0 ? trail.slice(-limit) : []).reverse().map((e) => ({ ...e }));
+    });
+  }
+
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    return this.#life.run((t) => {
+      const now = Date.now();
+      const { next, result } = takeFrom(t.buckets.get(key), bucket, cost, now);
+      t.buckets.set(key, { ...next, expiresAt: now + fullAfterMs(next.tokens, bucket) });
+      return result;
     });
   }
 

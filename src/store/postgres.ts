@@ -9,6 +9,7 @@ import {
   type StoreCommonOptions,
 } from './options.js';
 import * as sqlRows from './rows.js';
+import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -95,7 +96,15 @@ const MIGRATIONS: ((s: string) => string)[] = [
       at BIGINT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS audit_by_card ON ${s}.audit_log (card_id, code, id DESC);`,
-  // 3: member codes shown at the till (only a keyed hash of each), the newest one per card.
+  // 3: rate limits: one token bucket per key, forgotten once it would be full again.
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.rate_buckets (
+      key TEXT PRIMARY KEY,
+      tokens DOUBLE PRECISION NOT NULL,
+      updated_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );`,
+  // 4: member codes shown at the till (only a keyed hash of each), the newest one per card.
   (s) => `
     CREATE TABLE IF NOT EXISTS ${s}.member_codes (
       hash TEXT PRIMARY KEY,
@@ -537,6 +546,33 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore, T.MemberC
     await pool.query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
     await pool.query(`DELETE FROM ${this.#s}.member_codes WHERE expires_at <= $1`, [now]);
+    await pool.query(`DELETE FROM ${this.#s}.rate_buckets WHERE expires_at <= ${NOW_MS}`);
+  }
+
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    const s = this.#s;
+    return this.#transaction(async (client) => {
+      // One statement makes the bucket if it is new (full) and locks its row either way, so racing
+      // instances take from it one after another; all of them read the server's one clock.
+      const { rows } = await client.query<{ tokens: number; updated_at: string; now: string }>(
+        `INSERT INTO ${s}.rate_buckets AS b (key, tokens, updated_at, expires_at)
+         VALUES ($1, $2, ${NOW_MS}, ${NOW_MS})
+         ON CONFLICT (key) DO UPDATE SET key = b.key
+         RETURNING b.tokens, b.updated_at, ${NOW_MS} AS now`,
+        [key, bucket.capacity],
+      );
+      const row = rows[0] as { tokens: number; updated_at: string; now: string };
+      const now = Number(row.now);
+      const { next, result } = takeFrom({ tokens: row.tokens, updatedAt: Number(row.updated_at) }, bucket, cost, now);
+      await client.query(`UPDATE ${s}.rate_buckets SET tokens = $2, updated_at = $3, expires_at = $4 WHERE key = $1`, [
+        key,
+        next.tokens,
+        now,
+        now + fullAfterMs(next.tokens, bucket),
+      ]);
+      return result;
+    });
   }
 }
 

@@ -202,6 +202,37 @@ return 1
 `;
 
 /*
+ * Rate limits. Further key under P:
+ *   P rl:<key>   token bucket (hash: tokens, ts), expiring once it would be full again
+ */
+
+/**
+ * KEYS: bucket. ARGV: capacity, refill per second, cost. The token bucket of token-bucket.ts,
+ * measured by Redis's own clock so every instance agrees. Returns {allowed 1|0, tokens left as text
+ * (Redis would cut a Lua number to an integer), ms until the cost is there again}.
+ */
+export const TAKE_TOKENS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local capacity, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = capacity
+if cur[1] then
+  tokens = math.min(capacity, tonumber(cur[1]) + math.max(0, now - tonumber(cur[2])) * rate / 1000)
+end
+local allowed, retry = 0, 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  retry = math.ceil((cost - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
+return {allowed, tostring(tokens), retry}
+`;
+
+/*
  * Member codes (issue 14). Further keys under P:
  *   P mc:<hash>                  a live member code (JSON entry), PX TTL
  *   P mcc:<cardId>:<code>        the hash of the card's newest member code, same TTL

@@ -21,7 +21,9 @@ import {
   INSERT_OPERATION,
   RELEASE_LOCK,
   SET_STATUS,
+  TAKE_TOKENS,
 } from './redis-scripts.js';
+import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -34,6 +36,7 @@ interface Scripted {
   mcInsertOp(...args: (string | number)[]): Promise<number>;
   mcFinishOp(...args: (string | number)[]): Promise<number>;
   mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
+  mcTakeTokens(...args: (string | number)[]): Promise<[number, string, number]>;
   mcPutMemberCode(...args: (string | number)[]): Promise<number>;
   mcConsumeMemberCode(...args: (string | number)[]): Promise<string | null>;
   mcAuditPage(...args: (string | number)[]): Promise<(string | number)[]>;
@@ -330,6 +333,15 @@ export class RedisStore implements T.Store, T.MerchantBindingStore, T.MemberCode
     return lines.map((line) => JSON.parse(line) as T.AuditEntry);
   }
 
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    const [allowed, tokens, retryAfterMs] = await this.#life.run((r) =>
+      r.mcTakeTokens(this.#key('rl', key), bucket.capacity, bucket.refillPerSecond, cost),
+    );
+    const remaining = Number(tokens);
+    return allowed === 1 ? { allowed: true, remaining } : { allowed: false, remaining, retryAfterMs };
+  }
+
   async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
     const ttl = Math.ceil(entry.expiresAt - Date.now());
     if (ttl <= 0) return;
@@ -417,6 +429,7 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
   client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
   client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
+  client.defineCommand('mcTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
   client.defineCommand('mcPutMemberCode', { numberOfKeys: 2, lua: PUT_MEMBER_CODE });
   client.defineCommand('mcConsumeMemberCode', { numberOfKeys: 1, lua: CONSUME_MEMBER_CODE });
   client.defineCommand('mcAuditPage', { numberOfKeys: 1, lua: AUDIT_PAGE });

@@ -8,6 +8,7 @@ import type {
   MemberCodeStore,
   MerchantBindingStore,
   NotificationStore,
+  RateLimitStore,
   SessionStore,
   Store,
   StoreLifecycle,
@@ -30,6 +31,7 @@ const merchantBindings: Methods<MerchantBindingStore> = { bindByMerchant: true }
 const memberCodes: Methods<MemberCodeStore> = { putMemberCode: true, consumeMemberCode: true };
 const history: Methods<HistoryStore> = { listAuditPage: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
+const rateLimits: Methods<RateLimitStore> = { takeTokens: true };
 const journal: Methods<JournalStore> = {
   insertOperation: true,
   getOperation: true,
@@ -52,15 +54,15 @@ export type StoreRole = keyof StoreRoles;
 const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
   store: {
     name: 'Store',
-    required: [lifecycle, sessions, bindings, notifications, locks, journal],
+    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits],
     optional: [merchantBindings, memberCodes, history],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, memberCodes, history],
+    optional: [merchantBindings, rateLimits, memberCodes, history],
   },
-  login: { name: 'session store', required: [sessions], optional: [lifecycle] },
+  login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
 
 const names = (groups: object[]): string[] => groups.flatMap((group) => Object.keys(group));

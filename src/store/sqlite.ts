@@ -7,6 +7,7 @@ import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } f
 import * as sqlRows from './rows.js';
 import type { SqliteConnection, SqliteDriverName, SqliteStatement } from './sqlite-driver.js';
 import { sqliteErrorCode } from './sqlite-driver.js';
+import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -88,7 +89,14 @@ const MIGRATIONS: string[] = [
      at INTEGER NOT NULL
    );
    CREATE INDEX IF NOT EXISTS audit_by_card ON audit_log (card_id, code, id);`,
-  // 3: member codes shown at the till (only a keyed hash of each), the newest one per card.
+  // 3: rate limits: one token bucket per key, forgotten once it would be full again.
+  `CREATE TABLE IF NOT EXISTS rate_buckets (
+     key TEXT PRIMARY KEY,
+     tokens REAL NOT NULL,
+     updated_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+  // 4: member codes shown at the till (only a keyed hash of each), the newest one per card.
   `CREATE TABLE IF NOT EXISTS member_codes (
      hash TEXT PRIMARY KEY,
      card_id TEXT NOT NULL,
@@ -493,6 +501,30 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore, T.MemberCod
       throw err;
     }
   }
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    return this.#life.run((db) =>
+      db
+        .transaction((): T.TakeResult => {
+          const now = Date.now();
+          const row = db.prepare('SELECT tokens, updated_at FROM rate_buckets WHERE key = ?').get(key) as
+            { tokens: number; updated_at: number } | undefined;
+          const { next, result } = takeFrom(
+            row && { tokens: row.tokens, updatedAt: Number(row.updated_at) },
+            bucket,
+            cost,
+            now,
+          );
+          db.prepare(
+            `INSERT INTO rate_buckets (key, tokens, updated_at, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at,
+             expires_at = excluded.expires_at`,
+          ).run(key, next.tokens, now, now + fullAfterMs(next.tokens, bucket));
+          return result;
+        })
+        .immediate(),
+    );
+  }
 }
 
 /** Idempotent, and safe when several processes open a fresh file at once (the write lock serialises them). */
@@ -511,4 +543,5 @@ function sweep(db: Db): void {
   db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM member_codes WHERE expires_at <= ?').run(now);
+  db.prepare('DELETE FROM rate_buckets WHERE expires_at <= ?').run(now);
 }

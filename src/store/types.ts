@@ -346,17 +346,48 @@ export interface CardStore
     LockStore,
     JournalStore,
     Partial<MerchantBindingStore>,
+    Partial<RateLimitStore>,
     Partial<MemberCodeStore>,
     Partial<HistoryStore> {}
+
+/** A token bucket: how many tokens it holds when full, and how fast it refills. */
+export interface BucketSpec {
+  /** Tokens when full: the largest burst allowed. */
+  capacity: number;
+  /** Tokens added per second, continuously, up to capacity: the sustained rate allowed. */
+  refillPerSecond: number;
+}
+
+/** What a take from a bucket gave. */
+export interface TakeResult {
+  allowed: boolean;
+  /** Tokens left after this take (a fraction while refilling). */
+  remaining: number;
+  /** When refused: ms until the bucket holds the cost again. */
+  retryAfterMs?: number;
+}
+
+/**
+ * Rate limits shared by every instance: one token bucket per key (a client address, a user, the
+ * mini-program's appid, our calls to WeChat Pay), measured by one clock (the store's where it has
+ * one). A bucket unused long enough to be full again may be forgotten.
+ */
+export interface RateLimitStore {
+  /**
+   * Takes `cost` tokens (default 1) from the bucket `key` when it holds that many, in one atomic
+   * step; otherwise takes nothing and says how long until it would hold them.
+   */
+  takeTokens(key: string, bucket: BucketSpec, cost?: number): Promise<TakeResult>;
+}
 
 /**
  * What wechatLogin() needs: sessions. A host's own object may leave the lifecycle out (then the
  * login kit neither initialises nor closes it).
  */
-export interface LoginStore extends SessionStore, Partial<StoreLifecycle> {}
+export interface LoginStore extends SessionStore, Partial<StoreLifecycle>, Partial<RateLimitStore> {}
 
 /**
  * Every role, so one store can serve memberCard() and wechatLogin(). The four engines also
  * implement MerchantBindingStore; a host's own object may leave it out.
  */
-export interface Store extends CardStore, SessionStore {}
+export interface Store extends Omit<CardStore, 'takeTokens'>, SessionStore, RateLimitStore {}

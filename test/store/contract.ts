@@ -485,6 +485,57 @@ export function contractSuite(engine: Engine): void {
       });
     });
 
+    describe('RateLimitStore: takeTokens', () => {
+      const slow = { capacity: 3, refillPerSecond: 0.001 };
+
+      it('a full bucket gives `capacity` tokens, then refuses and says when the next one comes', async () => {
+        const key = `login:ip:${uid()}`;
+        const takes = [];
+        for (let i = 0; i < 4; i++) takes.push(await store.takeTokens(key, { capacity: 3, refillPerSecond: 2 }));
+        assert.deepEqual(
+          takes.map((t) => t.allowed),
+          [true, true, true, false],
+        );
+        assert.ok(Math.abs((takes[0]?.remaining ?? 0) - 2) < 0.05, `remaining ${takes[0]?.remaining}`);
+        const refused = takes[3];
+        assert.ok(refused?.retryAfterMs !== undefined && refused.retryAfterMs > 0 && refused.retryAfterMs <= 500);
+      });
+
+      it('refills at its rate: a refused key is allowed again once a token has come back', async () => {
+        const key = `refill:${uid()}`;
+        const fast = { capacity: 1, refillPerSecond: 20 };
+        assert.equal((await store.takeTokens(key, fast)).allowed, true);
+        assert.equal((await store.takeTokens(key, fast)).allowed, false);
+        await sleep(80);
+        assert.equal((await store.takeTokens(key, fast)).allowed, true, 'a token came back after 50 ms');
+      });
+
+      it('a cost is taken whole or not at all; keys are independent, whatever they hold', async () => {
+        const key = `cost:${uid()}`;
+        assert.equal((await store.takeTokens(key, slow, 2)).allowed, true);
+        const refused = await store.takeTokens(key, slow, 2);
+        assert.equal(refused.allowed, false);
+        assert.ok(Math.abs(refused.remaining - 1) < 0.05, 'nothing was taken by the refused cost');
+        assert.equal((await store.takeTokens(key, slow, 1)).allowed, true);
+        for (const odd of [`a:b:${uid()}`, `a b ${uid()}`, `会员🧋${uid()}`, `%2F${uid()}`]) {
+          assert.equal((await store.takeTokens(odd, slow, 3)).allowed, true, odd);
+          assert.equal((await store.takeTokens(odd, slow, 1)).allowed, false, odd);
+        }
+        await assert.rejects(store.takeTokens(key, slow, 4), /cost/);
+        await assert.rejects(store.takeTokens('', slow), /key/);
+        await assert.rejects(store.takeTokens(key, { capacity: 0, refillPerSecond: 1 }), /capacity/);
+      });
+
+      it('40 takes at once on two instances of one location: exactly `capacity` are allowed', async () => {
+        const key = `race:${uid()}`;
+        const bucket = { capacity: 10, refillPerSecond: 0.001 };
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => (i % 2 ? store : other).takeTokens(key, bucket)),
+        );
+        assert.equal(results.filter((r) => r.allowed).length, 10);
+      });
+    });
+
     describe('LockStore: acquireLock, extendLock, releaseLock', () => {
       it('a lock is taken by one token only, extended and released only by its holder', async () => {
         const name = `lock-${uid()}`;
