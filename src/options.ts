@@ -71,6 +71,8 @@ export interface BrandOptions {
 export interface MemberCodeOptions {
   rotate?: boolean;
   ttlMs?: number;
+  burst?: number;
+  perMinute?: number;
 }
 
 export type IdentityResolver = (

@@ -58,8 +58,24 @@ export function createMemberCodes(rt: Runtime): MemberCodes {
   // Fetch the next code a quarter of its life before it ends (at least 10 s): time for a slow network.
   const refreshAfter = Math.floor((ttlMs - Math.max(10_000, ttlMs / 4)) / 1000);
 
+  const bucket = { capacity: rt.options.memberCode.burst, refillPerSecond: rt.options.memberCode.perMinute / 60 };
+
+  /** Per user, before anything else is read: a refused request costs neither the store's card nor WeChat Pay. */
+  async function limit(user: UserIdentity): Promise<void> {
+    const store = await rt.store();
+    // A host's own store object may have no rate limits: then issuing is not limited.
+    if (!store.takeTokens) return;
+    const taken = await store.takeTokens(`member-code\n${cardId}\n${user.openid}`, bucket);
+    if (!taken.allowed) {
+      throw new MemberCardError('RATE_LIMITED', 'Too many member codes. Try again shortly.', {
+        retryAfter: Math.max(1, Math.ceil((taken.retryAfterMs ?? 1000) / 1000)),
+      });
+    }
+  }
+
   return {
     async issue(user, ctx) {
+      await limit(user);
       const { card, code } = await loadOwnCard(ctx, rt, user);
       const codeType = (await loadBrand(rt))?.code_type ?? 'BAR_CODE_AND_QRCODE';
       if (!rotate) {

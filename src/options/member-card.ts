@@ -305,6 +305,22 @@ export const MEMBER_CARD_OPTIONS = {
           zh: '一次性会员码的有效期；组件会在到期前取新码',
         },
       },
+      burst: {
+        schema: Joi.number().integer().min(1).max(1000),
+        default: 10,
+        doc: {
+          en: '`GET /code` per user: at most this many at once (a token bucket in the store, shared by instances)…',
+          zh: '每位用户的 `GET /code`：最多连续这么多次（存储中的令牌桶，各实例共享）……',
+        },
+      },
+      perMinute: {
+        schema: Joi.number().min(0.1).max(6000),
+        default: 6,
+        doc: {
+          en: '…refilled at this many a minute; beyond: 429 `RATE_LIMITED` with `Retry-After`',
+          zh: '……每分钟补充这么多次；超出时返回 429 `RATE_LIMITED` 与 `Retry-After`',
+        },
+      },
     },
   },
 } satisfies Declaration<MemberCardOptions>;

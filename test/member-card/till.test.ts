@@ -110,7 +110,8 @@ describe('member codes: GET /code, POST /admin/codes/verify', () => {
     h.api('POST', '/member-card/admin/codes/verify', { body, headers });
 
   before(async () => {
-    h = await startHarness({ memberCard: { authorizeAdmin: adminOnly } });
+    // Many codes for one user below: the rate limit has a test of its own.
+    h = await startHarness({ memberCard: { authorizeAdmin: adminOnly, memberCode: { burst: 100 } } });
     user = await h.sandbox.newUser();
     ({ code: cardCode } = await h.giveCard(user, { balance: 1234, bonus_value: 56, level: '金卡会员' }));
     token = await h.login(user);
@@ -238,6 +239,45 @@ describe('member codes: GET /code, POST /admin/codes/verify', () => {
     });
     await assert.rejects(plain.memberCodes.verify(cardCode), { code: 'MEMBER_CODE_INVALID' });
     await plain.close();
+  });
+});
+
+describe('issuing member codes is rate-limited per user, across instances', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ memberCard: { memberCode: { burst: 3, perMinute: 6 } } });
+  });
+  after(() => h.close());
+
+  it('3 at once, then 429 RATE_LIMITED with Retry-After before anything is read; others not held up', async () => {
+    const alice = await h.sandbox.newUser();
+    await h.giveCard(alice);
+    const token = await h.login(alice);
+    // A second instance on the same store draws on the same bucket.
+    const twin = memberCard(h.sandbox.cardOptions(h.store, { memberCode: { burst: 3, perMinute: 6 } }));
+    const given = [
+      await h.api('GET', '/member-card/code', { token }),
+      await h.api('GET', '/member-card/code', { token }),
+      { status: (await twin.memberCodes.issue({ openid: alice.mp_openid, unionid: alice.unionid })).code ? 200 : 0 },
+    ];
+    assert.deepEqual(
+      given.map((r) => r.status),
+      [200, 200, 200],
+    );
+    const count = await h.sandbox.upstreamCount();
+    const refused = await h.api('GET', '/member-card/code', { token });
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.body.code, 'RATE_LIMITED');
+    // 6 a minute: the next token in 10 s.
+    assert.ok(Number(refused.headers.get('retry-after')) >= 9 && Number(refused.headers.get('retry-after')) <= 10);
+    assert.equal(await h.sandbox.upstreamCount(), count, 'nothing read for a refused request');
+    await assert.rejects(twin.memberCodes.issue({ openid: alice.mp_openid, unionid: alice.unionid }), {
+      code: 'RATE_LIMITED',
+    });
+    await twin.close();
+    const bob = await h.sandbox.newUser();
+    await h.giveCard(bob);
+    assert.equal((await h.api('GET', '/member-card/code', { token: await h.login(bob) })).status, 200);
   });
 });
 
