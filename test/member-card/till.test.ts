@@ -279,6 +279,27 @@ describe('issuing member codes is rate-limited per user, across instances', () =
     await h.giveCard(bob);
     assert.equal((await h.api('GET', '/member-card/code', { token: await h.login(bob) })).status, 200);
   });
+
+  it('a host’s own store object without takeTokens: each instance counts for itself', async () => {
+    const shared = h.store;
+    // The same store, seen through an object that has every method but the rate limits.
+    const withoutLimits = new Proxy(shared, {
+      get: (target, name) => {
+        if (name === 'takeTokens') return undefined;
+        const value: unknown = Reflect.get(target, name);
+        // Its methods run on the store itself (they use its private fields).
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const own = memberCard(h.sandbox.cardOptions(withoutLimits, { memberCode: { burst: 2, perMinute: 6 } }));
+    const user = await h.sandbox.newUser();
+    await h.giveCard(user);
+    const issue = () => own.memberCodes.issue({ openid: user.mp_openid, unionid: user.unionid });
+    await issue();
+    await issue();
+    await assert.rejects(issue(), { code: 'RATE_LIMITED' });
+    await own.close();
+  });
 });
 
 describe('my history: GET /history', () => {
