@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { memberCard } from '../../src/member-card.js';
 import { hashMemberCode } from '../../src/member-codes/code.js';
 import { deriveKey } from '../../src/member-codes/secret.js';
+import { createStore } from '../../src/store/index.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { call, listen } from '../support/http.js';
 import { HostKoa } from '../support/koa.js';
@@ -299,6 +300,41 @@ describe('issuing member codes is rate-limited per user, across instances', () =
     await issue();
     await assert.rejects(issue(), { code: 'RATE_LIMITED' });
     await own.close();
+  });
+});
+
+describe('a host’s own store object without the member-code and history roles', () => {
+  it('GET /code, the verify and GET /history answer 501 NOT_IMPLEMENTED; the card is still served', async () => {
+    const store = createStore('memory:');
+    const missing = new Set(['putMemberCode', 'consumeMemberCode', 'listAuditPage']);
+    const older = new Proxy(store, {
+      get: (target, name) => {
+        if (typeof name === 'string' && missing.has(name)) return undefined;
+        const value: unknown = Reflect.get(target, name);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const h = await startHarness({ store: older, memberCard: { authorizeAdmin: adminOnly } });
+    try {
+      const user = await h.sandbox.newUser();
+      await h.giveCard(user);
+      const token = await h.login(user);
+      assert.equal((await h.api('GET', '/member-card/', { token })).status, 200);
+      for (const reply of [
+        await h.api('GET', '/member-card/code', { token }),
+        await h.api('GET', '/member-card/history', { token }),
+        await h.api('POST', '/member-card/admin/codes/verify', {
+          body: { code: '123456789012345678' },
+          headers: { 'x-admin-token': TOKEN },
+        }),
+      ]) {
+        assert.equal(reply.status, 501, reply.text);
+        assert.equal(reply.body.code, 'NOT_IMPLEMENTED');
+      }
+    } finally {
+      await h.close();
+      await store.close();
+    }
   });
 });
 
