@@ -185,7 +185,7 @@ describe('sandbox payments: JSAPI orders as the documentation has them', () => {
       ['MD5 (APIv2)', { signType: 'MD5' }],
       ['a number as timeStamp', { timeStamp: Number(good.timeStamp) }],
       ['another user', { openid: user.oa_openid }],
-    ] as const) {
+    ] as [string, Record<string, unknown>][]) {
       const reply = await pay(extra);
       assert.equal(reply.status, 400, why);
       assert.match(reply.body.errMsg, /^requestPayment:fail /, why);

@@ -945,7 +945,7 @@ export function contractSuite(engine: Engine): void {
         assert.equal(await topups(store).updateTopupOrder({ ...paid, state: 'closed' }), undefined, 'stale version');
         assert.deepEqual(await topups(store).getTopupOrder(cardId, o.outTradeNo), stored, 'nothing changed');
         assert.equal(await topups(store).updateTopupOrder(topup(cardId)), undefined, 'no such order');
-        const { error: _e, nextCheckAt: _n, ...credited } = { ...(stored), state: 'credited' as const };
+        const { error: _e, nextCheckAt: _n, ...credited } = { ...stored, state: 'credited' as const };
         const done = await topups(store).updateTopupOrder({ ...credited, balanceAfter: 12345 });
         assert.equal(done?.version, 2);
         assert.equal(done?.error, undefined, 'a field left out is gone');
