@@ -46,7 +46,13 @@ export {
   type CodeResolver,
   type AdminAuthorizer,
   type OperationsOptions,
+  type TopupOptions,
+  type TopupBonus,
+  type TopupShippingOptions,
 } from './options.js';
+export type { Topups, ReconcileReport } from './topup/topups.js';
+export type { RequestPaymentParams } from './topup/pay-sign.js';
+export type { OffersJson } from './topup/offers.js';
 export { outRequestNo } from './operations/index.js';
 export type {
   Operations,

@@ -11,7 +11,7 @@ import { jsonBody, rejectIdentifyingQuery } from './body.js';
 /** What this user may change on this card, as the client shows it. */
 export type Editable = { background_picture_url?: string[] };
 
-interface OwnCard {
+export interface OwnCard {
   card: UpstreamCard;
   code: string;
 }
@@ -38,7 +38,7 @@ async function dropBinding(rt: Runtime, resolved: ResolvedCode, why: string): Pr
 }
 
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
-async function loadOwnCard(ctx: Context, rt: Runtime, user: UserIdentity): Promise<OwnCard> {
+export async function loadOwnCard(ctx: Context, rt: Runtime, user: UserIdentity): Promise<OwnCard> {
   const { cardId } = rt.options;
   const resolved = await rt.cache.code(cardId, user, async () =>
     resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }),
