@@ -19,8 +19,11 @@ export const TOPUP_ACTOR = 'wechatpay-topup';
 const HOUR = 3_600_000;
 /** A delivery report that keeps failing is given up after this many tries (about two days). */
 const MAX_SHIPPING_CHECKS = 48;
-/** The per-order lease: one runner per order across instances; correctness never rests on it. */
-const ORDER_LOCK_TTL_MS = 60_000;
+/**
+ * The per-order lease: one runner per order across instances, renewed while held, so a runner that
+ * died holds it up for this long at most. Correctness never rests on it (compare-and-set, journal).
+ */
+const ORDER_LOCK_TTL_MS = 5000;
 
 export interface SettleSettings {
   retryMs: number;
@@ -106,11 +109,16 @@ export class Settler {
     if (!(await store.acquireLock(lock, token, ORDER_LOCK_TTL_MS))) {
       return (await store.getTopupOrder(order.cardId, order.outTradeNo)) ?? order;
     }
+    const renew = setInterval(() => {
+      store.extendLock(lock, token, ORDER_LOCK_TTL_MS).catch(() => undefined);
+    }, ORDER_LOCK_TTL_MS / 3);
+    renew.unref();
     try {
       // As stored now: the caller's copy may be older than another runner's last change.
       const current = (await store.getTopupOrder(order.cardId, order.outTradeNo)) ?? order;
       return await this.#step(store, current, mode);
     } finally {
+      clearInterval(renew);
       await store.releaseLock(lock, token).catch(() => undefined);
     }
   }

@@ -77,6 +77,8 @@ describe('top-up credit: notifications to our own /pay-notify', () => {
     );
     const mine = await h.api('GET', '/member-card', { token: m.token });
     assert.equal(mine.body.card.balance, 11500);
+    assert.deepEqual((await h.sandbox.payOrder(id)).shipping, [], 'no delivery report unless turned on');
+    assert.equal(done.shipping, undefined);
     // The history shows the top-up: the journal's audit line, keyed by the out_trade_no.
     const [line] = await h.cards.operations.history({ code: m.code });
     assert.deepEqual(
