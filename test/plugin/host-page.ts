@@ -10,10 +10,12 @@ export interface HostEvent {
 }
 
 export interface HostPageOptions {
-  /** <member-card>'s properties: openMode, hideEdit, compact. */
-  properties?: { openMode?: string; hideEdit?: boolean; compact?: boolean };
+  /** <member-card>'s properties: openMode, hideEdit, compact, hideTopup, payMode. */
+  properties?: { openMode?: string; hideEdit?: boolean; compact?: boolean; hideTopup?: boolean; payMode?: string };
   /** Awaits before wx.navigateToMiniProgram in the `opencard` handler: the mistake WeChat refuses. */
   lateOpen?: boolean;
+  /** The `topup` handler, after the event is recorded (a host pays there, with its own wx). */
+  onTopup?: (detail: any) => void;
 }
 
 export interface HostPage {
@@ -37,14 +39,27 @@ export function mountHostPage(componentPath: string, options: HostPageOptions = 
   const page = mountDefinedPage('host', {
     template: `<view class="host">
       <member-card id="card" class="host__card" open-mode="{{openMode}}" hide-edit="{{hideEdit}}" compact="{{compact}}"
+        hide-topup="{{hideTopup}}" pay-mode="{{payMode}}"
         custom-class="${HOST_CLASSES.custom}" card-class="${HOST_CLASSES.card}" button-class="${HOST_CLASSES.button}"
-        bindload="onEvent" binderror="onEvent" bindchange="onEvent" bindlogin="onEvent" bindopencard="onOpenCard">
+        bindload="onEvent" binderror="onEvent" bindchange="onEvent" bindlogin="onEvent" bindopencard="onOpenCard"
+        bindtopup="onTopup">
       </member-card>
     </view>`,
     usingComponents: { 'member-card': cardId },
-    data: { openMode: 'event', hideEdit: false, compact: false, ...options.properties },
+    data: {
+      openMode: 'event',
+      hideEdit: false,
+      compact: false,
+      hideTopup: false,
+      payMode: 'event',
+      ...options.properties,
+    },
     methods: {
       onEvent: record,
+      onTopup(e: { type: string; detail: Record<string, unknown> }) {
+        record(e);
+        options.onTopup?.(e.detail);
+      },
       onOpenCard(e: { type: string; detail: Record<string, unknown> }) {
         record(e);
         const open = () =>
