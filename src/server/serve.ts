@@ -98,6 +98,13 @@ const SANDBOX_TOPUP = {
 function topupFrom(env: Env, settings: Settings, url: string): Pick<MemberCardOptions, 'topup'> {
   const given = Boolean(env.MEMBERCARD_TOPUP_AMOUNTS || env.MEMBERCARD_TOPUP_MIN || env.MEMBERCARD_TOPUP_MAX);
   if (!given && !settings.sandbox) return {};
+  // Said here under the variables' names (the option check would name the options).
+  if (Boolean(env.MEMBERCARD_TOPUP_MIN) !== Boolean(env.MEMBERCARD_TOPUP_MAX))
+    throw new OptionsError('MEMBERCARD_TOPUP_MIN and MEMBERCARD_TOPUP_MAX go together');
+  if (env.MEMBERCARD_TOPUP_AMOUNTS && env.MEMBERCARD_TOPUP_MIN)
+    throw new OptionsError('MEMBERCARD_TOPUP_AMOUNTS, or MEMBERCARD_TOPUP_MIN and _MAX: not both');
+  if (given && !settings.sandbox && !env.MEMBERCARD_TOPUP_NOTIFY_URL)
+    throw new OptionsError('MEMBERCARD_TOPUP_NOTIFY_URL is not set (the public URL of /api/member-card/pay-notify)');
   const number = (
     name:
       | 'MEMBERCARD_TOPUP_MIN'
@@ -203,6 +210,7 @@ async function settingsFrom(env: Env): Promise<Settings> {
 export async function startServer(env: Env = process.env, log: Log = defaultLog): Promise<RunningServer> {
   const port = parsePort(env, 'PORT');
   const limits = connectionLimitsFrom(env);
+  const reconcileEveryMs = parseWhole(env, 'MEMBERCARD_TOPUP_RECONCILE_MS', 100);
   const settings = await settingsFrom(env);
   const { sandbox } = settings;
   const host = env.HOST || (sandbox ? '127.0.0.1' : '0.0.0.0');
@@ -275,9 +283,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   const callback = app.callback();
   handle = (req, res) => void callback(req, res);
   // Top-ups WeChat Pay did not tell us about are settled by this timer (src/server/topup-reconciler.ts).
-  const reconciler = cards.topups
-    ? startReconciler(cards.topups, parseWhole(env, 'MEMBERCARD_TOPUP_RECONCILE_MS', 100), log)
-    : undefined;
+  const reconciler = cards.topups ? startReconciler(cards.topups, reconcileEveryMs, log) : undefined;
 
   let demo: DemoUser | undefined;
   if (sandbox && settings.sandboxStateDir) {
