@@ -155,6 +155,25 @@ describe('top-up ordering: POST /member-card/topup', () => {
     assert.equal((await h.api('GET', `/member-card/topup/${body.order.id}`)).status, 401);
   });
 
+  it('a 5xx to the order is retried with the same parameters: one order, the same prepay_id', async () => {
+    const { token } = await member();
+    const jsapi = () => h.sandbox.requests().then((all) => all.filter((r) => r.path === '/v3/pay/transactions/jsapi'));
+    const before = (await jsapi()).length;
+    await h.sandbox.fault({ status: 500, code: 'SYSTEM_ERROR', path: '/v3/pay/transactions/jsapi', times: 1 });
+    const placed = await order(token, { amount: 1000 });
+    assert.equal(placed.status, 200, placed.text);
+    const sent = (await jsapi()).slice(before);
+    assert.deepEqual(
+      sent.map((r) => r.status),
+      [500, 200],
+    );
+    assert.deepEqual(sent[0]?.body, sent[1]?.body, 'the same body both times');
+    assert.equal(
+      placed.body.payment.package,
+      `prepay_id=${(await h.sandbox.payOrder(placed.body.order.id)).prepay_id}`,
+    );
+  });
+
   it('WeChat Pay refusing the order (the AppID not bound to the merchant) is 502, logged with its code', async () => {
     const other = await startHarness({
       memberCard: ({ url, sandbox }) =>
