@@ -128,8 +128,8 @@ export function createTopups(
       const upstream = err instanceof MemberCardError ? err.cause : undefined;
       const code = (upstream as { code?: unknown } | undefined)?.code;
       if (err instanceof MemberCardError && err.code === 'UPSTREAM_ERROR' && typeof code === 'string') {
-        // A refusal: this order will not go through as it is. Not reused again; the reconciler
-        // still asks WeChat Pay about it later, in case an earlier send did go through.
+        // A refusal: this order will not go through as it is, and nobody can have paid it (no one
+        // had its parameters yet): failed, so the next tap makes another.
         rt.log('error', 'WeChat Pay refused the top-up order', { outTradeNo: order.outTradeNo, code });
         await change(store, order, (o) =>
           o.state === 'pending' && !o.prepayId
