@@ -1,7 +1,7 @@
 // Writes the README option and environment tables (both languages) from their declarations:
 // `node --import tsx scripts/options-docs.mjs`. With --check it only says which README is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { READMES, readmeTables, withTables } from '../src/options/readme.ts';
+import { READMES, readmeTables, withTables } from './readme/readme.ts';
 
 const check = process.argv.includes('--check');
 let stale = 0;

@@ -37,6 +37,9 @@ export const ERRORS = {
   AMOUNT_NOT_OFFERED: 400,
   /** GET /topup/{id}: no such top-up, or not the caller's. */
   TOPUP_NOT_FOUND: 404,
+  // member codes (issue 14)
+  /** A member code that is unknown, expired or already verified: nothing more is said. */
+  MEMBER_CODE_INVALID: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,6 +7,9 @@
  */
 export { memberCard, type MemberCard } from './member-card.js';
 export type { Bindings, BindInput, BindResult } from './bindings.js';
+export type { Brand } from './brand.js';
+export type { MemberCodes, MemberCodeAnswer, VerifiedMember } from './member-codes/member-codes.js';
+export type { HistoryItem } from './routes/history.js';
 export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/index.js';
 export type { ResolvedWechatLoginOptions } from './login/options.js';
 export { createStore } from './store/index.js';
@@ -49,6 +52,8 @@ export {
   type TopupOptions,
   type TopupBonus,
   type TopupShippingOptions,
+  type BrandOptions,
+  type MemberCodeOptions,
 } from './options.js';
 export type { Topups, ReconcileReport } from './topup/topups.js';
 export type { RequestPaymentParams } from './topup/pay-sign.js';
@@ -67,6 +72,8 @@ export type {
   Card,
   UpstreamCard,
   CardStatus,
+  CardTemplate,
+  CodeType,
   CardUpdate,
   RightsUpdate,
   NotificationPayload,

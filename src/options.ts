@@ -94,6 +94,20 @@ export interface TopupOptions {
   shipping?: TopupShippingOptions;
 }
 
+/** The brand's face: what the card template cannot say. */
+export interface BrandOptions {
+  color?: string;
+  templateTtlMs?: number;
+}
+
+/** The member code shown at the till (GET /code). */
+export interface MemberCodeOptions {
+  rotate?: boolean;
+  ttlMs?: number;
+  burst?: number;
+  perMinute?: number;
+}
+
 export type IdentityResolver = (
   ctx: Context,
 ) => UserIdentity | undefined | null | Promise<UserIdentity | undefined | null>;
@@ -129,6 +143,8 @@ export interface MemberCardOptions {
   authorizeAdmin?: AdminAuthorizer;
   operations?: OperationsOptions;
   topup?: TopupOptions;
+  brand?: BrandOptions;
+  memberCode?: MemberCodeOptions;
 }
 
 type Checked = Resolved<MemberCardOptions, typeof MEMBER_CARD_OPTIONS>;

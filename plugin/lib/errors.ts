@@ -26,8 +26,11 @@ export interface ErrorDetail {
   status: number;
   code: string;
   message: string;
-  /** What the component was doing: loading the card, getting the card-opening ready, saving an edit, a top-up. */
-  during: 'load' | 'open' | 'save' | 'topup';
+  /**
+   * What the component was doing: loading the card, getting the card-opening ready, saving an edit,
+   * fetching the member code, a page of the history, or a top-up.
+   */
+  during: 'load' | 'open' | 'save' | 'code' | 'history' | 'topup';
 }
 
 export function memberCardError(kind: ErrorKind, code: string, message: string, status = 0): MemberCardError {

@@ -2,7 +2,7 @@ import type Joi from 'joi';
 
 // The shape of an options declaration: every option of a factory is written once, with its joi
 // check, its default and its doc line; validation, defaults, types of the resolved options and the
-// README tables are all read from it (see compile.ts, validate.ts, docs.ts).
+// README tables are all read from it (see compile.ts, validate.ts, and scripts/readme/tables.ts).
 
 /** A doc line in each language the README is written in. */
 export interface Doc {

@@ -98,6 +98,21 @@ function onlyKnown(body: Record<string, unknown>, route: string): void {
     throw invalid(unknown[0] as string, `is not a field of POST /admin/${route} (allowed: ${allowed.join(', ')})`);
 }
 
+/** The back office's door: authorizeAdmin, before any body is read; a throw is a refusal. */
+export function adminGuard(rt: Runtime, authorize: AdminAuthorizer) {
+  return async function adminOnly(ctx: Context, next: Next): Promise<void> {
+    let allowed = false;
+    try {
+      allowed = (await authorize(ctx)) === true;
+    } catch (err) {
+      rt.log('error', 'authorizeAdmin threw; access denied', { error: err instanceof Error ? err.name : typeof err });
+    }
+    if (!allowed) throw new MemberCardError('FORBIDDEN', 'Not allowed.');
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  };
+}
+
 /**
  * Back-office routes over cards.operations and cards.bindings, mounted only when the merchant
  * passes authorizeAdmin: POST /admin/balance | /admin/points | /admin/level |
@@ -111,17 +126,7 @@ export function mountAdmin(
   { operations, bindings }: { operations: Operations; bindings: Bindings },
   authorize: AdminAuthorizer,
 ): void {
-  const guard = async (ctx: Context, next: Next): Promise<void> => {
-    let allowed = false;
-    try {
-      allowed = (await authorize(ctx)) === true;
-    } catch (err) {
-      rt.log('error', 'authorizeAdmin threw; access denied', { error: err instanceof Error ? err.name : typeof err });
-    }
-    if (!allowed) throw new MemberCardError('FORBIDDEN', 'Not allowed.');
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  };
+  const guard = adminGuard(rt, authorize);
   const body = jsonBody(rt.options.bodyLimit);
   const actorOf = (b: Record<string, unknown>): string => (b['actor'] === undefined ? 'admin' : (b['actor'] as string));
 

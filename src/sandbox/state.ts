@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PayOrder, PayStateData } from './pay-state.js';
+import type { CardTemplate } from './template.js';
 
 // What the sandbox remembers between requests and across restarts: people, cards, login codes,
 // the notify URL and notifications. Plain JSON, rewritten atomically after every change.
@@ -83,6 +84,8 @@ export interface StateData extends PayStateData {
   login_codes: LoginCode[];
   notify_url: string | null;
   notifications: StoredNotification[];
+  /** The card template (made on first use; changed through the control API). */
+  template?: CardTemplate;
 }
 
 /** Delivered notifications kept for GET /sandbox/notifications; older ones are dropped. */

@@ -10,6 +10,7 @@ import {
 } from './options.js';
 import * as sqlRows from './rows.js';
 import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
+import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -96,7 +97,25 @@ const MIGRATIONS: ((s: string) => string)[] = [
       at BIGINT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS audit_by_card ON ${s}.audit_log (card_id, code, id DESC);`,
-  // 3: top-up orders: the order as JSON, with the columns the atomic steps select on.
+  // 3: rate limits: one token bucket per key, forgotten once it would be full again.
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.rate_buckets (
+      key TEXT PRIMARY KEY,
+      tokens DOUBLE PRECISION NOT NULL,
+      updated_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );`,
+  // 4: member codes shown at the till (only a keyed hash of each), the newest one per card.
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.member_codes (
+      hash TEXT PRIMARY KEY,
+      card_id TEXT NOT NULL,
+      code TEXT NOT NULL,
+      user_openid TEXT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS member_codes_by_card ON ${s}.member_codes (card_id, code);`,
+  // 5: top-up orders: the order as JSON, with the columns the atomic steps select on.
   (s) => `
     CREATE TABLE IF NOT EXISTS ${s}.topup_orders (
       card_id TEXT NOT NULL,
@@ -146,7 +165,9 @@ const orNull = (v: string | undefined): string | null => v || null;
  * statement or one transaction; concurrent instances are serialised by row locks / unique
  * indexes, never by reading first and writing later.
  */
-export class PostgresStore implements T.Store, T.MerchantBindingStore, T.TopupOrderStore {
+export class PostgresStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;
@@ -442,6 +463,39 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore, T.TopupOr
     return rows.map(sqlRows.toAudit);
   }
 
+  async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    // One statement: the card's row (unique per card) takes the new hash, so the older code is gone.
+    await this.#query(
+      `INSERT INTO ${this.#s}.member_codes (hash, card_id, code, user_openid, expires_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (card_id, code) DO UPDATE SET
+         hash = EXCLUDED.hash, user_openid = EXCLUDED.user_openid, expires_at = EXCLUDED.expires_at`,
+      [hash, entry.cardId, entry.code, entry.userOpenid, entry.expiresAt],
+    );
+  }
+
+  async consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    // Delete-returning is the consume: the row lock lets one of two racing instances have it.
+    const rows = await this.#query<sqlRows.MemberCodeRow>(
+      `DELETE FROM ${this.#s}.member_codes WHERE hash = $1 RETURNING card_id, code, user_openid, expires_at`,
+      [hash],
+    );
+    return rows[0] && sqlRows.liveMemberCode(rows[0], Date.now());
+  }
+
+  async listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    const limit = Math.max(0, Math.floor(page.limit));
+    const rows = await this.#query<sqlRows.AuditPageRow>(
+      `SELECT * FROM ${this.#s}.audit_log WHERE card_id = $1 AND code = $2 AND id < $3 AND kind = ANY($4::text[])
+       ORDER BY id DESC LIMIT $5`,
+      [cardId, code, page.before ?? Number.MAX_SAFE_INTEGER, [...page.kinds], limit + 1],
+    );
+    return sqlRows.auditPage(rows, limit);
+  }
+
   async #latestActive(
     column: 'user_openid' | 'unionid',
     cardId: string,
@@ -512,6 +566,34 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore, T.TopupOr
     await pool.query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
+    await pool.query(`DELETE FROM ${this.#s}.member_codes WHERE expires_at <= $1`, [now]);
+    await pool.query(`DELETE FROM ${this.#s}.rate_buckets WHERE expires_at <= ${NOW_MS}`);
+  }
+
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    const s = this.#s;
+    return this.#transaction(async (client) => {
+      // One statement makes the bucket if it is new (full) and locks its row either way, so racing
+      // instances take from it one after another; all of them read the server's one clock.
+      const { rows } = await client.query<{ tokens: number; updated_at: string; now: string }>(
+        `INSERT INTO ${s}.rate_buckets AS b (key, tokens, updated_at, expires_at)
+         VALUES ($1, $2, ${NOW_MS}, ${NOW_MS})
+         ON CONFLICT (key) DO UPDATE SET key = b.key
+         RETURNING b.tokens, b.updated_at, ${NOW_MS} AS now`,
+        [key, bucket.capacity],
+      );
+      const row = rows[0] as { tokens: number; updated_at: string; now: string };
+      const now = Number(row.now);
+      const { next, result } = takeFrom({ tokens: row.tokens, updatedAt: Number(row.updated_at) }, bucket, cost, now);
+      await client.query(`UPDATE ${s}.rate_buckets SET tokens = $2, updated_at = $3, expires_at = $4 WHERE key = $1`, [
+        key,
+        next.tokens,
+        now,
+        now + fullAfterMs(next.tokens, bucket),
+      ]);
+      return result;
+    });
   }
 
   createTopupOrder(order: T.TopupOrder, reuseSince: number): Promise<T.CreateTopupResult> {

@@ -202,6 +202,94 @@ return 1
 `;
 
 /*
+ * Rate limits. Further key under P:
+ *   P rl:<key>   token bucket (hash: tokens, ts), expiring once it would be full again
+ */
+
+/**
+ * KEYS: bucket. ARGV: capacity, refill per second, cost. The token bucket of token-bucket.ts,
+ * measured by Redis's own clock so every instance agrees. Returns {allowed 1|0, tokens left as text
+ * (Redis would cut a Lua number to an integer), ms until the cost is there again}.
+ */
+export const TAKE_TOKENS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local capacity, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = capacity
+if cur[1] then
+  tokens = math.min(capacity, tonumber(cur[1]) + math.max(0, now - tonumber(cur[2])) * rate / 1000)
+end
+local allowed, retry = 0, 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  retry = math.ceil((cost - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
+return {allowed, tostring(tokens), retry}
+`;
+
+/*
+ * Member codes (issue 14). Further keys under P:
+ *   P mc:<hash>                  a live member code (JSON entry), PX TTL
+ *   P mcc:<cardId>:<code>        the hash of the card's newest member code, same TTL
+ */
+
+/**
+ * KEYS: member code, the card's pointer. ARGV: entry JSON, ttl ms, prefix of member-code keys
+ * (P mc:), encoded hash. Drops the card's previous code in the same step: only the newest is valid.
+ */
+export const PUT_MEMBER_CODE = `
+local previous = redis.call('GET', KEYS[2])
+if previous and previous ~= ARGV[4] then redis.call('DEL', ARGV[3] .. previous) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
+return 1
+`;
+
+/** KEYS: member code. Returns its entry JSON and deletes it (so one caller only gets it), or nil. */
+export const CONSUME_MEMBER_CODE = `
+local entry = redis.call('GET', KEYS[1])
+if entry then redis.call('DEL', KEYS[1]) end
+return entry
+`;
+
+/**
+ * A page of the audit list (LPUSHed, so newest first, never trimmed). A line's position counts
+ * from the oldest (0), which appending does not move. KEYS: audit list. ARGV: before (-1: from the
+ * newest), limit, kinds as ',balance,points,' (commas around each). Returns {next (-1: none),
+ * line…}. Lines are returned as stored: only `kind` is read here (cjson would round big integers).
+ */
+export const AUDIT_PAGE = `
+local len = redis.call('LLEN', KEYS[1])
+local before, limit, kinds = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+if before < 0 or before > len then before = len end
+local out, last = { -1 }, -1
+if limit <= 0 then return out end
+local pos = before - 1
+while pos >= 0 do
+  -- positions pos-99 .. pos are head indexes len-1-pos .. len-1-pos+99
+  local chunk = redis.call('LRANGE', KEYS[1], len - 1 - pos, len - 1 - pos + 99)
+  for _, line in ipairs(chunk) do
+    if string.find(kinds, ',' .. cjson.decode(line).kind .. ',', 1, true) then
+      if #out - 1 == limit then
+        out[1] = last
+        return out
+      end
+      table.insert(out, line)
+      last = pos
+    end
+    pos = pos - 1
+  end
+  if #chunk == 0 then break end
+end
+return out
+`;
+
+/*
  * Top-up orders. Further keys under P:
  *   P tu:<cardId>:<outTradeNo>   order (hash: data = the order as JSON, version, state, amount, code)
  *   P tuu:<cardId>:<openid>      index: the user's orders, scored by createdAt (to reuse a pending one)

@@ -12,6 +12,9 @@ import { auditOf } from './rows.js';
 import { toTopup } from './topup-rows.js';
 import {
   APPLY_NOTIFICATION,
+  AUDIT_PAGE,
+  CONSUME_MEMBER_CODE,
+  PUT_MEMBER_CODE,
   BIND_BY_MERCHANT,
   CREATE_TOPUP,
   EXTEND_LOCK,
@@ -20,8 +23,10 @@ import {
   INSERT_OPERATION,
   RELEASE_LOCK,
   SET_STATUS,
+  TAKE_TOKENS,
   UPDATE_TOPUP,
 } from './redis-scripts.js';
+import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -36,6 +41,10 @@ interface Scripted {
   mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
   mcCreateTopup(...args: (string | number)[]): Promise<(number | string)[]>;
   mcUpdateTopup(...args: (string | number)[]): Promise<number>;
+  mcTakeTokens(...args: (string | number)[]): Promise<[number, string, number]>;
+  mcPutMemberCode(...args: (string | number)[]): Promise<number>;
+  mcConsumeMemberCode(...args: (string | number)[]): Promise<string | null>;
+  mcAuditPage(...args: (string | number)[]): Promise<(string | number)[]>;
 }
 
 /** The immutable part of a journal entry, as stored in the op hash's body field. */
@@ -97,7 +106,9 @@ function toBinding(flat: string[]): T.Binding {
  * Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
  * last second of bindings on a Redis crash matters.
  */
-export class RedisStore implements T.Store, T.MerchantBindingStore, T.TopupOrderStore {
+export class RedisStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
@@ -329,6 +340,62 @@ export class RedisStore implements T.Store, T.MerchantBindingStore, T.TopupOrder
     return lines.map((line) => JSON.parse(line) as T.AuditEntry);
   }
 
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    const [allowed, tokens, retryAfterMs] = await this.#life.run((r) =>
+      r.mcTakeTokens(this.#key('rl', key), bucket.capacity, bucket.refillPerSecond, cost),
+    );
+    const remaining = Number(tokens);
+    return allowed === 1 ? { allowed: true, remaining } : { allowed: false, remaining, retryAfterMs };
+  }
+
+  async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    const ttl = Math.ceil(entry.expiresAt - Date.now());
+    if (ttl <= 0) return;
+    const value: T.MemberCodeEntry = {
+      cardId: entry.cardId,
+      code: entry.code,
+      userOpenid: entry.userOpenid,
+      expiresAt: entry.expiresAt,
+    };
+    await this.#life.run((r) =>
+      r.mcPutMemberCode(
+        this.#key('mc', hash),
+        this.#cardKey('mcc', entry.cardId, entry.code),
+        JSON.stringify(value),
+        ttl,
+        `${this.#prefix}mc:`,
+        encodeKeyPart(hash),
+      ),
+    );
+  }
+
+  async consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    const raw = await this.#life.run((r) => r.mcConsumeMemberCode(this.#key('mc', hash)));
+    if (!raw) return undefined;
+    const entry = JSON.parse(raw) as T.MemberCodeEntry;
+    // The PX TTL already drops it; this closes the sub-millisecond gap.
+    return entry.expiresAt > Date.now() ? entry : undefined;
+  }
+
+  async listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    const [next, ...lines] = await this.#life.run((r) =>
+      r.mcAuditPage(
+        this.#cardKey('a', cardId, code),
+        page.before ?? -1,
+        Math.max(0, Math.floor(page.limit)),
+        `,${page.kinds.join(',')},`,
+      ),
+    );
+    const result: T.AuditPage = { entries: lines.map((line) => JSON.parse(String(line)) as T.AuditEntry) };
+    if (Number(next) >= 0) result.next = Number(next);
+    return result;
+  }
+
   #opKey(cardId: string, requestId: string): string {
     return `${this.#prefix}op:${encodeKeyPart(cardId)}:${encodeKeyPart(requestId)}`;
   }
@@ -431,6 +498,10 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
   client.defineCommand('mcCreateTopup', { numberOfKeys: 3, lua: CREATE_TOPUP });
   client.defineCommand('mcUpdateTopup', { numberOfKeys: 2, lua: UPDATE_TOPUP });
+  client.defineCommand('mcTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
+  client.defineCommand('mcPutMemberCode', { numberOfKeys: 2, lua: PUT_MEMBER_CODE });
+  client.defineCommand('mcConsumeMemberCode', { numberOfKeys: 1, lua: CONSUME_MEMBER_CODE });
+  client.defineCommand('mcAuditPage', { numberOfKeys: 1, lua: AUDIT_PAGE });
   return client as Client;
 }
 

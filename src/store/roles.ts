@@ -3,9 +3,12 @@ import type {
   CardStore,
   JournalStore,
   LockStore,
+  HistoryStore,
   LoginStore,
+  MemberCodeStore,
   MerchantBindingStore,
   NotificationStore,
+  RateLimitStore,
   SessionStore,
   Store,
   StoreLifecycle,
@@ -26,7 +29,10 @@ const bindings: Methods<BindingStore> = {
 };
 const notifications: Methods<NotificationStore> = { applyNotification: true, getNotification: true };
 const merchantBindings: Methods<MerchantBindingStore> = { bindByMerchant: true };
+const memberCodes: Methods<MemberCodeStore> = { putMemberCode: true, consumeMemberCode: true };
+const history: Methods<HistoryStore> = { listAuditPage: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
+const rateLimits: Methods<RateLimitStore> = { takeTokens: true };
 const journal: Methods<JournalStore> = {
   insertOperation: true,
   getOperation: true,
@@ -55,15 +61,15 @@ export type StoreRole = keyof StoreRoles;
 const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
   store: {
     name: 'Store',
-    required: [lifecycle, sessions, bindings, notifications, locks, journal],
-    optional: [merchantBindings, topups],
+    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits],
+    optional: [merchantBindings, memberCodes, history, topups],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, topups],
+    optional: [merchantBindings, rateLimits, memberCodes, history, topups],
   },
-  login: { name: 'session store', required: [sessions], optional: [lifecycle] },
+  login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
 
 const names = (groups: object[]): string[] => groups.flatMap((group) => Object.keys(group));

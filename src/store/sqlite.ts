@@ -8,6 +8,7 @@ import * as sqlRows from './rows.js';
 import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
 import type { SqliteConnection, SqliteDriverName, SqliteStatement } from './sqlite-driver.js';
 import { sqliteErrorCode } from './sqlite-driver.js';
+import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -89,7 +90,23 @@ const MIGRATIONS: string[] = [
      at INTEGER NOT NULL
    );
    CREATE INDEX IF NOT EXISTS audit_by_card ON audit_log (card_id, code, id);`,
-  // 3: top-up orders: the order as JSON, with the columns the atomic steps select on.
+  // 3: rate limits: one token bucket per key, forgotten once it would be full again.
+  `CREATE TABLE IF NOT EXISTS rate_buckets (
+     key TEXT PRIMARY KEY,
+     tokens REAL NOT NULL,
+     updated_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+  // 4: member codes shown at the till (only a keyed hash of each), the newest one per card.
+  `CREATE TABLE IF NOT EXISTS member_codes (
+     hash TEXT PRIMARY KEY,
+     card_id TEXT NOT NULL,
+     code TEXT NOT NULL,
+     user_openid TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX IF NOT EXISTS member_codes_by_card ON member_codes (card_id, code);`,
+  // 5: top-up orders: the order as JSON, with the columns the atomic steps select on.
   `CREATE TABLE IF NOT EXISTS topup_orders (
      card_id TEXT NOT NULL,
      out_trade_no TEXT NOT NULL,
@@ -141,7 +158,9 @@ function rememberStatements(db: Db): void {
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
  */
-export class SqliteStore implements T.Store, T.MerchantBindingStore, T.TopupOrderStore {
+export class SqliteStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #options: Required<Omit<SqliteStoreOptions, 'driver'>> & Pick<SqliteStoreOptions, 'driver'>;
   readonly #life: Lifecycle<Db>;
   #driver: SqliteDriverName | undefined;
@@ -429,6 +448,45 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore, T.TopupOrde
     );
   }
 
+  async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    await this.#life.run((db) => {
+      // One statement: the card's row (unique per card) takes the new hash, so the older code is gone.
+      db.prepare(
+        `INSERT INTO member_codes (hash, card_id, code, user_openid, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (card_id, code) DO UPDATE SET
+           hash = excluded.hash, user_openid = excluded.user_openid, expires_at = excluded.expires_at`,
+      ).run(hash, entry.cardId, entry.code, entry.userOpenid, entry.expiresAt);
+    });
+  }
+
+  consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    return this.#life.run((db) => {
+      // Delete-returning is the consume: of two instances racing, only one gets the row back.
+      const row = db
+        .prepare('DELETE FROM member_codes WHERE hash = ? RETURNING card_id, code, user_openid, expires_at')
+        .get(hash) as sqlRows.MemberCodeRow | undefined;
+      return row && sqlRows.liveMemberCode(row, Date.now());
+    });
+  }
+
+  listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    return this.#life.run((db) => {
+      const kinds = page.kinds.map(() => '?').join(', ');
+      const limit = Math.max(0, Math.floor(page.limit));
+      const rows = db
+        .prepare(
+          `SELECT * FROM audit_log WHERE card_id = ? AND code = ? AND id < ? AND kind IN (${kinds || "''"})
+           ORDER BY id DESC LIMIT ?`,
+        )
+        .all(cardId, code, page.before ?? Number.MAX_SAFE_INTEGER, ...page.kinds, limit + 1) as sqlRows.AuditPageRow[];
+      return sqlRows.auditPage(rows, limit);
+    });
+  }
+
   #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<T.Binding | undefined> {
     return this.#life.run((db) => {
       const row = db
@@ -462,6 +520,31 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore, T.TopupOrde
       db?.close();
       throw err;
     }
+  }
+
+  async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
+    checkTake(key, bucket, cost);
+    return this.#life.run((db) =>
+      db
+        .transaction((): T.TakeResult => {
+          const now = Date.now();
+          const row = db.prepare('SELECT tokens, updated_at FROM rate_buckets WHERE key = ?').get(key) as
+            { tokens: number; updated_at: number } | undefined;
+          const { next, result } = takeFrom(
+            row && { tokens: row.tokens, updatedAt: Number(row.updated_at) },
+            bucket,
+            cost,
+            now,
+          );
+          db.prepare(
+            `INSERT INTO rate_buckets (key, tokens, updated_at, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at,
+             expires_at = excluded.expires_at`,
+          ).run(key, next.tokens, now, now + fullAfterMs(next.tokens, bucket));
+          return result;
+        })
+        .immediate(),
+    );
   }
 
   createTopupOrder(order: T.TopupOrder, reuseSince: number): Promise<T.CreateTopupResult> {
@@ -542,4 +625,6 @@ function sweep(db: Db): void {
   db.prepare('DELETE FROM outer_strs WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
+  db.prepare('DELETE FROM member_codes WHERE expires_at <= ?').run(now);
+  db.prepare('DELETE FROM rate_buckets WHERE expires_at <= ?').run(now);
 }

@@ -282,11 +282,62 @@ export interface MerchantBindingStore {
   bindByMerchant(bind: MerchantBinding): Promise<MerchantBindResult>;
 }
 
+// --- member codes and the member's history (issue 14) --------------------------------------------
+
+/** Whose card a rotating member code stands for (the code itself is never stored, only its keyed hash). */
+export interface MemberCodeEntry {
+  cardId: string;
+  /** The card code the member code stands for. */
+  code: string;
+  /** The mini-program user it was issued to. */
+  userOpenid: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+}
+
+/** One-time member codes shown at the till: stored hashed, so every instance can verify one, once. */
+export interface MemberCodeStore {
+  /**
+   * Keeps `hash` for the card until entry.expiresAt, replacing the card's earlier one in the same
+   * step: only the newest code of a card is valid (a screenshot of an older one is worth nothing).
+   */
+  putMemberCode(hash: string, entry: MemberCodeEntry): Promise<void>;
+  /**
+   * In one atomic step, across instances: the entry under `hash` if it is there and not expired,
+   * removed so that no other call gets it; otherwise undefined.
+   */
+  consumeMemberCode(hash: string): Promise<MemberCodeEntry | undefined>;
+}
+
+/** A page of one card's audit trail, newest first. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  /**
+   * Where the next (older) page starts, as `before` of the next call; absent when there is none.
+   * A position in the engine's own order (never a row's content), stable while lines are appended.
+   */
+  next?: number;
+}
+
+/** The audit trail in pages, for the member's own history. */
+export interface HistoryStore {
+  /**
+   * The card's audit lines of the given kinds, newest first: at most `limit`, older than the
+   * position `before` when given (a `next` of an earlier page).
+   */
+  listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly AuditKind[] },
+  ): Promise<AuditPage>;
+}
+
 // --- what each consumer asks for -----------------------------------------------------------------
 
 /**
- * What memberCard() needs: everything but the login kit's sessions; the merchant bind is optional, and
- * so are top-up orders (needed only when the `topup` option is on).
+ * What memberCard() needs: everything but the login kit's sessions. The merchant bind, member codes
+ * and paged history are optional for a host's own object (their routes then answer 501); so are
+ * top-up orders (needed only when the `topup` option is on).
  */
 export interface CardStore
   extends
@@ -296,19 +347,52 @@ export interface CardStore
     LockStore,
     JournalStore,
     Partial<MerchantBindingStore>,
+    Partial<RateLimitStore>,
+    Partial<MemberCodeStore>,
+    Partial<HistoryStore>,
     Partial<TopupOrderStore> {}
+
+/** A token bucket: how many tokens it holds when full, and how fast it refills. */
+export interface BucketSpec {
+  /** Tokens when full: the largest burst allowed. */
+  capacity: number;
+  /** Tokens added per second, continuously, up to capacity: the sustained rate allowed. */
+  refillPerSecond: number;
+}
+
+/** What a take from a bucket gave. */
+export interface TakeResult {
+  allowed: boolean;
+  /** Tokens left after this take (a fraction while refilling). */
+  remaining: number;
+  /** When refused: ms until the bucket holds the cost again. */
+  retryAfterMs?: number;
+}
+
+/**
+ * Rate limits shared by every instance: one token bucket per key (a client address, a user, the
+ * mini-program's appid, our calls to WeChat Pay), measured by one clock (the store's where it has
+ * one). A bucket unused long enough to be full again may be forgotten.
+ */
+export interface RateLimitStore {
+  /**
+   * Takes `cost` tokens (default 1) from the bucket `key` when it holds that many, in one atomic
+   * step; otherwise takes nothing and says how long until it would hold them.
+   */
+  takeTokens(key: string, bucket: BucketSpec, cost?: number): Promise<TakeResult>;
+}
 
 /**
  * What wechatLogin() needs: sessions. A host's own object may leave the lifecycle out (then the
  * login kit neither initialises nor closes it).
  */
-export interface LoginStore extends SessionStore, Partial<StoreLifecycle> {}
+export interface LoginStore extends SessionStore, Partial<StoreLifecycle>, Partial<RateLimitStore> {}
 
 /**
  * Every role, so one store can serve memberCard() and wechatLogin(). The four engines also
  * implement MerchantBindingStore; a host's own object may leave it out.
  */
-export interface Store extends CardStore, SessionStore {}
+export interface Store extends Omit<CardStore, 'takeTokens'>, SessionStore, RateLimitStore {}
 
 // --- top-ups (src/topup/) ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import { memberCard } from '../../src/member-card.js';
 import { DEFAULTS, type MemberCardOptions } from '../../src/options.js';
 import type { Declaration } from '../../src/options/declare.js';
 import { MEMBER_CARD_OPTIONS } from '../../src/options/member-card.js';
-import { READMES, readmeTables, withTables } from '../../src/options/readme.js';
+import { READMES, readmeTables, withTables } from '../../scripts/readme/readme.js';
 import { call, listen } from '../support/http.js';
 import { TestSandbox } from '../support/sandbox.js';
 

@@ -10,8 +10,17 @@ export interface HostEvent {
 }
 
 export interface HostPageOptions {
-  /** <member-card>'s properties: openMode, hideEdit, compact, hideTopup, payMode. */
-  properties?: { openMode?: string; hideEdit?: boolean; compact?: boolean; hideTopup?: boolean; payMode?: string };
+  /** <member-card>'s properties: openMode, hideEdit, hideCode, hideHistory, hideProfile, hideTopup, payMode, compact */
+  properties?: {
+    openMode?: string;
+    hideEdit?: boolean;
+    hideCode?: boolean;
+    hideHistory?: boolean;
+    hideProfile?: boolean;
+    hideTopup?: boolean;
+    payMode?: string;
+    compact?: boolean;
+  };
   /** Awaits before wx.navigateToMiniProgram in the `opencard` handler: the mistake WeChat refuses. */
   lateOpen?: boolean;
   /** The `topup` handler, after the event is recorded (a host pays there, with its own wx). */
@@ -39,6 +48,7 @@ export function mountHostPage(componentPath: string, options: HostPageOptions = 
   const page = mountDefinedPage('host', {
     template: `<view class="host">
       <member-card id="card" class="host__card" open-mode="{{openMode}}" hide-edit="{{hideEdit}}" compact="{{compact}}"
+        hide-code="{{hideCode}}" hide-history="{{hideHistory}}" hide-profile="{{hideProfile}}"
         hide-topup="{{hideTopup}}" pay-mode="{{payMode}}"
         custom-class="${HOST_CLASSES.custom}" card-class="${HOST_CLASSES.card}" button-class="${HOST_CLASSES.button}"
         bindload="onEvent" binderror="onEvent" bindchange="onEvent" bindlogin="onEvent" bindopencard="onOpenCard"
@@ -49,9 +59,12 @@ export function mountHostPage(componentPath: string, options: HostPageOptions = 
     data: {
       openMode: 'event',
       hideEdit: false,
-      compact: false,
+      hideCode: false,
+      hideHistory: false,
+      hideProfile: false,
       hideTopup: false,
       payMode: 'event',
+      compact: false,
       ...options.properties,
     },
     methods: {

@@ -7,6 +7,7 @@ import { MemberCardError } from '../../src/errors.js';
 import type {
   AuditEntry,
   Binding,
+  MemberCodeEntry,
   MerchantBinding,
   NotificationEffect,
   NotificationRecord,
@@ -486,6 +487,57 @@ export function contractSuite(engine: Engine): void {
       });
     });
 
+    describe('RateLimitStore: takeTokens', () => {
+      const slow = { capacity: 3, refillPerSecond: 0.001 };
+
+      it('a full bucket gives `capacity` tokens, then refuses and says when the next one comes', async () => {
+        const key = `login:ip:${uid()}`;
+        const takes = [];
+        for (let i = 0; i < 4; i++) takes.push(await store.takeTokens(key, { capacity: 3, refillPerSecond: 2 }));
+        assert.deepEqual(
+          takes.map((t) => t.allowed),
+          [true, true, true, false],
+        );
+        assert.ok(Math.abs((takes[0]?.remaining ?? 0) - 2) < 0.05, `remaining ${takes[0]?.remaining}`);
+        const refused = takes[3];
+        assert.ok(refused?.retryAfterMs !== undefined && refused.retryAfterMs > 0 && refused.retryAfterMs <= 500);
+      });
+
+      it('refills at its rate: a refused key is allowed again once a token has come back', async () => {
+        const key = `refill:${uid()}`;
+        const fast = { capacity: 1, refillPerSecond: 20 };
+        assert.equal((await store.takeTokens(key, fast)).allowed, true);
+        assert.equal((await store.takeTokens(key, fast)).allowed, false);
+        await sleep(80);
+        assert.equal((await store.takeTokens(key, fast)).allowed, true, 'a token came back after 50 ms');
+      });
+
+      it('a cost is taken whole or not at all; keys are independent, whatever they hold', async () => {
+        const key = `cost:${uid()}`;
+        assert.equal((await store.takeTokens(key, slow, 2)).allowed, true);
+        const refused = await store.takeTokens(key, slow, 2);
+        assert.equal(refused.allowed, false);
+        assert.ok(Math.abs(refused.remaining - 1) < 0.05, 'nothing was taken by the refused cost');
+        assert.equal((await store.takeTokens(key, slow, 1)).allowed, true);
+        for (const odd of [`a:b:${uid()}`, `a b ${uid()}`, `会员🧋${uid()}`, `%2F${uid()}`]) {
+          assert.equal((await store.takeTokens(odd, slow, 3)).allowed, true, odd);
+          assert.equal((await store.takeTokens(odd, slow, 1)).allowed, false, odd);
+        }
+        await assert.rejects(store.takeTokens(key, slow, 4), /cost/);
+        await assert.rejects(store.takeTokens('', slow), /key/);
+        await assert.rejects(store.takeTokens(key, { capacity: 0, refillPerSecond: 1 }), /capacity/);
+      });
+
+      it('40 takes at once on two instances of one location: exactly `capacity` are allowed', async () => {
+        const key = `race:${uid()}`;
+        const bucket = { capacity: 10, refillPerSecond: 0.001 };
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => (i % 2 ? store : other).takeTokens(key, bucket)),
+        );
+        assert.equal(results.filter((r) => r.allowed).length, 10);
+      });
+    });
+
     describe('LockStore: acquireLock, extendLock, releaseLock', () => {
       it('a lock is taken by one token only, extended and released only by its holder', async () => {
         const name = `lock-${uid()}`;
@@ -867,6 +919,113 @@ export function contractSuite(engine: Engine): void {
           }
         });
       }
+    });
+
+    describe('MemberCodeStore: putMemberCode, consumeMemberCode', () => {
+      /** Optional for a host's own object; every engine has it. */
+      const put = (s: Store, hash: string, entry: MemberCodeEntry) => {
+        assert.ok(s.putMemberCode, `${engine.name} implements putMemberCode`);
+        return s.putMemberCode(hash, entry);
+      };
+      const consume = (s: Store, hash: string) => {
+        assert.ok(s.consumeMemberCode, `${engine.name} implements consumeMemberCode`);
+        return s.consumeMemberCode(hash);
+      };
+      const entry = (cardId: string, code: string, ttlMs = 60_000): MemberCodeEntry => ({
+        cardId,
+        code,
+        userOpenid: `mp-${uid()}`,
+        expiresAt: Date.now() + ttlMs,
+      });
+
+      it('a code is consumed once (read through another instance), an unknown one is undefined', async () => {
+        const cardId = card();
+        const hash = `h-${uid()}`;
+        const e = entry(cardId, 'M1');
+        await put(store, hash, e);
+        assert.deepEqual(await consume(other, hash), e);
+        assert.equal(await consume(store, hash), undefined, 'a second consume');
+        assert.equal(await consume(other, `h-${uid()}`), undefined, 'unknown');
+      });
+
+      it('an expired code is not consumed', async () => {
+        const hash = `h-${uid()}`;
+        await put(store, hash, entry(card(), 'M2', 40));
+        await sleep(80);
+        assert.equal(await consume(other, hash), undefined);
+      });
+
+      it('only the newest code of a card is valid; other cards keep theirs', async () => {
+        const cardId = card();
+        const [first, second, elsewhere] = [`h-${uid()}`, `h-${uid()}`, `h-${uid()}`];
+        await put(store, first, entry(cardId, 'M3'));
+        await put(other, elsewhere, entry(cardId, 'M4'));
+        const newest = entry(cardId, 'M3');
+        await put(other, second, newest);
+        assert.equal(await consume(store, first), undefined, 'replaced');
+        assert.deepEqual(await consume(store, second), newest);
+        assert.ok(await consume(store, elsewhere), 'another card’s code stands');
+      });
+
+      it('20 concurrent verifiers of one code (across instances if shared): exactly one gets it', async () => {
+        const hash = `h-${uid()}`;
+        await put(store, hash, entry(card(), 'M5'));
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => consume(i % 2 ? other : store, hash)));
+        assert.equal(results.filter((r) => r !== undefined).length, 1);
+      });
+    });
+
+    describe('HistoryStore: listAuditPage', () => {
+      const page = (s: Store, cardId: string, code: string, p: Parameters<NonNullable<Store['listAuditPage']>>[2]) => {
+        assert.ok(s.listAuditPage, `${engine.name} implements listAuditPage`);
+        return s.listAuditPage(cardId, code, p);
+      };
+
+      it('pages newest first by kind, with a cursor that holds while lines are appended', async () => {
+        const cardId = card();
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const apply = async (extra: Partial<Operation>, code = 'H1') => {
+          const op = operation(cardId, code, extra);
+          await store.insertOperation(op, { lock, token: 'tok' });
+          await store.finishOperation(cardId, op.requestId, { state: 'applied' });
+          return op.requestId;
+        };
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          ids.push(await apply({ amount: i + 1, after: 600 + i }));
+          // A kind the page leaves out, between the others.
+          await apply({ kind: 'membership_number', value: `N${i}`, before: 'x', after: `N${i}` });
+        }
+        ids.push(await apply({ kind: 'points', amount: -5, before: 10, after: 5 }));
+        await apply({}, 'H2'); // another code on the card
+        const kinds = ['balance', 'points', 'level'] as const;
+        const first = await page(other, cardId, 'H1', { limit: 2, kinds });
+        assert.deepEqual(
+          first.entries.map((e) => e.requestId),
+          [ids[5], ids[4]],
+        );
+        assert.equal(first.entries[0]?.kind, 'points');
+        assert.equal(typeof first.next, 'number');
+        // Lines appended meanwhile do not move the next page.
+        await apply({ amount: 99, after: 999 });
+        const second = await page(store, cardId, 'H1', { limit: 2, kinds, before: first.next });
+        assert.deepEqual(
+          second.entries.map((e) => e.requestId),
+          [ids[3], ids[2]],
+        );
+        const third = await page(other, cardId, 'H1', { limit: 2, kinds, before: second.next });
+        assert.deepEqual(
+          third.entries.map((e) => e.requestId),
+          [ids[1], ids[0]],
+        );
+        assert.equal(third.next, undefined, 'no older page');
+        assert.deepEqual(await page(store, cardId, 'H1', { limit: 0, kinds }), { entries: [] });
+        assert.deepEqual(await page(store, cardId, 'NONE', { limit: 5, kinds }), { entries: [] });
+        const all = await page(store, cardId, 'H1', { limit: 50, kinds: ['membership_number'] });
+        assert.equal(all.entries.length, 5);
+        assert.equal(all.next, undefined);
+      });
     });
 
     describe('TopupOrderStore: createTopupOrder, getTopupOrder, updateTopupOrder, listDueTopupOrders', () => {

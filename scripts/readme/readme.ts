@@ -1,9 +1,9 @@
-import { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
-import { BEHAVIOUR } from '../sandbox/behaviour.js';
-import { ENV, type EnvSpec } from '../server/config.js';
-import { isAlias, isGroup, specAt } from './declare.js';
-import { defaultCell, markdownTable, optionsTable, type Lang } from './docs.js';
-import { MEMBER_CARD_OPTIONS } from './member-card.js';
+import { WECHAT_LOGIN_OPTIONS } from '../../src/login/options.js';
+import { BEHAVIOUR } from '../../src/sandbox/behaviour.js';
+import { ENV, type EnvSpec } from '../../src/server/config.js';
+import { isAlias, isGroup, specAt } from '../../src/options/declare.js';
+import { defaultCell, markdownTable, optionsTable, type Lang } from './tables.js';
+import { MEMBER_CARD_OPTIONS } from '../../src/options/member-card.js';
 
 // The README's generated tables (scripts/options-docs.mjs writes them, a test fails when stale).
 

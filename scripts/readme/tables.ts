@@ -1,4 +1,4 @@
-import { entries, isAlias, isGroup, type OptionSpec, type Spec } from './declare.js';
+import { entries, isAlias, isGroup, type OptionSpec, type Spec } from '../../src/options/declare.js';
 
 // Markdown tables from a declaration, in either README language.
 
