@@ -85,6 +85,14 @@ describe('top-up credit: notifications to our own /pay-notify', () => {
       [line?.requestId, line?.kind, line?.actor, line?.amount, line?.before, line?.after, line?.remark],
       [id, 'balance', 'wechatpay-topup', 11000, 500, 11500, '微信支付充值¥100.00，赠送¥10.00'],
     );
+    // And the member's own history (GET /history) shows what was bought, not who credited it.
+    const history = await h.api('GET', '/member-card/history', { token: m.token });
+    assert.equal(history.status, 200, history.text);
+    const [item] = history.body.items;
+    assert.deepEqual(
+      [item.kind, item.amount, item.balanceAfter, item.remark, item.actor],
+      ['balance', 11000, 11500, '微信支付充值¥100.00，赠送¥10.00', undefined],
+    );
   });
 
   it('five deliveries of one notification (duplicates after the ack) credit once', async () => {
