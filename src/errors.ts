@@ -32,6 +32,11 @@ export const ERRORS = {
   OPERATION_CONFLICT: 409,
   /** Another change to the same card holds its lock longer than the caller may wait. */
   CARD_BUSY: 503,
+  // top-ups
+  /** POST /topup: an amount the merchant does not offer. */
+  AMOUNT_NOT_OFFERED: 400,
+  /** GET /topup/{id}: no such top-up, or not the caller's. */
+  TOPUP_NOT_FOUND: 404,
   // member codes (issue 14)
   /** A member code that is unknown, expired or already verified: nothing more is said. */
   MEMBER_CODE_INVALID: 404,

@@ -49,9 +49,15 @@ export {
   type CodeResolver,
   type AdminAuthorizer,
   type OperationsOptions,
+  type TopupOptions,
+  type TopupBonus,
+  type TopupShippingOptions,
   type BrandOptions,
   type MemberCodeOptions,
 } from './options.js';
+export type { Topups, ReconcileReport } from './topup/topups.js';
+export type { RequestPaymentParams } from './topup/pay-sign.js';
+export type { OffersJson } from './topup/offers.js';
 export { outRequestNo } from './operations/index.js';
 export type {
   Operations,

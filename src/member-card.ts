@@ -7,7 +7,7 @@ import { createMemberCodes, type MemberCodes } from './member-codes/member-codes
 import { deriveKey } from './member-codes/secret.js';
 import { mountHistory } from './routes/history.js';
 import { mountMemberCode } from './routes/member-code.js';
-import { errorBody, errorHandler, MemberCardError } from './errors.js';
+import { errorBody, errorHandler, MemberCardError, OptionsError } from './errors.js';
 import { errorName } from './log.js';
 import { resolveOptions, type MemberCardOptions, type ResolvedMemberCardOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
@@ -15,10 +15,14 @@ import { mountNotify } from './routes/notify.js';
 import { createOperations, type Operations } from './operations/index.js';
 import { mountAdmin } from './routes/admin.js';
 import { mountOpenCard } from './routes/open-card.js';
+import { mountPayNotify } from './routes/pay-notify.js';
+import { mountTopup } from './routes/topup.js';
 import type { Runtime } from './runtime.js';
 import { storeForRole } from './store/create-store.js';
+import { keepsTopups } from './store/roles.js';
 import type { CardStore } from './store/types.js';
 import { WechatpayClient } from './wechatpay/client.js';
+import { createTopups, type Topups } from './topup/topups.js';
 import { NotificationVerifier } from './wechatpay/notification.js';
 
 export interface MemberCard {
@@ -40,6 +44,12 @@ export interface MemberCard {
    * whose notification was lost for longer than WeChat Pay retries it (docs/operations.md).
    */
   readonly bindings: Bindings;
+  /**
+   * Top-ups paid with WeChat Pay (README, Top-ups): the offers, an order by id, and `reconcile()`, the
+   * pass that settles orders WeChat Pay did not tell us about. Undefined unless the `topup` option
+   * offers something.
+   */
+  readonly topups: Topups | undefined;
   /**
    * Member codes for the till: `issue(user)` a one-time code, `verify(code)` it once, from the
    * merchant's own code (docs/operations.md).
@@ -118,6 +128,26 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   mountMemberCode(router, rt, memberCodes, resolved.authorizeAdmin);
   mountHistory(router, rt);
   if (resolved.authorizeAdmin) mountAdmin(router, rt, { operations, bindings }, resolved.authorizeAdmin);
+  // Top-ups: on when the merchant offers amounts (the options make appid and notifyUrl go with them).
+  const { topup } = resolved;
+  let topups: Topups | undefined;
+  if (topup.amounts !== undefined || topup.min !== undefined) {
+    if (!keepsTopups(store)) {
+      throw new OptionsError(
+        'the store object given cannot keep top-up orders (createTopupOrder, getTopupOrder, updateTopupOrder, ' +
+          'listDueTopupOrders)',
+        { factory: 'memberCard()', option: 'store' },
+      );
+    }
+    const service = createTopups(rt, operations, topup, privateKey);
+    mountTopup(router, rt, service);
+    mountPayNotify(router, rt, service);
+    topups = {
+      offers: () => service.offers(),
+      get: (outTradeNo) => service.get(outTradeNo),
+      reconcile: (options) => service.reconcile(options),
+    };
+  }
 
   const allowed = router.allowedMethods();
   return {
@@ -139,6 +169,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     store,
     operations,
     bindings,
+    topups,
     memberCodes,
     client,
     options: resolved,

@@ -61,6 +61,39 @@ export interface OperationsOptions {
   lockWaitMs?: number;
 }
 
+/** A bonus tier: paying at least `from` fen credits `extra` fen more (the highest tier reached counts). */
+export interface TopupBonus {
+  from: number;
+  extra: number;
+}
+
+/** Reporting paid top-ups to 小程序发货信息管理 as virtual-goods deliveries (off unless accessToken is given). */
+export interface TopupShippingOptions {
+  /** The mini-program's access token (e.g. from getStableAccessToken); turns the report on. */
+  accessToken?: () => string | Promise<string>;
+  /** What the report says was delivered; default: the order's description. */
+  itemDesc?: string;
+  baseURL?: string;
+}
+
+/** Top-ups: stored value bought with WeChat Pay in the mini-program (src/topup/). */
+export interface TopupOptions {
+  /** The mini-program's AppID: the JSAPI order's appid, under which the session openid is the payer. */
+  appid?: string;
+  /** Public https URL of `{prefix}/pay-notify`, sent as each order's notify_url. */
+  notifyUrl?: string;
+  amounts?: number[];
+  min?: number;
+  max?: number;
+  bonuses?: TopupBonus[];
+  description?: string;
+  reuseWindowMs?: number;
+  expireMs?: number;
+  reconcileAfterMs?: number;
+  retryMs?: number;
+  shipping?: TopupShippingOptions;
+}
+
 /** The brand's face: what the card template cannot say. */
 export interface BrandOptions {
   color?: string;
@@ -109,6 +142,7 @@ export interface MemberCardOptions {
   log?: Log;
   authorizeAdmin?: AdminAuthorizer;
   operations?: OperationsOptions;
+  topup?: TopupOptions;
   brand?: BrandOptions;
   memberCode?: MemberCodeOptions;
 }

@@ -1,9 +1,10 @@
 // The demo host's page: logs in, then shows the plugin's <member-card>. It handles the component's
 // `opencard` (a plugin component on a host page may not open another mini-program; the host may,
-// from the tap: nothing is awaited before the call) and `login` (log in, then refresh the card).
+// from the tap: nothing is awaited before the call), `login` (log in, then refresh the card) and
+// `topup` (a plugin may not call wx.requestPayment: the host pays, then tells the plugin how it went).
 // Built with Component() (WeChat supports pages made that way), so miniprogram-simulate renders it.
-import type { DemoAppCustom } from '../../app';
-import type { OpenCardParams } from '../../plugin/index';
+import type { DemoAppCustom, MemberCardPlugin } from '../../app';
+import type { OpenCardParams, TopupEvent } from '../../plugin/index';
 
 /** All a host gets from selectComponent on the plugin's component: what its export() returns. */
 interface MemberCardHandle {
@@ -43,6 +44,17 @@ Component({
         fail: (res) => {
           if (!/cancel/i.test(res.errMsg)) void wx.showToast({ title: '无法打开领卡页面', icon: 'none' });
         },
+      });
+    },
+
+    /** `topup`: pay with WeChat Pay here, in the host, and hand the outcome back to the plugin. */
+    onTopup(e: WechatMiniprogram.CustomEvent<TopupEvent>) {
+      const { orderId, payment } = e.detail;
+      const plugin = requirePlugin('memberCard') as MemberCardPlugin;
+      wx.requestPayment({
+        ...payment,
+        success: (res) => plugin.topupResult(orderId, res),
+        fail: (res) => plugin.topupResult(orderId, res),
       });
     },
 

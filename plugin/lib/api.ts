@@ -122,5 +122,39 @@ export const getHistory = (cursor: string | null, limit: number): Promise<Histor
   call<HistoryPage>('GET', `/history?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
 export const getOpenCardParams = (): Promise<OpenCardAnswer> => call<OpenCardAnswer>('GET', '/open');
 
+/** GET /topup: what may be paid (fen). */
+export interface TopupOffers {
+  currency: string;
+  amounts?: { amount: number; bonus: number }[];
+  min?: number;
+  max?: number;
+  bonuses: { from: number; extra: number }[];
+}
+
+/** A top-up order as the back end shows it to its payer. */
+export interface TopupOrder {
+  id: string;
+  amount: number;
+  bonus: number;
+  credit: number;
+  /** pending (not known to be paid), paid (crediting), credited, closed, failed. */
+  state: string;
+  balance?: number;
+}
+
+/** wx.requestPayment's parameters, signed by the back end. */
+export interface PaymentParams {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType: 'RSA';
+  paySign: string;
+}
+
+export const getTopupOffers = (): Promise<TopupOffers> => call<TopupOffers>('GET', '/topup');
+export const createTopup = (amount: number): Promise<{ order: TopupOrder; payment: PaymentParams; reused: boolean }> =>
+  call('POST', '/topup', { amount });
+export const getTopup = (id: string): Promise<{ order: TopupOrder }> => call('GET', `/topup/${encodeURIComponent(id)}`);
+
 /** The back end's answer when the user holds no card (yet). */
 export const isNoCard = (err: MemberCardError): boolean => err.kind === 'http' && err.code === 'CARD_NOT_FOUND';

@@ -6,11 +6,11 @@
  * config: configure() was not called; login: the host has no session for this user (no token,
  * getToken failed, or the host's request rejected with `kind: 'login'`); unauthenticated: the back
  * end answered 401; network: no answer at all; http: any other answer that is not 2xx; open: the
- * card-opening mini-program could not be opened.
+ * card-opening mini-program could not be opened; pay: WeChat Pay could not be called (or failed).
  */
-export type ErrorKind = 'config' | 'login' | 'unauthenticated' | 'network' | 'http' | 'open';
+export type ErrorKind = 'config' | 'login' | 'unauthenticated' | 'network' | 'http' | 'open' | 'pay';
 
-const KINDS: readonly string[] = ['config', 'login', 'unauthenticated', 'network', 'http', 'open'];
+const KINDS: readonly string[] = ['config', 'login', 'unauthenticated', 'network', 'http', 'open', 'pay'];
 
 export interface MemberCardError extends Error {
   kind: ErrorKind;
@@ -28,9 +28,9 @@ export interface ErrorDetail {
   message: string;
   /**
    * What the component was doing: loading the card, getting the card-opening ready, saving an edit,
-   * fetching the member code, or a page of the history.
+   * fetching the member code, a page of the history, or a top-up.
    */
-  during: 'load' | 'open' | 'save' | 'code' | 'history';
+  during: 'load' | 'open' | 'save' | 'code' | 'history' | 'topup';
 }
 
 export function memberCardError(kind: ErrorKind, code: string, message: string, status = 0): MemberCardError {

@@ -10,6 +10,11 @@ export function formatFen(fen: unknown): string {
   return `${sign}¥${yuan}.${cents}`;
 }
 
+/** Fen as a price tag: 10000 → "¥100", 150 → "¥1.50". */
+export function formatPrice(fen: number): string {
+  return fen % 100 === 0 ? `¥${fen / 100}` : formatFen(fen);
+}
+
 export function formatPoints(points: unknown): string {
   return typeof points === 'number' && Number.isFinite(points) ? String(points) : '—';
 }

@@ -3,6 +3,8 @@
 
 export interface Refreshable {
   refresh(): void;
+  /** The host's outcome of a wx.requestPayment the component asked for (its `topup` event). */
+  topupResult?(orderId: string, result: unknown): boolean;
 }
 
 const attached = new Set<Refreshable>();
@@ -19,4 +21,11 @@ export function untrack(component: Refreshable): void {
 export function refreshAll(): number {
   for (const component of attached) component.refresh();
   return attached.size;
+}
+
+/** Hands the host's payment outcome to the component waiting for that order; true when one was. */
+export function topupResultAll(orderId: string, result: unknown): boolean {
+  let taken = false;
+  for (const component of attached) if (component.topupResult?.(orderId, result)) taken = true;
+  return taken;
 }

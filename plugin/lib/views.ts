@@ -11,7 +11,7 @@ import { formatFen, formatPoints, statusName } from './format';
 export type View = 'loading' | 'login' | 'empty' | 'confirming' | 'card' | 'error';
 
 /** What is open under the card face ('' = nothing). */
-export type Panel = '' | 'edit' | 'code' | 'history' | 'profile';
+export type Panel = '' | 'edit' | 'code' | 'history' | 'profile' | 'topup';
 
 export interface CardView {
   background: string;
@@ -153,4 +153,14 @@ export function historyErrorText(err: MemberCardError): string {
   if (err.kind === 'network') return '网络不给力，明细未加载，请重试。';
   if (err.kind === 'unauthenticated' || err.kind === 'login') return '登录已失效，请重新登录。';
   return '明细暂时无法加载，请稍后再试。';
+}
+
+/** What the user reads when a top-up could not be ordered. */
+export function topupErrorText(err: MemberCardError): string {
+  if (err.kind === 'network') return '网络不给力，暂时无法充值，请重试。';
+  if (err.code === 'CARD_NOT_EDITABLE') return '当前会员卡状态不可充值。';
+  if (err.code === 'AMOUNT_NOT_OFFERED') return '该金额不可充值，请重新选择。';
+  if (err.kind === 'unauthenticated' || err.kind === 'login') return '登录已失效，请重新登录。';
+  if (err.status >= 500 || err.status === 429) return '服务繁忙，请稍后再试。';
+  return '暂时无法充值，请稍后再试。';
 }

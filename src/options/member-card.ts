@@ -7,6 +7,9 @@ import { baseUrl, DEFAULT_STORE, id, keyInput, ms, storeOption } from './schemas
 
 const MINUTE = 60_000;
 
+/** An amount in fen: at least 1 fen, at most 1,000,000 yuan. */
+const fen = Joi.number().integer().min(1).max(100_000_000);
+
 /** memberCard()'s options: each one's check, default and doc line (the README table is made from it). */
 export const MEMBER_CARD_OPTIONS = {
   cardId: {
@@ -319,6 +322,146 @@ export const MEMBER_CARD_OPTIONS = {
         doc: {
           en: '…refilled at this many a minute; beyond: 429 `RATE_LIMITED` with `Retry-After`',
           zh: '……每分钟补充这么多次；超出时返回 429 `RATE_LIMITED` 与 `Retry-After`',
+        },
+      },
+    },
+  },
+  topup: {
+    rules: (group) =>
+      group
+        .oxor('amounts', 'min')
+        .and('min', 'max')
+        .with('amounts', ['appid', 'notifyUrl'])
+        .with('min', ['appid', 'notifyUrl'])
+        .custom((value: { min?: number; max?: number; amounts?: unknown; appid?: unknown }, helpers) => {
+          if (value.min !== undefined && value.max !== undefined && value.min > value.max)
+            return helpers.error('topup.range');
+          if (value.appid !== undefined && value.amounts === undefined && value.min === undefined)
+            return helpers.error('topup.offers');
+          return value;
+        })
+        .messages({
+          'topup.range': 'min must not be above max',
+          'topup.offers': 'needs amounts, or min and max, to offer anything',
+          'object.with': 'needs {#peer} with {#main}',
+          'object.and': 'needs min and max together',
+          'object.oxor': 'takes amounts, or min and max, not both',
+        }),
+    options: {
+      appid: {
+        schema: id(32),
+        defaultDoc: { en: 'required with `amounts` or `min`', zh: '给出 `amounts` 或 `min` 时必填' },
+        doc: {
+          en: "the mini-program's AppID: the JSAPI order's `appid`, under which the session openid pays",
+          zh: '小程序 AppID：JSAPI 下单的 `appid`，会话中的 openid 即其下的付款人',
+        },
+      },
+      notifyUrl: {
+        schema: Joi.string()
+          .uri({ scheme: ['http', 'https'] })
+          .max(255)
+          .pattern(/^[^?#]*$/, 'a URL without query parameters'),
+        defaultDoc: { en: 'required with `amounts` or `min`', zh: '给出 `amounts` 或 `min` 时必填' },
+        doc: {
+          en: 'public https URL of `POST {prefix}/pay-notify`, sent as every order’s `notify_url` (no query)',
+          zh: '`POST {prefix}/pay-notify` 的公网 https 地址，作为每笔订单的 `notify_url`（不能带参数）',
+        },
+      },
+      amounts: {
+        schema: Joi.array().items(fen).min(1).max(20).unique(),
+        defaultDoc: { en: 'none: top-ups off', zh: '无：不开启充值' },
+        doc: {
+          en: 'the amounts users may pay, in fen, e.g. `[5000, 10000, 20000]`; turns top-ups on',
+          zh: '用户可充值的金额（分），如 `[5000, 10000, 20000]`；给出即开启充值',
+        },
+      },
+      min: {
+        schema: fen,
+        doc: { en: 'or any amount from `min`…', zh: '或从 `min`……' },
+      },
+      max: {
+        schema: fen,
+        doc: { en: '…to `max` fen (instead of `amounts`)', zh: '……到 `max` 分之间的任意金额（代替 `amounts`）' },
+      },
+      bonuses: {
+        schema: Joi.array()
+          .items(Joi.object({ from: fen.required(), extra: fen.required() }))
+          .max(20)
+          .unique('from'),
+        default: [],
+        doc: {
+          en:
+            '`[{ from: 10000, extra: 1000 }]`: paying at least `from` credits `extra` more ' +
+            '(the highest tier reached)',
+          zh: '`[{ from: 10000, extra: 1000 }]`：支付不少于 `from` 分时多充 `extra` 分（按达到的最高档）',
+        },
+      },
+      description: {
+        schema: Joi.string().min(1).max(100),
+        default: '会员卡充值',
+        doc: {
+          en: 'the order description in the user’s bill, followed by the amount (`会员卡充值 ¥100.00`)',
+          zh: '用户账单中的商品描述，后接金额（`会员卡充值 ¥100.00`）',
+        },
+      },
+      reuseWindowMs: {
+        schema: ms(0, 10 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en: 'a tap for the same amount within this time reuses the pending order instead of making another',
+          zh: '此时间内对同一金额的再次点击复用未支付的订单，不再新建',
+        },
+      },
+      expireMs: {
+        schema: ms(5 * MINUTE, 2 * 60 * MINUTE),
+        default: 15 * MINUTE,
+        doc: {
+          en:
+            'how long an order can be paid (`time_expire`); 5 min to 2 h, within the life of its `prepay_id`, ' +
+            'then it is closed',
+          zh: '订单可支付的时长（`time_expire`）；5 分钟至 2 小时，不超过 `prepay_id` 的有效期，过后关单',
+        },
+      },
+      reconcileAfterMs: {
+        schema: ms(1000, 60 * MINUTE),
+        default: 3 * MINUTE,
+        doc: {
+          en: 'an order with no notification this long after it was made is queried at WeChat Pay',
+          zh: '下单后这么久仍未收到通知的订单，向微信支付查询',
+        },
+      },
+      retryMs: {
+        schema: ms(100, 10 * MINUTE),
+        default: 10_000,
+        doc: {
+          en:
+            'first wait before a failed step (credit, query, close, delivery report) is tried again; ' +
+            'doubles up to 1 h',
+          zh: '失败步骤（入账、查单、关单、发货信息）首次重试前的等待；每次翻倍，最长 1 小时',
+        },
+      },
+      shipping: {
+        options: {
+          accessToken: {
+            schema: Joi.function(),
+            defaultDoc: { en: 'none: no report', zh: '无：不上报' },
+            doc: {
+              en:
+                '`() => token`: the mini-program access token; turns on the virtual-goods delivery report to ' +
+                '小程序发货信息管理 after each credit',
+              zh: '`() => token`：小程序 access_token；给出后每次入账都向小程序发货信息管理上报虚拟商品发货',
+            },
+          },
+          itemDesc: {
+            schema: Joi.string().min(1).max(120),
+            defaultDoc: { en: 'the order description', zh: '订单描述' },
+            doc: { en: 'what the report says was delivered', zh: '发货信息中的商品描述' },
+          },
+          baseURL: {
+            schema: baseUrl,
+            default: 'https://api.weixin.qq.com/',
+            doc: { en: 'where `upload_shipping_info` is called', zh: '`upload_shipping_info` 的调用地址' },
+          },
         },
       },
     },

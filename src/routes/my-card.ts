@@ -12,7 +12,7 @@ import { jsonBody, rejectIdentifyingQuery } from './body.js';
 /** What this user may change on this card, as the client shows it. */
 export type Editable = { background_picture_url?: string[] };
 
-interface OwnCard {
+export interface OwnCard {
   card: UpstreamCard;
   code: string;
 }

@@ -94,8 +94,20 @@ export const BEHAVIOUR = {
   },
   allowHttpNotifyUrl: {
     values: [true, false],
-    en: 'whether `PATCH /callback` takes an `http://` `notify_url` (WeChat Pay takes https only)',
-    zh: '`PATCH /callback` 是否接受 `http://` 的 `notify_url`（微信支付只接受 https）',
+    en: 'whether `PATCH /callback` and JSAPI orders take an `http://` `notify_url` (WeChat Pay takes https only)',
+    zh: '`PATCH /callback` 与 JSAPI 下单是否接受 `http://` 的 `notify_url`（微信支付只接受 https）',
+  },
+  payAssociatedData: {
+    values: ['transaction', 'empty'],
+    en:
+      'a payment notification’s `resource.associated_data`: `transaction` (seen in real payloads) ' +
+      'or empty (the official sample)',
+    zh: '支付通知的 `resource.associated_data`：`transaction`（实际报文）或空串（官方示例）',
+  },
+  closePaid: {
+    values: [400, 204],
+    en: 'closing a paid order: 400 `ORDERPAID` (the APIv2 code; APIv3 documents none), or 204 without closing it',
+    zh: '关闭已支付的订单：400 `ORDERPAID`（APIv2 的错误码，APIv3 未写明），或 204 但不关闭',
   },
 } as const satisfies Record<string, Switch>;
 

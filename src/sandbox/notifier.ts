@@ -110,6 +110,55 @@ export class Notifier {
     return stored;
   }
 
+  /**
+   * A payment notification (TRANSACTION.SUCCESS, payment-notice.html): the Transaction encrypted in the
+   * same envelope (original_type transaction, summary 支付成功), POSTed to the order's own notify_url,
+   * retried on the payment schedule. `duplicates`: extra deliveries after one is acknowledged (WeChat
+   * Pay "同样的通知可能会多次发送"); `delayMs`: a late first delivery.
+   */
+  enqueuePayment(
+    transaction: { out_trade_no: string } & Record<string, unknown>,
+    notifyUrl: string,
+    options: { duplicates?: number; delayMs?: number } = {},
+  ): StoredNotification {
+    const nonce = randomAlnum(12);
+    // The official sample shows "", real payloads "transaction": a switch.
+    const associatedData = this.options.behaviour.get().payAssociatedData === 'transaction' ? 'transaction' : '';
+    const envelope = {
+      id: randomUUID(),
+      create_time: chinaTime(),
+      resource_type: 'encrypt-resource',
+      event_type: 'TRANSACTION.SUCCESS',
+      summary: '支付成功',
+      resource: {
+        original_type: 'transaction',
+        algorithm: 'AEAD_AES_256_GCM',
+        ciphertext: encryptResource(JSON.stringify(transaction), this.options.apiv3Key, nonce, associatedData),
+        associated_data: associatedData,
+        nonce,
+      },
+    };
+    const stored: StoredNotification = {
+      id: envelope.id,
+      event_type: envelope.event_type,
+      card_id: '',
+      code: '',
+      out_trade_no: transaction.out_trade_no,
+      notify_url: notifyUrl,
+      ...(options.duplicates ? { duplicates: options.duplicates } : {}),
+      body: JSON.stringify(envelope),
+      attempts: 0,
+      last_status: null,
+      delivered: false,
+      abandoned: false,
+      created_at: Date.now(),
+    };
+    this.options.state.data.notifications.push(stored);
+    this.options.state.save();
+    this.schedule(stored, options.delayMs ?? 0);
+    return stored;
+  }
+
   /** Sends everything still pending that is not already waiting or in flight. */
   resume(): void {
     for (const n of this.options.state.data.notifications) {
@@ -128,7 +177,7 @@ export class Notifier {
 
   private schedule(n: StoredNotification, delayMs: number): void {
     // Without a notify URL the notification stays pending; resume() picks it up later.
-    if (this.closed || !this.options.state.data.notify_url) return;
+    if (this.closed || !this.urlOf(n)) return;
     this.timers.set(
       n.id,
       setTimeout(() => {
@@ -138,8 +187,13 @@ export class Notifier {
     );
   }
 
+  /** A payment goes where its order said; a card notification to the URL set by PATCH /callback. */
+  private urlOf(n: StoredNotification): string | null {
+    return n.notify_url ?? this.options.state.data.notify_url;
+  }
+
   private async attempt(n: StoredNotification): Promise<void> {
-    const url = this.options.state.data.notify_url;
+    const url = this.urlOf(n);
     if (!url || this.closed) return;
     const outcome = await this.post(n, url);
     if (this.closed) return;
@@ -150,8 +204,13 @@ export class Notifier {
     else n.last_error = outcome.error;
     n.delivered = outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300;
     this.options.log(`notify ${n.event_type} ${n.id} attempt ${n.attempts} -> ${outcome.status ?? outcome.error}`);
-    if (!n.delivered) {
-      const waitS = RETRY_SCHEDULES[this.options.behaviour.get().retrySchedule][n.attempts - 1];
+    if (n.delivered && n.duplicates) {
+      n.duplicates -= 1;
+      this.schedule(n, 0);
+    } else if (!n.delivered) {
+      // Payments: the payment notice pages' schedule, which every source agrees on.
+      const schedule = n.out_trade_no ? 'payment' : this.options.behaviour.get().retrySchedule;
+      const waitS = RETRY_SCHEDULES[schedule][n.attempts - 1];
       if (waitS === undefined) n.abandoned = true;
       else this.schedule(n, waitS * 1000 * this.options.retryFactor);
     }

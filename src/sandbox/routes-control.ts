@@ -5,6 +5,7 @@ import type { SandboxKeys } from './keys.js';
 import type { NotificationEvent, Notifier } from './notifier.js';
 import { ApiError, json, type Reply } from './reply.js';
 import type { RequestLog } from './request-log.js';
+import { handlePayControl } from './routes-control-pay.js';
 import { LOGIN_CODE_TTL_MS } from './routes-sns.js';
 import { CARD_STATUSES, type Card, type CardStatus, type SandboxState, type User } from './state.js';
 import type { SandboxCredentials } from './types.js';
@@ -336,9 +337,13 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
           last_serial: n.last_serial,
           delivered: n.delivered,
           abandoned: n.abandoned,
+          ...(n.out_trade_no ? { out_trade_no: n.out_trade_no } : {}),
         })),
       });
-    default:
+    default: {
+      const payment = handlePayControl(ctx, method, parts, body);
+      if (payment) return payment;
       throw new ApiError(404, 'NOT_FOUND', `no control API at ${method} ${pathname}`);
+    }
   }
 }

@@ -5,11 +5,14 @@ import { ApiError, type Reply } from './reply.js';
 import { controlRefusal } from './control-guard.js';
 import { handleControl, type ControlContext } from './routes-control.js';
 import { handleSns } from './routes-sns.js';
+import { handlePay, PAY_PREFIX } from './routes-pay.js';
 import { handleV3 } from './routes-v3.js';
+import { handleWxa } from './routes-wxa.js';
 import { platformHeaders, RequestVerifier, SignatureError } from './signature.js';
 
-// The HTTP front: reads each request, sends it to /v3/ (signed), /sns/ (login) or /sandbox/
-// (control), applies injected faults, signs /v3/ answers and logs what happened.
+// The HTTP front: reads each request, sends it to /v3/ (signed: member cards, payments), /sns/
+// (login), /cgi-bin/ and /wxa/ (access token, delivery reports) or /sandbox/ (control), applies
+// injected faults, signs /v3/ answers and logs what happened.
 
 const MAX_BODY = 1024 * 1024;
 
@@ -96,7 +99,7 @@ export class SandboxServer {
       await this.control(req, res, method, url.pathname);
     } else if (url.pathname.startsWith('/v3/')) {
       await this.v3(req, res, method, target, url);
-    } else if (url.pathname.startsWith('/sns/')) {
+    } else if (['/sns/', '/cgi-bin/', '/wxa/'].some((prefix) => url.pathname.startsWith(prefix))) {
       await this.sns(req, res, method, url);
     } else {
       this.write(res, { status: 404, body: { code: 'NOT_FOUND', message: `nothing at ${url.pathname}` } });
@@ -172,12 +175,8 @@ export class SandboxServer {
         };
       } else {
         this.checkHeaders(req, requestSerial, body);
-        reply = handleV3(this.ctx, {
-          method,
-          pathname: url.pathname,
-          query: url.searchParams,
-          body: body.toString('utf8'),
-        });
+        const request = { method, pathname: url.pathname, query: url.searchParams, body: body.toString('utf8') };
+        reply = url.pathname.startsWith(`${PAY_PREFIX}/`) ? handlePay(this.ctx, request) : handleV3(this.ctx, request);
       }
     } catch (err) {
       reply = errorReply(this.asApiError(err));
@@ -228,7 +227,7 @@ export class SandboxServer {
 
   private async sns(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
     const fault = this.ctx.faults.take(url.pathname, req.method ?? 'GET');
-    // The query carries the mini-program secret: log the path only.
+    // The query carries the mini-program secret (or an access token): log the path only.
     const record = (status: number): void => {
       this.ctx.requests.add({ method, path: url.pathname, status, signature_valid: null, request_id: null });
       this.ctx.log(`${method} ${url.pathname} -> ${status || 'reset'}`);
@@ -238,7 +237,8 @@ export class SandboxServer {
       req.socket.destroy();
       return;
     }
-    req.resume();
+    // /cgi-bin/ and /wxa/ are POST JSON (the access token and the delivery report); /sns/ is a GET.
+    const body = method === 'POST' ? (await readBody(req)).toString('utf8') : (req.resume(), '');
     // WeChat's login API reports its errors as {errcode, errmsg}: a fault code that is a number
     // (e.g. 45011, -1) becomes the errcode, so "busy" and "rate limited" can be simulated.
     const reply: Reply =
@@ -250,7 +250,9 @@ export class SandboxServer {
               errmsg: `fault injected by the sandbox (${fault.code})`,
             },
           }
-        : handleSns(this.ctx, url.pathname, url.searchParams);
+        : url.pathname.startsWith('/sns/')
+          ? handleSns(this.ctx, url.pathname, url.searchParams)
+          : handleWxa(this.ctx, method, url.pathname, url.searchParams, body);
     if (!(await this.delay(fault?.latency_ms))) return;
     this.write(res, reply);
     record(reply.status);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PayOrder, PayStateData } from './pay-state.js';
 import type { CardTemplate } from './template.js';
 
 // What the sandbox remembers between requests and across restarts: people, cards, login codes,
@@ -58,6 +59,11 @@ export interface StoredNotification {
   event_type: string;
   card_id: string;
   code: string;
+  /** Payment notifications: the order, and the URL it named (they do not go to the member-card one). */
+  out_trade_no?: string;
+  notify_url?: string;
+  /** Extra deliveries still to send after one was acknowledged (a duplicate fault). */
+  duplicates?: number;
   /** The exact JSON body sent on every attempt (same id, same ciphertext). */
   body: string;
   attempts: number;
@@ -71,7 +77,7 @@ export interface StoredNotification {
   created_at: number;
 }
 
-export interface StateData {
+export interface StateData extends PayStateData {
   version: 1;
   users: User[];
   cards: Card[];
@@ -92,6 +98,8 @@ const empty = (): StateData => ({
   login_codes: [],
   notify_url: null,
   notifications: [],
+  pay_orders: [],
+  access_token: null,
 });
 
 export class SandboxState {
@@ -111,6 +119,10 @@ export class SandboxState {
 
   findCard(cardId: string, code: string): Card | undefined {
     return this.data.cards.find((c) => c.card_id === cardId && c.code === code);
+  }
+
+  findPayOrder(mchid: string, outTradeNo: string): PayOrder | undefined {
+    return this.data.pay_orders.find((o) => o.mchid === mchid && o.out_trade_no === outTradeNo);
   }
 
   userOfCard(card: Card): User | undefined {

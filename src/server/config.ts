@@ -98,9 +98,9 @@ export const ENV = {
   },
   WECHAT_MINIPROGRAM_APPID: {
     required: true,
-    feeds: [login('appid')],
-    en: 'the mini-program AppID (for login)',
-    zh: '小程序 AppID（用于登录）',
+    feeds: [login('appid'), card('topup.appid')],
+    en: 'the mini-program AppID (for login, and the AppID top-ups are paid in)',
+    zh: '小程序 AppID（用于登录，也是充值付款所在的 AppID）',
   },
   WECHAT_MINIPROGRAM_SECRET: {
     required: true,
@@ -140,6 +140,67 @@ export const ENV = {
     zh:
       '开启后台管理接口 `/api/member-card/admin/…`；调用方以 `X-Admin-Token`' +
       '（或 `Authorization: Bearer`）发送。至少 16 个字符',
+  },
+  MEMBERCARD_TOPUP_AMOUNTS: {
+    feeds: [card('topup.amounts')],
+    defaultDoc: {
+      en: 'none: top-ups off; with the sandbox, `1000,5000,10000,20000`',
+      zh: '无：不开启充值；使用沙箱时为 `1000,5000,10000,20000`',
+    },
+    en: 'comma-separated amounts users may pay, in fen; turns top-ups on (`POST /api/member-card/topup`)',
+    zh: '用户可充值的金额（分），逗号分隔；给出即开启充值（`POST /api/member-card/topup`）',
+  },
+  MEMBERCARD_TOPUP_MIN: {
+    feeds: [card('topup.min')],
+    en: 'or any amount from this many fen…',
+    zh: '或从这么多分……',
+  },
+  MEMBERCARD_TOPUP_MAX: {
+    feeds: [card('topup.max')],
+    en: '…up to this many (instead of `MEMBERCARD_TOPUP_AMOUNTS`)',
+    zh: '……到这么多分之间的任意金额（代替 `MEMBERCARD_TOPUP_AMOUNTS`）',
+  },
+  MEMBERCARD_TOPUP_BONUSES: {
+    feeds: [card('topup.bonuses')],
+    defaultDoc: {
+      en: 'none; with the sandbox, `10000:1000,20000:3000`',
+      zh: '无；使用沙箱时为 `10000:1000,20000:3000`',
+    },
+    en: 'bonus tiers `from:extra,…` in fen: paying at least `from` credits `extra` more',
+    zh: '赠送档位 `from:extra,…`（分）：支付不少于 `from` 时多充 `extra`',
+  },
+  MEMBERCARD_TOPUP_NOTIFY_URL: {
+    feeds: [card('topup.notifyUrl')],
+    defaultDoc: {
+      en: 'required with top-ups; with the sandbox, this server’s own',
+      zh: '开启充值时必填；使用沙箱时为本服务自己的地址',
+    },
+    en: 'public https URL of `POST /api/member-card/pay-notify`, sent as each order’s `notify_url`',
+    zh: '`POST /api/member-card/pay-notify` 的公网 https 地址，作为每笔订单的 `notify_url`',
+  },
+  MEMBERCARD_TOPUP_RECONCILE_MS: {
+    default: '30000',
+    en:
+      'how often this instance settles due top-ups (queries, closes, credits), ms, with ±20 % jitter; ' +
+      'safe on several instances',
+    zh: '本实例处理到期充值订单（查单、关单、入账）的间隔（毫秒），带 ±20% 抖动；多实例同时运行也安全',
+  },
+  MEMBERCARD_TOPUP_RECONCILE_AFTER_MS: {
+    feeds: [card('topup.reconcileAfterMs')],
+    en: 'an order with no payment notification this long after it was made is queried, ms',
+    zh: '下单后这么久仍未收到支付通知的订单即向微信支付查询（毫秒）',
+  },
+  MEMBERCARD_TOPUP_RETRY_MS: {
+    feeds: [card('topup.retryMs')],
+    en: 'first wait before a failed top-up step is tried again, ms (doubles up to 1 h)',
+    zh: '充值失败步骤首次重试前的等待（毫秒，每次翻倍，最长 1 小时）',
+  },
+  MEMBERCARD_TOPUP_SHIPPING: {
+    defaultDoc: { en: 'off', zh: '关闭' },
+    en:
+      '`1`: report each credited top-up to 小程序发货信息管理 as a virtual-goods delivery, with an access token ' +
+      'from `getStableAccessToken` (the mini-program AppID and secret)',
+    zh: '`1`：每笔入账的充值都向小程序发货信息管理上报虚拟商品发货，access_token 由 `getStableAccessToken` 获取（小程序 AppID 与密钥）',
   },
   PORT: { default: '3000', en: 'HTTP port', zh: 'HTTP 端口' },
   HOST: {
@@ -260,7 +321,12 @@ export function parsePort(env: Env, name: 'PORT' | 'SANDBOX_PORT'): number {
 /** A whole number ≥ `min` from the environment, or the variable's declared default. */
 export function parseWhole(
   env: Env,
-  name: 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS' | 'HTTP_MAX_CONNECTIONS',
+  name:
+    | 'HTTP_HEADERS_TIMEOUT_MS'
+    | 'HTTP_REQUEST_TIMEOUT_MS'
+    | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
+    | 'HTTP_MAX_CONNECTIONS'
+    | 'MEMBERCARD_TOPUP_RECONCILE_MS',
   min: number,
 ): number {
   const value = env[name] || ENV[name].default;
@@ -268,6 +334,23 @@ export function parseWhole(
   if (!Number.isSafeInteger(n) || n < min)
     throw new OptionsError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
   return n;
+}
+
+/** Amounts in fen from a comma-separated list; anything but whole numbers stops serve naming the variable. */
+export function parseFen(name: EnvName, value: string | undefined): number[] {
+  return parseList(value).map((item) => {
+    if (!/^\d{1,12}$/.test(item)) throw new OptionsError(`${name}: "${item}" is not a whole number of fen`);
+    return Number(item);
+  });
+}
+
+/** Bonus tiers `from:extra,…`; a malformed one stops serve with a message naming the variable. */
+export function parseBonuses(value: string | undefined): { from: number; extra: number }[] {
+  return parseList(value).map((item) => {
+    const match = /^(\d+):(\d+)$/.exec(item);
+    if (!match) throw new OptionsError(`MEMBERCARD_TOPUP_BONUSES: "${item}" is not from:extra (fen), e.g. 10000:1000`);
+    return { from: Number(match[1]), extra: Number(match[2]) };
+  });
 }
 
 export function parseList(value: string | undefined): string[] {

@@ -1,6 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Koa from 'koa';
 import { errorName } from '../log.js';
 import { parseWhole, type Env } from './config.js';
 
@@ -28,8 +27,12 @@ export function connectionLimitsFrom(env: Env): ConnectionLimits {
  * of holding a connection for minutes. Node checks those timeouts only every
  * connectionsCheckingInterval (30 s by default): it is set from the shortest of them.
  */
-export async function listen(app: Koa, port: number, host: string, limits: ConnectionLimits): Promise<Server> {
-  const handle = app.callback();
+export async function listen(
+  handle: RequestListener,
+  port: number,
+  host: string,
+  limits: ConnectionLimits,
+): Promise<Server> {
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import Koa from 'koa';
 import { errorHandler, OptionsError } from '../errors.js';
@@ -11,8 +11,11 @@ import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
 import {
   adminTokenAuthorizer,
   ENV,
+  parseBonuses,
+  parseFen,
   parseList,
   parsePort,
+  parseWhole,
   platformCertificates,
   renameOptionError,
   requireEnv,
@@ -21,6 +24,8 @@ import {
 import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
+import { stableAccessToken } from './access-token.js';
+import { startReconciler } from './topup-reconciler.js';
 import type { Store } from '../store/types.js';
 
 export interface RunningServer {
@@ -75,6 +80,78 @@ async function demoUser(sandbox: Sandbox, stateDir: string): Promise<DemoUser> {
   const demo = { unionid: user.unionid, mp_openid: user.mp_openid, oa_openid: user.oa_openid, code: String(code) };
   writeFileSync(file, `${JSON.stringify(demo, null, 2)}\n`);
   return demo;
+}
+
+/** What the sandbox demo offers when MEMBERCARD_TOPUP_AMOUNTS and _MIN are not set: 充100送10, 充200送30. */
+const SANDBOX_TOPUP = {
+  amounts: [1000, 5000, 10000, 20000],
+  bonuses: [
+    { from: 10000, extra: 1000 },
+    { from: 20000, extra: 3000 },
+  ],
+};
+
+/**
+ * memberCard()'s `topup` from the environment: on with MEMBERCARD_TOPUP_AMOUNTS (or _MIN and _MAX),
+ * and with the sandbox by default; the mini-program AppID pays; the delivery report on request.
+ */
+function topupFrom(env: Env, settings: Settings, url: string): Pick<MemberCardOptions, 'topup'> {
+  const given = Boolean(env.MEMBERCARD_TOPUP_AMOUNTS || env.MEMBERCARD_TOPUP_MIN || env.MEMBERCARD_TOPUP_MAX);
+  if (!given && !settings.sandbox) return {};
+  // Said here under the variables' names (the option check would name the options).
+  if (Boolean(env.MEMBERCARD_TOPUP_MIN) !== Boolean(env.MEMBERCARD_TOPUP_MAX))
+    throw new OptionsError('MEMBERCARD_TOPUP_MIN and MEMBERCARD_TOPUP_MAX go together');
+  if (env.MEMBERCARD_TOPUP_AMOUNTS && env.MEMBERCARD_TOPUP_MIN)
+    throw new OptionsError('MEMBERCARD_TOPUP_AMOUNTS, or MEMBERCARD_TOPUP_MIN and _MAX: not both');
+  if (given && !settings.sandbox && !env.MEMBERCARD_TOPUP_NOTIFY_URL)
+    throw new OptionsError('MEMBERCARD_TOPUP_NOTIFY_URL is not set (the public URL of /api/member-card/pay-notify)');
+  const number = (
+    name:
+      | 'MEMBERCARD_TOPUP_MIN'
+      | 'MEMBERCARD_TOPUP_MAX'
+      | 'MEMBERCARD_TOPUP_RECONCILE_AFTER_MS'
+      | 'MEMBERCARD_TOPUP_RETRY_MS',
+  ) => (env[name] ? parseFen(name, env[name])[0] : undefined);
+  const offers = given
+    ? {
+        ...(env.MEMBERCARD_TOPUP_AMOUNTS
+          ? { amounts: parseFen('MEMBERCARD_TOPUP_AMOUNTS', env.MEMBERCARD_TOPUP_AMOUNTS) }
+          : {}),
+        ...(number('MEMBERCARD_TOPUP_MIN') !== undefined ? { min: number('MEMBERCARD_TOPUP_MIN') } : {}),
+        ...(number('MEMBERCARD_TOPUP_MAX') !== undefined ? { max: number('MEMBERCARD_TOPUP_MAX') } : {}),
+        bonuses: parseBonuses(env.MEMBERCARD_TOPUP_BONUSES),
+      }
+    : {
+        ...SANDBOX_TOPUP,
+        ...(env.MEMBERCARD_TOPUP_BONUSES !== undefined ? { bonuses: parseBonuses(env.MEMBERCARD_TOPUP_BONUSES) } : {}),
+      };
+  const notifyUrl =
+    env.MEMBERCARD_TOPUP_NOTIFY_URL || (settings.sandbox ? `${url}/api/member-card/pay-notify` : undefined);
+  const { appid, secret, baseURL } = settings.miniProgram;
+  return {
+    topup: {
+      ...offers,
+      appid,
+      ...(notifyUrl ? { notifyUrl } : {}),
+      ...(number('MEMBERCARD_TOPUP_RECONCILE_AFTER_MS') !== undefined
+        ? { reconcileAfterMs: number('MEMBERCARD_TOPUP_RECONCILE_AFTER_MS') }
+        : {}),
+      ...(number('MEMBERCARD_TOPUP_RETRY_MS') !== undefined ? { retryMs: number('MEMBERCARD_TOPUP_RETRY_MS') } : {}),
+      ...(env.MEMBERCARD_TOPUP_SHIPPING === '1'
+        ? {
+            shipping: {
+              accessToken: stableAccessToken({
+                appid,
+                secret,
+                baseURL: baseURL ?? 'https://api.weixin.qq.com/',
+                timeoutMs: 5000,
+              }),
+              ...(baseURL ? { baseURL } : {}),
+            },
+          }
+        : {}),
+    },
+  };
 }
 
 interface Settings {
@@ -133,12 +210,31 @@ async function settingsFrom(env: Env): Promise<Settings> {
 export async function startServer(env: Env = process.env, log: Log = defaultLog): Promise<RunningServer> {
   const port = parsePort(env, 'PORT');
   const limits = connectionLimitsFrom(env);
+  const reconcileEveryMs = parseWhole(env, 'MEMBERCARD_TOPUP_RECONCILE_MS', 100);
   const settings = await settingsFrom(env);
   const { sandbox } = settings;
+  const host = env.HOST || (sandbox ? '127.0.0.1' : '0.0.0.0');
+  // Listen first (503 until the app is ready): with the sandbox, a top-up's notify_url is this
+  // server's own address, which with PORT=0 is known only once it listens.
+  let handle: RequestListener = (_req, res) => void res.writeHead(503, { 'Retry-After': '1' }).end();
+  let server: Server;
+  try {
+    server = await listen((req, res) => handle(req, res), port, host, limits);
+  } catch (err) {
+    await sandbox?.close();
+    throw err;
+  }
+  const address = addressOf(server);
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  const closeServer = async (): Promise<void> => {
+    server.closeAllConnections();
+    await new Promise<void>((ok) => server.close(() => ok()));
+  };
   let store: Store;
   try {
     store = createStore(env.MEMBERCARD_STORE || DEFAULTS.store, { log });
   } catch (err) {
+    await closeServer();
     await sandbox?.close();
     throw err instanceof OptionsError
       ? new OptionsError(`MEMBERCARD_STORE: ${err.message.replace(/^store:? /, '')}`)
@@ -166,10 +262,12 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       log,
       // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/routes/admin.ts).
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
+      ...topupFrom(env, settings, url),
     });
     login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
     await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
   } catch (err) {
+    await closeServer();
     await sandbox?.close();
     await store.close().catch(() => {});
     throw renameOptionError(err);
@@ -182,18 +280,10 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   app.use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());
   app.silent = true; // errors are answered and logged by errorHandler, without stacks
-
-  const host = env.HOST || (sandbox ? '127.0.0.1' : '0.0.0.0');
-  let server: Server;
-  try {
-    server = await listen(app, port, host, limits);
-  } catch (err) {
-    await sandbox?.close();
-    await store.close();
-    throw err;
-  }
-  const address = addressOf(server);
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  const callback = app.callback();
+  handle = (req, res) => void callback(req, res);
+  // Top-ups WeChat Pay did not tell us about are settled by this timer (src/server/topup-reconciler.ts).
+  const reconciler = cards.topups ? startReconciler(cards.topups, reconcileEveryMs, log) : undefined;
 
   let demo: DemoUser | undefined;
   if (sandbox && settings.sandboxStateDir) {
@@ -212,8 +302,8 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
     cards,
     close: () => {
       closing ??= (async () => {
-        server.closeAllConnections();
-        await new Promise<void>((ok) => server.close(() => ok()));
+        await reconciler?.stop();
+        await closeServer();
         await sandbox?.close();
         await store.close();
       })();

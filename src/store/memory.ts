@@ -20,6 +20,7 @@ class Tables {
   readonly locks = new Map<string, { token: string; expiresAt: number }>();
   readonly operations = new Map<string, T.Operation>();
   readonly audit = new Map<string, T.AuditEntry[]>();
+  readonly topups = new Map<string, T.TopupOrder>();
   readonly memberCodes = new Map<string, T.MemberCodeEntry>();
   /** The live member code's hash per card (pairKey of cardId, code). */
   readonly memberCodeOfCard = new Map<string, string>();
@@ -66,7 +67,9 @@ class Tables {
  * Everything in this process's memory: for tests and single-instance demos; lost on restart.
  * Each call runs synchronously once it has the tables, which is what makes it atomic here.
  */
-export class MemoryStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
+export class MemoryStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #life: Lifecycle<Tables>;
 
   constructor(options: MemoryStoreOptions & StoreCommonOptions = {}) {
@@ -324,8 +327,55 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore, T.MemberCod
       return { entries };
     });
   }
+
+  createTopupOrder(order: T.TopupOrder, reuseSince: number): Promise<T.CreateTopupResult> {
+    return this.#life.run((t): T.CreateTopupResult => {
+      let reuse: T.TopupOrder | undefined;
+      for (const o of t.topups.values()) {
+        if (o.cardId !== order.cardId || o.openid !== order.openid || o.code !== order.code) continue;
+        if (o.amount !== order.amount || o.state !== 'pending' || o.createdAt < reuseSince) continue;
+        if (!reuse || o.createdAt >= reuse.createdAt) reuse = o;
+      }
+      if (reuse) return { created: false, order: copyTopup(reuse) };
+      t.topups.set(pairKey(order.cardId, order.outTradeNo), copyTopup(order));
+      return { created: true, order: copyTopup(order) };
+    });
+  }
+
+  getTopupOrder(cardId: string, outTradeNo: string): Promise<T.TopupOrder | undefined> {
+    return this.#life.run((t) => {
+      const order = t.topups.get(pairKey(cardId, outTradeNo));
+      return order && copyTopup(order);
+    });
+  }
+
+  updateTopupOrder(order: T.TopupOrder): Promise<T.TopupOrder | undefined> {
+    return this.#life.run((t) => {
+      const key = pairKey(order.cardId, order.outTradeNo);
+      const stored = t.topups.get(key);
+      if (!stored || stored.version !== order.version) return undefined;
+      const next = { ...copyTopup(order), version: order.version + 1 };
+      t.topups.set(key, next);
+      return copyTopup(next);
+    });
+  }
+
+  listDueTopupOrders(cardId: string, now: number, limit: number): Promise<T.TopupOrder[]> {
+    return this.#life.run((t) =>
+      [...t.topups.values()]
+        .filter((o) => o.cardId === cardId && o.nextCheckAt !== undefined && o.nextCheckAt <= now)
+        .sort((a, b) => (a.nextCheckAt ?? 0) - (b.nextCheckAt ?? 0))
+        .slice(0, Math.max(0, Math.floor(limit)))
+        .map(copyTopup),
+    );
+  }
 }
 
 function copyOperation(op: T.Operation): T.Operation {
   return op.error ? { ...op, error: { ...op.error } } : { ...op };
+}
+
+/** A copy as the other engines return it (through JSON: no field set to undefined). */
+function copyTopup(order: T.TopupOrder): T.TopupOrder {
+  return JSON.parse(JSON.stringify(order)) as T.TopupOrder;
 }

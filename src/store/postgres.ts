@@ -9,6 +9,7 @@ import {
   type StoreCommonOptions,
 } from './options.js';
 import * as sqlRows from './rows.js';
+import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
 import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -114,6 +115,24 @@ const MIGRATIONS: ((s: string) => string)[] = [
       expires_at BIGINT NOT NULL
     );
     CREATE UNIQUE INDEX IF NOT EXISTS member_codes_by_card ON ${s}.member_codes (card_id, code);`,
+  // 5: top-up orders: the order as JSON, with the columns the atomic steps select on.
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.topup_orders (
+      card_id TEXT NOT NULL,
+      out_trade_no TEXT NOT NULL,
+      openid TEXT NOT NULL,
+      code TEXT NOT NULL,
+      amount BIGINT NOT NULL,
+      state TEXT NOT NULL,
+      next_check_at BIGINT,
+      created_at BIGINT NOT NULL,
+      version INTEGER NOT NULL,
+      data TEXT NOT NULL,
+      PRIMARY KEY (card_id, out_trade_no)
+    );
+    CREATE INDEX IF NOT EXISTS topup_orders_by_user ON ${s}.topup_orders (card_id, openid, created_at DESC);
+    CREATE INDEX IF NOT EXISTS topup_orders_due ON ${s}.topup_orders (card_id, next_check_at)
+      WHERE next_check_at IS NOT NULL;`,
 ];
 
 /** The server's clock in ms: leases of several instances are measured by one clock, not by each host's. */
@@ -146,7 +165,9 @@ const orNull = (v: string | undefined): string | null => v || null;
  * statement or one transaction; concurrent instances are serialised by row locks / unique
  * indexes, never by reading first and writing later.
  */
-export class PostgresStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
+export class PostgresStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;
@@ -573,6 +594,62 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore, T.MemberC
       ]);
       return result;
     });
+  }
+
+  createTopupOrder(order: T.TopupOrder, reuseSince: number): Promise<T.CreateTopupResult> {
+    const s = this.#s;
+    return this.#transaction(async (client): Promise<T.CreateTopupResult> => {
+      // One user's orders on one card are made one at a time, so two taps cannot both miss each other.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `topup\n${order.cardId}\n${order.openid}`,
+      ]);
+      const found = await client.query<TopupRow>(
+        `SELECT data, version FROM ${s}.topup_orders WHERE card_id = $1 AND openid = $2 AND code = $3 AND amount = $4
+         AND state = 'pending' AND created_at >= $5 ORDER BY created_at DESC LIMIT 1`,
+        [order.cardId, order.openid, order.code, order.amount, reuseSince],
+      );
+      if (found.rows[0]) return { created: false, order: toTopup(found.rows[0]) };
+      await client.query(
+        `INSERT INTO ${s}.topup_orders ${sqlRows.columnsAndValues(TOPUP_COLUMNS, '$')}`,
+        topupParams(order),
+      );
+      return { created: true, order: toTopup({ data: JSON.stringify(order), version: order.version }) };
+    });
+  }
+
+  async getTopupOrder(cardId: string, outTradeNo: string): Promise<T.TopupOrder | undefined> {
+    const rows = await this.#query<TopupRow>(
+      `SELECT data, version FROM ${this.#s}.topup_orders WHERE card_id = $1 AND out_trade_no = $2`,
+      [cardId, outTradeNo],
+    );
+    return rows[0] && toTopup(rows[0]);
+  }
+
+  async updateTopupOrder(order: T.TopupOrder): Promise<T.TopupOrder | undefined> {
+    const next = toTopup({ data: JSON.stringify(order), version: order.version + 1 });
+    const rows = await this.#query(
+      `UPDATE ${this.#s}.topup_orders SET state = $1, next_check_at = $2, version = $3, data = $4
+       WHERE card_id = $5 AND out_trade_no = $6 AND version = $7 RETURNING version`,
+      [
+        next.state,
+        next.nextCheckAt ?? null,
+        next.version,
+        JSON.stringify(next),
+        order.cardId,
+        order.outTradeNo,
+        order.version,
+      ],
+    );
+    return rows.length === 1 ? next : undefined;
+  }
+
+  async listDueTopupOrders(cardId: string, now: number, limit: number): Promise<T.TopupOrder[]> {
+    const rows = await this.#query<TopupRow>(
+      `SELECT data, version FROM ${this.#s}.topup_orders WHERE card_id = $1 AND next_check_at IS NOT NULL
+       AND next_check_at <= $2 ORDER BY next_check_at, out_trade_no LIMIT $3`,
+      [cardId, now, Math.max(0, Math.floor(limit))],
+    );
+    return rows.map(toTopup);
   }
 }
 

@@ -288,3 +288,38 @@ while pos >= 0 do
 end
 return out
 `;
+
+/*
+ * Top-up orders. Further keys under P:
+ *   P tu:<cardId>:<outTradeNo>   order (hash: data = the order as JSON, version, state, amount, code)
+ *   P tuu:<cardId>:<openid>      index: the user's orders, scored by createdAt (to reuse a pending one)
+ *   P tud:<cardId>               index: orders the reconciler must look at, scored by nextCheckAt
+ * The data is written by JavaScript and never decoded here (cjson would round big integers).
+ */
+
+/**
+ * KEYS: order, user index, due index. ARGV: order key prefix (P tu:<cardId>:), reuseSince, amount,
+ * code, data, version, createdAt, outTradeNo, nextCheckAt ('' = none), state.
+ * Returns {0, data, version} for a pending order to reuse, or {1} once the new one is stored.
+ */
+export const CREATE_TOPUP = `${PRELUDE}
+for _, m in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', ARGV[2])) do
+  local v = redis.call('HMGET', ARGV[1] .. enc(m), 'state', 'amount', 'code', 'data', 'version')
+  if v[1] == 'pending' and v[2] == ARGV[3] and v[3] == ARGV[4] then return { 0, v[4], v[5] } end
+end
+redis.call('HSET', KEYS[1], 'data', ARGV[5], 'version', ARGV[6], 'state', ARGV[10], 'amount', ARGV[3], 'code', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[7], ARGV[8])
+if ARGV[9] ~= '' then redis.call('ZADD', KEYS[3], ARGV[9], ARGV[8]) end
+return { 1 }
+`;
+
+/**
+ * KEYS: order, due index. ARGV: expected version, data, new version, state, nextCheckAt ('' = none), outTradeNo.
+ * Returns 1 when the order held the expected version and was replaced, 0 otherwise (nothing changed).
+ */
+export const UPDATE_TOPUP = `
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', ARGV[3], 'state', ARGV[4])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[6]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6]) end
+return 1
+`;

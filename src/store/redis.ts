@@ -9,12 +9,14 @@ import {
 } from './options.js';
 import { bindAudit } from './effect.js';
 import { auditOf } from './rows.js';
+import { toTopup } from './topup-rows.js';
 import {
   APPLY_NOTIFICATION,
   AUDIT_PAGE,
   CONSUME_MEMBER_CODE,
   PUT_MEMBER_CODE,
   BIND_BY_MERCHANT,
+  CREATE_TOPUP,
   EXTEND_LOCK,
   FIND_LATEST_ACTIVE,
   FINISH_OPERATION,
@@ -22,6 +24,7 @@ import {
   RELEASE_LOCK,
   SET_STATUS,
   TAKE_TOKENS,
+  UPDATE_TOPUP,
 } from './redis-scripts.js';
 import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
@@ -36,6 +39,8 @@ interface Scripted {
   mcInsertOp(...args: (string | number)[]): Promise<number>;
   mcFinishOp(...args: (string | number)[]): Promise<number>;
   mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
+  mcCreateTopup(...args: (string | number)[]): Promise<(number | string)[]>;
+  mcUpdateTopup(...args: (string | number)[]): Promise<number>;
   mcTakeTokens(...args: (string | number)[]): Promise<[number, string, number]>;
   mcPutMemberCode(...args: (string | number)[]): Promise<number>;
   mcConsumeMemberCode(...args: (string | number)[]): Promise<string | null>;
@@ -101,7 +106,9 @@ function toBinding(flat: string[]): T.Binding {
  * Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
  * last second of bindings on a Redis crash matters.
  */
-export class RedisStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
+export class RedisStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
@@ -415,6 +422,66 @@ export class RedisStore implements T.Store, T.MerchantBindingStore, T.MemberCode
     const ttl = Math.ceil(expiresAt - Date.now());
     await this.#life.run<unknown>((r) => (ttl > 0 ? r.set(key, value, 'PX', ttl) : r.del(key)));
   }
+
+  async createTopupOrder(order: T.TopupOrder, reuseSince: number): Promise<T.CreateTopupResult> {
+    const card = encodeKeyPart(order.cardId);
+    const data = JSON.stringify(order);
+    const [created, found, version] = await this.#life.run((r) =>
+      r.mcCreateTopup(
+        this.#topupKey(order.cardId, order.outTradeNo),
+        `${this.#prefix}tuu:${card}:${encodeKeyPart(order.openid)}`,
+        `${this.#prefix}tud:${card}`,
+        `${this.#prefix}tu:${card}:`,
+        reuseSince,
+        order.amount,
+        order.code,
+        data,
+        order.version,
+        order.createdAt,
+        order.outTradeNo,
+        order.nextCheckAt ?? '',
+        order.state,
+      ),
+    );
+    if (Number(created) === 1) return { created: true, order: toTopup({ data, version: order.version }) };
+    return { created: false, order: toTopup({ data: String(found), version: Number(version) }) };
+  }
+
+  async getTopupOrder(cardId: string, outTradeNo: string): Promise<T.TopupOrder | undefined> {
+    const [data, version] = await this.#life.run((r) => r.hmget(this.#topupKey(cardId, outTradeNo), 'data', 'version'));
+    return data ? toTopup({ data, version: Number(version) }) : undefined;
+  }
+
+  async updateTopupOrder(order: T.TopupOrder): Promise<T.TopupOrder | undefined> {
+    const next = toTopup({ data: JSON.stringify(order), version: order.version + 1 });
+    const changed = await this.#life.run((r) =>
+      r.mcUpdateTopup(
+        this.#topupKey(order.cardId, order.outTradeNo),
+        `${this.#prefix}tud:${encodeKeyPart(order.cardId)}`,
+        order.version,
+        JSON.stringify(next),
+        next.version,
+        next.state,
+        next.nextCheckAt ?? '',
+        order.outTradeNo,
+      ),
+    );
+    return changed === 1 ? next : undefined;
+  }
+
+  async listDueTopupOrders(cardId: string, now: number, limit: number): Promise<T.TopupOrder[]> {
+    const n = Math.floor(limit);
+    if (n <= 0) return [];
+    const ids = await this.#life.run((r) =>
+      r.zrangebyscore(`${this.#prefix}tud:${encodeKeyPart(cardId)}`, '-inf', now, 'LIMIT', 0, n),
+    );
+    const orders = await Promise.all(ids.map((id) => this.getTopupOrder(cardId, id)));
+    return orders.filter((o): o is T.TopupOrder => o !== undefined);
+  }
+
+  #topupKey(cardId: string, outTradeNo: string): string {
+    return `${this.#prefix}tu:${encodeKeyPart(cardId)}:${encodeKeyPart(outTradeNo)}`;
+  }
 }
 
 type Client = RedisClient & Scripted;
@@ -429,6 +496,8 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcInsertOp', { numberOfKeys: 3, lua: INSERT_OPERATION });
   client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
   client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
+  client.defineCommand('mcCreateTopup', { numberOfKeys: 3, lua: CREATE_TOPUP });
+  client.defineCommand('mcUpdateTopup', { numberOfKeys: 2, lua: UPDATE_TOPUP });
   client.defineCommand('mcTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
   client.defineCommand('mcPutMemberCode', { numberOfKeys: 2, lua: PUT_MEMBER_CODE });
   client.defineCommand('mcConsumeMemberCode', { numberOfKeys: 1, lua: CONSUME_MEMBER_CODE });

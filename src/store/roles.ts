@@ -12,6 +12,7 @@ import type {
   SessionStore,
   Store,
   StoreLifecycle,
+  TopupOrderStore,
 } from './types.js';
 
 /** Every method of an interface, once: the compiler says when one is added, renamed or left out. */
@@ -39,6 +40,12 @@ const journal: Methods<JournalStore> = {
   listPendingOperations: true,
   listAudit: true,
 };
+const topups: Methods<TopupOrderStore> = {
+  createTopupOrder: true,
+  getTopupOrder: true,
+  updateTopupOrder: true,
+  listDueTopupOrders: true,
+};
 
 /** The roles a host's own object can be passed for, by the type it must then have. */
 export interface StoreRoles {
@@ -55,12 +62,12 @@ const ROLES: Record<StoreRole, { name: string; required: object[]; optional: obj
   store: {
     name: 'Store',
     required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits],
-    optional: [merchantBindings, memberCodes, history],
+    optional: [merchantBindings, memberCodes, history, topups],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, memberCodes, history],
+    optional: [merchantBindings, rateLimits, memberCodes, history, topups],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
@@ -70,6 +77,11 @@ const names = (groups: object[]): string[] => groups.flatMap((group) => Object.k
 /** The methods an object passed for `role` must have. */
 export function methodsOf(role: StoreRole): string[] {
   return names(ROLES[role].required);
+}
+
+/** Whether an object passed as a store can keep top-up orders (memberCard() checks it when `topup` is on). */
+export function keepsTopups(value: object): value is TopupOrderStore {
+  return Object.keys(topups).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
 }
 
 /** What a host's object lacks for `role`: required methods that are missing, optional ones that are not functions. */

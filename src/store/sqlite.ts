@@ -5,6 +5,7 @@ import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
+import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
 import type { SqliteConnection, SqliteDriverName, SqliteStatement } from './sqlite-driver.js';
 import { sqliteErrorCode } from './sqlite-driver.js';
 import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
@@ -105,6 +106,23 @@ const MIGRATIONS: string[] = [
      expires_at INTEGER NOT NULL
    );
    CREATE UNIQUE INDEX IF NOT EXISTS member_codes_by_card ON member_codes (card_id, code);`,
+  // 5: top-up orders: the order as JSON, with the columns the atomic steps select on.
+  `CREATE TABLE IF NOT EXISTS topup_orders (
+     card_id TEXT NOT NULL,
+     out_trade_no TEXT NOT NULL,
+     openid TEXT NOT NULL,
+     code TEXT NOT NULL,
+     amount INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     next_check_at INTEGER,
+     created_at INTEGER NOT NULL,
+     version INTEGER NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (card_id, out_trade_no)
+   );
+   CREATE INDEX IF NOT EXISTS topup_orders_by_user ON topup_orders (card_id, openid, created_at);
+   CREATE INDEX IF NOT EXISTS topup_orders_due ON topup_orders (card_id, next_check_at)
+     WHERE next_check_at IS NOT NULL;`,
 ];
 
 /** SQLite error codes that mean "cannot reach the data now", not "our SQL is wrong". */
@@ -140,7 +158,9 @@ function rememberStatements(db: Db): void {
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
  */
-export class SqliteStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
+export class SqliteStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+{
   readonly #options: Required<Omit<SqliteStoreOptions, 'driver'>> & Pick<SqliteStoreOptions, 'driver'>;
   readonly #life: Lifecycle<Db>;
   #driver: SqliteDriverName | undefined;
@@ -501,6 +521,7 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore, T.MemberCod
       throw err;
     }
   }
+
   async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {
     checkTake(key, bucket, cost);
     return this.#life.run((db) =>
@@ -523,6 +544,68 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore, T.MemberCod
           return result;
         })
         .immediate(),
+    );
+  }
+
+  createTopupOrder(order: T.TopupOrder, reuseSince: number): Promise<T.CreateTopupResult> {
+    return this.#life.run((db) => {
+      const step = db.transaction((): T.CreateTopupResult => {
+        const row = db
+          .prepare(
+            `SELECT data, version FROM topup_orders WHERE card_id = ? AND openid = ? AND code = ? AND amount = ?
+             AND state = 'pending' AND created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+          )
+          .get(order.cardId, order.openid, order.code, order.amount, reuseSince) as TopupRow | undefined;
+        if (row) return { created: false, order: toTopup(row) };
+        db.prepare(`INSERT INTO topup_orders ${sqlRows.columnsAndValues(TOPUP_COLUMNS, '?')}`).run(
+          ...topupParams(order),
+        );
+        return { created: true, order: toTopup({ data: JSON.stringify(order), version: order.version }) };
+      });
+      return step.immediate();
+    });
+  }
+
+  getTopupOrder(cardId: string, outTradeNo: string): Promise<T.TopupOrder | undefined> {
+    return this.#life.run((db) => {
+      const row = db
+        .prepare('SELECT data, version FROM topup_orders WHERE card_id = ? AND out_trade_no = ?')
+        .get(cardId, outTradeNo) as TopupRow | undefined;
+      return row && toTopup(row);
+    });
+  }
+
+  updateTopupOrder(order: T.TopupOrder): Promise<T.TopupOrder | undefined> {
+    return this.#life.run((db) => {
+      const next = toTopup({ data: JSON.stringify(order), version: order.version + 1 });
+      const result = db
+        .prepare(
+          `UPDATE topup_orders SET state = ?, next_check_at = ?, version = ?, data = ?
+           WHERE card_id = ? AND out_trade_no = ? AND version = ?`,
+        )
+        .run(
+          next.state,
+          next.nextCheckAt ?? null,
+          next.version,
+          JSON.stringify(next),
+          order.cardId,
+          order.outTradeNo,
+          order.version,
+        );
+      return result.changes === 1 ? next : undefined;
+    });
+  }
+
+  listDueTopupOrders(cardId: string, now: number, limit: number): Promise<T.TopupOrder[]> {
+    return this.#life.run((db) =>
+      (
+        db
+          .prepare(
+            `SELECT data, version FROM topup_orders WHERE card_id = ? AND next_check_at IS NOT NULL
+             AND next_check_at <= ? ORDER BY next_check_at, rowid LIMIT ?`,
+          )
+          .all(cardId, now, Math.max(0, Math.floor(limit))) as TopupRow[]
+      ).map(toTopup),
     );
   }
 }

@@ -336,7 +336,8 @@ export interface HistoryStore {
 
 /**
  * What memberCard() needs: everything but the login kit's sessions. The merchant bind, member codes
- * and paged history are optional for a host's own object (their routes then answer 501).
+ * and paged history are optional for a host's own object (their routes then answer 501); so are
+ * top-up orders (needed only when the `topup` option is on).
  */
 export interface CardStore
   extends
@@ -348,7 +349,8 @@ export interface CardStore
     Partial<MerchantBindingStore>,
     Partial<RateLimitStore>,
     Partial<MemberCodeStore>,
-    Partial<HistoryStore> {}
+    Partial<HistoryStore>,
+    Partial<TopupOrderStore> {}
 
 /** A token bucket: how many tokens it holds when full, and how fast it refills. */
 export interface BucketSpec {
@@ -391,3 +393,86 @@ export interface LoginStore extends SessionStore, Partial<StoreLifecycle>, Parti
  * implement MerchantBindingStore; a host's own object may leave it out.
  */
 export interface Store extends Omit<CardStore, 'takeTokens'>, SessionStore, RateLimitStore {}
+
+// --- top-ups (src/topup/) ------------------------------------------------------------------------
+
+/**
+ * pending: ordered at WeChat Pay (or being ordered), not known to be paid; paid: WeChat Pay says it
+ * was paid, the card is not credited yet; credited: the card holds the credit; closed: never paid,
+ * closed at WeChat Pay; failed: will not be credited automatically (see `error`).
+ */
+export type TopupState = 'pending' | 'paid' | 'credited' | 'closed' | 'failed';
+
+/** One top-up: a JSAPI order at WeChat Pay and the credit it buys, keyed by (cardId, outTradeNo). */
+export interface TopupOrder {
+  cardId: string;
+  /** Our out_trade_no (letters and digits), also the order id the mini-program sees. */
+  outTradeNo: string;
+  /** The payer: the session user's mini-program openid. */
+  openid: string;
+  unionid?: string;
+  /** The card code credited. */
+  code: string;
+  /** Fen paid. */
+  amount: number;
+  /** Fen credited on top of what was paid. */
+  bonus: number;
+  /** What the order was made with; WeChat Pay's answers and notifications must match them. */
+  appid: string;
+  mchid: string;
+  description: string;
+  /** time_expire, ms since the epoch (whole seconds, so the order can be sent again unchanged). */
+  expiresAt: number;
+  state: TopupState;
+  prepayId?: string;
+  transactionId?: string;
+  /** ms since the epoch: success_time as WeChat Pay gave it, or when we learnt it was paid. */
+  paidAt?: number;
+  /**
+   * Which credit this is: 0 first, so its journal requestId is the outTradeNo itself; bumped only
+   * after a credit was refused without changing the card (then the requestId is `outTradeNo-N`).
+   */
+  creditAttempt: number;
+  /** The balance after the credit. */
+  balanceAfter?: number;
+  /** The delivery report to 小程序发货信息管理, when the merchant turned it on. */
+  shipping?: 'pending' | 'reported';
+  /** When the reconciler should look at it next (ms since the epoch); absent when nothing is left to do. */
+  nextCheckAt?: number;
+  /** How often the reconciler looked at it, for its back-off. */
+  checks: number;
+  /** The last problem: one of our error codes and a message, for the merchant. */
+  error?: { code: string; message: string };
+  createdAt: number;
+  updatedAt: number;
+  /** Bumped by every update: updateTopupOrder is a compare-and-set on it. */
+  version: number;
+}
+
+/** What createTopupOrder did: made `order`, or found a pending one to reuse. */
+export interface CreateTopupResult {
+  created: boolean;
+  order: TopupOrder;
+}
+
+/** The top-up orders (src/topup/). */
+export interface TopupOrderStore {
+  /**
+   * In one atomic step: the newest order of this card with the same openid, code and amount that is
+   * still `pending` and was created at or after `reuseSince` (created: false); or else `order`
+   * inserted as given (created: true).
+   */
+  createTopupOrder(order: TopupOrder, reuseSince: number): Promise<CreateTopupResult>;
+  /** The order, whatever its state, if any. */
+  getTopupOrder(cardId: string, outTradeNo: string): Promise<TopupOrder | undefined>;
+  /**
+   * Compare-and-set: replaces the stored order when its version equals `order.version`, storing
+   * version + 1; resolves with the order as stored, or undefined when the version differs (another
+   * change came first: read it again) or there is no such order. Only the mutable fields change
+   * (state, prepayId, transactionId, paidAt, creditAttempt, balanceAfter, shipping, nextCheckAt,
+   * checks, error, updatedAt); the caller keeps the others as read.
+   */
+  updateTopupOrder(order: TopupOrder): Promise<TopupOrder | undefined>;
+  /** Orders of this card whose nextCheckAt is at or before `now`, soonest first, at most `limit`. */
+  listDueTopupOrders(cardId: string, now: number, limit: number): Promise<TopupOrder[]>;
+}

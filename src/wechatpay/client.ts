@@ -1,11 +1,19 @@
 import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Decorator } from 'wechatpay-axios-plugin';
-import { OptionsError } from '../errors.js';
+import { MemberCardError, OptionsError } from '../errors.js';
 import { codeSegment, isCardCode, isCardId } from '../ids.js';
 import type { Log } from '../log.js';
+import type { JsapiOrderRequest, Transaction } from './pay-types.js';
+import { payError } from './pay-errors.js';
 import type { CardTemplate, CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
-import { describeFailure, isSignatureFailure, isTransient, toClientError } from './upstream-errors.js';
+import {
+  describeFailure,
+  isSignatureFailure,
+  isTransient,
+  toClientError,
+  type UpstreamFailure,
+} from './upstream-errors.js';
 
 export interface WechatpayClientOptions {
   mchid: string;
@@ -27,6 +35,14 @@ export interface WechatpayClientOptions {
 type SignedHttp = ReturnType<typeof Decorator.jsonBased>;
 
 const BASE = 'v3/marketing/membercard-open';
+const PAY_JSAPI = 'v3/pay/transactions/jsapi';
+const PAY_BY_OUT_TRADE_NO = 'v3/pay/transactions/out-trade-no';
+
+/** An out_trade_no as one path segment ("数字、大小写字母_-*": nothing to encode, but never trusted blindly). */
+function orderSegment(outTradeNo: string): string {
+  if (!/^[0-9A-Za-z_*-]{6,32}$/.test(outTradeNo)) throw new TypeError('out_trade_no must be 6-32 of [0-9A-Za-z_*-]');
+  return outTradeNo;
+}
 /** The card's path, the code percent-encoded: the plugin signs the URL as it is sent. */
 function cardPath(cardId: string, code: string): string {
   if (!isCardId(cardId) || !isCardCode(code)) {
@@ -100,11 +116,49 @@ export class WechatpayClient {
   }
 
   /**
+   * JSAPI order (POST /v3/pay/transactions/jsapi). Repeatable: "calling again with the same
+   * parameters returns the order's latest prepay_id", and a 5xx asks for a retry with the same ones.
+   */
+  async createJsapiOrder(order: JsapiOrderRequest): Promise<{ prepay_id: string }> {
+    const data = await this.#send('POST', PAY_JSAPI, order, true, false, payError);
+    const prepayId = (data as { prepay_id?: unknown } | null)?.prepay_id;
+    if (typeof prepayId !== 'string' || !prepayId) throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
+    return { prepay_id: prepayId };
+  }
+
+  /** The order by out_trade_no; undefined when WeChat Pay has none (404 ORDER_NOT_EXIST). */
+  async queryOrder(outTradeNo: string): Promise<Transaction | undefined> {
+    const url = `${PAY_BY_OUT_TRADE_NO}/${orderSegment(outTradeNo)}?mchid=${encodeURIComponent(this.#options.mchid)}`;
+    try {
+      const data = await this.#send('GET', url, undefined, true, false, payError);
+      if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
+      return data as Transaction;
+    } catch (err) {
+      if (err instanceof MemberCardError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /** Closes an unpaid order (204). Closing a closed one again changes nothing, so it is repeatable. */
+  async closeOrder(outTradeNo: string): Promise<void> {
+    const url = `${PAY_BY_OUT_TRADE_NO}/${orderSegment(outTradeNo)}/close`;
+    await this.#send('POST', url, { mchid: this.#options.mchid }, true, false, payError);
+  }
+
+  /**
    * One call, with retries for a repeatable one: after a timeout, a reset or a 5xx, and once
    * after an answer that failed verification (a signature probe, say: its outcome is unknown).
    * `onCode`: the call is on one card code, so a 400 naming the code means CARD_NOT_FOUND.
    */
-  async #send(method: string, url: string, data: unknown, repeatable: boolean, onCode = false): Promise<unknown> {
+  async #send(
+    method: string,
+    url: string,
+    data: unknown,
+    repeatable: boolean,
+    onCode = false,
+    // Payments read WeChat Pay's answers their own way (pay-errors.ts); undefined: the card mapping.
+    mapFailure?: (failure: UpstreamFailure) => MemberCardError | undefined,
+  ): Promise<unknown> {
     const attempts = repeatable ? 1 + this.#options.retries : 1;
     let signatureRetried = false;
     for (let attempt = 1; ; attempt++) {
@@ -133,7 +187,7 @@ export class WechatpayClient {
             requestId: failure.requestId ?? '',
           });
         }
-        if (!retry) throw toClientError(failure, undefined, onCode);
+        if (!retry) throw mapFailure?.(failure) ?? toClientError(failure, undefined, onCode);
         // Short exponential back-off with jitter: 100 ms, 200 ms, … so a burst does not hammer.
         await sleep(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
       }

@@ -107,6 +107,15 @@ export interface Backend {
   giveCard(user: { unionid: string }, extra?: Record<string, unknown>): Promise<string>;
   waitDelivered(notificationId: string): Promise<void>;
   storedCard(code: string): Promise<Record<string, any>>;
+  /**
+   * wx.requestPayment as WeChat's client runs it for `user` inside the sandbox's mini-program: the
+   * parameters go to the sandbox, which checks the paySign and pays (or `result`: cancel, fail).
+   */
+  requestPaymentAs(
+    user: { mp_openid: string },
+    result?: 'success' | 'cancel' | 'fail',
+    extra?: { notify?: boolean },
+  ): (options: any) => void;
   close(): Promise<void>;
 }
 
@@ -201,6 +210,31 @@ export async function startBackend(): Promise<Backend> {
       return given.code;
     },
     storedCard: (code) => control('GET', `sandbox/cards/${cardId}/codes/${code}`),
+    requestPaymentAs:
+      (user, result = 'success', extra = {}) =>
+      (options: Record<string, any>) => {
+        const { success, fail, complete, ...params } = options;
+        fetch(new URL('sandbox/payments', sandbox.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            ...params,
+            appid: sandbox.credentials.miniProgramAppid,
+            openid: user.mp_openid,
+            result,
+            ...extra,
+          }),
+        })
+          .then((r) => r.json() as Promise<{ errMsg: string }>)
+          .then(
+            (answer) => {
+              const done = answer.errMsg === 'requestPayment:ok' ? success : fail;
+              done?.(answer);
+              complete?.(answer);
+            },
+            () => fail?.({ errMsg: 'requestPayment:fail network' }),
+          );
+      },
     close: async () => {
       setNetwork.up = false;
       await new Promise<void>((ok) => gate.close(() => ok()));

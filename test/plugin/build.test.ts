@@ -90,9 +90,10 @@ test('the compiled JS is ES2017 CommonJS: exports/require, async stays async, ap
     [...read('app.js').matchAll(/\brequire\(([^)]*)\)/g)].map((m) => m[1]),
     ['"./app.config"'],
   );
-  // The plugin's main loads as CommonJS and is the interface a host gets: configure, getConfig, refresh.
+  // The plugin's main loads as CommonJS and is the interface a host gets: configure, getConfig,
+  // refresh, topupResult.
   const main = require(join(OUT, 'plugin/index.js')) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(main).sort(), ['configure', 'getConfig', 'refresh']);
+  assert.deepEqual(Object.keys(main).sort(), ['configure', 'getConfig', 'refresh', 'topupResult']);
   for (const name of Object.keys(main)) assert.equal(typeof main[name], 'function', name);
 });
 

@@ -10,17 +10,21 @@ export interface HostEvent {
 }
 
 export interface HostPageOptions {
-  /** <member-card>'s properties: openMode, hideEdit, hideCode, hideHistory, hideProfile, compact. */
+  /** <member-card>'s properties: openMode, hideEdit, hideCode, hideHistory, hideProfile, hideTopup, payMode, compact */
   properties?: {
     openMode?: string;
     hideEdit?: boolean;
     hideCode?: boolean;
     hideHistory?: boolean;
     hideProfile?: boolean;
+    hideTopup?: boolean;
+    payMode?: string;
     compact?: boolean;
   };
   /** Awaits before wx.navigateToMiniProgram in the `opencard` handler: the mistake WeChat refuses. */
   lateOpen?: boolean;
+  /** The `topup` handler, after the event is recorded (a host pays there, with its own wx). */
+  onTopup?: (detail: any) => void;
 }
 
 export interface HostPage {
@@ -45,8 +49,10 @@ export function mountHostPage(componentPath: string, options: HostPageOptions = 
     template: `<view class="host">
       <member-card id="card" class="host__card" open-mode="{{openMode}}" hide-edit="{{hideEdit}}" compact="{{compact}}"
         hide-code="{{hideCode}}" hide-history="{{hideHistory}}" hide-profile="{{hideProfile}}"
+        hide-topup="{{hideTopup}}" pay-mode="{{payMode}}"
         custom-class="${HOST_CLASSES.custom}" card-class="${HOST_CLASSES.card}" button-class="${HOST_CLASSES.button}"
-        bindload="onEvent" binderror="onEvent" bindchange="onEvent" bindlogin="onEvent" bindopencard="onOpenCard">
+        bindload="onEvent" binderror="onEvent" bindchange="onEvent" bindlogin="onEvent" bindopencard="onOpenCard"
+        bindtopup="onTopup">
       </member-card>
     </view>`,
     usingComponents: { 'member-card': cardId },
@@ -56,11 +62,17 @@ export function mountHostPage(componentPath: string, options: HostPageOptions = 
       hideCode: false,
       hideHistory: false,
       hideProfile: false,
+      hideTopup: false,
+      payMode: 'event',
       compact: false,
       ...options.properties,
     },
     methods: {
       onEvent: record,
+      onTopup(e: { type: string; detail: Record<string, unknown> }) {
+        record(e);
+        options.onTopup?.(e.detail);
+      },
       onOpenCard(e: { type: string; detail: Record<string, unknown> }) {
         record(e);
         const open = () =>

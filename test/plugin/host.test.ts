@@ -111,7 +111,8 @@ test('the demo page logs in with wx.login → POST /api/login and shows the demo
   assert.equal(text(card, '.mc-level'), '金卡会员');
   assert.equal(loginCalls, 1);
 
-  const requests = sent.slice(first);
+  // The top-up offers aside (asked for once the card shows; see the top-up test below).
+  const requests = sent.slice(first).filter((r) => !r.url.endsWith('/topup'));
   assert.deepEqual(
     requests.map((r) => [r.side, r.method, r.url, r.status]),
     [
@@ -243,4 +244,29 @@ test('“请先登录” in the card: the demo logs in on `login`, then refreshe
   assert.equal(text(card, '.mc-balance'), '¥88.88');
   assert.equal(loginCalls, logins + 1, 'one login, though both onUnauthenticated and the page asked');
   page.detach();
+});
+
+test('top-up: the demo page pays `topup` with its own wx.requestPayment and hands the outcome back', async () => {
+  const user = await backend.newUser();
+  const code = await backend.giveCard(user, { balance: 1000 });
+  loginAs = user;
+  app.globalData.token = '';
+  wx.requestPayment = backend.requestPaymentAs(user);
+  try {
+    const page = showPage();
+    const card = await waitFor(() => page.querySelector('.demo__card'), 'the plugin component');
+    await waitFor(() => card.querySelector('.mc-topup__start'), 'the 充值 button');
+    tap(card, '.mc-topup__start');
+    await waitFor(() => card.querySelector('.mc-topup__item'), 'the amounts');
+    card.querySelectorAll('.mc-topup__item')[3]?.dispatchEvent('tap');
+    await waitFor(() => card.data.topupAmount === 20000, 'the pick');
+    tap(card, '.mc-topup__pay');
+    await waitFor(() => text(card, '.mc-balance') === '¥240.00', 'the new balance: ¥10 + ¥200 + ¥30');
+    assert.equal((await backend.storedCard(code)).balance, 24000);
+    assert.deepEqual(refusals, [], 'the host paid, not the plugin');
+    page.detach();
+  } finally {
+    delete wx.requestPayment;
+    loginAs = undefined;
+  }
 });

@@ -66,3 +66,37 @@ test('failures get a kind from what they carry: a wx errMsg, a host’s { kind: 
   const ours = errors.memberCardError('unauthenticated', 'UNAUTHENTICATED', 'Log in first.', 401);
   assert.equal(errors.asMemberCardError(ours), ours);
 });
+
+test('top-ups: the offers as tiles, a typed amount read in yuan inside the range, the host’s outcome read back', () => {
+  const topup = lib('topup');
+  const offers = {
+    currency: 'CNY',
+    amounts: [
+      { amount: 1000, bonus: 0 },
+      { amount: 10050, bonus: 1000 },
+    ],
+    bonuses: [{ from: 10000, extra: 1000 }],
+  };
+  assert.deepEqual(topup.topupOptions(offers), [
+    { amount: 1000, label: '¥10', bonusText: '' },
+    { amount: 10050, label: '¥100.50', bonusText: '送¥10' },
+  ]);
+  const range = { currency: 'CNY', min: 100, max: 50000, bonuses: [{ from: 10000, extra: 1500 }] };
+  assert.equal(topup.rangeText(range), '输入 ¥1 至 ¥500');
+  assert.deepEqual(
+    ['100', '99.5', '0.99', '501', 'abc', '1.234', ''].map((t) => topup.amountFromInput(range, t)),
+    [10000, 9950, 0, 0, 0, 0, 0],
+  );
+  assert.equal(topup.bonusText(range, 10000), '送¥15');
+  assert.equal(topup.bonusText(range, 9999), '');
+  assert.deepEqual(
+    [
+      { errMsg: 'requestPayment:ok' },
+      'ok',
+      { errMsg: 'requestPayment:fail cancel' },
+      { errMsg: 'requestPayment:fail not supported in a plugin' },
+      undefined,
+    ].map(topup.paymentOutcome),
+    ['ok', 'ok', 'cancel', 'fail', 'fail'],
+  );
+});

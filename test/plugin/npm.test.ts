@@ -81,7 +81,7 @@ test('the package: a "miniprogram" folder with the component and its index, no d
     }
   }
   // Its index exports what the plugin's main does.
-  assert.deepEqual(Object.keys(memberCard).sort(), ['configure', 'getConfig', 'refresh']);
+  assert.deepEqual(Object.keys(memberCard).sort(), ['configure', 'getConfig', 'refresh', 'topupResult']);
 });
 
 test('unconfigured, the component says so and sends nothing', async () => {
@@ -106,7 +106,10 @@ test('in the host’s context: its own wx.request is the host’s (the plugin’
   await waitFor(() => page.card.querySelector('.mc-balance'), 'the card');
   assert.equal(text(page.card, '.mc-balance'), '¥19.99');
   assert.deepEqual(
-    sent.slice(before).map((r) => [r.side, r.method, r.url, r.status]),
+    sent
+      .slice(before)
+      .filter((r) => !r.url.endsWith('/topup'))
+      .map((r) => [r.side, r.method, r.url, r.status]),
     [['host', 'GET', `${backend.url}/api/member-card`, 200]],
   );
   assert.equal(domains.plugin.size, 0);
@@ -130,5 +133,29 @@ test('in the host’s context: open-mode="navigate" opens the card-opening mini-
     assert.equal(page.events.filter((e) => e.name === 'opencard').length, 0, 'no event: it opened by itself');
   } finally {
     wx.navigateToMiniProgram = real;
+  }
+});
+
+test('in the host’s context: pay-mode="request" pays with wx.requestPayment itself; the new balance', async () => {
+  const user = await backend.newUser();
+  const code = await backend.giveCard(user, { balance: 0 });
+  const token = await backend.login(user);
+  memberCard.configure({ baseUrl: `${backend.url}/api/member-card`, getToken: () => token });
+  wx.requestPayment = backend.requestPaymentAs(user);
+  try {
+    const page = mountHostPage(component, { properties: { payMode: 'request' } });
+    mounted.push(page.page);
+    await waitFor(() => page.card.querySelector('.mc-topup__start'), 'the 充值 button');
+    tap(page.card, '.mc-topup__start');
+    await waitFor(() => page.card.querySelector('.mc-topup__item'), 'the amounts');
+    page.card.querySelectorAll('.mc-topup__item')[0]?.dispatchEvent('tap');
+    await waitFor(() => page.card.data.topupAmount === 1000, 'the pick');
+    tap(page.card, '.mc-topup__pay');
+    await waitFor(() => text(page.card, '.mc-balance') === '¥10.00', 'the new balance');
+    assert.equal((await backend.storedCard(code)).balance, 1000);
+    assert.equal(page.events.filter((e) => e.name === 'topup').length, 0, 'no event: it paid by itself');
+    assert.deepEqual(refusals, []);
+  } finally {
+    delete wx.requestPayment;
   }
 });

@@ -135,6 +135,7 @@ export interface PluginMain {
   }): unknown;
   getConfig(): ({ baseUrl: string } & Record<string, unknown>) | null;
   refresh(): number;
+  topupResult(orderId: string, result: unknown): boolean;
 }
 export const plugin = requirePlugin(PLUGIN_ALIAS) as unknown as PluginMain;
 

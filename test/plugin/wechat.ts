@@ -4,6 +4,7 @@
 // - wx.request checks the caller's own request-domain list: the plugin's is not the host's;
 // - wx.navigateToMiniProgram needs a tap in progress and page permission: plugin code only on a
 //   plugin page, host code only on a host page;
+// - wx.requestPayment is the host's only: "小程序插件: 不支持" (wx.requestPayment.html);
 // - requirePlugin hands a host what the plugin's `main` exports and nothing else, and no package
 //   can require another package's files.
 // Sources: docs/plugin.md, "What WeChat enforces".
@@ -133,6 +134,16 @@ function sideWx(side: Side): Record<string, any> {
       const navigate = base().navigateToMiniProgram as ((o: unknown) => void) | undefined;
       if (!navigate) throw new Error('the test installs wx.navigateToMiniProgram (it cannot run outside WeChat)');
       navigate(options);
+    },
+    requestPayment(options: Callbacks & Record<string, unknown>) {
+      if (side === 'plugin') {
+        // WeChat documents the refusal ("小程序插件: 不支持"), not its wording: this is ours.
+        refuse({ api: 'requestPayment', side, errMsg: 'requestPayment:fail not supported in a plugin' }, options);
+        return;
+      }
+      const pay = base().requestPayment as ((o: unknown) => void) | undefined;
+      if (!pay) throw new Error('the test installs wx.requestPayment (WeChat Pay cannot run outside WeChat)');
+      pay(options);
     },
   };
   return new Proxy(rules, {

@@ -13,6 +13,8 @@ import type {
   NotificationRecord,
   Operation,
   Store,
+  TopupOrder,
+  TopupOrderStore,
 } from '../../src/store/types.js';
 import { sleep } from '../support/poll.js';
 
@@ -1024,6 +1026,170 @@ export function contractSuite(engine: Engine): void {
         assert.equal(all.entries.length, 5);
         assert.equal(all.next, undefined);
       });
+    });
+
+    describe('TopupOrderStore: createTopupOrder, getTopupOrder, updateTopupOrder, listDueTopupOrders', () => {
+      /** Optional for a host's own object; every engine has it. */
+      const topups = (s: Store): TopupOrderStore => {
+        assert.ok(s.createTopupOrder && s.getTopupOrder && s.updateTopupOrder && s.listDueTopupOrders);
+        return s as Store & TopupOrderStore;
+      };
+      let orderSeq = 0;
+      const topup = (cardId: string, extra: Partial<TopupOrder> = {}): TopupOrder => {
+        const now = Date.now() + ++orderSeq;
+        return {
+          cardId,
+          outTradeNo: `T${uid()}${uid()}`.slice(0, 32),
+          openid: 'mp-payer',
+          code: 'C100',
+          amount: 10000,
+          bonus: 1000,
+          appid: 'wxminiprogram0001',
+          mchid: '1900000109',
+          description: '会员卡充值 ¥100.00',
+          expiresAt: Math.floor((now + 900_000) / 1000) * 1000,
+          state: 'pending',
+          creditAttempt: 0,
+          nextCheckAt: now + 180_000,
+          checks: 0,
+          createdAt: now,
+          updatedAt: now,
+          version: 0,
+          ...extra,
+        };
+      };
+
+      it('creates an order, and reuses a pending one of the same user, code and amount since reuseSince', async () => {
+        const cardId = card();
+        const first = topup(cardId, { unionid: 'u-pay' });
+        assert.deepEqual(await topups(store).createTopupOrder(first, first.createdAt - 60_000), {
+          created: true,
+          order: first,
+        });
+        assert.deepEqual(await topups(other).getTopupOrder(cardId, first.outTradeNo), first);
+        const tap = topup(cardId);
+        const again = await topups(other).createTopupOrder(tap, tap.createdAt - 60_000);
+        assert.deepEqual(again, { created: false, order: first }, 'a second tap reuses the first order');
+        assert.equal(await topups(store).getTopupOrder(cardId, tap.outTradeNo), undefined, 'nothing else stored');
+        for (const [why, extra] of [
+          ['another amount', { amount: 5000 }],
+          ['another code', { code: 'C101' }],
+          ['another user', { openid: 'mp-other' }],
+        ] as const) {
+          const o = topup(cardId, extra);
+          assert.equal((await topups(store).createTopupOrder(o, o.createdAt - 60_000)).created, true, why);
+        }
+        const late = topup(cardId);
+        const made = await topups(store).createTopupOrder(late, first.createdAt + 1);
+        assert.equal(made.created, true, 'the pending order is older than reuseSince');
+        assert.equal(await topups(store).getTopupOrder(card(), first.outTradeNo), undefined, 'another card');
+      });
+
+      it('updates by compare-and-set on the version, and reuses only pending orders', async () => {
+        const cardId = card();
+        const o = topup(cardId);
+        await topups(store).createTopupOrder(o, 0);
+        const paid: TopupOrder = {
+          ...o,
+          state: 'paid',
+          transactionId: '4200000000202601010000000001',
+          paidAt: o.createdAt + 5000,
+          nextCheckAt: o.createdAt + 5000,
+          error: { code: 'UPSTREAM_BUSY', message: 'WeChat Pay is busy.' },
+          updatedAt: o.updatedAt + 1,
+        };
+        const stored = await topups(other).updateTopupOrder(paid);
+        assert.deepEqual(stored, { ...paid, version: 1 });
+        assert.deepEqual(await topups(store).getTopupOrder(cardId, o.outTradeNo), stored);
+        assert.equal(await topups(store).updateTopupOrder({ ...paid, state: 'closed' }), undefined, 'stale version');
+        assert.deepEqual(await topups(store).getTopupOrder(cardId, o.outTradeNo), stored, 'nothing changed');
+        assert.equal(await topups(store).updateTopupOrder(topup(cardId)), undefined, 'no such order');
+        const { error: _e, nextCheckAt: _n, ...credited } = { ...stored, state: 'credited' as const };
+        const done = await topups(store).updateTopupOrder({ ...credited, balanceAfter: 12345 });
+        assert.equal(done?.version, 2);
+        assert.equal(done?.error, undefined, 'a field left out is gone');
+        assert.equal(done?.nextCheckAt, undefined);
+        const tap = topup(cardId);
+        assert.equal((await topups(other).createTopupOrder(tap, 0)).created, true, 'a credited order is not reused');
+      });
+
+      it('lists due orders of one card, soonest first, up to the limit', async () => {
+        const [cardId, otherCard] = [card(), card()];
+        const now = Date.now();
+        const orders = [
+          topup(cardId, { nextCheckAt: now - 1000, openid: 'a' }),
+          topup(cardId, { nextCheckAt: now - 3000, openid: 'b' }),
+          topup(cardId, { nextCheckAt: now + 60_000, openid: 'c' }),
+          topup(cardId, { nextCheckAt: undefined, state: 'credited', openid: 'd' }),
+          topup(cardId, { nextCheckAt: now - 2000, openid: 'e' }),
+          topup(otherCard, { nextCheckAt: now - 5000, openid: 'f' }),
+        ];
+        for (const o of orders) await topups(store).createTopupOrder(JSON.parse(JSON.stringify(o)), 0);
+        const due = await topups(other).listDueTopupOrders(cardId, now, 10);
+        assert.deepEqual(
+          due.map((o) => o.openid),
+          ['b', 'e', 'a'],
+        );
+        assert.deepEqual(
+          (await topups(other).listDueTopupOrders(cardId, now, 2)).map((o) => o.openid),
+          ['b', 'e'],
+        );
+        // Done: nextCheckAt removed, so it is no longer listed.
+        const e = due[1] as TopupOrder;
+        const { nextCheckAt: _n, ...done } = e;
+        assert.ok(await topups(store).updateTopupOrder({ ...done, state: 'closed' }));
+        assert.deepEqual(
+          (await topups(other).listDueTopupOrders(cardId, now, 10)).map((o) => o.openid),
+          ['b', 'a'],
+        );
+        // Later: moved into the future.
+        assert.ok(await topups(store).updateTopupOrder({ ...(due[0] as TopupOrder), nextCheckAt: now + 1 }));
+        assert.deepEqual(
+          (await topups(other).listDueTopupOrders(cardId, now, 10)).map((o) => o.openid),
+          ['a'],
+        );
+      });
+
+      it('10 concurrent creates of one tap (across instances if shared) make one order', async () => {
+        const cardId = card();
+        const taps = Array.from({ length: 10 }, () => topup(cardId, { openid: 'mp-racer' }));
+        const results = await Promise.all(
+          taps.map((o, i) => topups(i % 2 ? other : store).createTopupOrder(o, Date.now() - 60_000)),
+        );
+        assert.equal(results.filter((r) => r.created).length, 1);
+        assert.equal(new Set(results.map((r) => r.order.outTradeNo)).size, 1, 'all answer the same order');
+      });
+
+      it('10 concurrent updates from one version (across instances if shared): one wins', async () => {
+        const cardId = card();
+        const o = topup(cardId);
+        await topups(store).createTopupOrder(o, 0);
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => topups(i % 2 ? other : store).updateTopupOrder({ ...o, checks: i + 1 })),
+        );
+        const winners = results.filter((r) => r !== undefined);
+        assert.equal(winners.length, 1);
+        assert.deepEqual(await topups(store).getTopupOrder(cardId, o.outTradeNo), winners[0]);
+      });
+
+      if (engine.shared) {
+        it('an order survives a restart (a fresh store on the same location)', async () => {
+          const cardId = card();
+          const o = topup(cardId);
+          await topups(store).createTopupOrder(o, 0);
+          const fresh = engine.open();
+          await fresh.init();
+          try {
+            assert.deepEqual(await topups(fresh).getTopupOrder(cardId, o.outTradeNo), o);
+            assert.deepEqual(
+              (await topups(fresh).listDueTopupOrders(cardId, o.nextCheckAt as number, 5)).map((x) => x.outTradeNo),
+              [o.outTradeNo],
+            );
+          } finally {
+            await fresh.close();
+          }
+        });
+      }
     });
   });
 }

@@ -1,5 +1,6 @@
 // An in-process host: a Koa app (Koa 2 or 3, see koa.ts) with our router and login kit on a
 // loopback port, against a real sandbox (real keys, signatures, AES-GCM). Nothing of ours is mocked.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import { wechatLogin } from '../../src/login/index.js';
 import type { LogFields, LogLevel } from '../../src/log.js';
@@ -22,8 +23,9 @@ export interface LogLine {
 
 export interface HarnessOptions {
   store?: string | Store;
-  /** Extra or replaced memberCard() options. */
-  memberCard?: Partial<MemberCardOptions>;
+  /** Extra or replaced memberCard() options; a function is given the host's URL and sandbox (e.g. for a notify URL). */
+  memberCard?:
+    Partial<MemberCardOptions> | ((host: { url: string; sandbox: TestSandbox }) => Partial<MemberCardOptions>);
   /** Host middleware mounted before our routes (e.g. koa-session). */
   before?: (app: Koa) => void;
   /** Skip the login kit (the host brings its own session). */
@@ -55,14 +57,26 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = typeof options.store === 'object' ? options.store : createStore(options.store ?? 'memory:');
   const logs: LogLine[] = [];
   const log = (level: LogLevel, message: string, fields?: LogFields) => logs.push({ level, message, fields });
-  const prefix = options.memberCard?.prefix ?? '/member-card';
+  // Listening first: options may name this host's URL (a top-up's notify_url).
+  let handler: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
+  const server = await listen((req, res) => handler?.(req, res));
+  let given: Partial<MemberCardOptions> | undefined;
+  try {
+    given =
+      typeof options.memberCard === 'function' ? options.memberCard({ url: server.url, sandbox }) : options.memberCard;
+  } catch (err) {
+    await server.close();
+    await sandbox.close();
+    throw err;
+  }
+  const prefix = given?.prefix ?? '/member-card';
   const cards = memberCard(
     sandbox.cardOptions(store, {
       selfService: { backgrounds: BACKGROUNDS },
       // Most tests watch every read reach the sandbox; the cache has tests of its own.
       cache: { ttl: 0 },
       log,
-      ...options.memberCard,
+      ...given,
     }),
   );
   const app = new HostKoa();
@@ -81,7 +95,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   if (login) app.use(login.middleware()).use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());
   await cards.ready();
-  const server = await listen(app.callback());
+  handler = app.callback();
   await cards.client.setNotifyUrl(`${server.url}${prefix}/notify`);
 
   const harness: Harness = {

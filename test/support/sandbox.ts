@@ -77,6 +77,32 @@ export interface RequestLine {
   [field: string]: unknown;
 }
 
+/** A JSAPI order as GET /sandbox/orders/{out_trade_no} shows it. */
+export interface PayOrderView {
+  out_trade_no: string;
+  trade_state: string;
+  transaction_id?: string;
+  amount: { total: number; currency: string; payer_total?: number };
+  payer?: { openid: string };
+  prepay_id: string;
+  notify_url: string;
+  description: string;
+  expires_at: string;
+  closed_by_api: boolean;
+  shipping: { logistics_type: number; delivery_mode: number; item_desc: string[]; upload_time: string }[];
+  [field: string]: unknown;
+}
+
+export interface PayOptions {
+  result?: 'success' | 'fail';
+  /** false: WeChat Pay never sends the notification. */
+  notify?: boolean;
+  /** Extra deliveries after one was acknowledged. */
+  duplicates?: number;
+  /** The first delivery this much later. */
+  delay_ms?: number;
+}
+
 export interface GivenCard {
   code: string;
   notification_id: string;
@@ -110,6 +136,11 @@ export class TestSandbox {
   /** The platform's private key, to sign notifications as WeChat Pay does (or to forge them). */
   platformPrivateKey(): string {
     return readFileSync(join(dirname(this.credentials.privateKey), 'platform_private_key.pem'), 'utf8');
+  }
+
+  /** The merchant's API private key (PEM): what signs requests and paySign. */
+  merchantPrivateKey(): string {
+    return readFileSync(this.credentials.privateKey, 'utf8');
   }
 
   /** memberCard() options for this sandbox: short timeouts, one retry, silent. */
@@ -200,6 +231,26 @@ export class TestSandbox {
   /** How many /v3/ requests the sandbox has received so far. */
   async upstreamCount(): Promise<number> {
     return (await this.requests()).filter((r) => r.path.startsWith('/v3/')).length;
+  }
+
+  // --- payments ---------------------------------------------------------------------------------
+
+  /** A JSAPI order as the sandbox holds it: WeChat Pay's view (trade_state …) and its own (shipping …). */
+  payOrder(outTradeNo: string): Promise<PayOrderView> {
+    return this.control('GET', `orders/${encodeURIComponent(outTradeNo)}`);
+  }
+
+  /** The user pays (or fails) the order, without the mini-program; `notify: false` loses the notification. */
+  pay(
+    outTradeNo: string,
+    options: PayOptions = {},
+  ): Promise<{ transaction_id?: string; notification_id: string | null }> {
+    return this.control('POST', `orders/${encodeURIComponent(outTradeNo)}/pay`, options);
+  }
+
+  /** wx.requestPayment in the WeChat client of `openid` inside mini-program `appid`: the answer as is. */
+  requestPayment(params: Record<string, unknown> & { appid: string; openid: string }): Promise<Reply> {
+    return this.controlReply('POST', 'payments', params);
   }
 
   async notification(id: string): Promise<NotificationStatus | undefined> {

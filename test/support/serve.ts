@@ -29,6 +29,8 @@ export interface CapturedNotification {
   id: string;
   headers: Record<string, string>;
   body: string;
+  /** The path it was sent to (/api/member-card/notify or /api/member-card/pay-notify). */
+  path: string;
 }
 
 /**
@@ -48,9 +50,13 @@ export class NotifyBalancer {
   readonly forwarded: { id: string; to: string; status: number }[] = [];
   url = '';
 
+  /** Where payment notifications come (each order's notify_url): the same balancer, serve's pay-notify path. */
+  payUrl = '';
+
   async start(): Promise<void> {
     this.#listening = await listen((req, res) => this.#receive(req, res));
     this.url = `${this.#listening.url}/api/member-card/notify`;
+    this.payUrl = `${this.#listening.url}/api/member-card/pay-notify`;
   }
 
   #receive(req: IncomingMessage, res: ServerResponse): void {
@@ -61,12 +67,14 @@ export class NotifyBalancer {
       const headers = signatureHeaders(req.headers);
       const id = notificationId(body);
       const route = this.route;
-      this.captured.push({ id, headers, body });
+      // Card notifications to /notify, payments to /pay-notify: passed on to the same path.
+      const path = new URL(req.url ?? '/', 'http://balancer.invalid').pathname;
+      this.captured.push({ id, headers, body, path });
       if (route === 'capture') {
         res.writeHead(204).end();
         return;
       }
-      deliver(`${route}/api/member-card/notify`, { headers, body }).then(
+      deliver(`${route}${path}`, { headers, body }).then(
         (status) => {
           this.forwarded.push({ id, to: route, status });
           this.onAnswered?.(status, id);
@@ -266,9 +274,9 @@ export class Deployment {
     return new Deployment(wechat, balancer, freshStore(engine, 'serve'), tempDir('serve'));
   }
 
-  /** One more `serve` on the store, or on `storeUrl` (the same store through a proxy, say). */
-  async serve(storeUrl = this.store.url): Promise<ServeProcess> {
-    const env = serveEnv(this.wechat.credentials, storeUrl, this.balancer.url);
+  /** One more `serve` on the store, or on `storeUrl` (the same store through a proxy, say); `extra`: more settings. */
+  async serve(storeUrl = this.store.url, extra: Record<string, string> = {}): Promise<ServeProcess> {
+    const env = { ...serveEnv(this.wechat.credentials, storeUrl, this.balancer.url), ...extra };
     const instance = await ServeProcess.start(env, this.work.dir);
     this.instances.push(instance);
     return instance;

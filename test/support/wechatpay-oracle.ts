@@ -202,3 +202,45 @@ export function oracleFor(
     ...(options.requestSerial ? { requestSerial: options.requestSerial } : {}),
   });
 }
+
+/**
+ * wx.requestPayment's parameters for an APIv3 order
+ * (docs/merchant/apis/mini-program-payment/mini-transfer-payment.html).
+ */
+export interface RequestPaymentParams {
+  timeStamp: string;
+  nonceStr: string;
+  package: string;
+  signType: string;
+  paySign: string;
+}
+
+/** The message paySign covers: "appId\ntimeStamp\nnonceStr\npackage\n" (signType is not signed). */
+export function payMessage(appId: string, p: Pick<RequestPaymentParams, 'timeStamp' | 'nonceStr' | 'package'>): string {
+  return `${appId}\n${p.timeStamp}\n${p.nonceStr}\n${p.package}\n`;
+}
+
+/** Signs as the documentation says, with the merchant's API private key: what a correct back end answers. */
+export function requestPaymentParams(
+  privateKey: string | KeyObject,
+  appId: string,
+  prepayId: string,
+): RequestPaymentParams {
+  const base = {
+    timeStamp: String(Math.floor(Date.now() / 1000)),
+    nonceStr: randomBytes(16).toString('hex').toUpperCase(),
+    package: `prepay_id=${prepayId}`,
+  };
+  const paySign = createSign('RSA-SHA256')
+    .update(payMessage(appId, base), 'utf8')
+    .sign(asKey(privateKey, 'private'), 'base64');
+  return { ...base, signType: 'RSA', paySign };
+}
+
+/** What WeChat's client does with the parameters: the paySign must verify with the merchant's public key. */
+export function verifyPaySign(publicKey: string | KeyObject, appId: string, p: RequestPaymentParams): boolean {
+  if (p.signType !== 'RSA') return false;
+  return createVerify('RSA-SHA256')
+    .update(payMessage(appId, p), 'utf8')
+    .verify(asKey(publicKey, 'public'), p.paySign, 'base64');
+}

@@ -1,17 +1,23 @@
 // <member-card>: the signed-in user's WeChat Pay member card, from our HTTP contract only.
 // States (lib/views.ts): loading → card | empty (no card: open one) | login | error; after the user
 // comes back from opening a card: confirming → card | empty. Under the card, panels: the member code
-// for the till, my history, my profile, the background picker. Events: load, error, opencard, login,
-// change. A host reaches the instance only through export(): { refresh }.
+// for the till, my history, my profile, the background picker, the top-up. Events: load, error,
+// opencard, login, change, topup. A host reaches the instance only through export(): { refresh,
+// topupResult }.
 import {
+  createTopup,
   getHistory,
   getMemberCode,
   getMyCard,
   getOpenCardParams,
+  getTopup,
+  getTopupOffers,
   isNoCard,
   updateBackground,
   type MemberCode,
   type MyCard,
+  type TopupOffers,
+  type TopupOrder,
 } from '../../lib/api';
 import { DEFAULT_CONFIRM_WINDOW_MS, nextDelay } from '../../lib/backoff';
 import { raise, restore, type Brightness } from '../../lib/brightness';
@@ -19,9 +25,27 @@ import { drawBarcode, drawQr, type CodeCanvas } from '../../lib/code-canvas';
 import { historyLine, type HistoryLine } from '../../lib/history';
 import { profileRows, type ProfileRow } from '../../lib/profile';
 import { getConfig, notifyUnauthenticated } from '../../lib/config';
-import { asMemberCardError, errorDetail, memberCardError, type MemberCardError } from '../../lib/errors';
+import {
+  asMemberCardError,
+  errorDetail,
+  memberCardError,
+  toMemberCardError,
+  type MemberCardError,
+} from '../../lib/errors';
+import { formatFen } from '../../lib/format';
 import { isFresh, refetchIn, ticketFrom, type Ticket } from '../../lib/open-card';
 import { track, untrack } from '../../lib/registry';
+import {
+  amountFromInput,
+  bonusText,
+  paymentOutcome,
+  rangeText,
+  topupOptions,
+  topupStatusText,
+  type TopupEvent,
+  type TopupOption,
+  type TopupStatus,
+} from '../../lib/topup';
 import {
   backgroundOptions,
   brandView,
@@ -32,6 +56,7 @@ import {
   historyErrorText,
   openErrorText,
   saveErrorText,
+  topupErrorText,
   type BackgroundOption,
   type BrandView,
   type CardView,
@@ -61,6 +86,14 @@ interface Private {
   /** … and the page has hidden since (a cancelled jump never hides it). */
   leftPage: boolean;
   detached: boolean;
+  /** The top-up offers, once fetched (undefined: not yet, or top-ups are off). */
+  offers?: TopupOffers;
+  offersRequested: boolean;
+  /** The order whose payment the host (or WeChat Pay) is asked for, and the last one confirmed. */
+  awaiting?: string;
+  lastOrder?: string;
+  /** Bumped by every top-up step: an answer to an older one is dropped. */
+  topupGeneration: number;
 }
 
 const privates = new WeakMap<object, Private>();
@@ -76,6 +109,8 @@ function own(instance: object): Private {
       awaitingReturn: false,
       leftPage: false,
       detached: false,
+      offersRequested: false,
+      topupGeneration: 0,
     };
     privates.set(instance, state);
   }
@@ -141,6 +176,14 @@ Component({
     hideProfile: { type: Boolean, value: false },
     /** Tighter spacing and a shorter card face, for a card among other content. */
     compact: { type: Boolean, value: false },
+    /** No "充值" button. */
+    hideTopup: { type: Boolean, value: false },
+    /**
+     * "event" (default): "立即充值" triggers `topup` and the host calls wx.requestPayment, then
+     * memberCard.topupResult(orderId, res): a plugin may not pay. "request": the component calls
+     * wx.requestPayment itself (the npm form, where it is the host's code).
+     */
+    payMode: { type: String, value: 'event' },
     /**
      * "event" (default): "领取会员卡" triggers `opencard` and the host calls wx.navigateToMiniProgram
      * in its handler (a plugin component on a host page may not). "navigate": the component calls it
@@ -174,6 +217,16 @@ Component({
     errorText: '',
     canRetry: false,
     canLogin: false,
+    /** Top-ups are offered (GET /topup answered something to pay). */
+    topupReady: false,
+    topupOptions: [] as TopupOption[],
+    topupRange: '',
+    topupInput: '',
+    /** The amount chosen, in fen (0: none). */
+    topupAmount: 0,
+    topupBonus: '',
+    topupStatus: '' as TopupStatus,
+    topupStatusText: '',
   },
 
   lifetimes: {
@@ -219,7 +272,10 @@ Component({
 
   export() {
     // All a host's selectComponent gets of a plugin component.
-    return { refresh: () => this.refresh() };
+    return {
+      refresh: () => this.refresh(),
+      topupResult: (orderId: string, result: unknown) => this.topupResult(orderId, result),
+    };
   },
 
   methods: {
@@ -280,6 +336,7 @@ Component({
         profile: profileRows(result.card || {}),
       });
       this.triggerEvent('load', { card: result.card });
+      this.loadOffers();
     },
 
     showFailure(err: MemberCardError) {
@@ -550,6 +607,199 @@ Component({
 
     retry() {
       void this.load();
+    },
+
+    /** The offers, once per component; a back end without top-ups (404) just shows no "充值". */
+    loadOffers() {
+      const state = own(this);
+      if (state.offersRequested || this.data.hideTopup) return;
+      state.offersRequested = true;
+      getTopupOffers().then(
+        (offers) => {
+          const options = topupOptions(offers);
+          const range = rangeText(offers);
+          if (state.detached || (!options.length && !range)) return;
+          state.offers = offers;
+          this.setData({ topupReady: true, topupOptions: options, topupRange: range });
+        },
+        () => {
+          // Not offered, or not now: the card works without it; the next load asks again.
+          state.offersRequested = false;
+        },
+      );
+    },
+
+    startTopup() {
+      const state = own(this);
+      // One panel at a time: the member code stops refreshing (and gives the brightness back).
+      if (this.data.panel === 'code') {
+        stopCode(state);
+        state.code = undefined;
+      }
+      state.topupGeneration += 1;
+      this.setData({
+        panel: 'topup',
+        topupAmount: 0,
+        topupInput: '',
+        topupBonus: '',
+        topupStatus: '',
+        topupStatusText: '',
+      });
+    },
+
+    cancelTopup() {
+      const state = own(this);
+      state.topupGeneration += 1;
+      state.awaiting = undefined;
+      this.setData({ panel: '', topupStatus: '', topupStatusText: '', topupAmount: 0 });
+    },
+
+    pickTopup(e: WechatMiniprogram.TouchEvent) {
+      const amount: unknown = e.currentTarget.dataset.amount;
+      if (typeof amount === 'number' && !this.busyToppingUp()) this.showTopupChoice(amount);
+    },
+
+    inputTopup(e: WechatMiniprogram.Input) {
+      const offers = own(this).offers;
+      const text = e.detail.value;
+      this.setData({ topupInput: text });
+      if (offers && !this.busyToppingUp()) this.showTopupChoice(amountFromInput(offers, text));
+    },
+
+    showTopupChoice(amount: number) {
+      const offers = own(this).offers;
+      this.setData({
+        topupAmount: amount,
+        topupBonus: offers ? bonusText(offers, amount) : '',
+        topupStatus: '',
+        topupStatusText: '',
+      });
+    },
+
+    busyToppingUp(): boolean {
+      const status = this.data.topupStatus;
+      return status === 'ordering' || status === 'paying' || status === 'confirming';
+    },
+
+    setTopupStatus(status: TopupStatus, order?: TopupOrder) {
+      this.setData({ topupStatus: status, topupStatusText: topupStatusText(status, order) });
+    },
+
+    /**
+     * "立即充值": the back end orders at WeChat Pay (or reuses the order of an earlier tap) and answers
+     * wx.requestPayment's parameters; the host pays (`topup` event), or, in the npm form, we do.
+     */
+    async payTopup() {
+      const { topupAmount: amount, payMode } = this.data;
+      if (!amount || this.busyToppingUp()) return;
+      const state = own(this);
+      const generation = ++state.topupGeneration;
+      this.setTopupStatus('ordering');
+      let placed: Awaited<ReturnType<typeof createTopup>>;
+      try {
+        placed = await createTopup(amount);
+      } catch (e) {
+        if (generation !== state.topupGeneration) return;
+        const err = asMemberCardError(e);
+        this.setTopupStatus('failed');
+        this.setData({ topupStatusText: topupErrorText(err) });
+        this.triggerEvent('error', errorDetail(err, 'topup'));
+        if (err.kind === 'unauthenticated') notifyUnauthenticated();
+        return;
+      }
+      if (generation !== state.topupGeneration) return;
+      const { order, payment } = placed;
+      state.awaiting = order.id;
+      state.lastOrder = order.id;
+      this.setTopupStatus('paying');
+      if (payMode === 'request') {
+        wx.requestPayment({
+          ...payment,
+          success: (res) => this.topupResult(order.id, res),
+          fail: (res) => this.topupResult(order.id, res),
+        });
+        return;
+      }
+      const detail: TopupEvent = { orderId: order.id, amount: order.amount, bonus: order.bonus, payment };
+      this.triggerEvent('topup', detail);
+    },
+
+    /** The outcome of wx.requestPayment for the order we asked to pay; false when it is not ours. */
+    topupResult(orderId: string, result: unknown): boolean {
+      const state = own(this);
+      if (!orderId || state.awaiting !== orderId) return false;
+      state.awaiting = undefined;
+      const outcome = paymentOutcome(result);
+      if (outcome === 'ok') {
+        void this.confirmTopup(orderId);
+      } else if (outcome === 'cancel') {
+        this.setTopupStatus('cancelled');
+      } else {
+        this.setTopupStatus('failed');
+        this.triggerEvent('error', errorDetail(toMemberCardError(result, 'pay', 'PAYMENT_FAILED'), 'topup'));
+      }
+      return true;
+    },
+
+    /**
+     * Paid (says the client, which is no proof): look at the order until the back end credited it
+     * (WeChat Pay's notification, or its own query), then show the new balance. Past the window it
+     * stays "支付确认中" with a "刷新": the credit lands whenever WeChat Pay tells the back end.
+     */
+    async confirmTopup(orderId: string) {
+      const state = own(this);
+      const generation = ++state.topupGeneration;
+      this.setTopupStatus('confirming');
+      const config = getConfig();
+      const windowMs = (config && config.confirmWindowMs) || DEFAULT_CONFIRM_WINDOW_MS;
+      const started = Date.now();
+      for (let attempt = 0; ; attempt += 1) {
+        let order: TopupOrder | undefined;
+        try {
+          order = (await getTopup(orderId)).order;
+        } catch {
+          order = undefined;
+        }
+        if (generation !== state.topupGeneration || state.detached) return;
+        if (order && order.state === 'credited') {
+          await this.topupCredited(order);
+          return;
+        }
+        if (order && (order.state === 'closed' || order.state === 'failed')) {
+          this.setTopupStatus('failed', order);
+          return;
+        }
+        const delay = nextDelay(attempt, Date.now() - started, windowMs);
+        if (delay === undefined) {
+          this.setTopupStatus('pending');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (generation !== state.topupGeneration || state.detached) return;
+      }
+    },
+
+    refreshTopup() {
+      const orderId = own(this).lastOrder;
+      if (orderId) void this.confirmTopup(orderId);
+    },
+
+    async topupCredited(order: TopupOrder) {
+      let result: MyCard | undefined;
+      try {
+        result = await getMyCard();
+      } catch {
+        result = undefined;
+      }
+      const card = this.data.card;
+      if (result) {
+        this.setData({ card: cardView(result), backgrounds: backgroundOptions(result) });
+        this.triggerEvent('change', { card: result.card, changed: ['balance'] });
+      } else if (card && order.balance !== undefined) {
+        this.setData({ card: { ...card, balanceText: formatFen(order.balance) } });
+      }
+      this.setData({ panel: '', topupStatus: '', topupStatusText: '', topupAmount: 0 });
+      void wx.showToast({ title: '充值成功', icon: 'success' });
     },
   },
 });

@@ -1,0 +1,53 @@
+import type Router from '@koa/router';
+import { MemberCardError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import type { TopupService } from '../topup/topups.js';
+import type { VerifiedNotification } from '../wechatpay/types.js';
+import { rawBodyOf, rawTextBody } from './body.js';
+
+/** Notifications are small; anything near this is not WeChat Pay. */
+const NOTIFY_BODY_LIMIT = 64 * 1024;
+
+/**
+ * POST /pay-notify: WeChat Pay's payment notifications (each order's notify_url). Verified and
+ * decrypted like the card notifications (same verifier); TRANSACTION.SUCCESS marks its top-up paid
+ * in the store before we answer 204, and the credit follows (here at once, else the reconciler). A
+ * failed check changes nothing and answers 4xx; a store failure 5xx, so WeChat Pay retries.
+ */
+export function mountPayNotify(router: Router, rt: Runtime, topups: TopupService): void {
+  router.post('/pay-notify', rawTextBody(NOTIFY_BODY_LIMIT), async (ctx) => {
+    const raw = rawBodyOf(ctx);
+    if (raw === undefined) {
+      rt.log(
+        'error',
+        'notification body was consumed before the member-card router; mount it before other body parsers',
+        {},
+      );
+      throw new MemberCardError('INTERNAL_ERROR', 'The notification could not be read.');
+    }
+    let notification: VerifiedNotification;
+    try {
+      notification = rt.verifier.verify(ctx.headers, raw);
+    } catch (err) {
+      if (err instanceof MemberCardError)
+        rt.log('warn', 'notification rejected', { code: err.code, reason: err.message });
+      throw err;
+    }
+    const outcome =
+      notification.eventType === 'TRANSACTION.SUCCESS'
+        ? (await topups.notified(notification.payload)).outcome
+        : 'ignored';
+    const store = await rt.store();
+    // Recorded after the order was marked paid: a redelivery after a crash in between is applied again.
+    const first = await store.applyNotification(
+      { id: notification.id, eventType: notification.eventType, receivedAt: Date.now() },
+      { kind: 'none' },
+    );
+    rt.log('info', first ? 'payment notification applied' : 'duplicate payment notification ignored', {
+      id: notification.id,
+      eventType: notification.eventType,
+      outcome,
+    });
+    ctx.status = 204;
+  });
+}
