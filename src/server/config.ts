@@ -171,8 +171,30 @@ export const ENV = {
     zh: '同时打开的最大连接数；超过后新连接会被立即关闭',
   },
   TRUST_PROXY: {
-    en: '`1`: trust `X-Forwarded-*`, for instances behind a proxy that sets them',
-    zh: '`1`：信任 `X-Forwarded-*`，用于位于会设置它们的代理之后的实例',
+    en:
+      '`1`: trust `X-Forwarded-*`, for instances behind a proxy that sets them (then the client address ' +
+      'that rate limits count is the one in `X-Forwarded-For`)',
+    zh: '`1`：信任 `X-Forwarded-*`，用于位于会设置它们的代理之后的实例（此时限流按 `X-Forwarded-For` 中的客户端地址计）',
+  },
+  LOGIN_CLIENT_BURST: {
+    feeds: [login('rateLimit.perClient.burst')],
+    en: 'login attempts one client address may make at once, before `jscode2session` is called',
+    zh: '同一客户端地址一次可发起的登录次数（在调用 `jscode2session` 之前检查）',
+  },
+  LOGIN_CLIENT_PER_MINUTE: {
+    feeds: [login('rateLimit.perClient.perMinute')],
+    en: '…and per minute after that; `0` turns this limit off',
+    zh: '……之后每分钟的次数；`0` 关闭此限制',
+  },
+  LOGIN_TOTAL_BURST: {
+    feeds: [login('rateLimit.total.burst')],
+    en: 'login attempts at once for the mini-program, all clients and instances together',
+    zh: '小程序一次可发起的登录次数，所有客户端与实例合计',
+  },
+  LOGIN_TOTAL_PER_MINUTE: {
+    feeds: [login('rateLimit.total.perMinute')],
+    en: '…and per minute after that; `0` turns this limit off',
+    zh: '……之后每分钟的次数；`0` 关闭此限制',
   },
   SANDBOX_PORT: {
     default: '3100',

@@ -21,6 +21,7 @@ import {
 import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
+import { loginRateLimitFrom } from './limits.js';
 import type { Store } from '../store/types.js';
 
 export interface RunningServer {
@@ -167,7 +168,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/routes/admin.ts).
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
     });
-    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
+    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log, rateLimit: loginRateLimitFrom(env) });
     await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
   } catch (err) {
     await sandbox?.close();

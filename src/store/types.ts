@@ -320,7 +320,9 @@ export interface TakeResult {
 export interface RateLimitStore {
   /**
    * Takes `cost` tokens (default 1) from the bucket `key` when it holds that many, in one atomic
-   * step; otherwise takes nothing and says how long until it would hold them.
+   * step; otherwise takes nothing and says how long until it would hold them. A cost of 0 takes
+   * nothing: it says how many tokens the bucket holds (a throttle that counts only failures looks
+   * before it lets an attempt through).
    */
   takeTokens(key: string, bucket: BucketSpec, cost?: number): Promise<TakeResult>;
 }

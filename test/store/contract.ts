@@ -525,6 +525,18 @@ export function contractSuite(engine: Engine): void {
         await assert.rejects(store.takeTokens(key, { capacity: 0, refillPerSecond: 1 }), /capacity/);
       });
 
+      it('a cost of 0 looks without taking: what the bucket holds, full when new', async () => {
+        const key = `peek:${uid()}`;
+        const fresh = await store.takeTokens(key, slow, 0);
+        assert.deepEqual([fresh.allowed, Math.round(fresh.remaining)], [true, 3]);
+        await store.takeTokens(key, slow, 3);
+        const empty = await other.takeTokens(key, slow, 0);
+        assert.deepEqual([empty.allowed, Math.round(empty.remaining)], [true, 0], 'a look is never refused');
+        assert.equal((await store.takeTokens(key, slow, 0)).remaining < 1, true, 'looking took nothing back');
+        assert.equal((await store.takeTokens(key, slow)).allowed, false);
+        await assert.rejects(store.takeTokens(key, slow, -1), /cost/);
+      });
+
       it('40 takes at once on two instances of one location: exactly `capacity` are allowed', async () => {
         const key = `race:${uid()}`;
         const bucket = { capacity: 10, refillPerSecond: 0.001 };

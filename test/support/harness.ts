@@ -1,7 +1,7 @@
 // An in-process host: a Koa app (Koa 2 or 3, see koa.ts) with our router and login kit on a
 // loopback port, against a real sandbox (real keys, signatures, AES-GCM). Nothing of ours is mocked.
 import type Koa from 'koa';
-import { wechatLogin } from '../../src/login/index.js';
+import { wechatLogin, type WechatLoginOptions } from '../../src/login/index.js';
 import type { LogFields, LogLevel } from '../../src/log.js';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
 import type { MemberCardOptions } from '../../src/options.js';
@@ -28,6 +28,8 @@ export interface HarnessOptions {
   before?: (app: Koa) => void;
   /** Skip the login kit (the host brings its own session). */
   noLogin?: boolean;
+  /** Extra or replaced wechatLogin() options. */
+  login?: Partial<WechatLoginOptions>;
   platformMode?: 'publicKey' | 'certificate';
 }
 
@@ -77,6 +79,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         store,
         timeout: 1500,
         log,
+        ...options.login,
       });
   if (login) app.use(login.middleware()).use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());
