@@ -23,7 +23,9 @@ export function effectOf(notification: VerifiedNotification, cardId: string): No
   if (BINDING_EVENTS.has(eventType)) {
     const unionid = text(payload.unionid, 128);
     const oaOpenid = text(payload.openid, 128);
-    const outerStr = text(payload.outer_str, 128);
+    // Only an acceptance may tie a code to the user who fetched GET /open: an activation can
+    // carry any outer_str (issue 12, finding 1), so it never consumes one.
+    const outerStr = eventType === 'MEMBERCARD.ACCEPT_CARD' ? text(payload.outer_str, 128) : undefined;
     return {
       kind: 'bind',
       cardId,
@@ -77,6 +79,11 @@ export function mountNotify(router: Router, rt: Runtime): void {
         receivedAt: Date.now(),
       },
       effect,
+      {
+        // Someone else's card came back carrying a user's outer_str: worth a look, never a binding.
+        outerStrRefused: (reason) =>
+          rt.log('warn', 'outer_str ignored', { id: notification.id, eventType: notification.eventType, reason }),
+      },
     );
     // Anything WeChat Pay tells us about one of our cards may have changed it.
     if (payload.card_id === rt.options.cardId && isCardCode(payload.code))

@@ -1,4 +1,4 @@
-import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
+import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type MemoryStoreOptions, type StoreCommonOptions } from './options.js';
 import { auditOf } from './rows.js';
@@ -111,22 +111,23 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore {
     });
   }
 
-  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+  applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
     return this.#life.run((t) => {
       if (t.notifications.has(record.id)) return false;
       const now = Date.now();
       t.notifications.set(record.id, { ...record });
       if (effect.kind === 'bind') {
-        let outer: T.UserIdentity | undefined;
-        if (effect.outerStr !== undefined) {
-          const pending = t.outerStrs.get(effect.outerStr);
-          if (pending && pending.expiresAt > now) {
-            t.outerStrs.delete(effect.outerStr);
-            outer = pending;
-          }
-        }
+        const pending = effect.outerStr === undefined ? undefined : t.outerStrs.get(effect.outerStr);
+        const owner = pending && pending.expiresAt > now ? identityOf(pending) : undefined;
         const key = pairKey(effect.cardId, effect.code);
-        t.bindings.set(key, mergeBind(t.bindings.get(key), effect, outer, now));
+        const step = bindWithOuterStr(t.bindings.get(key), effect, owner, now);
+        if (step.consume && effect.outerStr !== undefined) t.outerStrs.delete(effect.outerStr);
+        t.bindings.set(key, step.binding);
+        if (step.refused) observer?.outerStrRefused?.(step.refused);
       } else if (effect.kind === 'retire') {
         t.setStatus(effect.cardId, effect.code, 'retired', now);
       }
@@ -272,6 +273,10 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore {
       return result;
     });
   }
+}
+
+function identityOf(user: T.UserIdentity): T.UserIdentity {
+  return user.unionid ? { openid: user.openid, unionid: user.unionid } : { openid: user.openid };
 }
 
 function copyOperation(op: T.Operation): T.Operation {

@@ -25,7 +25,7 @@ import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
 interface Scripted {
-  mcApply(...args: (string | number)[]): Promise<number>;
+  mcApply(...args: (string | number)[]): Promise<[number, string]>;
   mcFind(...args: (string | number)[]): Promise<string[] | null>;
   mcSetStatus(...args: (string | number)[]): Promise<number>;
   mcExtendLock(...args: (string | number)[]): Promise<number>;
@@ -165,7 +165,11 @@ export class RedisStore implements T.Store, T.MerchantBindingStore {
     await this.#putWithExpiry(this.#key('o', outerStr), JSON.stringify(value), expiresAt);
   }
 
-  async applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+  async applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
     const rec: T.NotificationRecord = { id: record.id, eventType: record.eventType, receivedAt: record.receivedAt };
     if (record.cardId !== undefined) rec.cardId = record.cardId;
     if (record.code !== undefined) rec.code = record.code;
@@ -175,7 +179,7 @@ export class RedisStore implements T.Store, T.MerchantBindingStore {
     const bind = effect.kind === 'bind' ? effect : undefined;
     const outerStr = bind?.outerStr;
     const notificationKey = this.#key('n', record.id);
-    const applied = await this.#life.run((r) =>
+    const [applied, refused] = await this.#life.run((r) =>
       r.mcApply(
         notificationKey,
         hasTarget ? this.#bindingKey(cardId, code) : notificationKey,
@@ -192,6 +196,7 @@ export class RedisStore implements T.Store, T.MerchantBindingStore {
         outerStr !== undefined ? '1' : '0',
       ),
     );
+    if (refused === 'unionid_mismatch' || refused === 'code_held') observer?.outerStrRefused?.(refused);
     return applied === 1;
   }
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadSqlite } from './drivers.js';
-import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
+import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
@@ -208,8 +208,13 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
     });
   }
 
-  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
-    return this.#life.run((db) => {
+  applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
+    let refused: T.OuterStrRefusal | undefined;
+    const applied = this.#life.run((db) => {
       const step = db.transaction((): boolean => {
         const now = Date.now();
         // Insert-if-absent is the de-duplication: no row back means the id was seen before.
@@ -221,17 +226,20 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
           .get(record.id, record.eventType, record.cardId ?? null, record.code ?? null, record.receivedAt);
         if (!inserted) return false;
         if (effect.kind === 'bind') {
-          let outer: T.UserIdentity | undefined;
+          let owner: T.UserIdentity | undefined;
           if (effect.outerStr !== undefined) {
             const row = db
-              .prepare('DELETE FROM outer_strs WHERE outer_str = ? AND expires_at > ? RETURNING openid, unionid')
+              .prepare('SELECT openid, unionid FROM outer_strs WHERE outer_str = ? AND expires_at > ?')
               .get(effect.outerStr, now) as { openid: string; unionid: string | null } | undefined;
-            if (row) outer = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
+            if (row) owner = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
           }
           const existingRow = db
             .prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?')
             .get(effect.cardId, effect.code) as sqlRows.BindingRow | undefined;
-          const b = mergeBind(existingRow && sqlRows.toBinding(existingRow), effect, outer, now);
+          const step = bindWithOuterStr(existingRow && sqlRows.toBinding(existingRow), effect, owner, now);
+          if (step.consume) db.prepare('DELETE FROM outer_strs WHERE outer_str = ?').run(effect.outerStr ?? '');
+          refused = step.refused;
+          const b = step.binding;
           db.prepare(
             `INSERT INTO bindings ${sqlRows.columnsAndValues(sqlRows.BINDING_COLUMNS, '?')}
              ON CONFLICT (card_id, code) DO UPDATE SET unionid = excluded.unionid, oa_openid = excluded.oa_openid,
@@ -247,6 +255,11 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
         return true;
       });
       return step.immediate();
+    });
+    // Told once the step is committed, never for a transaction that rolled back.
+    return applied.then((first) => {
+      if (refused) observer?.outerStrRefused?.(refused);
+      return first;
     });
   }
 

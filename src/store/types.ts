@@ -54,14 +54,27 @@ export type NotificationEffect =
       unionid?: string;
       oaOpenid?: string;
       /**
-       * Our outer_str echoed back by WeChat Pay. When it is still pending (issued and not
-       * expired) it is consumed and the binding's userOpenid (and unionid, if the binding has
-       * none) come from the identity it was issued to.
+       * Our outer_str echoed back by WeChat Pay in ACCEPT_CARD (never ACTIVATE_CARD: effectOf
+       * leaves it out). When it is still pending (issued and not expired) and its owner may have
+       * the code (see outerStrRefusal in effect.ts), it is consumed and the binding's userOpenid
+       * (and unionid, if the binding has none) come from the identity it was issued to.
        */
       outerStr?: string;
     }
   | { kind: 'retire'; cardId: string; code: string }
   | { kind: 'none' };
+
+/**
+ * Why a pending outer_str named by a bind effect was not used (it stays pending for its owner):
+ * the notification's unionid is not its owner's, or the code is actively held by someone else.
+ */
+export type OuterStrRefusal = 'unionid_mismatch' | 'code_held';
+
+/** What applyNotification may tell its caller besides its answer (a host's own store may ignore it). */
+export interface ApplyObserver {
+  /** The effect's pending outer_str was refused, and why. */
+  outerStrRefused?(reason: OuterStrRefusal): void;
+}
 
 /** A login-kit session; the token itself is never stored, only its hash. */
 export interface Session {
@@ -223,9 +236,11 @@ export interface NotificationStore {
    *
    * A `bind` effect upserts by (cardId, code): status becomes active; unionid/oaOpenid are set
    * when given; userOpenid is kept unless a pending outerStr provides one (then that outerStr
-   * is deleted, so it can bind once only). A `retire` effect sets status retired.
+   * is deleted, so it can bind once only). A pending outerStr whose owner may not have the code
+   * (another unionid in the notification, or the code actively held by someone else) changes
+   * nothing, stays pending, and is reported to `observer`. A `retire` effect sets status retired.
    */
-  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean>;
+  applyNotification(record: NotificationRecord, effect: NotificationEffect, observer?: ApplyObserver): Promise<boolean>;
   /** The record of a processed notification, if any. */
   getNotification(id: string): Promise<NotificationRecord | undefined>;
 }
