@@ -7,6 +7,8 @@ import type * as T from './types.js';
 
 interface PendingOuterStr extends T.UserIdentity {
   expiresAt: number;
+  /** The card it was issued for (issueOuterStr); none from putOuterStr. */
+  cardId?: string;
 }
 
 const pairKey = (a: string, b: string): string => JSON.stringify([a, b]);
@@ -21,6 +23,8 @@ class Tables {
   readonly operations = new Map<string, T.Operation>();
   readonly audit = new Map<string, T.AuditEntry[]>();
   readonly buckets = new Map<string, BucketState & { expiresAt: number }>();
+  /** (cardId, openid) → the outer_str issued to them for that card. */
+  readonly outerStrByUser = new Map<string, string>();
 
   /** Expiry is checked on read; the sweep only bounds memory. */
   sweep(now: number): void {
@@ -28,6 +32,7 @@ class Tables {
     for (const [k, v] of this.sessions) if (v.expiresAt <= now) this.sessions.delete(k);
     for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k);
     for (const [k, v] of this.buckets) if (v.expiresAt <= now) this.buckets.delete(k);
+    for (const [k, v] of this.outerStrByUser) if (!this.outerStrs.has(v)) this.outerStrByUser.delete(k);
   }
 
   latestActive(cardId: string, matches: (b: T.Binding) => boolean): T.Binding | undefined {
@@ -122,7 +127,8 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore {
       t.notifications.set(record.id, { ...record });
       if (effect.kind === 'bind') {
         const pending = effect.outerStr === undefined ? undefined : t.outerStrs.get(effect.outerStr);
-        const owner = pending && pending.expiresAt > now ? identityOf(pending) : undefined;
+        const live = pending && pending.expiresAt > now && (pending.cardId ?? effect.cardId) === effect.cardId;
+        const owner = live ? identityOf(pending) : undefined;
         const key = pairKey(effect.cardId, effect.code);
         const step = bindWithOuterStr(t.bindings.get(key), effect, owner, now);
         if (step.consume && effect.outerStr !== undefined) t.outerStrs.delete(effect.outerStr);
@@ -271,6 +277,18 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore {
       const { next, result } = takeFrom(t.buckets.get(key), bucket, cost, now);
       t.buckets.set(key, { ...next, expiresAt: now + fullAfterMs(next.tokens, bucket) });
       return result;
+    });
+  }
+
+  issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    return this.#life.run((t) => {
+      const byUser = pairKey(cardId, user.openid);
+      const current = t.outerStrByUser.get(byUser);
+      const pending = current === undefined ? undefined : t.outerStrs.get(current);
+      const outerStr = current !== undefined && pending && pending.expiresAt > Date.now() ? current : candidate;
+      t.outerStrs.set(outerStr, { ...identityOf(user), expiresAt, cardId });
+      t.outerStrByUser.set(byUser, outerStr);
+      return outerStr;
     });
   }
 }

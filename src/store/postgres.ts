@@ -104,6 +104,10 @@ const MIGRATIONS: ((s: string) => string)[] = [
       updated_at BIGINT NOT NULL,
       expires_at BIGINT NOT NULL
     );`,
+  // 4: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
+  (s) => `
+    ALTER TABLE ${s}.outer_strs ADD COLUMN IF NOT EXISTS card_id TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON ${s}.outer_strs (card_id, openid);`,
 ];
 
 /** The server's clock in ms: leases of several instances are measured by one clock, not by each host's. */
@@ -253,8 +257,9 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore {
     let owner: T.UserIdentity | undefined;
     if (effect.outerStr !== undefined) {
       const { rows } = await client.query<{ openid: string; unionid: string | null }>(
-        `SELECT openid, unionid FROM ${s}.outer_strs WHERE outer_str = $1 AND expires_at > $2 FOR UPDATE`,
-        [effect.outerStr, now],
+        `SELECT openid, unionid FROM ${s}.outer_strs
+         WHERE outer_str = $1 AND expires_at > $2 AND (card_id IS NULL OR card_id = $3) FOR UPDATE`,
+        [effect.outerStr, now, effect.cardId],
       );
       const row = rows[0];
       if (row) owner = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
@@ -555,6 +560,21 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore {
       ]);
       return result;
     });
+  }
+
+  async issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    // One statement: the user's row for this card keeps its outer_str while it is pending (a
+    // consumed one is deleted), else takes the candidate; either way it lives until expiresAt.
+    const rows = await this.#query<{ outer_str: string }>(
+      `INSERT INTO ${this.#s}.outer_strs AS o (outer_str, openid, unionid, expires_at, card_id)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (card_id, openid) DO UPDATE SET
+         outer_str = CASE WHEN o.expires_at > $6 THEN o.outer_str ELSE EXCLUDED.outer_str END,
+         unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at
+       RETURNING outer_str`,
+      [candidate, user.openid, orNull(user.unionid), expiresAt, cardId, Date.now()],
+    );
+    return (rows[0] as { outer_str: string }).outer_str;
   }
 }
 

@@ -47,7 +47,8 @@ if kind == 'bind' then
     local raw = redis.call('GET', KEYS[3])
     if raw then
       local o = cjson.decode(raw)
-      if tonumber(o.expiresAt) > tonumber(now) then
+      local forCard = type(o.cardId) ~= 'string' or o.cardId == cardId
+      if tonumber(o.expiresAt) > tonumber(now) and forCard then
         ownerOpenid = nz(o.openid)
         if type(o.unionid) == 'string' then ownerUnion = nz(o.unionid) end
       end
@@ -256,4 +257,29 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
 return {allowed, tostring(tokens), retry}
+`;
+
+/*
+ * GET /open's outer_str, one per user and card. Further key under P:
+ *   P ou:<cardId>:<openid>   the outer_str issued to this user for this card, PX TTL as the outer_str's
+ */
+
+/**
+ * KEYS: the user's index key, the candidate's outer_str key. ARGV: prefix, cardId, openid, unionid
+ * ('' = none), candidate, expiresAt, ttl ms. The user's pending outer_str for this card gets the new
+ * expiry (and unionid), else the candidate is stored for them. Returns the outer_str to hand out.
+ */
+export const ISSUE_OUTER_STR = `${PRELUDE}
+local P, cardId, openid, unionid, candidate, expiresAt, ttl =
+  ARGV[1], ARGV[2], ARGV[3], nz(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local outerStr, key = candidate, KEYS[2]
+local current = redis.call('GET', KEYS[1])
+if current and redis.call('EXISTS', P .. 'o:' .. enc(current)) == 1 then
+  outerStr, key = current, P .. 'o:' .. enc(current)
+end
+local o = { openid = openid, expiresAt = expiresAt, cardId = cardId }
+if unionid then o.unionid = unionid end
+redis.call('SET', key, cjson.encode(o), 'PX', ttl)
+redis.call('SET', KEYS[1], outerStr, 'PX', ttl)
+return outerStr
 `;

@@ -16,6 +16,7 @@ import {
   FIND_LATEST_ACTIVE,
   FINISH_OPERATION,
   INSERT_OPERATION,
+  ISSUE_OUTER_STR,
   RELEASE_LOCK,
   SET_STATUS,
   TAKE_TOKENS,
@@ -34,6 +35,7 @@ interface Scripted {
   mcFinishOp(...args: (string | number)[]): Promise<number>;
   mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
   mcTakeTokens(...args: (string | number)[]): Promise<[number, string, number]>;
+  mcIssueOuterStr(...args: (string | number)[]): Promise<string>;
 }
 
 /** The immutable part of a journal entry, as stored in the op hash's body field. */
@@ -341,6 +343,23 @@ export class RedisStore implements T.Store, T.MerchantBindingStore {
     return allowed === 1 ? { allowed: true, remaining } : { allowed: false, remaining, retryAfterMs };
   }
 
+  async issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    const ttl = Math.max(1, Math.ceil(expiresAt - Date.now()));
+    return this.#life.run((r) =>
+      r.mcIssueOuterStr(
+        this.#cardKey('ou', cardId, user.openid),
+        this.#key('o', candidate),
+        this.#prefix,
+        cardId,
+        user.openid,
+        user.unionid ?? '',
+        candidate,
+        expiresAt,
+        ttl,
+      ),
+    );
+  }
+
   #opKey(cardId: string, requestId: string): string {
     return `${this.#prefix}op:${encodeKeyPart(cardId)}:${encodeKeyPart(requestId)}`;
   }
@@ -382,6 +401,7 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
   client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
   client.defineCommand('mcTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
+  client.defineCommand('mcIssueOuterStr', { numberOfKeys: 2, lua: ISSUE_OUTER_STR });
   return client as Client;
 }
 

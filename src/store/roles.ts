@@ -6,6 +6,7 @@ import type {
   LoginStore,
   MerchantBindingStore,
   NotificationStore,
+  OuterStrIssuer,
   RateLimitStore,
   SessionStore,
   Store,
@@ -28,6 +29,7 @@ const notifications: Methods<NotificationStore> = { applyNotification: true, get
 const merchantBindings: Methods<MerchantBindingStore> = { bindByMerchant: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
 const rateLimits: Methods<RateLimitStore> = { takeTokens: true };
+const outerStrs: Methods<OuterStrIssuer> = { issueOuterStr: true };
 const journal: Methods<JournalStore> = {
   insertOperation: true,
   getOperation: true,
@@ -50,13 +52,13 @@ export type StoreRole = keyof StoreRoles;
 const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
   store: {
     name: 'Store',
-    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits],
+    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
     optional: [merchantBindings],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits],
+    optional: [merchantBindings, rateLimits, outerStrs],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };

@@ -96,6 +96,9 @@ const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // 4: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
+  `ALTER TABLE outer_strs ADD COLUMN card_id TEXT;
+   CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON outer_strs (card_id, openid);`,
 ];
 
 /** SQLite error codes that mean "cannot reach the data now", not "our SQL is wrong". */
@@ -229,8 +232,11 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
           let owner: T.UserIdentity | undefined;
           if (effect.outerStr !== undefined) {
             const row = db
-              .prepare('SELECT openid, unionid FROM outer_strs WHERE outer_str = ? AND expires_at > ?')
-              .get(effect.outerStr, now) as { openid: string; unionid: string | null } | undefined;
+              .prepare(
+                `SELECT openid, unionid FROM outer_strs
+                 WHERE outer_str = ? AND expires_at > ? AND (card_id IS NULL OR card_id = ?)`,
+              )
+              .get(effect.outerStr, now, effect.cardId) as { openid: string; unionid: string | null } | undefined;
             if (row) owner = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
           }
           const existingRow = db
@@ -489,6 +495,23 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
         })
         .immediate(),
     );
+  }
+
+  issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    return this.#life.run((db) => {
+      // One statement: the user's row for this card keeps its outer_str while it is pending (a
+      // consumed one is deleted), else takes the candidate; either way it lives until expiresAt.
+      const row = db
+        .prepare(
+          `INSERT INTO outer_strs (outer_str, openid, unionid, expires_at, card_id) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (card_id, openid) DO UPDATE SET
+             outer_str = CASE WHEN outer_strs.expires_at > ? THEN outer_strs.outer_str ELSE excluded.outer_str END,
+             unionid = excluded.unionid, expires_at = excluded.expires_at
+           RETURNING outer_str`,
+        )
+        .get(candidate, user.openid, user.unionid ?? null, expiresAt, cardId, Date.now()) as { outer_str: string };
+      return row.outer_str;
+    });
   }
 }
 

@@ -308,7 +308,8 @@ export interface CardStore
     LockStore,
     JournalStore,
     Partial<MerchantBindingStore>,
-    Partial<RateLimitStore> {}
+    Partial<RateLimitStore>,
+    Partial<OuterStrIssuer> {}
 
 /** A token bucket: how many tokens it holds when full, and how fast it refills. */
 export interface BucketSpec {
@@ -352,4 +353,20 @@ export interface LoginStore extends SessionStore, Partial<StoreLifecycle>, Parti
  * Every role, so one store can serve memberCard() and wechatLogin(). The four engines also
  * implement MerchantBindingStore; a host's own object may leave it out.
  */
-export interface Store extends Omit<CardStore, 'takeTokens'>, SessionStore, RateLimitStore {}
+export interface Store
+  extends Omit<CardStore, 'takeTokens' | 'issueOuterStr'>, SessionStore, RateLimitStore, OuterStrIssuer {}
+
+/**
+ * GET /open's outer_str: at most one live per user and card, so repeated calls do not pile them up
+ * (issue 12, finding 4). Every engine has it; a host's own store without it gets a fresh outer_str
+ * per call through putOuterStr.
+ */
+export interface OuterStrIssuer {
+  /**
+   * In one atomic step: the user's pending outer_str for this card (issued, neither consumed nor
+   * expired), its expiry moved to `expiresAt` and its owner's unionid set to `user.unionid`; or,
+   * when there is none, `candidate`, stored for this user and card until `expiresAt`. Resolves with
+   * the outer_str to hand out. An outer_str issued for a card binds only that card.
+   */
+  issueOuterStr(cardId: string, user: UserIdentity, candidate: string, expiresAt: number): Promise<string>;
+}

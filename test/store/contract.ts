@@ -570,6 +570,63 @@ export function contractSuite(engine: Engine): void {
       });
     });
 
+    describe('OuterStrIssuer: issueOuterStr (issue 12, finding 4: one live outer_str per user and card)', () => {
+      const issue = (s: Store, cardId: string, user: { openid: string; unionid?: string }, ttlMs = 60_000) =>
+        s.issueOuterStr(cardId, user, `os-${uid()}`, Date.now() + ttlMs);
+
+      it('the same user and card get the same outer_str, its life renewed; others get their own', async () => {
+        const [a, b] = [card(), card()];
+        const first = await issue(store, a, { openid: 'mp-i' }, 150);
+        assert.match(first, /^os-/);
+        assert.equal(await issue(other, a, { openid: 'mp-i' }), first, 'reused, whichever instance answers');
+        assert.notEqual(await issue(store, b, { openid: 'mp-i' }), first, 'another card');
+        assert.notEqual(await issue(store, a, { openid: 'mp-j' }), first, 'another user');
+        await sleep(200); // past the first expiry: the second call renewed it
+        assert.equal((await applyBind(store, a, 'I1', { outerStr: first })).userOpenid, 'mp-i');
+        // Consumed: the next call hands out a new one.
+        const next = await issue(store, a, { openid: 'mp-i' });
+        assert.notEqual(next, first);
+        assert.equal((await applyBind(store, a, 'I2', { outerStr: next })).userOpenid, 'mp-i');
+      });
+
+      it('an expired one is replaced, never revived', async () => {
+        const cardId = card();
+        const old = await issue(store, cardId, { openid: 'mp-exp' }, 40);
+        await sleep(80);
+        const fresh = await issue(other, cardId, { openid: 'mp-exp' });
+        assert.notEqual(fresh, old);
+        assert.equal((await applyBind(store, cardId, 'I3', { outerStr: old })).userOpenid, undefined);
+        assert.equal((await applyBind(store, cardId, 'I4', { outerStr: fresh })).userOpenid, 'mp-exp');
+      });
+
+      it('renewing takes the unionid the user has now', async () => {
+        const cardId = card();
+        const os = await issue(store, cardId, { openid: 'mp-u' });
+        assert.equal(await issue(store, cardId, { openid: 'mp-u', unionid: 'u-now' }), os);
+        const refused: string[] = [];
+        await store.applyNotification(record(cardId, 'I5'), bind(cardId, 'I5', { unionid: 'u-else', outerStr: os }), {
+          outerStrRefused: (reason) => refused.push(reason),
+        });
+        assert.deepEqual(refused, ['unionid_mismatch'], 'the owner’s unionid is now known');
+        assert.equal((await applyBind(store, cardId, 'I6', { unionid: 'u-now', outerStr: os })).userOpenid, 'mp-u');
+      });
+
+      it('an outer_str issued for one card binds no other card', async () => {
+        const [a, b] = [card(), card()];
+        const os = await issue(store, a, { openid: 'mp-card' });
+        assert.equal((await applyBind(store, b, 'I7', { outerStr: os })).userOpenid, undefined);
+        assert.equal((await applyBind(other, a, 'I8', { outerStr: os })).userOpenid, 'mp-card', 'still pending for a');
+      });
+
+      it('10 calls at once for one user (across instances if shared) hand out one outer_str', async () => {
+        const cardId = card();
+        const given = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => issue(i % 2 ? other : store, cardId, { openid: 'mp-burst' })),
+        );
+        assert.equal(new Set(given).size, 1, given.join(' '));
+      });
+    });
+
     describe('SessionStore: putSession, getSession, deleteSession', () => {
       it('put, get (from another instance), overwrite, delete', async () => {
         const hash = `h-${uid()}`;
