@@ -56,6 +56,8 @@ export interface Limiter {
   take(key: string, bucket: BucketSpec, cost?: number): Promise<TakeResult>;
   /** Takes one token, or throws 429 RATE_LIMITED with Retry-After when the bucket is empty. */
   enforce(key: string, bucket: BucketSpec | undefined): Promise<void>;
+  /** Throws 429 RATE_LIMITED with Retry-After when the bucket holds less than one token; takes nothing. */
+  ensureLeft(key: string, bucket: BucketSpec | undefined): Promise<void>;
 }
 
 /** The 429 of a refused take: Retry-After in whole seconds, at least 1. */
@@ -83,6 +85,11 @@ export function rateLimiter(storeOf: () => Promise<Partial<RateLimitStore>>): Li
       if (!bucket) return;
       const result = await take(key, bucket);
       if (!result.allowed) throw rateLimited(result.retryAfterMs);
+    },
+    ensureLeft: async (key, bucket) => {
+      if (!bucket) return;
+      const { remaining } = await take(key, bucket, 0);
+      if (remaining < 1) throw rateLimited(((1 - remaining) * 1000) / bucket.refillPerSecond);
     },
   };
 }

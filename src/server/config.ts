@@ -1,5 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Context } from 'koa';
 import { OptionsError } from '../errors.js';
 import type { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
 import type { Doc, OptionPath } from '../options/declare.js';
@@ -136,10 +134,10 @@ export const ENV = {
   MEMBERCARD_ADMIN_TOKEN: {
     en:
       'turns on the back-office routes `/api/member-card/admin/…`; callers send it as `X-Admin-Token` ' +
-      '(or `Authorization: Bearer`). At least 16 characters',
+      '(or `Authorization: Bearer`). At least 32 characters, not repetitive (`openssl rand -hex 32`)',
     zh:
       '开启后台管理接口 `/api/member-card/admin/…`；调用方以 `X-Admin-Token`' +
-      '（或 `Authorization: Bearer`）发送。至少 16 个字符',
+      '（或 `Authorization: Bearer`）发送。至少 32 个字符，且不能是简单重复（`openssl rand -hex 32`）',
   },
   PORT: { default: '3000', en: 'HTTP port', zh: 'HTTP 端口' },
   HOST: {
@@ -297,21 +295,4 @@ export function parseList(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-}
-
-/**
- * authorizeAdmin for serve: the request must carry MEMBERCARD_ADMIN_TOKEN in X-Admin-Token (or as
- * Authorization: Bearer, which the login kit ignores when it is not a session token). Compared in
- * constant time over SHA-256 digests, so neither the content nor the length leaks through timing.
- */
-export function adminTokenAuthorizer(value: string | undefined): ((ctx: Context) => boolean) | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (value.length < 16 || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new OptionsError('MEMBERCARD_ADMIN_TOKEN must be at least 16 printable characters without spaces');
-  }
-  const expected = createHash('sha256').update(value).digest();
-  return (ctx) => {
-    const sent = ctx.get('X-Admin-Token') || /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'))?.[1] || '';
-    return timingSafeEqual(createHash('sha256').update(sent).digest(), expected);
-  };
 }

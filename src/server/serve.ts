@@ -8,16 +8,8 @@ import { wechatLogin, type WechatLoginOptions } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
 import { DEFAULTS, type MemberCardOptions } from '../options.js';
 import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
-import {
-  adminTokenAuthorizer,
-  ENV,
-  parseList,
-  parsePort,
-  platformCertificates,
-  renameOptionError,
-  requireEnv,
-  type Env,
-} from './config.js';
+import { adminTokenAuthorizer } from './admin-token.js';
+import { ENV, parseList, parsePort, platformCertificates, renameOptionError, requireEnv, type Env } from './config.js';
 import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
