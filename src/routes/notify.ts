@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { NotificationEffect, NotificationStore } from '../store/types.js';
-import { isCardCode } from '../ids.js';
+import { isCardCode, isCardId, isOpaqueId } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
 
@@ -11,8 +11,16 @@ const NOTIFY_BODY_LIMIT = 64 * 1024;
 
 const BINDING_EVENTS = new Set(['MEMBERCARD.ACCEPT_CARD', 'MEMBERCARD.ACTIVATE_CARD']);
 
+/** The identifiers of a payload we store: a value that cannot be stored as it is (NUL…) is left out. */
+const IDENTIFIERS = ['unionid', 'openid', 'outer_str'] as const;
+
 function text(value: unknown, max: number): string | undefined {
-  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+  return isOpaqueId(value, max) ? value : undefined;
+}
+
+/** The identifiers a payload carries that effectOf leaves out (strings we could not store as they are). */
+function leftOut(payload: VerifiedNotification['payload']): string[] {
+  return IDENTIFIERS.filter((field) => typeof payload[field] === 'string' && !isOpaqueId(payload[field], 128));
 }
 
 /** What a verified notification does to our bindings. Other cards of the brand change nothing. */
@@ -70,11 +78,13 @@ export function mountNotify(router: Router, rt: Runtime): void {
     const effect = effectOf(notification, rt.options.cardId);
     const store: NotificationStore = await rt.store();
     const { payload } = notification;
+    // Never a 500 that WeChat Pay would redeliver forever: applied without what cannot be stored.
+    for (const field of leftOut(payload)) rt.log('warn', 'notification field left out', { id: notification.id, field });
     const first = await store.applyNotification(
       {
         id: notification.id,
         eventType: notification.eventType,
-        ...(typeof payload.card_id === 'string' ? { cardId: payload.card_id.slice(0, 64) } : {}),
+        ...(isCardId(payload.card_id) ? { cardId: payload.card_id } : {}),
         ...(isCardCode(payload.code) ? { code: payload.code } : {}),
         receivedAt: Date.now(),
       },
