@@ -105,6 +105,8 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   if (resolved.authorizeAdmin) mountAdmin(router, rt, { operations, bindings }, resolved.authorizeAdmin);
 
   const allowed = router.allowedMethods();
+  const { prefix } = resolved;
+  const ours = (path: string): boolean => prefix !== '' && (path === prefix || path.startsWith(`${prefix}/`));
   return {
     routes: () => router.routes(),
     allowedMethods: () =>
@@ -118,6 +120,12 @@ export function memberCard(options: MemberCardOptions): MemberCard {
               `Allowed: ${ctx.response.get('Allow')}.`,
             ),
           );
+        }
+        // Nothing answered a path under our prefix (an unknown route): JSON too, as documented.
+        if (ctx.status === 404 && ctx.body == null && ours(ctx.path)) {
+          ctx.set('Cache-Control', 'no-store');
+          ctx.body = errorBody(new MemberCardError('NOT_FOUND', 'No such route.'));
+          ctx.status = 404;
         }
       },
     router,
