@@ -215,12 +215,13 @@ export async function snapshots(place: TestStore): Promise<Snapshots> {
   const pg = (await import('pg')).default;
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
+  // The schema is made by the store's first init, before the first snapshot, and no case changes it.
+  const { rows } = await client.query<{ table_name: string }>(
+    'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+    [place.place],
+  );
   return {
     take: async (skip = []) => {
-      const { rows } = await client.query<{ table_name: string }>(
-        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
-        [place.place],
-      );
       const tables = rows.map((r) => r.table_name).filter((t) => !skip.includes(t));
       // One round trip: each table's rows as JSON text, sorted.
       const rowsOf = (t: string): string =>
