@@ -1,6 +1,7 @@
 // `npm run bench`: one run, loopback only. Starts the sandbox (signatures on) and each server
 // in its own process, drives them with autocannon from this process, and prints the table,
-// the ratios, upstream calls per 1,000 page views in a burst, and memory over a long run.
+// the ratios, upstream calls per 1,000 page views in a burst, the server CPU of a member code's
+// issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -178,6 +179,81 @@ const medianOf = (values: number[]): number =>
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/**
+ * Issue 14: the server CPU of GET /member-card/code (a new one-time code: the card from the read
+ * cache, one store write) and of the till's POST /member-card/admin/codes/verify (one atomic
+ * consume, the card from the read cache), on the embedded SQLite store. Each verify needs a live
+ * code, and only a card's newest one is live, so each round issues one code per user, then
+ * verifies them all, measuring the two apart.
+ */
+async function memberCodes(env: Record<string, string>, users: Array<{ token: string }>): Promise<void> {
+  const admin = 'bench-admin-token-0123456789';
+  const server = await startServer('module', { ...env, BENCH_CACHE_TTL: DEFAULT_CACHE_TTL, BENCH_ADMIN_TOKEN: admin });
+  const ROUNDS_CODES = 5;
+  const ISSUES_EACH = 3;
+  const issueCpu: number[] = [];
+  const verifyCpu: number[] = [];
+  try {
+    for (let round = 0; round < ROUNDS_CODES + 1; round++) {
+      let codes: string[] = [];
+      const cpu0 = await server.cpu();
+      // Three codes per user, in three passes of one each: only the last pass's are still valid.
+      for (let pass = 0; pass < ISSUES_EACH; pass++) {
+        let next = 0;
+        codes = [];
+        const issued = await autocannon({
+          url: `${server.url}/member-card/code`,
+          connections: CONNECTIONS,
+          amount: users.length,
+          requests: [
+            {
+              setupRequest: (req) => ({
+                ...req,
+                headers: { ...req.headers, authorization: `Bearer ${users[next++ % users.length]?.token}` },
+              }),
+              onResponse: (status, body) => {
+                if (status === 200) codes.push((JSON.parse(body) as { code: string }).code);
+              },
+            },
+          ],
+        });
+        if (issued.non2xx || codes.length !== users.length) throw new Error(`GET /code: ${issued.non2xx} non-2xx`);
+      }
+      const cpu1 = await server.cpu();
+      let v = 0;
+      const verified = await autocannon({
+        url: `${server.url}/member-card/admin/codes/verify`,
+        connections: CONNECTIONS,
+        amount: codes.length,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (req) => ({
+              ...req,
+              headers: { ...req.headers, 'content-type': 'application/json', 'x-admin-token': admin },
+              body: JSON.stringify({ code: codes[v++] }),
+            }),
+          },
+        ],
+      });
+      const cpu2 = await server.cpu();
+      if (verified.non2xx) throw new Error(`verify: ${verified.non2xx} non-2xx`);
+      // Round 0 warms up (the cards come into the read cache).
+      if (round === 0) continue;
+      issueCpu.push((cpu1 - cpu0) / (users.length * ISSUES_EACH));
+      verifyCpu.push((cpu2 - cpu1) / codes.length);
+    }
+  } finally {
+    await server.stop();
+  }
+  const range = (list: number[]) => `rounds ${fmt(Math.min(...list))}–${fmt(Math.max(...list))}`;
+  console.log(`\nmember codes (issue 14), SQLite store, cache on, ${ROUNDS_CODES} rounds × ${users.length} users`);
+  const line = (route: string, cpu: number[]) =>
+    `  ${route.padEnd(37)} server CPU ${fmt(medianOf(cpu))} µs/req (${range(cpu)})   goal < 2,000`;
+  console.log(line('GET /member-card/code', issueCpu));
+  console.log(line('POST /member-card/admin/codes/verify', verifyCpu));
+}
+
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'membercard-bench-'));
   try {
@@ -193,6 +269,10 @@ async function main() {
     const one = users[0] as { token: string; code: string };
     const auth = { headers: { authorization: `Bearer ${one.token}` } };
     const env = { BENCH_CREDS: JSON.stringify(creds), BENCH_STORE: storeUrl, BENCH_CODE: one.code };
+    if (process.env.BENCH_ONLY === 'member-codes') {
+      await memberCodes(env, users);
+      return;
+    }
 
     // Every server runs at once (an idle one costs nothing); each is measured in ROUNDS short
     // runs, taking turns, and the median run counts: the machine's drift then hits all alike.
@@ -292,6 +372,8 @@ async function main() {
       `  upstream calls per 1,000 page views: cache off ${fmt(perThousandOff)}, ` +
         `default cache ${fmt(perThousandOn)} (${fmt(perThousandOff / perThousandOn, 1)}× fewer; goal ≥ 5×)`,
     );
+
+    await memberCodes(env, users);
 
     console.log(`\nmemory: ${fmt(LONG_RUN)} requests to the cached module, rotating over ${BURST_USERS} users`);
     let i = 0;

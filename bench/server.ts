@@ -25,6 +25,12 @@ if (mode === 'module') {
     store,
     cache: { ttl: Number(process.env.BENCH_CACHE_TTL ?? 0) },
     log: () => {},
+    // The till's routes (POST /member-card/admin/codes/verify), for the member-code measures.
+    ...(process.env.BENCH_ADMIN_TOKEN
+      ? { authorizeAdmin: (ctx: Koa.Context) => ctx.get('x-admin-token') === process.env.BENCH_ADMIN_TOKEN }
+      : {}),
+    // The per-user limit is measured (a store write per code), not hit: each user gets 18 codes here.
+    memberCode: { burst: 1000, perMinute: 6000 },
   });
   const login = wechatLogin({
     appid: creds.miniProgramAppid,

@@ -32,6 +32,9 @@ export const ERRORS = {
   OPERATION_CONFLICT: 409,
   /** Another change to the same card holds its lock longer than the caller may wait. */
   CARD_BUSY: 503,
+  // member codes (issue 14)
+  /** A member code that is unknown, expired or already verified: nothing more is said. */
+  MEMBER_CODE_INVALID: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

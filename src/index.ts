@@ -7,6 +7,9 @@
  */
 export { memberCard, type MemberCard } from './member-card.js';
 export type { Bindings, BindInput, BindResult } from './bindings.js';
+export type { Brand } from './brand.js';
+export type { MemberCodes, MemberCodeAnswer, VerifiedMember } from './member-codes/member-codes.js';
+export type { HistoryItem } from './routes/history.js';
 export { wechatLogin, type WechatLogin, type WechatLoginOptions } from './login/index.js';
 export type { ResolvedWechatLoginOptions } from './login/options.js';
 export { createStore } from './store/index.js';
@@ -46,6 +49,8 @@ export {
   type CodeResolver,
   type AdminAuthorizer,
   type OperationsOptions,
+  type BrandOptions,
+  type MemberCodeOptions,
 } from './options.js';
 export { outRequestNo } from './operations/index.js';
 export type {
@@ -61,6 +66,8 @@ export type {
   Card,
   UpstreamCard,
   CardStatus,
+  CardTemplate,
+  CodeType,
   CardUpdate,
   RightsUpdate,
   NotificationPayload,

@@ -2,6 +2,11 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { createBindings, type Bindings } from './bindings.js';
 import { CardCache } from './cache/card-cache.js';
+import { TemplateCache } from './cache/template-cache.js';
+import { createMemberCodes, type MemberCodes } from './member-codes/member-codes.js';
+import { deriveKey } from './member-codes/secret.js';
+import { mountHistory } from './routes/history.js';
+import { mountMemberCode } from './routes/member-code.js';
 import { errorBody, errorHandler, MemberCardError } from './errors.js';
 import { errorName } from './log.js';
 import { resolveOptions, type MemberCardOptions, type ResolvedMemberCardOptions } from './options.js';
@@ -35,6 +40,11 @@ export interface MemberCard {
    * whose notification was lost for longer than WeChat Pay retries it (docs/operations.md).
    */
   readonly bindings: Bindings;
+  /**
+   * Member codes for the till: `issue(user)` a one-time code, `verify(code)` it once, from the
+   * merchant's own code (docs/operations.md).
+   */
+  readonly memberCodes: MemberCodes;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
   /** The options in use, defaults filled in; no key material. */
@@ -83,11 +93,14 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     verifier,
     cache: new CardCache({ ttl: resolved.cache.ttlMs, max: resolved.cache.max }),
     log,
+    templates: new TemplateCache(resolved.brand.templateTtlMs),
+    secrets: { memberCode: deriveKey(apiv3Key, 'member-code'), cursor: deriveKey(apiv3Key, 'history-cursor') },
   };
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
   rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
   const operations = createOperations(rt, resolved.operations);
   const bindings = createBindings(rt);
+  const memberCodes = createMemberCodes(rt);
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
   router.use(
@@ -102,6 +115,8 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   mountMyCard(router, rt);
   mountOpenCard(router, rt);
   mountNotify(router, rt);
+  mountMemberCode(router, rt, memberCodes, resolved.authorizeAdmin);
+  mountHistory(router, rt);
   if (resolved.authorizeAdmin) mountAdmin(router, rt, { operations, bindings }, resolved.authorizeAdmin);
 
   const allowed = router.allowedMethods();
@@ -132,6 +147,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     store,
     operations,
     bindings,
+    memberCodes,
     client,
     options: resolved,
     ready: () => store.init(),

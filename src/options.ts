@@ -62,6 +62,20 @@ export interface OperationsOptions {
   lockWaitMs?: number;
 }
 
+/** The brand's face: what the card template cannot say. */
+export interface BrandOptions {
+  color?: string;
+  templateTtlMs?: number;
+}
+
+/** The member code shown at the till (GET /code). */
+export interface MemberCodeOptions {
+  rotate?: boolean;
+  ttlMs?: number;
+  burst?: number;
+  perMinute?: number;
+}
+
 export type IdentityResolver = (
   ctx: Context,
 ) => UserIdentity | undefined | null | Promise<UserIdentity | undefined | null>;
@@ -96,6 +110,8 @@ export interface MemberCardOptions {
   log?: Log;
   authorizeAdmin?: AdminAuthorizer;
   operations?: OperationsOptions;
+  brand?: BrandOptions;
+  memberCode?: MemberCodeOptions;
   rateLimit?: CardRateLimits;
 }
 

@@ -1,4 +1,5 @@
 import type { CardCache } from './cache/card-cache.js';
+import type { TemplateCache } from './cache/template-cache.js';
 import type { Log } from './log.js';
 import type { ResolvedMemberCardOptions } from './options.js';
 import type { CardStore } from './store/types.js';
@@ -15,6 +16,10 @@ export interface Runtime {
   /** Card reads, shared and briefly kept; invalidated by our own changes and by notifications. */
   cache: CardCache;
   log: Log;
+  /** The card template (the brand's face), kept for minutes. */
+  templates: TemplateCache;
+  /** Server-side keys derived from the APIv3 key: member-code hashes, history cursors. */
+  secrets: { memberCode: Buffer; cursor: Buffer };
   /** Called after a merchant operation changed a card (e.g. so a read cache can drop it). */
   onCardChanged?: (cardId: string, code: string) => void;
 }

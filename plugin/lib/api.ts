@@ -2,6 +2,7 @@
 // wx.request. Every failure becomes a MemberCardError with a `kind` the component can show.
 import { getConfig, type RequestOptions } from './config';
 import { memberCardError, type MemberCardError } from './errors';
+import type { HistoryPage } from './history';
 import { send } from './transport';
 
 export interface Card {
@@ -22,9 +23,33 @@ export interface Editable {
   background_picture_url?: string[];
 }
 
+/** What the card template says (GET / `brand`; null when the template could not be read). */
+export interface Brand {
+  display_name?: string;
+  logo_url?: string;
+  title?: string;
+  background_picture_url?: string;
+  description?: string;
+  service_phone?: string;
+  code_type?: string;
+  color?: string;
+}
+
 export interface MyCard {
   card: Card;
   editable: Editable;
+  brand?: Brand | null;
+}
+
+/** `GET /code`: the member code for the till. */
+export interface MemberCode {
+  code: string;
+  /** ISO 8601, or null when the code does not expire. */
+  expiresAt: string | null;
+  /** Seconds from now after which to fetch the next one (null: never). */
+  refreshAfter: number | null;
+  rotating: boolean;
+  codeType: string;
 }
 
 /** `GET /open`: wx.navigateToMiniProgram's parameters, and when their single-use outer_str expires. */
@@ -92,6 +117,9 @@ export const getMyCard = (): Promise<MyCard> => call<MyCard>('GET', '');
 // wx.request offers no PATCH, so edits go as PUT, which the back end accepts like PATCH.
 export const updateBackground = (url: string): Promise<MyCard> =>
   call<MyCard>('PUT', '', { background_picture_url: url });
+export const getMemberCode = (): Promise<MemberCode> => call<MemberCode>('GET', '/code');
+export const getHistory = (cursor: string | null, limit: number): Promise<HistoryPage> =>
+  call<HistoryPage>('GET', `/history?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
 export const getOpenCardParams = (): Promise<OpenCardAnswer> => call<OpenCardAnswer>('GET', '/open');
 
 /** The back end's answer when the user holds no card (yet). */

@@ -26,8 +26,11 @@ export interface ErrorDetail {
   status: number;
   code: string;
   message: string;
-  /** What the component was doing: loading the card, getting the card-opening ready, or saving an edit. */
-  during: 'load' | 'open' | 'save';
+  /**
+   * What the component was doing: loading the card, getting the card-opening ready, saving an edit,
+   * fetching the member code, or a page of the history.
+   */
+  during: 'load' | 'open' | 'save' | 'code' | 'history';
 }
 
 export function memberCardError(kind: ErrorKind, code: string, message: string, status = 0): MemberCardError {

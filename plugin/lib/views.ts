@@ -11,7 +11,7 @@ import { formatFen, formatPoints, statusName } from './format';
 export type View = 'loading' | 'login' | 'empty' | 'confirming' | 'card' | 'error';
 
 /** What is open under the card face ('' = nothing). */
-export type Panel = '' | 'edit';
+export type Panel = '' | 'edit' | 'code' | 'history' | 'profile';
 
 export interface CardView {
   background: string;
@@ -24,6 +24,43 @@ export interface CardView {
   status: string;
   statusText: string;
   effective: boolean;
+}
+
+/** The brand on the card face: the template's, the merchant's colour; empty strings when unknown. */
+export interface BrandView {
+  name: string;
+  logo: string;
+  title: string;
+  /** A CSS background for the face: the merchant's colour, else the component's default. */
+  face: string;
+  description: string;
+  servicePhone: string;
+  showBar: boolean;
+  showQr: boolean;
+}
+
+const HEX = /^#[0-9A-Fa-f]{6}$/;
+
+export function brandView(result: MyCard): BrandView {
+  const brand = result.brand || {};
+  const codeType = brand.code_type || 'BAR_CODE_AND_QRCODE';
+  const color = typeof brand.color === 'string' && HEX.test(brand.color) ? brand.color : '';
+  return {
+    name: brand.display_name || '',
+    logo: brand.logo_url || '',
+    title: brand.title || '',
+    face: color ? `background: ${color};` : '',
+    description: brand.description || '',
+    servicePhone: brand.service_phone || '',
+    // NONE_CODE: the digits alone, for the cashier to type.
+    showBar: codeType === 'BAR_CODE' || codeType === 'BAR_CODE_AND_QRCODE',
+    showQr: codeType === 'QRCODE' || codeType === 'BAR_CODE_AND_QRCODE',
+  };
+}
+
+/** 18 digits in groups of four, easier to read out or type: 1234 5678 9012 3456 78. */
+export function groupDigits(code: string): string {
+  return /^\d+$/.test(code) ? code.replace(/(\d{4})(?=\d)/g, '$1 ') : code;
 }
 
 export interface BackgroundOption {
@@ -41,9 +78,11 @@ export interface ErrorView {
 
 export function cardView(result: MyCard): CardView {
   const card = result.card || {};
+  const brand = result.brand || {};
   const status = card.user_card_status || '';
   return {
-    background: card.background_picture_url || '',
+    // The member's own background, else the template's.
+    background: card.background_picture_url || brand.background_picture_url || '',
     avatar: card.head_image_url || '',
     nickname: card.nickname || '微信用户',
     level: card.level || '会员',
@@ -99,4 +138,19 @@ export function openErrorText(err: MemberCardError): string {
   if (err.kind === 'network') return '网络不给力，暂时无法领取，请重试。';
   if (err.kind === 'unauthenticated' || err.kind === 'login') return '登录已失效，请重新登录后领取。';
   return '暂时无法领取会员卡，请稍后再试。';
+}
+
+/** What the user reads when the member code could not be fetched (the panel stays open). */
+export function codeErrorText(err: MemberCardError): string {
+  if (err.kind === 'network') return '网络不给力，会员码未更新，请重试。';
+  if (err.kind === 'unauthenticated' || err.kind === 'login') return '登录已失效，请重新登录。';
+  if (err.status === 429) return '刷新太频繁，请稍后再试。';
+  return '会员码暂时无法显示，请稍后再试。';
+}
+
+/** What the user reads when a page of the history could not be fetched. */
+export function historyErrorText(err: MemberCardError): string {
+  if (err.kind === 'network') return '网络不给力，明细未加载，请重试。';
+  if (err.kind === 'unauthenticated' || err.kind === 'login') return '登录已失效，请重新登录。';
+  return '明细暂时无法加载，请稍后再试。';
 }

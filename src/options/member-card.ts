@@ -265,6 +265,65 @@ export const MEMBER_CARD_OPTIONS = {
       },
     },
   },
+  brand: {
+    options: {
+      color: {
+        schema: Joi.string().pattern(/^#[0-9A-Fa-f]{6}$/, 'a colour like #1F6F5C'),
+        doc: {
+          en: "the card face's colour, `#RRGGBB`, in `brand.color`: the card template has no colour field",
+          zh: '卡面主色 `#RRGGBB`，放入 `brand.color`：会员卡模板没有颜色字段',
+        },
+      },
+      templateTtlMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: 5 * MINUTE,
+        doc: {
+          en:
+            'how long this instance reuses the card template (brand name, logo, title, code type); 0 reads it ' +
+            'for every card read. WeChat Pay documents no notification of a template change',
+          zh: '单实例复用会员卡模板（品牌名、logo、标题、码类型）的时长；0 表示每次读卡都读取。微信支付没有文档化的模板变更通知',
+        },
+      },
+    },
+  },
+  memberCode: {
+    options: {
+      rotate: {
+        schema: Joi.boolean(),
+        default: true,
+        doc: {
+          en:
+            '`GET /code` gives one-time 18-digit codes the till verifies; `false`: the membership number, ' +
+            'drawn as the template’s `code_type` says',
+          zh: '`GET /code` 发放一次性 18 位会员码，由收银台核销；`false`：按模板 `code_type` 展示会员号',
+        },
+      },
+      ttlMs: {
+        schema: ms(10_000, 10 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en: 'how long a one-time member code is valid; the component fetches the next one before',
+          zh: '一次性会员码的有效期；组件会在到期前取新码',
+        },
+      },
+      burst: {
+        schema: Joi.number().integer().min(1).max(1000),
+        default: 10,
+        doc: {
+          en: '`GET /code` per user: at most this many at once (a token bucket in the store, shared by instances)…',
+          zh: '每位用户的 `GET /code`：最多连续这么多次（存储中的令牌桶，各实例共享）……',
+        },
+      },
+      perMinute: {
+        schema: Joi.number().min(0.1).max(6000),
+        default: 6,
+        doc: {
+          en: '…refilled at this many a minute; beyond: 429 `RATE_LIMITED` with `Retry-After`',
+          zh: '……每分钟补充这么多次；超出时返回 429 `RATE_LIMITED` 与 `Retry-After`',
+        },
+      },
+    },
+  },
   rateLimit: {
     options: {
       open: limitOptions(

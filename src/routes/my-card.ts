@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { MemberCardError, type ErrorDetail } from '../errors.js';
 import { ownedBy, requireUser, resolveCode, type ResolvedCode } from '../identity.js';
 import { newRequestNo } from '../ids.js';
+import { loadBrand, type Brand } from '../brand.js';
 import type { Runtime } from '../runtime.js';
 import type { UserIdentity } from '../store/types.js';
 import type { Card, UpstreamCard } from '../wechatpay/types.js';
@@ -38,7 +39,7 @@ async function dropBinding(rt: Runtime, resolved: ResolvedCode, why: string): Pr
 }
 
 /** The caller's own card, or 404: resolve the code, fetch it, and check it carries their 服务号 openid. */
-async function loadOwnCard(ctx: Context, rt: Runtime, user: UserIdentity): Promise<OwnCard> {
+export async function loadOwnCard(ctx: Context | undefined, rt: Runtime, user: UserIdentity): Promise<OwnCard> {
   const { cardId } = rt.options;
   const resolved = await rt.cache.code(cardId, user, async () =>
     resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }),
@@ -89,18 +90,19 @@ export function mountMyCard(router: Router, rt: Runtime): void {
   // What an EFFECTIVE card's owner may change: fixed by the merchant's selfService, built once.
   const { backgrounds } = rt.options.selfService;
   const editable: Editable = backgrounds.length ? { background_picture_url: [...backgrounds] } : NOTHING_EDITABLE;
-  const reply = (ctx: Context, card: UpstreamCard): void => {
+  const reply = (ctx: Context, card: UpstreamCard, brand: Brand | null): void => {
     ctx.set('Cache-Control', 'private, no-store');
     ctx.body = {
       card: publicCard(card),
       editable: card.user_card_status === 'EFFECTIVE' ? editable : NOTHING_EDITABLE,
+      brand,
     };
   };
 
   router.get('/', async (ctx) => {
     rejectIdentifyingQuery(ctx);
     const { card } = await loadOwnCard(ctx, rt, await requireUser(ctx, rt.options.identity));
-    reply(ctx, card);
+    reply(ctx, card, await loadBrand(rt));
   });
 
   const readBody = jsonBody(rt.options.bodyLimit);
@@ -128,13 +130,13 @@ export function mountMyCard(router: Router, rt: Runtime): void {
       const fresh = await rt.client.getCard(rt.options.cardId, code).catch(() => undefined);
       if (!fresh || !Object.entries(change).every(([k, v]) => fresh[k as keyof typeof change] === v)) throw err;
       rt.log('info', 'self-service edit refused on a retry, but applied (reconciled from the card)', {});
-      reply(ctx, fresh);
+      reply(ctx, fresh, await loadBrand(rt));
       return;
     } finally {
       // Even a failed PATCH may have been applied (a lost answer): read afresh next time.
       rt.cache.invalidate(rt.options.cardId, code);
     }
-    reply(ctx, { ...card, ...change });
+    reply(ctx, { ...card, ...change }, await loadBrand(rt));
   };
   router.patch('/', edit);
   // The same edit as PUT: wx.request does not offer PATCH, so mini-programs send PUT.

@@ -9,6 +9,8 @@ import { LOGIN_CODE_TTL_MS } from './routes-sns.js';
 import { CARD_STATUSES, type Card, type CardStatus, type SandboxState, type User } from './state.js';
 import type { SandboxCredentials } from './types.js';
 import { checkPathCode, levelRule, membershipNumberRule, rules } from './validate.js';
+import { templateOf } from './routes-v3.js';
+import { changeTemplate } from './template.js';
 
 // The sandbox's own API (no signature, loopback only): it plays the WeChat user (make a person,
 // log in, receive a card, view or delete it) and lets tests inspect and disturb the service.
@@ -108,6 +110,32 @@ function chosenCode(ctx: ControlContext, body: Json): string | undefined {
   return code;
 }
 
+/**
+ * What the user filled in on WeChat's card-opening form (user_information of GET codes/{code}):
+ * common fields by USER_FORM_FLAG_* name, custom ones by the merchant's name.
+ */
+function userInformation(body: Json): Card['user_information'] | undefined {
+  const given = body.user_information;
+  if (given === undefined) return undefined;
+  const info = rules.expectObject(given, 'user_information');
+  rules.onlyKnown(info, ['common_field_list', 'custom_field_list']);
+  const fields = (key: string) => {
+    const list = info[key] ?? [];
+    if (!Array.isArray(list)) throw new ApiError(400, 'PARAM_ERROR', `user_information.${key}: must be an array`);
+    return list.map((item: unknown) => {
+      const field = rules.expectObject(item, `user_information.${key}[]`);
+      rules.onlyKnown(field, ['name', 'value', 'value_list']);
+      const name = rules.str(field, 'name', { max: 64, required: true }) as string;
+      const value = rules.str(field, 'value', { max: 256, min: 0 }) ?? '';
+      const valueList = field.value_list;
+      if (valueList !== undefined && !(Array.isArray(valueList) && valueList.every((v) => typeof v === 'string')))
+        throw new ApiError(400, 'PARAM_ERROR', `user_information.${key}[].value_list: must be strings`);
+      return { name, value, ...(valueList ? { value_list: valueList } : {}) };
+    });
+  };
+  return { common_field_list: fields('common_field_list'), custom_field_list: fields('custom_field_list') };
+}
+
 /** ACCEPT_CARD's event_type values (MEMBERCARD.ACCEPT_CARD payload). */
 const ACCEPT_EVENTS = ['NEW_ACTIVATE', 'RECOVER', 'MEMBER_CARD_ACCEPT_BY_PHONE_NUMBER'];
 
@@ -131,6 +159,7 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
     'event_type',
     'omit_code',
     'notify',
+    'user_information',
   ]);
   if (cardId !== ctx.keys.cardId) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', `card_id ${cardId} does not exist`);
   const user = requireUser(ctx, body);
@@ -150,7 +179,7 @@ function receiveCard(ctx: ControlContext, cardId: string, body: Json): Reply {
     balance: nonNegative(body, 'balance') ?? 0,
     bonus_value: nonNegative(body, 'bonus_value') ?? 0,
     user_card_status: status(body) ?? 'EFFECTIVE',
-    user_information: {
+    user_information: userInformation(body) ?? {
       common_field_list: [{ name: 'USER_FORM_FLAG_NAME', value: user.nickname }],
       custom_field_list: [],
     },
@@ -235,6 +264,18 @@ function setCard(ctx: ControlContext, card: Card, body: Json): Reply {
   return json(200, card);
 }
 
+function requireTemplate(ctx: ControlContext, cardId: string): ControlContext {
+  if (cardId !== ctx.keys.cardId) throw new ApiError(404, 'RESOURCE_NOT_EXISTS', `card_id ${cardId} does not exist`);
+  return ctx;
+}
+
+/** The merchant edits the template in 商户平台 (display fields only); GET /cards/{card_id} answers it. */
+function patchTemplate(ctx: ControlContext, body: Json): Reply {
+  ctx.state.data.template = changeTemplate(templateOf(ctx), body);
+  ctx.state.save();
+  return json(200, ctx.state.data.template);
+}
+
 function decode(parts: string[]): string[] {
   try {
     return parts.map(decodeURIComponent);
@@ -254,6 +295,10 @@ export function handleControl(ctx: ControlContext, method: string, pathname: str
       return createUser(ctx, asObject(body));
     case 'POST login-codes':
       return createLoginCode(ctx, asObject(body));
+    case 'GET cards/:':
+      return json(200, templateOf(requireTemplate(ctx, parts[1] ?? '')));
+    case 'PATCH cards/:':
+      return patchTemplate(requireTemplate(ctx, parts[1] ?? ''), asObject(body));
     case 'POST cards/:/codes':
       return receiveCard(ctx, parts[1] ?? '', asObject(body));
     case 'GET cards/:/codes/:':

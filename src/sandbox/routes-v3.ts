@@ -3,6 +3,7 @@ import type { SandboxKeys } from './keys.js';
 import type { Notifier } from './notifier.js';
 import { ApiError, json, noContent, type Reply } from './reply.js';
 import type { Card, SandboxState } from './state.js';
+import { defaultTemplate, unknownCardId, type CardTemplate } from './template.js';
 import {
   changesNothing,
   checkPathCardId,
@@ -57,8 +58,7 @@ function requireCard(ctx: V3Context, cardId: string, code: string): Card {
   checkPathCardId(cardId);
   checkPathCode(code);
   // The documented answer for a card_id that is not the merchant's (error table of every page).
-  if (cardId !== ctx.keys.cardId)
-    throw new ApiError(400, 'INVALID_REQUEST', `会员卡ID无效: card_id ${cardId} is not a card of this merchant`);
+  if (cardId !== ctx.keys.cardId) throw unknownCardId(cardId);
   const card = ctx.state.findCard(cardId, code);
   if (card) return card;
   if (ctx.behaviour.get().unknownCode === 400)
@@ -106,6 +106,19 @@ function checkConsistency(
   if (before !== stored)
     throw new ApiError(400, 'INVALID_REQUEST', `${b} (${before}) does not equal the stored ${what} (${stored})`);
   if (after < 0) throw new ApiError(400, 'INVALID_REQUEST', `${r} would be negative (${after})`);
+}
+
+/** The merchant's card template, made with the documented defaults on first use. */
+export function templateOf(ctx: { keys: SandboxKeys; state: SandboxState }): CardTemplate {
+  ctx.state.data.template ??= defaultTemplate(ctx.keys.cardId, ctx.keys.appid);
+  return ctx.state.data.template;
+}
+
+/** GET /cards/{card_id} (查询会员卡模板信息): the template's documented fields. */
+function getTemplate(ctx: V3Context, cardId: string): Reply {
+  checkPathCardId(cardId);
+  if (cardId !== ctx.keys.cardId) throw unknownCardId(cardId);
+  return json(200, templateOf(ctx));
 }
 
 function getCard(ctx: V3Context, cardId: string, code: string): Reply {
@@ -235,6 +248,7 @@ export function handleV3(ctx: V3Context, req: V3Request): Reply {
   }
   if (parts.length === 2 && parts[0] === 'user' && parts[1] === 'cards' && m === 'GET')
     return userCards(ctx, req.query);
+  if (parts.length === 2 && parts[0] === 'cards' && parts[1] && m === 'GET') return getTemplate(ctx, parts[1]);
   if (parts[0] === 'cards' && parts[2] === 'codes' && parts[1] && parts[3] !== undefined) {
     const [, cardId, , code, action] = parts as [string, string, string, string, string | undefined];
     if (parts.length === 4 && m === 'GET') return getCard(ctx, cardId, code);

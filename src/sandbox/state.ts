@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CardTemplate } from './template.js';
 
 // What the sandbox remembers between requests and across restarts: people, cards, login codes,
 // the notify URL and notifications. Plain JSON, rewritten atomically after every change.
@@ -77,6 +78,8 @@ export interface StateData {
   login_codes: LoginCode[];
   notify_url: string | null;
   notifications: StoredNotification[];
+  /** The card template (made on first use; changed through the control API). */
+  template?: CardTemplate;
 }
 
 /** Delivered notifications kept for GET /sandbox/notifications; older ones are dropped. */

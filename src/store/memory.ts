@@ -22,6 +22,9 @@ class Tables {
   readonly locks = new Map<string, { token: string; expiresAt: number }>();
   readonly operations = new Map<string, T.Operation>();
   readonly audit = new Map<string, T.AuditEntry[]>();
+  readonly memberCodes = new Map<string, T.MemberCodeEntry>();
+  /** The live member code's hash per card (pairKey of cardId, code). */
+  readonly memberCodeOfCard = new Map<string, string>();
   readonly buckets = new Map<string, BucketState & { expiresAt: number }>();
   /** (cardId, openid) → the outer_str issued to them for that card. */
   readonly outerStrByUser = new Map<string, string>();
@@ -33,6 +36,13 @@ class Tables {
     for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k);
     for (const [k, v] of this.buckets) if (v.expiresAt <= now) this.buckets.delete(k);
     for (const [k, v] of this.outerStrByUser) if (!this.outerStrs.has(v)) this.outerStrByUser.delete(k);
+    for (const [k, v] of this.memberCodes) if (v.expiresAt <= now) this.dropMemberCode(k, v);
+  }
+
+  dropMemberCode(hash: string, entry: T.MemberCodeEntry): void {
+    this.memberCodes.delete(hash);
+    const card = pairKey(entry.cardId, entry.code);
+    if (this.memberCodeOfCard.get(card) === hash) this.memberCodeOfCard.delete(card);
   }
 
   latestActive(cardId: string, matches: (b: T.Binding) => boolean): T.Binding | undefined {
@@ -61,7 +71,7 @@ class Tables {
  * Everything in this process's memory: for tests and single-instance demos; lost on restart.
  * Each call runs synchronously once it has the tables, which is what makes it atomic here.
  */
-export class MemoryStore implements T.Store, T.MerchantBindingStore {
+export class MemoryStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
   readonly #life: Lifecycle<Tables>;
 
   constructor(options: MemoryStoreOptions & StoreCommonOptions = {}) {
@@ -277,6 +287,48 @@ export class MemoryStore implements T.Store, T.MerchantBindingStore {
       const { next, result } = takeFrom(t.buckets.get(key), bucket, cost, now);
       t.buckets.set(key, { ...next, expiresAt: now + fullAfterMs(next.tokens, bucket) });
       return result;
+    });
+  }
+
+  putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    return this.#life.run((t) => {
+      const card = pairKey(entry.cardId, entry.code);
+      const previous = t.memberCodeOfCard.get(card);
+      if (previous !== undefined) t.memberCodes.delete(previous);
+      t.memberCodes.set(hash, { ...entry });
+      t.memberCodeOfCard.set(card, hash);
+    });
+  }
+
+  consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    return this.#life.run((t) => {
+      const entry = t.memberCodes.get(hash);
+      if (!entry) return undefined;
+      t.dropMemberCode(hash, entry);
+      return entry.expiresAt > Date.now() ? { ...entry } : undefined;
+    });
+  }
+
+  listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    // A line's position is its index in the trail (oldest 0): lines are only ever appended.
+    return this.#life.run((t) => {
+      const trail = t.audit.get(pairKey(cardId, code)) ?? [];
+      const limit = Math.max(0, Math.floor(page.limit));
+      const entries: T.AuditEntry[] = [];
+      if (limit === 0) return { entries };
+      let last = -1;
+      for (let i = Math.min(page.before ?? trail.length, trail.length) - 1; i >= 0; i--) {
+        const entry = trail[i] as T.AuditEntry;
+        if (!page.kinds.includes(entry.kind)) continue;
+        if (entries.length === limit) return { entries, next: last };
+        entries.push({ ...entry });
+        last = i;
+      }
+      return { entries };
     });
   }
 

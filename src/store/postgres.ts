@@ -104,7 +104,17 @@ const MIGRATIONS: ((s: string) => string)[] = [
       updated_at BIGINT NOT NULL,
       expires_at BIGINT NOT NULL
     );`,
-  // 4: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
+  // 4: member codes shown at the till (only a keyed hash of each), the newest one per card.
+  (s) => `
+    CREATE TABLE IF NOT EXISTS ${s}.member_codes (
+      hash TEXT PRIMARY KEY,
+      card_id TEXT NOT NULL,
+      code TEXT NOT NULL,
+      user_openid TEXT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS member_codes_by_card ON ${s}.member_codes (card_id, code);`,
+  // 5: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
   (s) => `
     ALTER TABLE ${s}.outer_strs ADD COLUMN IF NOT EXISTS card_id TEXT;
     CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON ${s}.outer_strs (card_id, openid);`,
@@ -140,7 +150,7 @@ const orNull = (v: string | undefined): string | null => v || null;
  * statement or one transaction; concurrent instances are serialised by row locks / unique
  * indexes, never by reading first and writing later.
  */
-export class PostgresStore implements T.Store, T.MerchantBindingStore {
+export class PostgresStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;
@@ -463,6 +473,39 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore {
     return rows.map(sqlRows.toAudit);
   }
 
+  async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    // One statement: the card's row (unique per card) takes the new hash, so the older code is gone.
+    await this.#query(
+      `INSERT INTO ${this.#s}.member_codes (hash, card_id, code, user_openid, expires_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (card_id, code) DO UPDATE SET
+         hash = EXCLUDED.hash, user_openid = EXCLUDED.user_openid, expires_at = EXCLUDED.expires_at`,
+      [hash, entry.cardId, entry.code, entry.userOpenid, entry.expiresAt],
+    );
+  }
+
+  async consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    // Delete-returning is the consume: the row lock lets one of two racing instances have it.
+    const rows = await this.#query<sqlRows.MemberCodeRow>(
+      `DELETE FROM ${this.#s}.member_codes WHERE hash = $1 RETURNING card_id, code, user_openid, expires_at`,
+      [hash],
+    );
+    return rows[0] && sqlRows.liveMemberCode(rows[0], Date.now());
+  }
+
+  async listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    const limit = Math.max(0, Math.floor(page.limit));
+    const rows = await this.#query<sqlRows.AuditPageRow>(
+      `SELECT * FROM ${this.#s}.audit_log WHERE card_id = $1 AND code = $2 AND id < $3 AND kind = ANY($4::text[])
+       ORDER BY id DESC LIMIT $5`,
+      [cardId, code, page.before ?? Number.MAX_SAFE_INTEGER, [...page.kinds], limit + 1],
+    );
+    return sqlRows.auditPage(rows, limit);
+  }
+
   async #latestActive(
     column: 'user_openid' | 'unionid',
     cardId: string,
@@ -533,6 +576,7 @@ export class PostgresStore implements T.Store, T.MerchantBindingStore {
     await pool.query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
+    await pool.query(`DELETE FROM ${this.#s}.member_codes WHERE expires_at <= $1`, [now]);
     await pool.query(`DELETE FROM ${this.#s}.rate_buckets WHERE expires_at <= ${NOW_MS}`);
   }
 

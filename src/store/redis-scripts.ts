@@ -260,6 +260,63 @@ return {allowed, tostring(tokens), retry}
 `;
 
 /*
+ * Member codes (issue 14). Further keys under P:
+ *   P mc:<hash>                  a live member code (JSON entry), PX TTL
+ *   P mcc:<cardId>:<code>        the hash of the card's newest member code, same TTL
+ */
+
+/**
+ * KEYS: member code, the card's pointer. ARGV: entry JSON, ttl ms, prefix of member-code keys
+ * (P mc:), encoded hash. Drops the card's previous code in the same step: only the newest is valid.
+ */
+export const PUT_MEMBER_CODE = `
+local previous = redis.call('GET', KEYS[2])
+if previous and previous ~= ARGV[4] then redis.call('DEL', ARGV[3] .. previous) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
+return 1
+`;
+
+/** KEYS: member code. Returns its entry JSON and deletes it (so one caller only gets it), or nil. */
+export const CONSUME_MEMBER_CODE = `
+local entry = redis.call('GET', KEYS[1])
+if entry then redis.call('DEL', KEYS[1]) end
+return entry
+`;
+
+/**
+ * A page of the audit list (LPUSHed, so newest first, never trimmed). A line's position counts
+ * from the oldest (0), which appending does not move. KEYS: audit list. ARGV: before (-1: from the
+ * newest), limit, kinds as ',balance,points,' (commas around each). Returns {next (-1: none),
+ * line…}. Lines are returned as stored: only `kind` is read here (cjson would round big integers).
+ */
+export const AUDIT_PAGE = `
+local len = redis.call('LLEN', KEYS[1])
+local before, limit, kinds = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+if before < 0 or before > len then before = len end
+local out, last = { -1 }, -1
+if limit <= 0 then return out end
+local pos = before - 1
+while pos >= 0 do
+  -- positions pos-99 .. pos are head indexes len-1-pos .. len-1-pos+99
+  local chunk = redis.call('LRANGE', KEYS[1], len - 1 - pos, len - 1 - pos + 99)
+  for _, line in ipairs(chunk) do
+    if string.find(kinds, ',' .. cjson.decode(line).kind .. ',', 1, true) then
+      if #out - 1 == limit then
+        out[1] = last
+        return out
+      end
+      table.insert(out, line)
+      last = pos
+    end
+    pos = pos - 1
+  end
+  if #chunk == 0 then break end
+end
+return out
+`;
+
+/*
  * GET /open's outer_str, one per user and card. Further key under P:
  *   P ou:<cardId>:<openid>   the outer_str issued to this user for this card, PX TTL as the outer_str's
  */

@@ -11,6 +11,9 @@ import { bindAudit } from './effect.js';
 import { auditOf } from './rows.js';
 import {
   APPLY_NOTIFICATION,
+  AUDIT_PAGE,
+  CONSUME_MEMBER_CODE,
+  PUT_MEMBER_CODE,
   BIND_BY_MERCHANT,
   EXTEND_LOCK,
   FIND_LATEST_ACTIVE,
@@ -35,6 +38,9 @@ interface Scripted {
   mcFinishOp(...args: (string | number)[]): Promise<number>;
   mcBindByMerchant(...args: (string | number)[]): Promise<string[]>;
   mcTakeTokens(...args: (string | number)[]): Promise<[number, string, number]>;
+  mcPutMemberCode(...args: (string | number)[]): Promise<number>;
+  mcConsumeMemberCode(...args: (string | number)[]): Promise<string | null>;
+  mcAuditPage(...args: (string | number)[]): Promise<(string | number)[]>;
   mcIssueOuterStr(...args: (string | number)[]): Promise<string>;
 }
 
@@ -97,7 +103,7 @@ function toBinding(flat: string[]): T.Binding {
  * Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
  * last second of bindings on a Redis crash matters.
  */
-export class RedisStore implements T.Store, T.MerchantBindingStore {
+export class RedisStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
@@ -343,6 +349,53 @@ export class RedisStore implements T.Store, T.MerchantBindingStore {
     return allowed === 1 ? { allowed: true, remaining } : { allowed: false, remaining, retryAfterMs };
   }
 
+  async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    const ttl = Math.ceil(entry.expiresAt - Date.now());
+    if (ttl <= 0) return;
+    const value: T.MemberCodeEntry = {
+      cardId: entry.cardId,
+      code: entry.code,
+      userOpenid: entry.userOpenid,
+      expiresAt: entry.expiresAt,
+    };
+    await this.#life.run((r) =>
+      r.mcPutMemberCode(
+        this.#key('mc', hash),
+        this.#cardKey('mcc', entry.cardId, entry.code),
+        JSON.stringify(value),
+        ttl,
+        `${this.#prefix}mc:`,
+        encodeKeyPart(hash),
+      ),
+    );
+  }
+
+  async consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    const raw = await this.#life.run((r) => r.mcConsumeMemberCode(this.#key('mc', hash)));
+    if (!raw) return undefined;
+    const entry = JSON.parse(raw) as T.MemberCodeEntry;
+    // The PX TTL already drops it; this closes the sub-millisecond gap.
+    return entry.expiresAt > Date.now() ? entry : undefined;
+  }
+
+  async listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    const [next, ...lines] = await this.#life.run((r) =>
+      r.mcAuditPage(
+        this.#cardKey('a', cardId, code),
+        page.before ?? -1,
+        Math.max(0, Math.floor(page.limit)),
+        `,${page.kinds.join(',')},`,
+      ),
+    );
+    const result: T.AuditPage = { entries: lines.map((line) => JSON.parse(String(line)) as T.AuditEntry) };
+    if (Number(next) >= 0) result.next = Number(next);
+    return result;
+  }
+
   async issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
     const ttl = Math.max(1, Math.ceil(expiresAt - Date.now()));
     return this.#life.run((r) =>
@@ -401,6 +454,9 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcFinishOp', { numberOfKeys: 3, lua: FINISH_OPERATION });
   client.defineCommand('mcBindByMerchant', { numberOfKeys: 2, lua: BIND_BY_MERCHANT });
   client.defineCommand('mcTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS });
+  client.defineCommand('mcPutMemberCode', { numberOfKeys: 2, lua: PUT_MEMBER_CODE });
+  client.defineCommand('mcConsumeMemberCode', { numberOfKeys: 1, lua: CONSUME_MEMBER_CODE });
+  client.defineCommand('mcAuditPage', { numberOfKeys: 1, lua: AUDIT_PAGE });
   client.defineCommand('mcIssueOuterStr', { numberOfKeys: 2, lua: ISSUE_OUTER_STR });
   return client as Client;
 }

@@ -3,7 +3,9 @@ import type {
   CardStore,
   JournalStore,
   LockStore,
+  HistoryStore,
   LoginStore,
+  MemberCodeStore,
   MerchantBindingStore,
   NotificationStore,
   OuterStrIssuer,
@@ -27,6 +29,8 @@ const bindings: Methods<BindingStore> = {
 };
 const notifications: Methods<NotificationStore> = { applyNotification: true, getNotification: true };
 const merchantBindings: Methods<MerchantBindingStore> = { bindByMerchant: true };
+const memberCodes: Methods<MemberCodeStore> = { putMemberCode: true, consumeMemberCode: true };
+const history: Methods<HistoryStore> = { listAuditPage: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
 const rateLimits: Methods<RateLimitStore> = { takeTokens: true };
 const outerStrs: Methods<OuterStrIssuer> = { issueOuterStr: true };
@@ -53,12 +57,12 @@ const ROLES: Record<StoreRole, { name: string; required: object[]; optional: obj
   store: {
     name: 'Store',
     required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
-    optional: [merchantBindings],
+    optional: [merchantBindings, memberCodes, history],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, outerStrs],
+    optional: [merchantBindings, rateLimits, memberCodes, history, outerStrs],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };

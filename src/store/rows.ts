@@ -1,6 +1,8 @@
 import type {
   AuditEntry,
   AuditKind,
+  AuditPage,
+  MemberCodeEntry,
   Binding,
   BindingStatus,
   NotificationRecord,
@@ -251,4 +253,31 @@ export function toAudit(row: AuditRow): AuditEntry {
     at: ms(row.at),
     ...sharedFields(row),
   };
+}
+
+export interface MemberCodeRow {
+  card_id: string;
+  code: string;
+  user_openid: string;
+  expires_at: number | string;
+}
+
+/** A consumed member code's row, or undefined when it had expired (deleted all the same). */
+export function liveMemberCode(row: MemberCodeRow, now: number): MemberCodeEntry | undefined {
+  const expiresAt = ms(row.expires_at);
+  if (expiresAt <= now) return undefined;
+  return { cardId: row.card_id, code: row.code, userOpenid: row.user_openid, expiresAt };
+}
+
+export interface AuditPageRow extends AuditRow {
+  id: number | string;
+}
+
+/** Up to `limit` rows of `limit + 1` read, newest first; the extra one says an older page exists. */
+export function auditPage(rows: AuditPageRow[], limit: number): AuditPage {
+  const shown = rows.slice(0, limit);
+  const page: AuditPage = { entries: shown.map(toAudit) };
+  const last = shown.at(-1);
+  if (rows.length > limit && last) page.next = Number(last.id);
+  return page;
 }

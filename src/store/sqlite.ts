@@ -96,7 +96,16 @@ const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
-  // 4: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
+  // 4: member codes shown at the till (only a keyed hash of each), the newest one per card.
+  `CREATE TABLE IF NOT EXISTS member_codes (
+     hash TEXT PRIMARY KEY,
+     card_id TEXT NOT NULL,
+     code TEXT NOT NULL,
+     user_openid TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX IF NOT EXISTS member_codes_by_card ON member_codes (card_id, code);`,
+  // 5: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
   `ALTER TABLE outer_strs ADD COLUMN card_id TEXT;
    CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON outer_strs (card_id, openid);`,
 ];
@@ -134,7 +143,7 @@ function rememberStatements(db: Db): void {
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
  */
-export class SqliteStore implements T.Store, T.MerchantBindingStore {
+export class SqliteStore implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore {
   readonly #options: Required<Omit<SqliteStoreOptions, 'driver'>> & Pick<SqliteStoreOptions, 'driver'>;
   readonly #life: Lifecycle<Db>;
   #driver: SqliteDriverName | undefined;
@@ -438,6 +447,45 @@ export class SqliteStore implements T.Store, T.MerchantBindingStore {
     );
   }
 
+  async putMemberCode(hash: string, entry: T.MemberCodeEntry): Promise<void> {
+    await this.#life.run((db) => {
+      // One statement: the card's row (unique per card) takes the new hash, so the older code is gone.
+      db.prepare(
+        `INSERT INTO member_codes (hash, card_id, code, user_openid, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (card_id, code) DO UPDATE SET
+           hash = excluded.hash, user_openid = excluded.user_openid, expires_at = excluded.expires_at`,
+      ).run(hash, entry.cardId, entry.code, entry.userOpenid, entry.expiresAt);
+    });
+  }
+
+  consumeMemberCode(hash: string): Promise<T.MemberCodeEntry | undefined> {
+    return this.#life.run((db) => {
+      // Delete-returning is the consume: of two instances racing, only one gets the row back.
+      const row = db
+        .prepare('DELETE FROM member_codes WHERE hash = ? RETURNING card_id, code, user_openid, expires_at')
+        .get(hash) as sqlRows.MemberCodeRow | undefined;
+      return row && sqlRows.liveMemberCode(row, Date.now());
+    });
+  }
+
+  listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly T.AuditKind[] },
+  ): Promise<T.AuditPage> {
+    return this.#life.run((db) => {
+      const kinds = page.kinds.map(() => '?').join(', ');
+      const limit = Math.max(0, Math.floor(page.limit));
+      const rows = db
+        .prepare(
+          `SELECT * FROM audit_log WHERE card_id = ? AND code = ? AND id < ? AND kind IN (${kinds || "''"})
+           ORDER BY id DESC LIMIT ?`,
+        )
+        .all(cardId, code, page.before ?? Number.MAX_SAFE_INTEGER, ...page.kinds, limit + 1) as sqlRows.AuditPageRow[];
+      return sqlRows.auditPage(rows, limit);
+    });
+  }
+
   #latestActive(column: 'user_openid' | 'unionid', cardId: string, value: string): Promise<T.Binding | undefined> {
     return this.#life.run((db) => {
       const row = db
@@ -530,5 +578,6 @@ function sweep(db: Db): void {
   db.prepare('DELETE FROM outer_strs WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
+  db.prepare('DELETE FROM member_codes WHERE expires_at <= ?').run(now);
   db.prepare('DELETE FROM rate_buckets WHERE expires_at <= ?').run(now);
 }

@@ -297,9 +297,62 @@ export interface MerchantBindingStore {
   bindByMerchant(bind: MerchantBinding): Promise<MerchantBindResult>;
 }
 
+// --- member codes and the member's history (issue 14) --------------------------------------------
+
+/** Whose card a rotating member code stands for (the code itself is never stored, only its keyed hash). */
+export interface MemberCodeEntry {
+  cardId: string;
+  /** The card code the member code stands for. */
+  code: string;
+  /** The mini-program user it was issued to. */
+  userOpenid: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+}
+
+/** One-time member codes shown at the till: stored hashed, so every instance can verify one, once. */
+export interface MemberCodeStore {
+  /**
+   * Keeps `hash` for the card until entry.expiresAt, replacing the card's earlier one in the same
+   * step: only the newest code of a card is valid (a screenshot of an older one is worth nothing).
+   */
+  putMemberCode(hash: string, entry: MemberCodeEntry): Promise<void>;
+  /**
+   * In one atomic step, across instances: the entry under `hash` if it is there and not expired,
+   * removed so that no other call gets it; otherwise undefined.
+   */
+  consumeMemberCode(hash: string): Promise<MemberCodeEntry | undefined>;
+}
+
+/** A page of one card's audit trail, newest first. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  /**
+   * Where the next (older) page starts, as `before` of the next call; absent when there is none.
+   * A position in the engine's own order (never a row's content), stable while lines are appended.
+   */
+  next?: number;
+}
+
+/** The audit trail in pages, for the member's own history. */
+export interface HistoryStore {
+  /**
+   * The card's audit lines of the given kinds, newest first: at most `limit`, older than the
+   * position `before` when given (a `next` of an earlier page).
+   */
+  listAuditPage(
+    cardId: string,
+    code: string,
+    page: { limit: number; before?: number; kinds: readonly AuditKind[] },
+  ): Promise<AuditPage>;
+}
+
 // --- what each consumer asks for -----------------------------------------------------------------
 
-/** What memberCard() needs: everything but the login kit's sessions; the merchant bind is optional. */
+/**
+ * What memberCard() needs: everything but the login kit's sessions. The merchant bind, member codes
+ * and paged history are optional for a host's own object (their routes then answer 501).
+ */
 export interface CardStore
   extends
     StoreLifecycle,
@@ -309,6 +362,8 @@ export interface CardStore
     JournalStore,
     Partial<MerchantBindingStore>,
     Partial<RateLimitStore>,
+    Partial<MemberCodeStore>,
+    Partial<HistoryStore>,
     Partial<OuterStrIssuer> {}
 
 /** A token bucket: how many tokens it holds when full, and how fast it refills. */

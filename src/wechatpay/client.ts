@@ -4,7 +4,7 @@ import { Decorator } from 'wechatpay-axios-plugin';
 import { OptionsError } from '../errors.js';
 import { codeSegment, isCardCode, isCardId } from '../ids.js';
 import type { Log } from '../log.js';
-import type { CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
+import type { CardTemplate, CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
 import { describeFailure, isSignatureFailure, isTransient, toClientError } from './upstream-errors.js';
 
 export interface WechatpayClientOptions {
@@ -70,6 +70,14 @@ export class WechatpayClient {
     const data = await this.#send('GET', cardPath(cardId, code), undefined, true, true);
     if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return data as UpstreamCard;
+  }
+
+  /** GET the card template (查询会员卡模板信息): brand, logo, title, code type. Safe to repeat. */
+  async getCardTemplate(cardId: string): Promise<CardTemplate> {
+    if (!isCardId(cardId)) throw new TypeError('card_id must be 1-64 letters, digits, "_" or "-"');
+    const data = await this.#send('GET', `${BASE}/cards/${cardId}`, undefined, true);
+    if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
+    return data;
   }
 
   /** PATCH a user's card. The out_request_no makes a retry safe: WeChat Pay applies it once. */

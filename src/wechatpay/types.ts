@@ -84,3 +84,30 @@ export interface VerifiedNotification {
   createTime?: string;
   payload: NotificationPayload;
 }
+
+/** How WeChat draws a card's code (the template's code_type). */
+export type CodeType = 'BAR_CODE' | 'QRCODE' | 'BAR_CODE_AND_QRCODE' | 'NONE_CODE';
+
+/**
+ * The card template as GET /cards/{card_id} (查询会员卡模板信息) returns it; only the fields we read
+ * are named, and, like every answer, each is treated as optional. There is no colour field.
+ */
+export interface CardTemplate {
+  card_id?: string;
+  status?: string;
+  brand?: { brand_id?: string; display_name?: string };
+  appid?: string;
+  /** 120×120 px, from WeChat Pay's image upload. */
+  logo_url?: string;
+  /** ≤ 10 Chinese characters. */
+  title?: string;
+  /** 1000×600 px. */
+  background_picture_url?: string;
+  /** 使用须知, ≤ 500 characters. */
+  description?: string;
+  service_phone?: string;
+  code_type?: CodeType;
+  /** WeChat's own rotating 18-digit code in 卡包. */
+  need_dynamic_code?: boolean;
+  update_time?: string;
+}

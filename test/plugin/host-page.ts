@@ -10,8 +10,15 @@ export interface HostEvent {
 }
 
 export interface HostPageOptions {
-  /** <member-card>'s properties: openMode, hideEdit, compact. */
-  properties?: { openMode?: string; hideEdit?: boolean; compact?: boolean };
+  /** <member-card>'s properties: openMode, hideEdit, hideCode, hideHistory, hideProfile, compact. */
+  properties?: {
+    openMode?: string;
+    hideEdit?: boolean;
+    hideCode?: boolean;
+    hideHistory?: boolean;
+    hideProfile?: boolean;
+    compact?: boolean;
+  };
   /** Awaits before wx.navigateToMiniProgram in the `opencard` handler: the mistake WeChat refuses. */
   lateOpen?: boolean;
 }
@@ -37,12 +44,21 @@ export function mountHostPage(componentPath: string, options: HostPageOptions = 
   const page = mountDefinedPage('host', {
     template: `<view class="host">
       <member-card id="card" class="host__card" open-mode="{{openMode}}" hide-edit="{{hideEdit}}" compact="{{compact}}"
+        hide-code="{{hideCode}}" hide-history="{{hideHistory}}" hide-profile="{{hideProfile}}"
         custom-class="${HOST_CLASSES.custom}" card-class="${HOST_CLASSES.card}" button-class="${HOST_CLASSES.button}"
         bindload="onEvent" binderror="onEvent" bindchange="onEvent" bindlogin="onEvent" bindopencard="onOpenCard">
       </member-card>
     </view>`,
     usingComponents: { 'member-card': cardId },
-    data: { openMode: 'event', hideEdit: false, compact: false, ...options.properties },
+    data: {
+      openMode: 'event',
+      hideEdit: false,
+      hideCode: false,
+      hideHistory: false,
+      hideProfile: false,
+      compact: false,
+      ...options.properties,
+    },
     methods: {
       onEvent: record,
       onOpenCard(e: { type: string; detail: Record<string, unknown> }) {

@@ -23,6 +23,9 @@ test('every state renders from the real component into a static page, and has it
     confirming: /正在确认开卡结果…/,
     login: /请先登录[\s\S]*登录/,
     error: /网络不给力[\s\S]*重新加载/,
+    'member-code': /会员码[\s\S]*\d{4} \d{4} \d{4} \d{4} \d{2}[\s\S]*每分钟自动更新/,
+    history: /会员卡明细[\s\S]*金卡会员[\s\S]*生椰拿铁 ×2[\s\S]*-¥26\.00[\s\S]*没有更多了/,
+    profile: /我的资料[\s\S]*138\*\*\*\*1234[\s\S]*少糖、去冰/,
   };
   assert.deepEqual(screens.map((s) => s.name).sort(), Object.keys(expected).sort());
   for (const screen of screens) {

@@ -7,7 +7,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { compiledMiniprogram } from './compile.js';
-import { declarePlugin, duringTap, registerPackage, requirePlugin, screen, type Side } from './wechat.js';
+import {
+  declarePlugin,
+  duringTap,
+  installCanvasNodes,
+  registerPackage,
+  requirePlugin,
+  screen,
+  type Side,
+} from './wechat.js';
 
 const require = createRequire(import.meta.url);
 
@@ -98,6 +106,7 @@ interface Simulate {
 
 // Loaded after the globals exist: it registers Component/Behavior and global.wx at require time.
 export const simulate = require('miniprogram-simulate') as Simulate;
+installCanvasNodes();
 const exparser = require('miniprogram-exparser') as {
   Event: {
     create(name: string, detail: object, options: object): unknown;

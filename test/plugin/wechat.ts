@@ -10,6 +10,7 @@
 import Module, { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { StandInCanvas } from './canvas.js';
 
 export type Side = 'host' | 'plugin';
 
@@ -217,3 +218,111 @@ extensions['.js'] = (module, filename) => {
   };
   loadJs(module, filename);
 };
+
+// ---------------------------------------------------------------- <canvas type="2d"> and the screen
+
+/**
+ * SelectorQuery's `fields({ node: true })` (base 2.7.0): the node of a `<canvas type="2d">`, one per
+ * element for as long as it lives (a stand-in that keeps its pixels: canvas.ts). j-component has
+ * no `node`; WeChat gives none for anything but a 2d (or webgl) canvas, and neither do we.
+ */
+const canvases = new WeakMap<object, StandInCanvas>();
+
+interface QueryItem {
+  selector: string;
+  exparserNode: { shadowRoot: { querySelector(s: string): unknown; querySelectorAll(s: string): unknown[] } } | 0;
+  isSelectSingle: boolean;
+  fields: Record<string, unknown>;
+}
+type Exec = (this: JSelectorQuery, callback?: (res: unknown[]) => void) => void;
+interface JSelectorQuery {
+  _queue: QueryItem[];
+  exec: Exec;
+}
+
+function canvasNode(element: unknown): StandInCanvas | undefined {
+  const node = element as { $$?: { tagName?: string }; data?: { type?: unknown } } | null;
+  const dom = node?.$$;
+  if (!dom || dom.tagName?.toLowerCase() !== 'wx-canvas' || node?.data?.type !== '2d') return undefined;
+  let canvas = canvases.get(dom);
+  if (!canvas) canvases.set(dom, (canvas = new StandInCanvas()));
+  return canvas;
+}
+
+/**
+ * Gives j-component's SelectorQuery the `node` field. Called by simulator.ts once jsdom's globals
+ * exist: loading j-component (and miniprogram-exparser with it) earlier would break its rendering.
+ */
+export function installCanvasNodes(): void {
+  // miniprogram-simulate registers <canvas> with no properties, so `type` would be dropped: WeChat's has it.
+  const jComponent = nodeRequire('j-component') as { register(definition: Record<string, unknown>): string };
+  jComponent.register({
+    id: 'canvas',
+    tagName: 'wx-canvas',
+    template: '<slot/>',
+    properties: { type: { type: String, value: '' } },
+  });
+  const SelectorQuery = nodeRequire('j-component/src/tool/selectorquery.js') as { prototype: JSelectorQuery };
+  const proto = SelectorQuery.prototype;
+  // Called with the query as `this` below, as the original expects.
+  const exec = proto.exec;
+  proto.exec = function execWithNodes(this: JSelectorQuery, callback?: (res: unknown[]) => void) {
+    execWith.call(this, exec, callback);
+  };
+}
+
+function execWith(this: JSelectorQuery, exec: Exec, callback: ((res: unknown[]) => void) | undefined): void {
+  const queue = [...this._queue];
+  exec.call(this, (res: unknown[]) => {
+    queue.forEach((item, i) => {
+      if (!item.fields.node || item.exparserNode === 0) return;
+      const root = item.exparserNode.shadowRoot;
+      if (item.isSelectSingle) {
+        const answer = res[i] as Record<string, unknown> | null;
+        if (answer) answer.node = canvasNode(root.querySelector(item.selector));
+      } else {
+        const answers = res[i] as Record<string, unknown>[];
+        root.querySelectorAll(item.selector).forEach((el, j) => {
+          if (answers[j]) answers[j].node = canvasNode(el);
+        });
+      }
+    });
+    callback?.(res);
+  });
+}
+
+/** The canvas a `<canvas type="2d">` element (a rendered node's dom) draws on, once it was asked for. */
+export function canvasOf(dom: unknown): StandInCanvas | undefined {
+  return canvases.get(dom as object);
+}
+
+/**
+ * The phone's screen brightness (0-1): wx.setScreenBrightness and wx.getScreenBrightness (base 1.2.0,
+ * plugins 1.9.6) act on it, and refuse a value outside 0-1. Nothing restores it by itself.
+ */
+export const display = { brightness: 0.4, changes: [] as number[] };
+
+type AsyncOptions = { success?: (res: any) => void; fail?: (res: any) => void; complete?: (res: any) => void };
+function answer(options: AsyncOptions, ok: boolean, res: Record<string, unknown>): void {
+  setTimeout(() => {
+    (ok ? options.success : options.fail)?.(res);
+    options.complete?.(res);
+  }, 0);
+}
+// Installed before miniprogram-simulate loads (simulator.ts), which keeps a global wx's members over its mocks.
+const globals = globalThis as unknown as { wx?: Record<string, unknown> };
+globals.wx = Object.assign(globals.wx ?? {}, {
+  setScreenBrightness(options: AsyncOptions & { value?: unknown }) {
+    const { value } = options;
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+      answer(options, false, { errMsg: 'setScreenBrightness:fail invalid value' });
+      return;
+    }
+    display.brightness = value;
+    display.changes.push(value);
+    answer(options, true, { errMsg: 'setScreenBrightness:ok' });
+  },
+  getScreenBrightness(options: AsyncOptions) {
+    answer(options, true, { errMsg: 'getScreenBrightness:ok', value: display.brightness });
+  },
+});

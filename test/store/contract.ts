@@ -7,6 +7,7 @@ import { MemberCardError } from '../../src/errors.js';
 import type {
   AuditEntry,
   Binding,
+  MemberCodeEntry,
   MerchantBinding,
   NotificationEffect,
   NotificationRecord,
@@ -1110,6 +1111,113 @@ export function contractSuite(engine: Engine): void {
           }
         });
       }
+    });
+
+    describe('MemberCodeStore: putMemberCode, consumeMemberCode', () => {
+      /** Optional for a host's own object; every engine has it. */
+      const put = (s: Store, hash: string, entry: MemberCodeEntry) => {
+        assert.ok(s.putMemberCode, `${engine.name} implements putMemberCode`);
+        return s.putMemberCode(hash, entry);
+      };
+      const consume = (s: Store, hash: string) => {
+        assert.ok(s.consumeMemberCode, `${engine.name} implements consumeMemberCode`);
+        return s.consumeMemberCode(hash);
+      };
+      const entry = (cardId: string, code: string, ttlMs = 60_000): MemberCodeEntry => ({
+        cardId,
+        code,
+        userOpenid: `mp-${uid()}`,
+        expiresAt: Date.now() + ttlMs,
+      });
+
+      it('a code is consumed once (read through another instance), an unknown one is undefined', async () => {
+        const cardId = card();
+        const hash = `h-${uid()}`;
+        const e = entry(cardId, 'M1');
+        await put(store, hash, e);
+        assert.deepEqual(await consume(other, hash), e);
+        assert.equal(await consume(store, hash), undefined, 'a second consume');
+        assert.equal(await consume(other, `h-${uid()}`), undefined, 'unknown');
+      });
+
+      it('an expired code is not consumed', async () => {
+        const hash = `h-${uid()}`;
+        await put(store, hash, entry(card(), 'M2', 40));
+        await sleep(80);
+        assert.equal(await consume(other, hash), undefined);
+      });
+
+      it('only the newest code of a card is valid; other cards keep theirs', async () => {
+        const cardId = card();
+        const [first, second, elsewhere] = [`h-${uid()}`, `h-${uid()}`, `h-${uid()}`];
+        await put(store, first, entry(cardId, 'M3'));
+        await put(other, elsewhere, entry(cardId, 'M4'));
+        const newest = entry(cardId, 'M3');
+        await put(other, second, newest);
+        assert.equal(await consume(store, first), undefined, 'replaced');
+        assert.deepEqual(await consume(store, second), newest);
+        assert.ok(await consume(store, elsewhere), 'another card’s code stands');
+      });
+
+      it('20 concurrent verifiers of one code (across instances if shared): exactly one gets it', async () => {
+        const hash = `h-${uid()}`;
+        await put(store, hash, entry(card(), 'M5'));
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => consume(i % 2 ? other : store, hash)));
+        assert.equal(results.filter((r) => r !== undefined).length, 1);
+      });
+    });
+
+    describe('HistoryStore: listAuditPage', () => {
+      const page = (s: Store, cardId: string, code: string, p: Parameters<NonNullable<Store['listAuditPage']>>[2]) => {
+        assert.ok(s.listAuditPage, `${engine.name} implements listAuditPage`);
+        return s.listAuditPage(cardId, code, p);
+      };
+
+      it('pages newest first by kind, with a cursor that holds while lines are appended', async () => {
+        const cardId = card();
+        const lock = `lock-${uid()}`;
+        await store.acquireLock(lock, 'tok', 10_000);
+        const apply = async (extra: Partial<Operation>, code = 'H1') => {
+          const op = operation(cardId, code, extra);
+          await store.insertOperation(op, { lock, token: 'tok' });
+          await store.finishOperation(cardId, op.requestId, { state: 'applied' });
+          return op.requestId;
+        };
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          ids.push(await apply({ amount: i + 1, after: 600 + i }));
+          // A kind the page leaves out, between the others.
+          await apply({ kind: 'membership_number', value: `N${i}`, before: 'x', after: `N${i}` });
+        }
+        ids.push(await apply({ kind: 'points', amount: -5, before: 10, after: 5 }));
+        await apply({}, 'H2'); // another code on the card
+        const kinds = ['balance', 'points', 'level'] as const;
+        const first = await page(other, cardId, 'H1', { limit: 2, kinds });
+        assert.deepEqual(
+          first.entries.map((e) => e.requestId),
+          [ids[5], ids[4]],
+        );
+        assert.equal(first.entries[0]?.kind, 'points');
+        assert.equal(typeof first.next, 'number');
+        // Lines appended meanwhile do not move the next page.
+        await apply({ amount: 99, after: 999 });
+        const second = await page(store, cardId, 'H1', { limit: 2, kinds, before: first.next });
+        assert.deepEqual(
+          second.entries.map((e) => e.requestId),
+          [ids[3], ids[2]],
+        );
+        const third = await page(other, cardId, 'H1', { limit: 2, kinds, before: second.next });
+        assert.deepEqual(
+          third.entries.map((e) => e.requestId),
+          [ids[1], ids[0]],
+        );
+        assert.equal(third.next, undefined, 'no older page');
+        assert.deepEqual(await page(store, cardId, 'H1', { limit: 0, kinds }), { entries: [] });
+        assert.deepEqual(await page(store, cardId, 'NONE', { limit: 5, kinds }), { entries: [] });
+        const all = await page(store, cardId, 'H1', { limit: 50, kinds: ['membership_number'] });
+        assert.equal(all.entries.length, 5);
+        assert.equal(all.next, undefined);
+      });
     });
   });
 }

@@ -1,20 +1,39 @@
 // <member-card>: the signed-in user's WeChat Pay member card, from our HTTP contract only.
 // States (lib/views.ts): loading → card | empty (no card: open one) | login | error; after the user
-// comes back from opening a card: confirming → card | empty. Events: load, error, opencard, login,
+// comes back from opening a card: confirming → card | empty. Under the card, panels: the member code
+// for the till, my history, my profile, the background picker. Events: load, error, opencard, login,
 // change. A host reaches the instance only through export(): { refresh }.
-import { getMyCard, getOpenCardParams, isNoCard, updateBackground, type MyCard } from '../../lib/api';
+import {
+  getHistory,
+  getMemberCode,
+  getMyCard,
+  getOpenCardParams,
+  isNoCard,
+  updateBackground,
+  type MemberCode,
+  type MyCard,
+} from '../../lib/api';
 import { DEFAULT_CONFIRM_WINDOW_MS, nextDelay } from '../../lib/backoff';
+import { raise, restore, type Brightness } from '../../lib/brightness';
+import { drawBarcode, drawQr, type CodeCanvas } from '../../lib/code-canvas';
+import { historyLine, type HistoryLine } from '../../lib/history';
+import { profileRows, type ProfileRow } from '../../lib/profile';
 import { getConfig, notifyUnauthenticated } from '../../lib/config';
 import { asMemberCardError, errorDetail, memberCardError, type MemberCardError } from '../../lib/errors';
 import { isFresh, refetchIn, ticketFrom, type Ticket } from '../../lib/open-card';
 import { track, untrack } from '../../lib/registry';
 import {
   backgroundOptions,
+  brandView,
   cardView,
+  codeErrorText,
   errorView,
+  groupDigits,
+  historyErrorText,
   openErrorText,
   saveErrorText,
   type BackgroundOption,
+  type BrandView,
   type CardView,
   type Panel,
   type View,
@@ -29,6 +48,14 @@ interface Private {
   ticketRequest?: Promise<void>;
   /** A back-off wait in progress, so that refresh() or detaching can end it. */
   wait?: { timer: number; done: (waited: boolean) => void };
+  /** The member code on screen, while the code panel is open. */
+  code?: MemberCode;
+  codeTimer?: number;
+  /** Bumped by every code fetch and by closing the panel: a late answer is dropped. */
+  codeGeneration: number;
+  brightness: Brightness;
+  /** The history's next page, null when the last one was read. */
+  historyCursor: string | null;
   /** The user was handed to the card-opening mini-program … */
   awaitingReturn: boolean;
   /** … and the page has hidden since (a cancelled jump never hides it). */
@@ -41,7 +68,15 @@ const privates = new WeakMap<object, Private>();
 function own(instance: object): Private {
   let state = privates.get(instance);
   if (!state) {
-    state = { generation: 0, awaitingReturn: false, leftPage: false, detached: false };
+    state = {
+      generation: 0,
+      codeGeneration: 0,
+      brightness: { raised: false },
+      historyCursor: null,
+      awaitingReturn: false,
+      leftPage: false,
+      detached: false,
+    };
     privates.set(instance, state);
   }
   return state;
@@ -71,6 +106,24 @@ function transient(err: MemberCardError): boolean {
   return isNoCard(err) || err.kind === 'network' || (err.kind === 'http' && (err.status >= 500 || err.status === 429));
 }
 
+/** The code's canvases, in rpx as the WXSS sizes them (drawn in device pixels: rpx × width / 750 × ratio). */
+const QR_RPX = 400;
+const BAR_RPX = { width: 600, height: 150 };
+const HISTORY_PAGE = 20;
+
+function devicePixels(rpx: number): number {
+  const info = wx.getWindowInfo ? wx.getWindowInfo() : wx.getSystemInfoSync();
+  return Math.round(((rpx * info.windowWidth) / 750) * (info.pixelRatio || 1));
+}
+
+/** Stops refreshing the code and gives the screen its brightness back. */
+function stopCode(state: Private): void {
+  state.codeGeneration += 1;
+  if (state.codeTimer !== undefined) clearTimeout(state.codeTimer);
+  state.codeTimer = undefined;
+  restore(state.brightness);
+}
+
 const NOT_FOUND_AFTER_OPEN = '暂未查到您的会员卡。如果刚刚已经领取，请稍后点击刷新。';
 
 Component({
@@ -80,6 +133,12 @@ Component({
   properties: {
     /** No "更换卡面背景" button. */
     hideEdit: { type: Boolean, value: false },
+    /** No “会员码” button (the member code for the till). */
+    hideCode: { type: Boolean, value: false },
+    /** No “明细” button (my history). */
+    hideHistory: { type: Boolean, value: false },
+    /** No “资料” button (what the member told WeChat). */
+    hideProfile: { type: Boolean, value: false },
     /** Tighter spacing and a shorter card face, for a card among other content. */
     compact: { type: Boolean, value: false },
     /**
@@ -93,6 +152,14 @@ Component({
   data: {
     view: 'loading' as View,
     card: null as CardView | null,
+    brand: null as BrandView | null,
+    /** The code panel: the digits as shown, which codes to draw, and what went wrong. */
+    code: { digits: '', rotating: false, loading: false, error: '' },
+    history: [] as HistoryLine[],
+    historyLoading: false,
+    historyDone: false,
+    historyError: '',
+    profile: [] as ProfileRow[],
     backgrounds: [] as BackgroundOption[],
     panel: '' as Panel,
     selected: '',
@@ -120,6 +187,7 @@ Component({
       state.detached = true;
       state.generation += 1;
       endWait(state);
+      stopCode(state);
       if (state.ticketTimer !== undefined) clearTimeout(state.ticketTimer);
       untrack(this);
     },
@@ -129,9 +197,16 @@ Component({
     hide() {
       const state = own(this);
       if (state.awaitingReturn) state.leftPage = true;
+      // The screen is someone else's now; timers stop while the phone sleeps anyway.
+      if (this.data.panel === 'code') stopCode(state);
     },
     show() {
       const state = own(this);
+      if (this.data.panel === 'code') {
+        // The code on screen may have expired while the page was away: a fresh one, at once.
+        raise(state.brightness);
+        void this.fetchCode();
+      }
       if (state.awaitingReturn && state.leftPage) {
         state.awaitingReturn = false;
         state.leftPage = false;
@@ -157,6 +232,7 @@ Component({
       const state = own(this);
       const generation = ++state.generation;
       endWait(state);
+      stopCode(state);
       this.setData({ view: 'loading', panel: '', editError: '', openError: '', openNote: '' });
       try {
         const result = await getMyCard();
@@ -196,7 +272,13 @@ Component({
     },
 
     showCard(result: MyCard) {
-      this.setData({ view: 'card', card: cardView(result), backgrounds: backgroundOptions(result) });
+      this.setData({
+        view: 'card',
+        card: cardView(result),
+        brand: brandView(result),
+        backgrounds: backgroundOptions(result),
+        profile: profileRows(result.card || {}),
+      });
       this.triggerEvent('load', { card: result.card });
     },
 
@@ -311,7 +393,121 @@ Component({
       this.triggerEvent('login', { reason });
     },
 
+    // ---------------------------------------------------------------- the member code
+
+    /** “会员码”: the code for the till, bright, refreshed before it expires. */
+    openCode() {
+      const state = own(this);
+      this.setData({ panel: 'code', code: { digits: '', rotating: false, loading: true, error: '' } });
+      raise(state.brightness);
+      void this.fetchCode();
+    },
+
+    async fetchCode() {
+      const state = own(this);
+      const generation = ++state.codeGeneration;
+      if (state.codeTimer !== undefined) clearTimeout(state.codeTimer);
+      state.codeTimer = undefined;
+      this.setData({ 'code.loading': true, 'code.error': '' });
+      let answer: MemberCode;
+      try {
+        answer = await getMemberCode();
+      } catch (e) {
+        if (generation !== state.codeGeneration || state.detached) return;
+        const err = asMemberCardError(e);
+        this.setData({ 'code.loading': false, 'code.error': codeErrorText(err) });
+        this.triggerEvent('error', errorDetail(err, 'code'));
+        if (err.kind === 'unauthenticated') notifyUnauthenticated();
+        return;
+      }
+      if (generation !== state.codeGeneration || state.detached || this.data.panel !== 'code') return;
+      state.code = answer;
+      this.setData(
+        { code: { digits: groupDigits(answer.code), rotating: answer.rotating, loading: false, error: '' } },
+        () => this.drawCode(),
+      );
+      if (answer.rotating && typeof answer.refreshAfter === 'number') {
+        state.codeTimer = setTimeout(
+          () => {
+            state.codeTimer = undefined;
+            if (this.data.panel === 'code') void this.fetchCode();
+          },
+          Math.max(1, answer.refreshAfter) * 1000,
+        );
+      }
+    },
+
+    /** Draws the code on the panel's canvases (they exist once the panel has rendered). */
+    drawCode() {
+      const state = own(this);
+      const code = state.code;
+      const brand = this.data.brand;
+      if (!code || !brand) return;
+      const query = this.createSelectorQuery();
+      if (brand.showBar) query.select('#mc-barcode').fields({ node: true, size: true });
+      if (brand.showQr) query.select('#mc-qr').fields({ node: true, size: true });
+      query.exec((res: Array<{ node?: CodeCanvas } | null>) => {
+        if (state.code !== code) return; // a newer code is being drawn
+        // One answer per select, in the order asked.
+        const bar = brand.showBar ? res[0] : null;
+        const qr = brand.showQr ? res[brand.showBar ? 1 : 0] : null;
+        if (bar?.node) drawBarcode(bar.node, code.code, devicePixels(BAR_RPX.width), devicePixels(BAR_RPX.height));
+        if (qr?.node) drawQr(qr.node, code.code, devicePixels(QR_RPX));
+      });
+    },
+
+    /** Closes whatever panel is open (the code: brightness back, no more refreshing). */
+    closePanel() {
+      if (this.data.panel === 'code') stopCode(own(this));
+      own(this).code = undefined;
+      this.setData({ panel: '', editError: '' });
+    },
+
+    // ---------------------------------------------------------------- my history
+
+    openHistory() {
+      const state = own(this);
+      if (this.data.panel === 'code') stopCode(state);
+      state.historyCursor = null;
+      this.setData({ panel: 'history', history: [], historyDone: false, historyError: '' });
+      void this.loadMoreHistory();
+    },
+
+    /** The next page (the scroll view reached its end, or “重试”). */
+    async loadMoreHistory() {
+      const state = own(this);
+      if (this.data.panel !== 'history' || this.data.historyLoading || this.data.historyDone) return;
+      this.setData({ historyLoading: true, historyError: '' });
+      try {
+        const page = await getHistory(state.historyCursor, HISTORY_PAGE);
+        if (state.detached || this.data.panel !== 'history') return;
+        const start = this.data.history.length;
+        state.historyCursor = page.next;
+        this.setData({
+          history: this.data.history.concat(page.items.map((item, i) => historyLine(item, start + i))),
+          historyLoading: false,
+          historyDone: !page.next,
+        });
+      } catch (e) {
+        if (state.detached) return;
+        const err = asMemberCardError(e);
+        this.setData({ historyLoading: false, historyError: historyErrorText(err) });
+        this.triggerEvent('error', errorDetail(err, 'history'));
+        if (err.kind === 'unauthenticated') notifyUnauthenticated();
+      }
+    },
+
+    // ---------------------------------------------------------------- my profile
+
+    openProfile() {
+      if (this.data.panel === 'code') stopCode(own(this));
+      this.setData({ panel: 'profile' });
+    },
+
+    // ---------------------------------------------------------------- the background picker
+
     startEdit() {
+      if (this.data.panel === 'code') stopCode(own(this));
       const card = this.data.card;
       this.setData({ panel: 'edit', editError: '', selected: card ? card.background : '' });
     },
