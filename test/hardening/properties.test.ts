@@ -43,6 +43,8 @@ interface Route {
   admin?: boolean;
   /** A path segment the route takes (GET /admin/operations/{request_id}). */
   segment?: boolean;
+  /** The one table a successful call may change: GET /open renews the outer_str, GET /code replaces the code. */
+  changes?: string;
 }
 
 const ADMIN_FIELDS = ['code', 'amount', 'remark', 'request_id', 'actor', 'level', 'membership_number', 'user', 'limit'];
@@ -51,7 +53,9 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/member-card', fields: [], session: true },
   { method: 'PATCH', path: '/member-card', fields: ['background_picture_url'], session: true },
   { method: 'PUT', path: '/member-card', fields: ['background_picture_url'], session: true },
-  { method: 'GET', path: '/member-card/open', fields: [], session: true },
+  { method: 'GET', path: '/member-card/open', fields: [], session: true, changes: 'outer_strs' },
+  { method: 'GET', path: '/member-card/code', fields: [], session: true, changes: 'member_codes' },
+  { method: 'GET', path: '/member-card/history', fields: ['cursor', 'limit'], session: true },
   { method: 'POST', path: '/member-card/notify', fields: ['id', 'event_type', 'resource'] },
   ...['balance', 'points', 'level', 'membership-number', 'bindings'].map((r) => ({
     method: 'POST',
@@ -59,6 +63,7 @@ const ROUTES: Route[] = [
     fields: ADMIN_FIELDS,
     admin: true,
   })),
+  { method: 'POST', path: '/member-card/admin/codes/verify', fields: ['code'], admin: true },
   { method: 'GET', path: '/member-card/admin/history', fields: ['code', 'limit'], admin: true },
   { method: 'GET', path: '/member-card/admin/operations', fields: [], admin: true, segment: true },
   // Any path below the prefix, any method: an unknown route is a JSON 404 too (found by this suite).
@@ -72,7 +77,7 @@ function checkAnswer(
   reply: RawReply,
   method: string,
   route: Route,
-  changed: { any: boolean; onlyOuterStrs: boolean },
+  changed: { any: boolean; onlyItsTable: boolean },
 ): void {
   assert.ok(reply.status < 500, `a ${reply.status}: ${reply.text.slice(0, 300)}`);
   if (reply.status >= 400) {
@@ -96,13 +101,13 @@ function checkAnswer(
     return;
   }
   // Random input that was accepted: only reads, OPTIONS, a logout of a random token, or GET /open
-  // (which renews the caller's one outer_str, and changes nothing else).
+  // and GET /code, which change their one table (the caller's outer_str, the caller's member code).
   const reading = ['GET', 'HEAD', 'OPTIONS'].includes(method);
   const logout = route.path === '/logout' && method === 'POST';
   assert.ok(reading || logout, `${method} ${route.path} accepted random input: ${reply.status} ${reply.text}`);
   // HEAD is GET without the body (Koa's router runs the GET route).
-  const opening = route.path === '/member-card/open' && (method === 'GET' || method === 'HEAD');
-  assert.ok(!changed.any || (opening && changed.onlyOuterStrs), `${method} ${route.path} changed the store`);
+  const itsOwn = route.changes !== undefined && (method === 'GET' || method === 'HEAD');
+  assert.ok(!changed.any || (itsOwn && changed.onlyItsTable), `${method} ${route.path} changed the store`);
 }
 
 for (const [engine, runs] of [
@@ -124,6 +129,7 @@ for (const [engine, runs] of [
         memberCard: {
           authorizeAdmin: (ctx) => ctx.get('x-admin-token') === ADMIN,
           rateLimit: { open: UNLIMITED, adminFailures: UNLIMITED },
+          memberCode: { burst: 1000, perMinute: 6000 },
         },
         login: { rateLimit: { perClient: UNLIMITED, total: UNLIMITED } },
       });
@@ -172,7 +178,8 @@ for (const [engine, runs] of [
           await fc.assert(
             fc.asyncProperty(cases, async (c) => {
               const before = await snaps.take(['rate_buckets']);
-              const beforeOthers = JSON.stringify({ ...before, outer_strs: [] });
+              const table = route.changes ?? '';
+              const beforeOthers = JSON.stringify({ ...before, [table]: [] });
               const reply = await send(
                 `${h.url}${route.path}${c.segment}${c.query}`,
                 c.method,
@@ -182,7 +189,7 @@ for (const [engine, runs] of [
               const afterAll = await snaps.take(['rate_buckets']);
               checkAnswer(reply, c.method, route, {
                 any: JSON.stringify(afterAll) !== JSON.stringify(before),
-                onlyOuterStrs: JSON.stringify({ ...afterAll, outer_strs: [] }) === beforeOthers,
+                onlyItsTable: JSON.stringify({ ...afterAll, [table]: [] }) === beforeOthers,
               });
             }),
             { numRuns: runs },
