@@ -1,5 +1,5 @@
 import { MemberCardError } from './errors.js';
-import { newRequestNo } from './ids.js';
+import { isOpaqueId, newRequestNo } from './ids.js';
 import * as v from './operations/validate.js';
 import type { Runtime } from './runtime.js';
 import type { Binding, UserIdentity } from './store/types.js';
@@ -52,7 +52,8 @@ export function createBindings(rt: Runtime): Bindings {
         cardId,
         code,
         user,
-        ...(card.openid ? { oaOpenid: card.openid } : {}),
+        // As WeChat Pay answered it; one we could not store as it is (NUL…) is left out.
+        ...(isOpaqueId(card.openid) ? { oaOpenid: card.openid } : {}),
         actor,
         requestId: `bind-${newRequestNo()}`,
       });

@@ -3,13 +3,14 @@ import { MemberCardError } from './errors.js';
 import type { Log } from './log.js';
 import type { CodeResolver, IdentityResolver } from './options.js';
 import type { Binding, BindingStore, UserIdentity } from './store/types.js';
-import { isCardCode } from './ids.js';
+import { isCardCode, isOpaqueId } from './ids.js';
 
 function asIdentity(value: unknown): UserIdentity | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const { openid, unionid } = value as { openid?: unknown; unionid?: unknown };
-  if (typeof openid !== 'string' || openid.length === 0 || openid.length > 128) return undefined;
-  return typeof unionid === 'string' && unionid.length > 0 && unionid.length <= 128 ? { openid, unionid } : { openid };
+  // The same rule as for ids from WeChat: what we could not store as it is (NUL…) is no identity.
+  if (!isOpaqueId(openid)) return undefined;
+  return isOpaqueId(unionid) ? { openid, unionid } : { openid };
 }
 
 /** The default identity: the places Koa hosts usually keep a logged-in user. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isWellFormed } from './text.js';
 
 /** Template ids as WeChat Pay hands them out: letters, digits, "_" and "-" (options check cardId the same way). */
 const CARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -32,4 +33,16 @@ export function codeSegment(code: string): string {
 /** 32 characters of [A-Za-z0-9]: fits WeChat Pay's out_request_no rules, and serves as an outer_str. */
 export function newRequestNo(): string {
   return randomBytes(24).toString('base64url').replace(/[-_]/g, '0').slice(0, 32);
+}
+
+/**
+ * An identifier WeChat hands out and we store (openid, unionid, outer_str, a notification's id or
+ * event type): 1 to `max` characters, well-formed, without control characters. NUL above all:
+ * PostgreSQL refuses it in TEXT, so a value holding one could never be stored, and a notification
+ * carrying it would fail on every redelivery. Such a value is refused or left out where it arrives.
+ */
+export function isOpaqueId(value: unknown, max = 128): value is string {
+  return (
+    typeof value === 'string' && value.length > 0 && value.length <= max && !CONTROL.test(value) && isWellFormed(value)
+  );
 }

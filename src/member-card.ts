@@ -150,6 +150,8 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   }
 
   const allowed = router.allowedMethods();
+  const { prefix } = resolved;
+  const ours = (path: string): boolean => prefix !== '' && (path === prefix || path.startsWith(`${prefix}/`));
   return {
     routes: () => router.routes(),
     allowedMethods: () =>
@@ -163,6 +165,12 @@ export function memberCard(options: MemberCardOptions): MemberCard {
               `Allowed: ${ctx.response.get('Allow')}.`,
             ),
           );
+        }
+        // Nothing answered a path under our prefix (an unknown route): JSON too, as documented.
+        if (ctx.status === 404 && ctx.body == null && ours(ctx.path)) {
+          ctx.set('Cache-Control', 'no-store');
+          ctx.body = errorBody(new MemberCardError('NOT_FOUND', 'No such route.'));
+          ctx.status = 404;
         }
       },
     router,

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Context } from 'koa';
 import { OptionsError } from './errors.js';
 import type { Log } from './log.js';
+import type { RateLimit } from './rate-limit.js';
 import { defaultsOf, schemaOf } from './options/compile.js';
 import type { Resolved } from './options/declare.js';
 import { MEMBER_CARD_OPTIONS } from './options/member-card.js';
@@ -145,6 +146,13 @@ export interface MemberCardOptions {
   topup?: TopupOptions;
   brand?: BrandOptions;
   memberCode?: MemberCodeOptions;
+  rateLimit?: CardRateLimits;
+}
+
+/** GET /open per user, and failed admin attempts per client address (src/rate-limit.ts). */
+export interface CardRateLimits {
+  open?: Partial<RateLimit>;
+  adminFailures?: Partial<RateLimit>;
 }
 
 type Checked = Resolved<MemberCardOptions, typeof MEMBER_CARD_OPTIONS>;

@@ -8,6 +8,7 @@ import { storeForRole } from '../store/create-store.js';
 import { ReadCache } from '../cache/read-cache.js';
 import type { LoginStore, Session } from '../store/types.js';
 import { jscode2session } from './jscode2session.js';
+import { loginLimits } from './limits.js';
 import { resolveLoginOptions, type WechatLoginOptions } from './options.js';
 
 export type { WechatLoginOptions } from './options.js';
@@ -58,6 +59,8 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
     return session && session.expiresAt > Date.now() ? session : undefined;
   };
 
+  const limits = loginLimits(o, storeReady);
+
   const router = new Router(o.prefix ? { prefix: o.prefix } : {});
   router.use(
     errorHandler((err, ctx) =>
@@ -73,6 +76,8 @@ export function wechatLogin(options: WechatLoginOptions): WechatLogin {
         details: [{ field: 'code', issue: 'required string' }],
       });
     }
+    // Before WeChat is asked: a flood of bogus codes must not spend the mini-program's quota.
+    await limits.check(ctx);
     const user = await jscode2session(code, {
       appid: o.appid,
       secret: o.secret,

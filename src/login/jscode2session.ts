@@ -1,4 +1,5 @@
 import { MemberCardError } from '../errors.js';
+import { isOpaqueId } from '../ids.js';
 import type { Log } from '../log.js';
 
 export interface WechatSession {
@@ -84,11 +85,14 @@ export async function jscode2session(
     }
     throw toLoginError(body.errcode);
   }
-  if (typeof body.openid !== 'string' || !body.openid) {
-    config.log('warn', 'jscode2session answered without openid', {});
+  // An openid or unionid we could not store as it is (NUL, control characters): never a 500.
+  if (!isOpaqueId(body.openid)) {
+    config.log('warn', 'jscode2session answered without a usable openid', {});
     throw new MemberCardError('UPSTREAM_ERROR', 'WeChat login failed. Try again.');
   }
-  return typeof body.unionid === 'string' && body.unionid
-    ? { openid: body.openid, unionid: body.unionid }
-    : { openid: body.openid };
+  if (body.unionid !== undefined && !isOpaqueId(body.unionid)) {
+    config.log('warn', 'jscode2session answered an unusable unionid; left out', {});
+    return { openid: body.openid };
+  }
+  return body.unionid ? { openid: body.openid, unionid: body.unionid } : { openid: body.openid };
 }

@@ -6,6 +6,8 @@ import { baseUrl, DEFAULT_STORE, id, ms, storeOption } from '../options/schemas.
 import { validateOptions } from '../options/validate.js';
 import type { StoreSpec } from '../store/options.js';
 import type { LoginStore } from '../store/types.js';
+import { limitOptions } from '../options/limits.js';
+import type { RateLimit } from '../rate-limit.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -26,6 +28,13 @@ export interface WechatLoginOptions {
   sessionCacheTtl?: number;
   prefix?: string;
   log?: Log;
+  rateLimit?: LoginRateLimits;
+}
+
+/** Login attempts allowed before jscode2session is called: per client address, and in all for the appid. */
+export interface LoginRateLimits {
+  perClient?: Partial<RateLimit>;
+  total?: Partial<RateLimit>;
 }
 
 /** wechatLogin()'s options: each one's check, default and doc line (the README table is made from it). */
@@ -90,6 +99,29 @@ export const WECHAT_LOGIN_OPTIONS = {
     default: defaultLog,
     defaultDoc: { en: 'JSON lines on stderr', zh: 'stderr 上的 JSON 行' },
     doc: { en: '`(level, message, fields) => void`', zh: '`(level, message, fields) => void`' },
+  },
+  rateLimit: {
+    options: {
+      perClient: limitOptions(
+        { burst: 20, perMinute: 20 },
+        {
+          en: 'login attempts one client address may make at once (by `ctx.ip`: see Security)',
+          zh: '同一客户端地址可一次发起的登录次数（按 `ctx.ip`，见“安全”一节）',
+        },
+        { en: '…and per minute after that; `0` turns this limit off', zh: '……之后每分钟的次数；`0` 关闭此限制' },
+      ),
+      total: limitOptions(
+        { burst: 200, perMinute: 3000 },
+        {
+          en: 'login attempts for this appid at once, all clients and instances together',
+          zh: '此 appid 一次可发起的登录次数，所有客户端与实例合计',
+        },
+        {
+          en: '…and per minute after that; `0` turns this limit off',
+          zh: '……之后每分钟的次数；`0` 关闭此限制',
+        },
+      ),
+    },
   },
 } satisfies Declaration<WechatLoginOptions>;
 

@@ -1,11 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { loadBrand } from '../brand.js';
 import { MemberCardError } from '../errors.js';
 import { invalid } from '../operations/validate.js';
 import { loadOwnCard } from '../routes/my-card.js';
+import { rateLimiter } from '../rate-limit.js';
 import type { Runtime } from '../runtime.js';
-import { takeFrom, type BucketState } from '../store/token-bucket.js';
-import type { CardStore, MemberCodeStore, TakeResult, UserIdentity } from '../store/types.js';
+import type { CardStore, MemberCodeStore, UserIdentity } from '../store/types.js';
 import type { CodeType } from '../wechatpay/types.js';
 import { hashMemberCode, isMemberCodeShape, newMemberCode } from './code.js';
 
@@ -60,23 +61,14 @@ export function createMemberCodes(rt: Runtime): MemberCodes {
   const refreshAfter = Math.floor((ttlMs - Math.max(10_000, ttlMs / 4)) / 1000);
 
   const bucket = { capacity: rt.options.memberCode.burst, refillPerSecond: rt.options.memberCode.perMinute / 60 };
-
-  // A host's own store object may have no rate limits: then each instance counts for itself.
-  const local = new Map<string, BucketState>();
-  const takeLocally = (key: string): TakeResult => {
-    const now = Date.now();
-    const { next, result } = takeFrom(local.get(key), bucket, 1, now);
-    local.delete(key); // re-inserted last: the map's first entries are the least recently used
-    local.set(key, next);
-    if (local.size > 10_000) local.delete(local.keys().next().value as string);
-    return result;
-  };
+  // The store's buckets, or, for a host's own store object without them, this instance's (rate-limit.ts).
+  const limiter = rateLimiter(rt.store);
 
   /** Per user, before anything else is read: a refused request costs neither the store's card nor WeChat Pay. */
   async function limit(user: UserIdentity): Promise<void> {
-    const store = await rt.store();
-    const key = `member-code\n${cardId}\n${user.openid}`;
-    const taken = store.takeTokens ? await store.takeTokens(key, bucket) : takeLocally(key);
+    // Hashed: an openid may be 128 characters, a bucket key at most 200.
+    const key = `member-code\n${cardId}\n${createHash('sha256').update(user.openid).digest('hex')}`;
+    const taken = await limiter.take(key, bucket);
     if (!taken.allowed) {
       throw new MemberCardError('RATE_LIMITED', 'Too many member codes. Try again shortly.', {
         retryAfter: Math.max(1, Math.ceil((taken.retryAfterMs ?? 1000) / 1000)),

@@ -1,6 +1,6 @@
 import { MemberCardError } from '../errors.js';
 import type { UserIdentity } from '../store/types.js';
-import { isCardCode } from '../ids.js';
+import { isCardCode, isOpaqueId } from '../ids.js';
 import { characters, isWellFormed } from '../text.js';
 
 /** What a field is called where it came from: camelCase in the API, snake_case over HTTP. */
@@ -75,20 +75,11 @@ export function cardCode(value: unknown, names?: FieldNames): string {
 /** A mini-program user: {openid, unionid?}, each 1-128 characters. */
 export function userIdentity(value: unknown, names?: FieldNames): UserIdentity {
   const user = value as { openid?: unknown; unionid?: unknown } | null | undefined;
-  if (
-    !user ||
-    typeof user !== 'object' ||
-    typeof user.openid !== 'string' ||
-    user.openid.length === 0 ||
-    user.openid.length > 128
-  ) {
-    throw invalid('user', 'must be {openid, unionid?}', names);
+  if (!user || typeof user !== 'object' || !isOpaqueId(user.openid)) {
+    throw invalid('user', 'must be {openid, unionid?}: each 1-128 characters without control characters', names);
   }
-  if (
-    user.unionid !== undefined &&
-    (typeof user.unionid !== 'string' || user.unionid.length === 0 || user.unionid.length > 128)
-  ) {
-    throw invalid('user.unionid', 'must be a unionid', names);
+  if (user.unionid !== undefined && !isOpaqueId(user.unionid)) {
+    throw invalid('user.unionid', 'must be a unionid: 1-128 characters without control characters', names);
   }
   return user.unionid ? { openid: user.openid, unionid: user.unionid } : { openid: user.openid };
 }

@@ -3,6 +3,7 @@ import { defaultIdentity } from '../identity.js';
 import { defaultLog } from '../log.js';
 import type { MemberCardOptions } from '../options.js';
 import type { Declaration } from './declare.js';
+import { limitOptions } from './limits.js';
 import { baseUrl, DEFAULT_STORE, id, keyInput, ms, storeOption } from './schemas.js';
 
 const MINUTE = 60_000;
@@ -464,6 +465,28 @@ export const MEMBER_CARD_OPTIONS = {
           },
         },
       },
+    },
+  },
+  rateLimit: {
+    options: {
+      open: limitOptions(
+        { burst: 10, perMinute: 10 },
+        {
+          en: '`GET /open` calls one user may make at once (each answers their one live `outer_str`)',
+          zh: '同一用户一次可调用 `GET /open` 的次数（每次返回其唯一有效的 `outer_str`）',
+        },
+        { en: '…and per minute after that; `0` turns this limit off', zh: '……之后每分钟的次数；`0` 关闭此限制' },
+      ),
+      adminFailures: limitOptions(
+        { burst: 10, perMinute: 6 },
+        {
+          en:
+            'refused admin attempts one client address may make at once; beyond them, 429 before its ' +
+            'credentials are looked at',
+          zh: '同一客户端地址一次可被拒绝的后台请求次数；超出后先返回 429，不再检查其凭据',
+        },
+        { en: '…and per minute after that; `0` turns this limit off', zh: '……之后每分钟的次数；`0` 关闭此限制' },
+      ),
     },
   },
 } satisfies Declaration<MemberCardOptions>;

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
+import { clientAddress } from '../client-address.js';
 import { MemberCardError } from '../errors.js';
 import type { AdminAuthorizer } from '../options.js';
 import { jsonBody } from './body.js';
@@ -9,6 +10,7 @@ import type { Bindings } from '../bindings.js';
 import type { Operations } from '../operations/types.js';
 import type { Binding } from '../store/types.js';
 import { invalid, type FieldNames } from '../operations/validate.js';
+import { bucketOf, rateLimited, rateLimiter, type Limiter } from '../rate-limit.js';
 
 /** API names → the snake_case names of the HTTP bodies, so a 400 names the field the tool sent. */
 const HTTP_NAMES: FieldNames = { requestId: 'request_id', membershipNumber: 'membership_number' };
@@ -98,16 +100,38 @@ function onlyKnown(body: Record<string, unknown>, route: string): void {
     throw invalid(unknown[0] as string, `is not a field of POST /admin/${route} (allowed: ${allowed.join(', ')})`);
 }
 
-/** The back office's door: authorizeAdmin, before any body is read; a throw is a refusal. */
+/** One failure count per memberCard(), whichever admin route is asked (the in-memory fallback included). */
+const failureLimiters = new WeakMap<Runtime, Limiter>();
+
+/**
+ * The back office's door: authorizeAdmin, before any body is read; a throw is a refusal. Refused
+ * attempts are counted per client address (issue 12, finding 8), for serve's token and a host's own
+ * authorizeAdmin alike: an address out of attempts is refused before its credentials are looked at,
+ * so guessing on gains nothing; allowed requests only look at the bucket, never spend it.
+ */
 export function adminGuard(rt: Runtime, authorize: AdminAuthorizer) {
+  let limiter = failureLimiters.get(rt);
+  if (!limiter) failureLimiters.set(rt, (limiter = rateLimiter(rt.store)));
+  const failures = bucketOf(rt.options.rateLimit.adminFailures);
+  const counts = limiter;
   return async function adminOnly(ctx: Context, next: Next): Promise<void> {
+    const client = clientAddress(ctx);
+    const key = `admin:${rt.options.cardId}:${client}`;
+    await counts.ensureLeft(key, failures);
     let allowed = false;
     try {
       allowed = (await authorize(ctx)) === true;
     } catch (err) {
       rt.log('error', 'authorizeAdmin threw; access denied', { error: err instanceof Error ? err.name : typeof err });
     }
-    if (!allowed) throw new MemberCardError('FORBIDDEN', 'Not allowed.');
+    if (!allowed) {
+      const taken = failures && (await counts.take(key, failures));
+      // Said once, when this failure used the last attempt: from now on the address is refused
+      // before authorizeAdmin runs, until its attempts come back.
+      if (taken?.allowed && taken.remaining < 1) rt.log('warn', 'admin attempts throttled', { client });
+      if (taken && !taken.allowed) throw rateLimited(taken.retryAfterMs);
+      throw new MemberCardError('FORBIDDEN', 'Not allowed.');
+    }
     ctx.set('Cache-Control', 'no-store');
     await next();
   };

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { NotificationEffect, NotificationStore } from '../store/types.js';
-import { isCardCode } from '../ids.js';
+import { isCardCode, isCardId, isOpaqueId } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
 
@@ -11,8 +11,16 @@ const NOTIFY_BODY_LIMIT = 64 * 1024;
 
 const BINDING_EVENTS = new Set(['MEMBERCARD.ACCEPT_CARD', 'MEMBERCARD.ACTIVATE_CARD']);
 
+/** The identifiers of a payload we store: a value that cannot be stored as it is (NUL…) is left out. */
+const IDENTIFIERS = ['unionid', 'openid', 'outer_str'] as const;
+
 function text(value: unknown, max: number): string | undefined {
-  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+  return isOpaqueId(value, max) ? value : undefined;
+}
+
+/** The identifiers a payload carries that effectOf leaves out (strings we could not store as they are). */
+function leftOut(payload: VerifiedNotification['payload']): string[] {
+  return IDENTIFIERS.filter((field) => typeof payload[field] === 'string' && !isOpaqueId(payload[field], 128));
 }
 
 /** What a verified notification does to our bindings. Other cards of the brand change nothing. */
@@ -23,7 +31,9 @@ export function effectOf(notification: VerifiedNotification, cardId: string): No
   if (BINDING_EVENTS.has(eventType)) {
     const unionid = text(payload.unionid, 128);
     const oaOpenid = text(payload.openid, 128);
-    const outerStr = text(payload.outer_str, 128);
+    // Only an acceptance may tie a code to the user who fetched GET /open: an activation can
+    // carry any outer_str (issue 12, finding 1), so it never consumes one.
+    const outerStr = eventType === 'MEMBERCARD.ACCEPT_CARD' ? text(payload.outer_str, 128) : undefined;
     return {
       kind: 'bind',
       cardId,
@@ -68,15 +78,22 @@ export function mountNotify(router: Router, rt: Runtime): void {
     const effect = effectOf(notification, rt.options.cardId);
     const store: NotificationStore = await rt.store();
     const { payload } = notification;
+    // Never a 500 that WeChat Pay would redeliver forever: applied without what cannot be stored.
+    for (const field of leftOut(payload)) rt.log('warn', 'notification field left out', { id: notification.id, field });
     const first = await store.applyNotification(
       {
         id: notification.id,
         eventType: notification.eventType,
-        ...(typeof payload.card_id === 'string' ? { cardId: payload.card_id.slice(0, 64) } : {}),
+        ...(isCardId(payload.card_id) ? { cardId: payload.card_id } : {}),
         ...(isCardCode(payload.code) ? { code: payload.code } : {}),
         receivedAt: Date.now(),
       },
       effect,
+      {
+        // Someone else's card came back carrying a user's outer_str: worth a look, never a binding.
+        outerStrRefused: (reason) =>
+          rt.log('warn', 'outer_str ignored', { id: notification.id, eventType: notification.eventType, reason }),
+      },
     );
     // Anything WeChat Pay tells us about one of our cards may have changed it.
     if (payload.card_id === rt.options.cardId && isCardCode(payload.code))

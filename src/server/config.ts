@@ -1,5 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Context } from 'koa';
 import { OptionsError } from '../errors.js';
 import type { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
 import type { Doc, OptionPath } from '../options/declare.js';
@@ -136,10 +134,10 @@ export const ENV = {
   MEMBERCARD_ADMIN_TOKEN: {
     en:
       'turns on the back-office routes `/api/member-card/admin/…`; callers send it as `X-Admin-Token` ' +
-      '(or `Authorization: Bearer`). At least 16 characters',
+      '(or `Authorization: Bearer`). At least 32 characters, not repetitive (`openssl rand -hex 32`)',
     zh:
       '开启后台管理接口 `/api/member-card/admin/…`；调用方以 `X-Admin-Token`' +
-      '（或 `Authorization: Bearer`）发送。至少 16 个字符',
+      '（或 `Authorization: Bearer`）发送。至少 32 个字符，且不能是简单重复（`openssl rand -hex 32`）',
   },
   MEMBERCARD_TOPUP_AMOUNTS: {
     feeds: [card('topup.amounts')],
@@ -232,8 +230,30 @@ export const ENV = {
     zh: '同时打开的最大连接数；超过后新连接会被立即关闭',
   },
   TRUST_PROXY: {
-    en: '`1`: trust `X-Forwarded-*`, for instances behind a proxy that sets them',
-    zh: '`1`：信任 `X-Forwarded-*`，用于位于会设置它们的代理之后的实例',
+    en:
+      '`1`: trust `X-Forwarded-*`, for instances behind a proxy that sets them (then the client address ' +
+      'that rate limits count is the one in `X-Forwarded-For`)',
+    zh: '`1`：信任 `X-Forwarded-*`，用于位于会设置它们的代理之后的实例（此时限流按 `X-Forwarded-For` 中的客户端地址计）',
+  },
+  LOGIN_CLIENT_BURST: {
+    feeds: [login('rateLimit.perClient.burst')],
+    en: 'login attempts one client address may make at once, before `jscode2session` is called',
+    zh: '同一客户端地址一次可发起的登录次数（在调用 `jscode2session` 之前检查）',
+  },
+  LOGIN_CLIENT_PER_MINUTE: {
+    feeds: [login('rateLimit.perClient.perMinute')],
+    en: '…and per minute after that; `0` turns this limit off',
+    zh: '……之后每分钟的次数；`0` 关闭此限制',
+  },
+  LOGIN_TOTAL_BURST: {
+    feeds: [login('rateLimit.total.burst')],
+    en: 'login attempts at once for the mini-program, all clients and instances together',
+    zh: '小程序一次可发起的登录次数，所有客户端与实例合计',
+  },
+  LOGIN_TOTAL_PER_MINUTE: {
+    feeds: [login('rateLimit.total.perMinute')],
+    en: '…and per minute after that; `0` turns this limit off',
+    zh: '……之后每分钟的次数；`0` 关闭此限制',
   },
   SANDBOX_PORT: {
     default: '3100',
@@ -358,21 +378,4 @@ export function parseList(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-}
-
-/**
- * authorizeAdmin for serve: the request must carry MEMBERCARD_ADMIN_TOKEN in X-Admin-Token (or as
- * Authorization: Bearer, which the login kit ignores when it is not a session token). Compared in
- * constant time over SHA-256 digests, so neither the content nor the length leaks through timing.
- */
-export function adminTokenAuthorizer(value: string | undefined): ((ctx: Context) => boolean) | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (value.length < 16 || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new OptionsError('MEMBERCARD_ADMIN_TOKEN must be at least 16 printable characters without spaces');
-  }
-  const expected = createHash('sha256').update(value).digest();
-  return (ctx) => {
-    const sent = ctx.get('X-Admin-Token') || /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'))?.[1] || '';
-    return timingSafeEqual(createHash('sha256').update(sent).digest(), expected);
-  };
 }

@@ -8,8 +8,8 @@ import { wechatLogin, type WechatLoginOptions } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
 import { DEFAULTS, type MemberCardOptions } from '../options.js';
 import type { Sandbox, SandboxCredentials } from '../sandbox/index.js';
+import { adminTokenAuthorizer } from './admin-token.js';
 import {
-  adminTokenAuthorizer,
   ENV,
   parseBonuses,
   parseFen,
@@ -26,6 +26,7 @@ import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
 import { stableAccessToken } from './access-token.js';
 import { startReconciler } from './topup-reconciler.js';
+import { loginRateLimitFrom } from './limits.js';
 import type { Store } from '../store/types.js';
 
 export interface RunningServer {
@@ -264,7 +265,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
       ...topupFrom(env, settings, url),
     });
-    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log });
+    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log, rateLimit: loginRateLimitFrom(env) });
     await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
   } catch (err) {
     await closeServer();

@@ -1,10 +1,22 @@
-import type { AuditEntry, Binding, MerchantBinding, MerchantBindResult, UserIdentity } from './types.js';
+import type {
+  AuditEntry,
+  Binding,
+  MerchantBinding,
+  MerchantBindResult,
+  NotificationEffect,
+  OuterStrRefusal,
+  UserIdentity,
+} from './types.js';
+
+type BindEffect = Extract<NotificationEffect, { kind: 'bind' }>;
 
 /**
  * How a `bind` effect merges into a binding, in one place for the engines that compute it in
- * JavaScript (memory, SQLite). PostgreSQL and Redis express the same rule in SQL / Lua:
- * status becomes active; given unionid/oaOpenid win; userOpenid comes from a pending outer_str
- * or is kept; a binding with no unionid takes the outer_str identity's.
+ * JavaScript (memory, SQLite, PostgreSQL under a row lock; Redis says the same in Lua): status
+ * becomes active; given unionid/oaOpenid win; userOpenid comes from an outer_str allowed to bind
+ * (`outer`, see bindWithOuterStr) or is kept; a binding with no unionid takes the outer_str
+ * identity's. An outer_str that binds a code nobody actively holds (retired after
+ * USER_DELETE_MEMBERCARD, or flagged) starts afresh: nothing of the previous holder is kept.
  */
 export function mergeBind(
   existing: Binding | undefined,
@@ -19,13 +31,53 @@ export function mergeBind(
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };
-  const unionid = effect.unionid || existing?.unionid || outer?.unionid;
-  const oaOpenid = effect.oaOpenid || existing?.oaOpenid;
-  const userOpenid = outer?.openid || existing?.userOpenid;
+  const prior = outer && existing?.status !== 'active' ? undefined : existing;
+  const unionid = effect.unionid || prior?.unionid || outer?.unionid;
+  const oaOpenid = effect.oaOpenid || prior?.oaOpenid;
+  const userOpenid = outer?.openid || prior?.userOpenid;
   if (unionid) binding.unionid = unionid;
   if (oaOpenid) binding.oaOpenid = oaOpenid;
   if (userOpenid) binding.userOpenid = userOpenid;
   return binding;
+}
+
+/**
+ * Whether the owner of a pending outer_str may have the code a notification names (issue 12,
+ * finding 1: a user fetched GET /open and someone else's card came back carrying their outer_str).
+ * Not when the notification's unionid and the owner's known one differ: another person took the
+ * card. Not when the code is actively held by someone else: another mini-program user, or a person
+ * of another unionid, or a person known by unionid alone when the owner's unionid is unknown (the
+ * same rule as a merchant's bind); a bound code moves only after USER_DELETE_MEMBERCARD (retired) and
+ * a new acceptance. Only ACCEPT_CARD carries an outer_str to here (effectOf), so ACTIVATE_CARD never
+ * consumes one.
+ */
+export function outerStrRefusal(
+  existing: Binding | undefined,
+  effect: Pick<BindEffect, 'unionid'>,
+  owner: UserIdentity,
+): OuterStrRefusal | undefined {
+  if (effect.unionid && owner.unionid && effect.unionid !== owner.unionid) return 'unionid_mismatch';
+  return existing?.status === 'active' && heldByAnother(existing, owner) ? 'code_held' : undefined;
+}
+
+/**
+ * A bind effect against the binding as stored and the pending outer_str it names (its owner, when
+ * one is pending, unexpired): the binding to store, whether the outer_str is consumed, and why not
+ * when it was refused (it then stays pending for its owner).
+ */
+export function bindWithOuterStr(
+  existing: Binding | undefined,
+  effect: BindEffect,
+  owner: UserIdentity | undefined,
+  now: number,
+): { binding: Binding; consume: boolean; refused?: OuterStrRefusal } {
+  const refused = owner && outerStrRefusal(existing, effect, owner);
+  const outer = owner && !refused ? owner : undefined;
+  return {
+    binding: mergeBind(existing, effect, outer, now),
+    consume: outer !== undefined,
+    ...(refused ? { refused } : {}),
+  };
 }
 
 /**

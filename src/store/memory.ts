@@ -1,4 +1,4 @@
-import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
+import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type MemoryStoreOptions, type StoreCommonOptions } from './options.js';
 import { auditOf } from './rows.js';
@@ -7,6 +7,8 @@ import type * as T from './types.js';
 
 interface PendingOuterStr extends T.UserIdentity {
   expiresAt: number;
+  /** The card it was issued for (issueOuterStr); none from putOuterStr. */
+  cardId?: string;
 }
 
 const pairKey = (a: string, b: string): string => JSON.stringify([a, b]);
@@ -25,6 +27,8 @@ class Tables {
   /** The live member code's hash per card (pairKey of cardId, code). */
   readonly memberCodeOfCard = new Map<string, string>();
   readonly buckets = new Map<string, BucketState & { expiresAt: number }>();
+  /** (cardId, openid) → the outer_str issued to them for that card. */
+  readonly outerStrByUser = new Map<string, string>();
 
   /** Expiry is checked on read; the sweep only bounds memory. */
   sweep(now: number): void {
@@ -32,6 +36,7 @@ class Tables {
     for (const [k, v] of this.sessions) if (v.expiresAt <= now) this.sessions.delete(k);
     for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k);
     for (const [k, v] of this.buckets) if (v.expiresAt <= now) this.buckets.delete(k);
+    for (const [k, v] of this.outerStrByUser) if (!this.outerStrs.has(v)) this.outerStrByUser.delete(k);
     for (const [k, v] of this.memberCodes) if (v.expiresAt <= now) this.dropMemberCode(k, v);
   }
 
@@ -124,22 +129,24 @@ export class MemoryStore
     });
   }
 
-  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+  applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
     return this.#life.run((t) => {
       if (t.notifications.has(record.id)) return false;
       const now = Date.now();
       t.notifications.set(record.id, { ...record });
       if (effect.kind === 'bind') {
-        let outer: T.UserIdentity | undefined;
-        if (effect.outerStr !== undefined) {
-          const pending = t.outerStrs.get(effect.outerStr);
-          if (pending && pending.expiresAt > now) {
-            t.outerStrs.delete(effect.outerStr);
-            outer = pending;
-          }
-        }
+        const pending = effect.outerStr === undefined ? undefined : t.outerStrs.get(effect.outerStr);
+        const live = pending && pending.expiresAt > now && (pending.cardId ?? effect.cardId) === effect.cardId;
+        const owner = live ? identityOf(pending) : undefined;
         const key = pairKey(effect.cardId, effect.code);
-        t.bindings.set(key, mergeBind(t.bindings.get(key), effect, outer, now));
+        const step = bindWithOuterStr(t.bindings.get(key), effect, owner, now);
+        if (step.consume && effect.outerStr !== undefined) t.outerStrs.delete(effect.outerStr);
+        t.bindings.set(key, step.binding);
+        if (step.refused) observer?.outerStrRefused?.(step.refused);
       } else if (effect.kind === 'retire') {
         t.setStatus(effect.cardId, effect.code, 'retired', now);
       }
@@ -369,6 +376,22 @@ export class MemoryStore
         .map(copyTopup),
     );
   }
+
+  issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    return this.#life.run((t) => {
+      const byUser = pairKey(cardId, user.openid);
+      const current = t.outerStrByUser.get(byUser);
+      const pending = current === undefined ? undefined : t.outerStrs.get(current);
+      const outerStr = current !== undefined && pending && pending.expiresAt > Date.now() ? current : candidate;
+      t.outerStrs.set(outerStr, { ...identityOf(user), expiresAt, cardId });
+      t.outerStrByUser.set(byUser, outerStr);
+      return outerStr;
+    });
+  }
+}
+
+function identityOf(user: T.UserIdentity): T.UserIdentity {
+  return user.unionid ? { openid: user.openid, unionid: user.unionid } : { openid: user.openid };
 }
 
 function copyOperation(op: T.Operation): T.Operation {

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { loadPgPool, type PgPoolConstructor } from './drivers.js';
-import { bindAudit, mergeMerchantBind } from './effect.js';
+import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import {
   checkStoreOptions,
@@ -133,6 +133,10 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE INDEX IF NOT EXISTS topup_orders_by_user ON ${s}.topup_orders (card_id, openid, created_at DESC);
     CREATE INDEX IF NOT EXISTS topup_orders_due ON ${s}.topup_orders (card_id, next_check_at)
       WHERE next_check_at IS NOT NULL;`,
+  // 6: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
+  (s) => `
+    ALTER TABLE ${s}.outer_strs ADD COLUMN IF NOT EXISTS card_id TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON ${s}.outer_strs (card_id, openid);`,
 ];
 
 /** The server's clock in ms: leases of several instances are measured by one clock, not by each host's. */
@@ -238,9 +242,15 @@ export class PostgresStore
     );
   }
 
-  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+  async applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
     const s = this.#s;
-    return this.#transaction(async (client) => {
+    let refused: T.OuterStrRefusal | undefined;
+    const first = await this.#transaction(async (client) => {
+      refused = undefined;
       const now = Date.now();
       // Insert-if-absent is the de-duplication. A concurrent duplicate waits on our uncommitted
       // key and then finds it taken; if we roll back, it inserts instead. Nothing is lost.
@@ -250,39 +260,8 @@ export class PostgresStore
         [record.id, record.eventType, orNull(record.cardId), orNull(record.code), record.receivedAt],
       );
       if (inserted.rowCount === 0) return false;
-      if (effect.kind === 'bind') {
-        let outer: { openid: string; unionid: string | null } | undefined;
-        if (effect.outerStr !== undefined) {
-          // Consuming is one delete-returning: of two racing consumers only one gets the row.
-          const consumed = await client.query<{ openid: string; unionid: string | null }>(
-            `DELETE FROM ${s}.outer_strs WHERE outer_str = $1 AND expires_at > $2 RETURNING openid, unionid`,
-            [effect.outerStr, now],
-          );
-          outer = consumed.rows[0];
-        }
-        // The merge happens inside the upsert against the locked current row, so a concurrent
-        // update of the same code cannot be lost.
-        await client.query(
-          `INSERT INTO ${s}.bindings AS b
-             (card_id, code, unionid, oa_openid, user_openid, status, created_at, updated_at)
-           VALUES ($1, $2, COALESCE($3::text, $6::text), $4, $5, 'active', $7, $7)
-           ON CONFLICT (card_id, code) DO UPDATE SET
-             unionid = COALESCE($3::text, b.unionid, $6::text),
-             oa_openid = COALESCE(EXCLUDED.oa_openid, b.oa_openid),
-             user_openid = COALESCE(EXCLUDED.user_openid, b.user_openid),
-             status = 'active',
-             updated_at = EXCLUDED.updated_at`,
-          [
-            effect.cardId,
-            effect.code,
-            orNull(effect.unionid),
-            orNull(effect.oaOpenid),
-            outer?.openid ?? null,
-            outer?.unionid || null,
-            now,
-          ],
-        );
-      } else if (effect.kind === 'retire') {
+      if (effect.kind === 'bind') refused = await this.#bind(client, effect, now);
+      else if (effect.kind === 'retire') {
         await client.query(
           `UPDATE ${s}.bindings SET status = 'retired', updated_at = $3 WHERE card_id = $1 AND code = $2`,
           [effect.cardId, effect.code, now],
@@ -290,6 +269,58 @@ export class PostgresStore
       }
       return true;
     });
+    if (refused) observer?.outerStrRefused?.(refused);
+    return first;
+  }
+
+  /**
+   * A bind effect, inside applyNotification's transaction. Locks first the outer_str (of two
+   * notifications naming it, the second waits and then finds it consumed), then the binding row
+   * (made if missing; a concurrent insert of the same code is waited for and then locked), always in
+   * this order; the merge is computed in JavaScript against the locked row (bindWithOuterStr).
+   */
+  async #bind(
+    client: PoolClient,
+    effect: Extract<T.NotificationEffect, { kind: 'bind' }>,
+    now: number,
+  ): Promise<T.OuterStrRefusal | undefined> {
+    const s = this.#s;
+    let owner: T.UserIdentity | undefined;
+    if (effect.outerStr !== undefined) {
+      const { rows } = await client.query<{ openid: string; unionid: string | null }>(
+        `SELECT openid, unionid FROM ${s}.outer_strs
+         WHERE outer_str = $1 AND expires_at > $2 AND (card_id IS NULL OR card_id = $3) FOR UPDATE`,
+        [effect.outerStr, now, effect.cardId],
+      );
+      const row = rows[0];
+      if (row) owner = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
+    }
+    const select = `SELECT * FROM ${s}.bindings WHERE card_id = $1 AND code = $2 FOR UPDATE`;
+    let row = (await client.query<sqlRows.BindingRow>(select, [effect.cardId, effect.code])).rows[0];
+    let step = bindWithOuterStr(row && sqlRows.toBinding(row), effect, owner, now);
+    let stored = false;
+    if (!row) {
+      const inserted = await client.query(
+        `INSERT INTO ${s}.bindings ${sqlRows.columnsAndValues(sqlRows.BINDING_COLUMNS, '$')}
+         ON CONFLICT (card_id, code) DO NOTHING RETURNING code`,
+        sqlRows.bindingParams(step.binding),
+      );
+      stored = inserted.rowCount === 1;
+      if (!stored) {
+        row = (await client.query<sqlRows.BindingRow>(select, [effect.cardId, effect.code])).rows[0];
+        step = bindWithOuterStr(row && sqlRows.toBinding(row), effect, owner, now);
+      }
+    }
+    if (!stored) {
+      const b = step.binding;
+      await client.query(
+        `UPDATE ${s}.bindings SET unionid = $3, oa_openid = $4, user_openid = $5, status = 'active', updated_at = $6
+         WHERE card_id = $1 AND code = $2`,
+        [b.cardId, b.code, b.unionid ?? null, b.oaOpenid ?? null, b.userOpenid ?? null, b.updatedAt],
+      );
+    }
+    if (step.consume) await client.query(`DELETE FROM ${s}.outer_strs WHERE outer_str = $1`, [effect.outerStr]);
+    return step.refused;
   }
 
   bindByMerchant(bind: T.MerchantBinding): Promise<T.MerchantBindResult> {
@@ -650,6 +681,21 @@ export class PostgresStore
       [cardId, now, Math.max(0, Math.floor(limit))],
     );
     return rows.map(toTopup);
+  }
+
+  async issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    // One statement: the user's row for this card keeps its outer_str while it is pending (a
+    // consumed one is deleted), else takes the candidate; either way it lives until expiresAt.
+    const rows = await this.#query<{ outer_str: string }>(
+      `INSERT INTO ${this.#s}.outer_strs AS o (outer_str, openid, unionid, expires_at, card_id)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (card_id, openid) DO UPDATE SET
+         outer_str = CASE WHEN o.expires_at > $6 THEN o.outer_str ELSE EXCLUDED.outer_str END,
+         unionid = EXCLUDED.unionid, expires_at = EXCLUDED.expires_at
+       RETURNING outer_str`,
+      [candidate, user.openid, orNull(user.unionid), expiresAt, cardId, Date.now()],
+    );
+    return (rows[0] as { outer_str: string }).outer_str;
   }
 }
 

@@ -28,46 +28,73 @@ end
 /**
  * KEYS: notification, binding, outer_str.
  * ARGV: prefix, record JSON, notification TTL ms, now, kind, cardId, code, unionid, oaOpenid, has outer_str ('1'/'0').
- * Returns 1 when applied, 0 for a duplicate (and then changes nothing).
+ * Returns {1, refusal} when applied, {0, ''} for a duplicate (and then changes nothing). The bind is
+ * bindWithOuterStr of effect.ts: the refusal ('unionid_mismatch', 'code_held' or '') says why a
+ * pending outer_str was left pending.
  */
 export const APPLY_NOTIFICATION = `${PRELUDE}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 local P, now, kind, cardId, code = ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local refused = ''
 if kind == 'bind' then
-  local outerOpenid, outerUnionid
+  local given, givenOa = nz(ARGV[8]), nz(ARGV[9])
+  local cur = redis.call('HMGET', KEYS[2], 'status', 'userOpenid', 'unionid', 'oaOpenid', 'createdAt')
+  local active = cur[1] == 'active'
+  local curUser, curUnion, curOa = nz(cur[2]), nz(cur[3]), nz(cur[4])
+  local ownerOpenid, ownerUnion
   if ARGV[10] == '1' then
     local raw = redis.call('GET', KEYS[3])
     if raw then
       local o = cjson.decode(raw)
-      if tonumber(o.expiresAt) > tonumber(now) then
-        redis.call('DEL', KEYS[3])
-        outerOpenid = nz(o.openid)
-        if type(o.unionid) == 'string' then outerUnionid = nz(o.unionid) end
+      local forCard = type(o.cardId) ~= 'string' or o.cardId == cardId
+      if tonumber(o.expiresAt) > tonumber(now) and forCard then
+        ownerOpenid = nz(o.openid)
+        if type(o.unionid) == 'string' then ownerUnion = nz(o.unionid) end
       end
     end
   end
-  local cur = redis.call('HMGET', KEYS[2], 'unionid', 'oaOpenid', 'userOpenid', 'createdAt')
-  local unionid = nz(ARGV[8]) or nz(cur[1]) or outerUnionid
-  local oaOpenid = nz(ARGV[9]) or nz(cur[2])
-  local userOpenid = outerOpenid or nz(cur[3])
+  if ownerOpenid then
+    -- Held by another: as heldByAnother in effect.ts (and BIND_BY_MERCHANT below).
+    local another
+    if curUser then
+      another = curUser ~= ownerOpenid or (curUnion ~= nil and ownerUnion ~= nil and curUnion ~= ownerUnion)
+    else
+      another = curUnion ~= nil and curUnion ~= ownerUnion
+    end
+    if given and ownerUnion and given ~= ownerUnion then
+      refused = 'unionid_mismatch'
+    elseif active and another then
+      refused = 'code_held'
+    end
+    if refused == '' then redis.call('DEL', KEYS[3]) else ownerOpenid, ownerUnion = nil, nil end
+  end
+  -- An outer_str that takes a code nobody actively holds keeps nothing of its previous holder.
+  if ownerOpenid and not active then curUser, curUnion, curOa = nil, nil, nil end
+  local unionid = given or curUnion or ownerUnion
+  local oaOpenid = givenOa or curOa
+  local userOpenid = ownerOpenid or curUser
   redis.call('HSET', KEYS[2], 'cardId', cardId, 'code', code, 'status', 'active',
-    'createdAt', nz(cur[4]) or now, 'updatedAt', now)
-  if oaOpenid then redis.call('HSET', KEYS[2], 'oaOpenid', oaOpenid) end
+    'createdAt', nz(cur[5]) or now, 'updatedAt', now)
+  if oaOpenid then redis.call('HSET', KEYS[2], 'oaOpenid', oaOpenid) else redis.call('HDEL', KEYS[2], 'oaOpenid') end
   if unionid then
     redis.call('HSET', KEYS[2], 'unionid', unionid)
     redis.call('ZADD', P .. 'x:' .. enc(cardId) .. ':' .. enc(unionid), now, code)
+  else
+    redis.call('HDEL', KEYS[2], 'unionid')
   end
   if userOpenid then
     redis.call('HSET', KEYS[2], 'userOpenid', userOpenid)
     redis.call('ZADD', P .. 'u:' .. enc(cardId) .. ':' .. enc(userOpenid), now, code)
+  else
+    redis.call('HDEL', KEYS[2], 'userOpenid')
   end
 elseif kind == 'retire' then
   if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HSET', KEYS[2], 'status', 'retired', 'updatedAt', now)
   end
 end
-return 1
+return {1, refused}
 `;
 
 /**
@@ -322,4 +349,29 @@ if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', ARGV[3], 'state', ARGV[4])
 if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[6]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6]) end
 return 1
+`;
+
+/*
+ * GET /open's outer_str, one per user and card. Further key under P:
+ *   P ou:<cardId>:<openid>   the outer_str issued to this user for this card, PX TTL as the outer_str's
+ */
+
+/**
+ * KEYS: the user's index key, the candidate's outer_str key. ARGV: prefix, cardId, openid, unionid
+ * ('' = none), candidate, expiresAt, ttl ms. The user's pending outer_str for this card gets the new
+ * expiry (and unionid), else the candidate is stored for them. Returns the outer_str to hand out.
+ */
+export const ISSUE_OUTER_STR = `${PRELUDE}
+local P, cardId, openid, unionid, candidate, expiresAt, ttl =
+  ARGV[1], ARGV[2], ARGV[3], nz(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local outerStr, key = candidate, KEYS[2]
+local current = redis.call('GET', KEYS[1])
+if current and redis.call('EXISTS', P .. 'o:' .. enc(current)) == 1 then
+  outerStr, key = current, P .. 'o:' .. enc(current)
+end
+local o = { openid = openid, expiresAt = expiresAt, cardId = cardId }
+if unionid then o.unionid = unionid end
+redis.call('SET', key, cjson.encode(o), 'PX', ttl)
+redis.call('SET', KEYS[1], outerStr, 'PX', ttl)
+return outerStr
 `;

@@ -21,6 +21,7 @@ import {
   FIND_LATEST_ACTIVE,
   FINISH_OPERATION,
   INSERT_OPERATION,
+  ISSUE_OUTER_STR,
   RELEASE_LOCK,
   SET_STATUS,
   TAKE_TOKENS,
@@ -31,7 +32,7 @@ import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
 interface Scripted {
-  mcApply(...args: (string | number)[]): Promise<number>;
+  mcApply(...args: (string | number)[]): Promise<[number, string]>;
   mcFind(...args: (string | number)[]): Promise<string[] | null>;
   mcSetStatus(...args: (string | number)[]): Promise<number>;
   mcExtendLock(...args: (string | number)[]): Promise<number>;
@@ -45,6 +46,7 @@ interface Scripted {
   mcPutMemberCode(...args: (string | number)[]): Promise<number>;
   mcConsumeMemberCode(...args: (string | number)[]): Promise<string | null>;
   mcAuditPage(...args: (string | number)[]): Promise<(string | number)[]>;
+  mcIssueOuterStr(...args: (string | number)[]): Promise<string>;
 }
 
 /** The immutable part of a journal entry, as stored in the op hash's body field. */
@@ -178,7 +180,11 @@ export class RedisStore
     await this.#putWithExpiry(this.#key('o', outerStr), JSON.stringify(value), expiresAt);
   }
 
-  async applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
+  async applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
     const rec: T.NotificationRecord = { id: record.id, eventType: record.eventType, receivedAt: record.receivedAt };
     if (record.cardId !== undefined) rec.cardId = record.cardId;
     if (record.code !== undefined) rec.code = record.code;
@@ -188,7 +194,7 @@ export class RedisStore
     const bind = effect.kind === 'bind' ? effect : undefined;
     const outerStr = bind?.outerStr;
     const notificationKey = this.#key('n', record.id);
-    const applied = await this.#life.run((r) =>
+    const [applied, refused] = await this.#life.run((r) =>
       r.mcApply(
         notificationKey,
         hasTarget ? this.#bindingKey(cardId, code) : notificationKey,
@@ -205,6 +211,7 @@ export class RedisStore
         outerStr !== undefined ? '1' : '0',
       ),
     );
+    if (refused === 'unionid_mismatch' || refused === 'code_held') observer?.outerStrRefused?.(refused);
     return applied === 1;
   }
 
@@ -396,6 +403,23 @@ export class RedisStore
     return result;
   }
 
+  async issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    const ttl = Math.max(1, Math.ceil(expiresAt - Date.now()));
+    return this.#life.run((r) =>
+      r.mcIssueOuterStr(
+        this.#cardKey('ou', cardId, user.openid),
+        this.#key('o', candidate),
+        this.#prefix,
+        cardId,
+        user.openid,
+        user.unionid ?? '',
+        candidate,
+        expiresAt,
+        ttl,
+      ),
+    );
+  }
+
   #opKey(cardId: string, requestId: string): string {
     return `${this.#prefix}op:${encodeKeyPart(cardId)}:${encodeKeyPart(requestId)}`;
   }
@@ -502,6 +526,7 @@ function withScripts(client: RedisClient): Client {
   client.defineCommand('mcPutMemberCode', { numberOfKeys: 2, lua: PUT_MEMBER_CODE });
   client.defineCommand('mcConsumeMemberCode', { numberOfKeys: 1, lua: CONSUME_MEMBER_CODE });
   client.defineCommand('mcAuditPage', { numberOfKeys: 1, lua: AUDIT_PAGE });
+  client.defineCommand('mcIssueOuterStr', { numberOfKeys: 2, lua: ISSUE_OUTER_STR });
   return client as Client;
 }
 

@@ -8,6 +8,7 @@ import type {
   MemberCodeStore,
   MerchantBindingStore,
   NotificationStore,
+  OuterStrIssuer,
   RateLimitStore,
   SessionStore,
   Store,
@@ -33,6 +34,7 @@ const memberCodes: Methods<MemberCodeStore> = { putMemberCode: true, consumeMemb
 const history: Methods<HistoryStore> = { listAuditPage: true };
 const locks: Methods<LockStore> = { acquireLock: true, extendLock: true, releaseLock: true };
 const rateLimits: Methods<RateLimitStore> = { takeTokens: true };
+const outerStrs: Methods<OuterStrIssuer> = { issueOuterStr: true };
 const journal: Methods<JournalStore> = {
   insertOperation: true,
   getOperation: true,
@@ -61,13 +63,13 @@ export type StoreRole = keyof StoreRoles;
 const ROLES: Record<StoreRole, { name: string; required: object[]; optional: object[] }> = {
   store: {
     name: 'Store',
-    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits],
+    required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
     optional: [merchantBindings, memberCodes, history, topups],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, memberCodes, history, topups],
+    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };

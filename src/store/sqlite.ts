@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadSqlite } from './drivers.js';
-import { bindAudit, mergeBind, mergeMerchantBind } from './effect.js';
+import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
@@ -123,6 +123,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX IF NOT EXISTS topup_orders_by_user ON topup_orders (card_id, openid, created_at);
    CREATE INDEX IF NOT EXISTS topup_orders_due ON topup_orders (card_id, next_check_at)
      WHERE next_check_at IS NOT NULL;`,
+  // 6: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
+  `ALTER TABLE outer_strs ADD COLUMN card_id TEXT;
+   CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON outer_strs (card_id, openid);`,
 ];
 
 /** SQLite error codes that mean "cannot reach the data now", not "our SQL is wrong". */
@@ -237,8 +240,13 @@ export class SqliteStore
     });
   }
 
-  applyNotification(record: T.NotificationRecord, effect: T.NotificationEffect): Promise<boolean> {
-    return this.#life.run((db) => {
+  applyNotification(
+    record: T.NotificationRecord,
+    effect: T.NotificationEffect,
+    observer?: T.ApplyObserver,
+  ): Promise<boolean> {
+    let refused: T.OuterStrRefusal | undefined;
+    const applied = this.#life.run((db) => {
       const step = db.transaction((): boolean => {
         const now = Date.now();
         // Insert-if-absent is the de-duplication: no row back means the id was seen before.
@@ -250,17 +258,23 @@ export class SqliteStore
           .get(record.id, record.eventType, record.cardId ?? null, record.code ?? null, record.receivedAt);
         if (!inserted) return false;
         if (effect.kind === 'bind') {
-          let outer: T.UserIdentity | undefined;
+          let owner: T.UserIdentity | undefined;
           if (effect.outerStr !== undefined) {
             const row = db
-              .prepare('DELETE FROM outer_strs WHERE outer_str = ? AND expires_at > ? RETURNING openid, unionid')
-              .get(effect.outerStr, now) as { openid: string; unionid: string | null } | undefined;
-            if (row) outer = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
+              .prepare(
+                `SELECT openid, unionid FROM outer_strs
+                 WHERE outer_str = ? AND expires_at > ? AND (card_id IS NULL OR card_id = ?)`,
+              )
+              .get(effect.outerStr, now, effect.cardId) as { openid: string; unionid: string | null } | undefined;
+            if (row) owner = row.unionid ? { openid: row.openid, unionid: row.unionid } : { openid: row.openid };
           }
           const existingRow = db
             .prepare('SELECT * FROM bindings WHERE card_id = ? AND code = ?')
             .get(effect.cardId, effect.code) as sqlRows.BindingRow | undefined;
-          const b = mergeBind(existingRow && sqlRows.toBinding(existingRow), effect, outer, now);
+          const step = bindWithOuterStr(existingRow && sqlRows.toBinding(existingRow), effect, owner, now);
+          if (step.consume) db.prepare('DELETE FROM outer_strs WHERE outer_str = ?').run(effect.outerStr ?? '');
+          refused = step.refused;
+          const b = step.binding;
           db.prepare(
             `INSERT INTO bindings ${sqlRows.columnsAndValues(sqlRows.BINDING_COLUMNS, '?')}
              ON CONFLICT (card_id, code) DO UPDATE SET unionid = excluded.unionid, oa_openid = excluded.oa_openid,
@@ -276,6 +290,11 @@ export class SqliteStore
         return true;
       });
       return step.immediate();
+    });
+    // Told once the step is committed, never for a transaction that rolled back.
+    return applied.then((first) => {
+      if (refused) observer?.outerStrRefused?.(refused);
+      return first;
     });
   }
 
@@ -607,6 +626,23 @@ export class SqliteStore
           .all(cardId, now, Math.max(0, Math.floor(limit))) as TopupRow[]
       ).map(toTopup),
     );
+  }
+
+  issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
+    return this.#life.run((db) => {
+      // One statement: the user's row for this card keeps its outer_str while it is pending (a
+      // consumed one is deleted), else takes the candidate; either way it lives until expiresAt.
+      const row = db
+        .prepare(
+          `INSERT INTO outer_strs (outer_str, openid, unionid, expires_at, card_id) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (card_id, openid) DO UPDATE SET
+             outer_str = CASE WHEN outer_strs.expires_at > ? THEN outer_strs.outer_str ELSE excluded.outer_str END,
+             unionid = excluded.unionid, expires_at = excluded.expires_at
+           RETURNING outer_str`,
+        )
+        .get(candidate, user.openid, user.unionid ?? null, expiresAt, cardId, Date.now()) as { outer_str: string };
+      return row.outer_str;
+    });
   }
 }
 

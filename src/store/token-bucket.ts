@@ -43,5 +43,5 @@ export function checkTake(key: string, spec: BucketSpec, cost: number): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > 200) fail('"key" must be 1-200 characters');
   if (!Number.isSafeInteger(spec.capacity) || spec.capacity < 1) fail('"capacity" must be a whole number ≥ 1');
   if (!Number.isFinite(spec.refillPerSecond) || spec.refillPerSecond <= 0) fail('"refillPerSecond" must be > 0');
-  if (!Number.isSafeInteger(cost) || cost < 1 || cost > spec.capacity) fail('"cost" must be 1..capacity');
+  if (!Number.isSafeInteger(cost) || cost < 0 || cost > spec.capacity) fail('"cost" must be 0..capacity');
 }

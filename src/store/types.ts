@@ -54,14 +54,27 @@ export type NotificationEffect =
       unionid?: string;
       oaOpenid?: string;
       /**
-       * Our outer_str echoed back by WeChat Pay. When it is still pending (issued and not
-       * expired) it is consumed and the binding's userOpenid (and unionid, if the binding has
-       * none) come from the identity it was issued to.
+       * Our outer_str echoed back by WeChat Pay in ACCEPT_CARD (never ACTIVATE_CARD: effectOf
+       * leaves it out). When it is still pending (issued and not expired) and its owner may have
+       * the code (see outerStrRefusal in effect.ts), it is consumed and the binding's userOpenid
+       * (and unionid, if the binding has none) come from the identity it was issued to.
        */
       outerStr?: string;
     }
   | { kind: 'retire'; cardId: string; code: string }
   | { kind: 'none' };
+
+/**
+ * Why a pending outer_str named by a bind effect was not used (it stays pending for its owner):
+ * the notification's unionid is not its owner's, or the code is actively held by someone else.
+ */
+export type OuterStrRefusal = 'unionid_mismatch' | 'code_held';
+
+/** What applyNotification may tell its caller besides its answer (a host's own store may ignore it). */
+export interface ApplyObserver {
+  /** The effect's pending outer_str was refused, and why. */
+  outerStrRefused?(reason: OuterStrRefusal): void;
+}
 
 /** A login-kit session; the token itself is never stored, only its hash. */
 export interface Session {
@@ -223,9 +236,11 @@ export interface NotificationStore {
    *
    * A `bind` effect upserts by (cardId, code): status becomes active; unionid/oaOpenid are set
    * when given; userOpenid is kept unless a pending outerStr provides one (then that outerStr
-   * is deleted, so it can bind once only). A `retire` effect sets status retired.
+   * is deleted, so it can bind once only). A pending outerStr whose owner may not have the code
+   * (another unionid in the notification, or the code actively held by someone else) changes
+   * nothing, stays pending, and is reported to `observer`. A `retire` effect sets status retired.
    */
-  applyNotification(record: NotificationRecord, effect: NotificationEffect): Promise<boolean>;
+  applyNotification(record: NotificationRecord, effect: NotificationEffect, observer?: ApplyObserver): Promise<boolean>;
   /** The record of a processed notification, if any. */
   getNotification(id: string): Promise<NotificationRecord | undefined>;
 }
@@ -350,7 +365,8 @@ export interface CardStore
     Partial<RateLimitStore>,
     Partial<MemberCodeStore>,
     Partial<HistoryStore>,
-    Partial<TopupOrderStore> {}
+    Partial<TopupOrderStore>,
+    Partial<OuterStrIssuer> {}
 
 /** A token bucket: how many tokens it holds when full, and how fast it refills. */
 export interface BucketSpec {
@@ -377,7 +393,9 @@ export interface TakeResult {
 export interface RateLimitStore {
   /**
    * Takes `cost` tokens (default 1) from the bucket `key` when it holds that many, in one atomic
-   * step; otherwise takes nothing and says how long until it would hold them.
+   * step; otherwise takes nothing and says how long until it would hold them. A cost of 0 takes
+   * nothing: it says how many tokens the bucket holds (a throttle that counts only failures looks
+   * before it lets an attempt through).
    */
   takeTokens(key: string, bucket: BucketSpec, cost?: number): Promise<TakeResult>;
 }
@@ -392,7 +410,23 @@ export interface LoginStore extends SessionStore, Partial<StoreLifecycle>, Parti
  * Every role, so one store can serve memberCard() and wechatLogin(). The four engines also
  * implement MerchantBindingStore; a host's own object may leave it out.
  */
-export interface Store extends Omit<CardStore, 'takeTokens'>, SessionStore, RateLimitStore {}
+export interface Store
+  extends Omit<CardStore, 'takeTokens' | 'issueOuterStr'>, SessionStore, RateLimitStore, OuterStrIssuer {}
+
+/**
+ * GET /open's outer_str: at most one live per user and card, so repeated calls do not pile them up
+ * (issue 12, finding 4). Every engine has it; a host's own store without it gets a fresh outer_str
+ * per call through putOuterStr.
+ */
+export interface OuterStrIssuer {
+  /**
+   * In one atomic step: the user's pending outer_str for this card (issued, neither consumed nor
+   * expired), its expiry moved to `expiresAt` and its owner's unionid set to `user.unionid`; or,
+   * when there is none, `candidate`, stored for this user and card until `expiresAt`. Resolves with
+   * the outer_str to hand out. An outer_str issued for a card binds only that card.
+   */
+  issueOuterStr(cardId: string, user: UserIdentity, candidate: string, expiresAt: number): Promise<string>;
+}
 
 // --- top-ups (src/topup/) ------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { Aes, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { MemberCardError } from '../errors.js';
+import { isOpaqueId } from '../ids.js';
 import type { NotificationPayload, VerifiedNotification } from './types.js';
 
 /** WeChat Pay's documented clock window for signed messages. */
@@ -47,10 +48,9 @@ function parseEnvelope(rawBody: string): Envelope {
   const r = e?.resource;
   if (
     !e ||
-    typeof e.id !== 'string' ||
-    !e.id ||
-    e.id.length > 64 ||
-    typeof e.event_type !== 'string' ||
+    // Both are stored: no control character (PostgreSQL refuses NUL), nothing malformed.
+    !isOpaqueId(e.id, 64) ||
+    !isOpaqueId(e.event_type, 64) ||
     !r ||
     typeof r !== 'object' ||
     typeof r.ciphertext !== 'string' ||

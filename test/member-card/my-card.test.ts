@@ -48,19 +48,22 @@ describe('my card over real HTTP, through the sandbox', () => {
     assert.equal(mine.body.card.code, code);
   });
 
-  test('each GET /open issues a fresh outer_str, usable once', async () => {
+  test('GET /open hands a user their one live outer_str, usable once; after that a new one', async () => {
     const user = await h.sandbox.newUser({ share_unionid: false });
     const other = await h.sandbox.newUser({ share_unionid: false });
     const token = await h.login(user);
     const otherToken = await h.login(other);
     const a = await h.api('GET', '/member-card/open', { token });
     const b = await h.api('GET', '/member-card/open', { token });
-    assert.notEqual(a.body.extraData.outer_str, b.body.extraData.outer_str);
+    assert.equal(a.body.extraData.outer_str, b.body.extraData.outer_str, 'one per user and card (issue 12)');
+    assert.ok(Date.parse(b.body.expiresAt) >= Date.parse(a.body.expiresAt), 'its life renewed');
     // The first use binds the caller; a replayed outer_str on someone else's card binds nothing.
     await h.giveCard(user, { outer_str: a.body.extraData.outer_str });
     await h.giveCard(other, { outer_str: a.body.extraData.outer_str });
     assert.equal((await h.api('GET', '/member-card', { token })).status, 200);
     assert.equal((await h.api('GET', '/member-card', { token: otherToken })).status, 404);
+    const c = await h.api('GET', '/member-card/open', { token });
+    assert.notEqual(c.body.extraData.outer_str, a.body.extraData.outer_str, 'consumed: a new one');
   });
 
   test('no identity: 401 UNAUTHENTICATED, and nothing is sent upstream', async () => {

@@ -5,13 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import type { Context } from 'koa';
 import { OptionsError } from '../../src/errors.js';
 import { startServer } from '../../src/server/serve.js';
-import { adminTokenAuthorizer } from '../../src/server/config.js';
+import { adminTokenAuthorizer } from '../../src/server/admin-token.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { call } from '../support/http.js';
 import type { SandboxUser } from '../support/sandbox.js';
 import { tempDir } from '../support/temp.js';
 
-const TOKEN = 'test-admin-token-0123456789';
+const TOKEN = 'test-admin-token-7f3a9c1e5b2d8046';
 let seq = 0;
 const rid = (label: string) => `${label}-${Date.now()}-${++seq}`;
 

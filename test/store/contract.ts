@@ -221,7 +221,7 @@ export function contractSuite(engine: Engine): void {
         const cardId = card();
         await applyBind(store, cardId, '6501');
         const os = `os-${uid()}`;
-        await store.putOuterStr(os, { openid: 'mp-merge' }, Date.now() + 60_000);
+        await store.putOuterStr(os, { openid: 'mp-merge', unionid: 'u-merge' }, Date.now() + 60_000);
         await Promise.all([
           store.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { unionid: 'u-merge' })),
           other.applyNotification(record(cardId, '6501'), bind(cardId, '6501', { oaOpenid: 'oa-merge' })),
@@ -292,18 +292,16 @@ export function contractSuite(engine: Engine): void {
         assert.equal((await store.findBindingByUser(cardId, 'mp-1'))?.code, '2001');
       });
 
-      it('a unionid in the notification wins over the outer_str user’s, and an existing one is kept', async () => {
+      it('a unionid in the notification wins over the binding’s, which wins over the outer_str user’s', async () => {
         const cardId = card();
         const os1 = `os-${uid()}`;
-        await store.putOuterStr(os1, { openid: 'mp-a', unionid: 'u-from-outer' }, Date.now() + 60_000);
-        assert.equal(
-          (await applyBind(store, cardId, '2101', { unionid: 'u-given', outerStr: os1 })).unionid,
-          'u-given',
-        );
+        await store.putOuterStr(os1, { openid: 'mp-a', unionid: 'u-same' }, Date.now() + 60_000);
+        const given = await applyBind(store, cardId, '2101', { unionid: 'u-same', outerStr: os1 });
+        assert.deepEqual([given.unionid, given.userOpenid], ['u-same', 'mp-a']);
 
         await applyBind(store, cardId, '2102', { unionid: 'u-existing' });
         const os2 = `os-${uid()}`;
-        await store.putOuterStr(os2, { openid: 'mp-b', unionid: 'u-from-outer' }, Date.now() + 60_000);
+        await store.putOuterStr(os2, { openid: 'mp-b', unionid: 'u-existing' }, Date.now() + 60_000);
         const b = await applyBind(store, cardId, '2102', { outerStr: os2 });
         assert.equal(b.unionid, 'u-existing');
         assert.equal(b.userOpenid, 'mp-b');
@@ -407,7 +405,7 @@ export function contractSuite(engine: Engine): void {
         assert.equal((await store.findBindingByUnionid(cardId, 'u-m'))?.code, 'A');
       });
 
-      it('a binding whose user moved to another outer_str user is found under the new user only', async () => {
+      it('a binding moves to another outer_str user only once retired, then found under the new one only', async () => {
         const cardId = card();
         const os1 = `os-${uid()}`;
         const os2 = `os-${uid()}`;
@@ -415,7 +413,10 @@ export function contractSuite(engine: Engine): void {
         await store.putOuterStr(os2, { openid: 'mp-new' }, Date.now() + 60_000);
         await applyBind(store, cardId, 'M1', { outerStr: os1 });
         await sleep(3);
-        await applyBind(store, cardId, 'M1', { outerStr: os2 });
+        assert.equal((await applyBind(store, cardId, 'M1', { outerStr: os2 })).userOpenid, 'mp-old', 'held');
+        await store.applyNotification(record(cardId, 'M1'), { kind: 'retire', cardId, code: 'M1' });
+        await sleep(3);
+        assert.equal((await applyBind(other, cardId, 'M1', { outerStr: os2 })).userOpenid, 'mp-new');
         assert.equal((await store.findBindingByUser(cardId, 'mp-new'))?.code, 'M1');
         assert.equal(await store.findBindingByUser(cardId, 'mp-old'), undefined);
       });
@@ -446,6 +447,187 @@ export function contractSuite(engine: Engine): void {
           assert.deepEqual(await other.findBindingByUnionid(cardId, 'u-shared'), made);
         });
       }
+    });
+
+    describe('outer_str: who may have a code (issue 12, finding 1: binding takeover)', () => {
+      /** Applies a bind and answers the binding afterwards and what the observer was told. */
+      const bindSeen = async (
+        s: Store,
+        cardId: string,
+        code: string,
+        extra: Parameters<typeof bind>[2],
+      ): Promise<{ binding: Binding | undefined; refused: string[] }> => {
+        const refused: string[] = [];
+        const applied = await s.applyNotification(record(cardId, code), bind(cardId, code, extra), {
+          outerStrRefused: (reason) => refused.push(reason),
+        });
+        assert.equal(applied, true);
+        return { binding: await s.getBinding(cardId, code), refused };
+      };
+      const issue = async (user: { openid: string; unionid?: string }): Promise<string> => {
+        const os = `os-${uid()}`;
+        await store.putOuterStr(os, user, Date.now() + 60_000);
+        return os;
+      };
+
+      it('another unionid in the notification than the owner’s: ignored, reported, still pending', async () => {
+        const cardId = card();
+        const os = await issue({ openid: 'mp-att', unionid: 'u-att' });
+        const { binding, refused } = await bindSeen(store, cardId, 'T1', { unionid: 'u-victim', outerStr: os });
+        assert.deepEqual(refused, ['unionid_mismatch']);
+        assert.deepEqual([binding?.unionid, binding?.userOpenid], ['u-victim', undefined]);
+        assert.equal(await store.findBindingByUser(cardId, 'mp-att'), undefined);
+        // Its owner can still use it on their own acceptance.
+        const own = await bindSeen(other, cardId, 'T2', { unionid: 'u-att', outerStr: os });
+        assert.deepEqual([own.binding?.userOpenid, own.refused], ['mp-att', []]);
+      });
+
+      it('a new code binds the owner when the unionids agree, or when either is unknown', async () => {
+        const cardId = card();
+        for (const [code, owner, given] of [
+          ['T3', { openid: 'mp-3', unionid: 'u-3' }, 'u-3'],
+          ['T4', { openid: 'mp-4' }, 'u-4'],
+          ['T5', { openid: 'mp-5', unionid: 'u-5' }, undefined],
+        ] as const) {
+          const os = await issue(owner);
+          const seen = await bindSeen(store, cardId, code, { ...(given ? { unionid: given } : {}), outerStr: os });
+          assert.deepEqual([seen.binding?.userOpenid, seen.refused], [owner.openid, []], code);
+        }
+      });
+
+      it('a code actively held by another user is not taken; the attacker’s outer_str stays pending', async () => {
+        const cardId = card();
+        await applyBind(store, cardId, 'H1', { unionid: 'u-v', outerStr: await issue({ openid: 'mp-v' }) });
+        const attacker = await issue({ openid: 'mp-x' });
+        const held = await bindSeen(other, cardId, 'H1', { unionid: 'u-v', outerStr: attacker });
+        assert.deepEqual(held.refused, ['code_held']);
+        assert.deepEqual([held.binding?.userOpenid, held.binding?.unionid], ['mp-v', 'u-v']);
+        assert.equal(await store.findBindingByUser(cardId, 'mp-x'), undefined);
+        // Held by a person of another unionid, with no mini-program user yet…
+        await applyBind(store, cardId, 'H2', { unionid: 'u-w' });
+        const otherPerson = await bindSeen(store, cardId, 'H2', {
+          outerStr: await issue({ openid: 'mp-y', unionid: 'u-y' }),
+        });
+        assert.deepEqual([otherPerson.refused, otherPerson.binding?.userOpenid], [['code_held'], undefined]);
+        // …or by a unionid alone, against an owner whose unionid is unknown: a merchant's bind says the same.
+        const unknown = await bindSeen(store, cardId, 'H2', { unionid: 'u-w', outerStr: attacker });
+        assert.deepEqual([unknown.refused, unknown.binding?.userOpenid], [['code_held'], undefined]);
+        // The attacker's outer_str was never consumed.
+        const later = await bindSeen(store, cardId, 'H3', { outerStr: attacker });
+        assert.equal(later.binding?.userOpenid, 'mp-x');
+      });
+
+      it('the holder accepting again with their own outer_str refreshes the binding', async () => {
+        const cardId = card();
+        const owner = { openid: 'mp-again', unionid: 'u-again' };
+        await applyBind(store, cardId, 'H4', { outerStr: await issue(owner) });
+        const again = await bindSeen(store, cardId, 'H4', { unionid: 'u-again', outerStr: await issue(owner) });
+        assert.deepEqual([again.refused, again.binding?.userOpenid, again.binding?.status], [[], 'mp-again', 'active']);
+      });
+
+      it('once retired (user deleted it) or flagged, a new acceptance moves it, keeping nothing old', async () => {
+        const cardId = card();
+        await applyBind(store, cardId, 'R1', {
+          unionid: 'u-first',
+          oaOpenid: 'oa-first',
+          outerStr: await issue({ openid: 'mp-first' }),
+        });
+        await store.applyNotification(record(cardId, 'R1'), { kind: 'retire', cardId, code: 'R1' });
+        const moved = await bindSeen(other, cardId, 'R1', { outerStr: await issue({ openid: 'mp-second' }) });
+        assert.deepEqual(moved.refused, []);
+        const { createdAt: _c, updatedAt: _u, ...rest } = moved.binding as Binding;
+        assert.deepEqual(rest, { cardId, code: 'R1', status: 'active', userOpenid: 'mp-second' });
+        assert.equal(await store.findBindingByUnionid(cardId, 'u-first'), undefined);
+        assert.equal(await store.findBindingByUser(cardId, 'mp-first'), undefined);
+
+        await store.flagBinding(cardId, 'R1');
+        const third = await bindSeen(store, cardId, 'R1', {
+          unionid: 'u-third',
+          outerStr: await issue({ openid: 'mp-third', unionid: 'u-third' }),
+        });
+        assert.deepEqual([third.binding?.userOpenid, third.binding?.unionid], ['mp-third', 'u-third']);
+      });
+
+      it('10 users’ outer_strs on one new code at once (across instances if shared): one user gets it', async () => {
+        const cardId = card();
+        const owners = Array.from({ length: 10 }, (_, i) => ({ openid: `mp-race-${i}` }));
+        const outers = await Promise.all(owners.map((o) => issue(o)));
+        const refused: string[] = [];
+        await Promise.all(
+          outers.map((os, i) =>
+            (i % 2 ? other : store).applyNotification(record(cardId, 'RC'), bind(cardId, 'RC', { outerStr: os }), {
+              outerStrRefused: (reason) => refused.push(reason),
+            }),
+          ),
+        );
+        const holder = (await store.getBinding(cardId, 'RC'))?.userOpenid;
+        assert.ok(holder && owners.some((o) => o.openid === holder), `held by ${holder}`);
+        assert.deepEqual(refused, Array(9).fill('code_held'));
+        // The nine others' outer_strs are still theirs to use.
+        const losers = outers.filter((_, i) => owners[i]?.openid !== holder);
+        const rebound = await Promise.all(
+          losers.map(async (os, i) => (await applyBind(store, cardId, `RC-${i}`, { outerStr: os })).userOpenid),
+        );
+        assert.equal(new Set(rebound).size, 9);
+        assert.ok(!rebound.includes(holder));
+      });
+    });
+
+    describe('OuterStrIssuer: issueOuterStr (issue 12, finding 4: one live outer_str per user and card)', () => {
+      const issue = (s: Store, cardId: string, user: { openid: string; unionid?: string }, ttlMs = 60_000) =>
+        s.issueOuterStr(cardId, user, `os-${uid()}`, Date.now() + ttlMs);
+
+      it('the same user and card get the same outer_str, its life renewed; others get their own', async () => {
+        const [a, b] = [card(), card()];
+        const first = await issue(store, a, { openid: 'mp-i' }, 150);
+        assert.match(first, /^os-/);
+        assert.equal(await issue(other, a, { openid: 'mp-i' }), first, 'reused, whichever instance answers');
+        assert.notEqual(await issue(store, b, { openid: 'mp-i' }), first, 'another card');
+        assert.notEqual(await issue(store, a, { openid: 'mp-j' }), first, 'another user');
+        await sleep(200); // past the first expiry: the second call renewed it
+        assert.equal((await applyBind(store, a, 'I1', { outerStr: first })).userOpenid, 'mp-i');
+        // Consumed: the next call hands out a new one.
+        const next = await issue(store, a, { openid: 'mp-i' });
+        assert.notEqual(next, first);
+        assert.equal((await applyBind(store, a, 'I2', { outerStr: next })).userOpenid, 'mp-i');
+      });
+
+      it('an expired one is replaced, never revived', async () => {
+        const cardId = card();
+        const old = await issue(store, cardId, { openid: 'mp-exp' }, 40);
+        await sleep(80);
+        const fresh = await issue(other, cardId, { openid: 'mp-exp' });
+        assert.notEqual(fresh, old);
+        assert.equal((await applyBind(store, cardId, 'I3', { outerStr: old })).userOpenid, undefined);
+        assert.equal((await applyBind(store, cardId, 'I4', { outerStr: fresh })).userOpenid, 'mp-exp');
+      });
+
+      it('renewing takes the unionid the user has now', async () => {
+        const cardId = card();
+        const os = await issue(store, cardId, { openid: 'mp-u' });
+        assert.equal(await issue(store, cardId, { openid: 'mp-u', unionid: 'u-now' }), os);
+        const refused: string[] = [];
+        await store.applyNotification(record(cardId, 'I5'), bind(cardId, 'I5', { unionid: 'u-else', outerStr: os }), {
+          outerStrRefused: (reason) => refused.push(reason),
+        });
+        assert.deepEqual(refused, ['unionid_mismatch'], 'the owner’s unionid is now known');
+        assert.equal((await applyBind(store, cardId, 'I6', { unionid: 'u-now', outerStr: os })).userOpenid, 'mp-u');
+      });
+
+      it('an outer_str issued for one card binds no other card', async () => {
+        const [a, b] = [card(), card()];
+        const os = await issue(store, a, { openid: 'mp-card' });
+        assert.equal((await applyBind(store, b, 'I7', { outerStr: os })).userOpenid, undefined);
+        assert.equal((await applyBind(other, a, 'I8', { outerStr: os })).userOpenid, 'mp-card', 'still pending for a');
+      });
+
+      it('10 calls at once for one user (across instances if shared) hand out one outer_str', async () => {
+        const cardId = card();
+        const given = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => issue(i % 2 ? other : store, cardId, { openid: 'mp-burst' })),
+        );
+        assert.equal(new Set(given).size, 1, given.join(' '));
+      });
     });
 
     describe('SessionStore: putSession, getSession, deleteSession', () => {
@@ -526,6 +708,18 @@ export function contractSuite(engine: Engine): void {
         await assert.rejects(store.takeTokens(key, slow, 4), /cost/);
         await assert.rejects(store.takeTokens('', slow), /key/);
         await assert.rejects(store.takeTokens(key, { capacity: 0, refillPerSecond: 1 }), /capacity/);
+      });
+
+      it('a cost of 0 looks without taking: what the bucket holds, full when new', async () => {
+        const key = `peek:${uid()}`;
+        const fresh = await store.takeTokens(key, slow, 0);
+        assert.deepEqual([fresh.allowed, Math.round(fresh.remaining)], [true, 3]);
+        await store.takeTokens(key, slow, 3);
+        const empty = await other.takeTokens(key, slow, 0);
+        assert.deepEqual([empty.allowed, Math.round(empty.remaining)], [true, 0], 'a look is never refused');
+        assert.equal((await store.takeTokens(key, slow, 0)).remaining < 1, true, 'looking took nothing back');
+        assert.equal((await store.takeTokens(key, slow)).allowed, false);
+        await assert.rejects(store.takeTokens(key, slow, -1), /cost/);
       });
 
       it('40 takes at once on two instances of one location: exactly `capacity` are allowed', async () => {

@@ -251,7 +251,7 @@ describe('createStore', () => {
     );
     assert.throws(
       () => createStore(card as unknown as Store),
-      /not a Store: it lacks .*putSession, getSession, deleteSession, takeTokens$/,
+      /not a Store: it lacks .*putSession, getSession, deleteSession, takeTokens, issueOuterStr$/,
     );
     // A session store's lifecycle is optional, but what it has must be methods.
     assert.throws(

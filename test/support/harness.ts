@@ -2,7 +2,7 @@
 // loopback port, against a real sandbox (real keys, signatures, AES-GCM). Nothing of ours is mocked.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Koa from 'koa';
-import { wechatLogin } from '../../src/login/index.js';
+import { wechatLogin, type WechatLoginOptions } from '../../src/login/index.js';
 import type { LogFields, LogLevel } from '../../src/log.js';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
 import type { MemberCardOptions } from '../../src/options.js';
@@ -30,6 +30,8 @@ export interface HarnessOptions {
   before?: (app: Koa) => void;
   /** Skip the login kit (the host brings its own session). */
   noLogin?: boolean;
+  /** Extra or replaced wechatLogin() options. */
+  login?: Partial<WechatLoginOptions>;
   platformMode?: 'publicKey' | 'certificate';
 }
 
@@ -91,6 +93,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         store,
         timeout: 1500,
         log,
+        ...options.login,
       });
   if (login) app.use(login.middleware()).use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());
