@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { OptionsError } from '../errors.js';
 import { nodeSqliteDriver } from './node-sqlite.js';
@@ -9,6 +9,7 @@ type PgModule = typeof import('pg');
 export type PgPoolConstructor = typeof Pool;
 export type SqliteConstructor = typeof BetterSqlite3;
 export type RedisConstructor = typeof Redis;
+export type ClusterConstructor = typeof Cluster;
 
 /** The engine each driver serves, as the `store` option names it. */
 const ENGINES = { pg: 'postgres', ioredis: 'redis', 'better-sqlite3': 'sqlite' } as const;
@@ -74,6 +75,18 @@ export async function loadIoredis(): Promise<RedisConstructor> {
   while (ctor && typeof ctor !== 'function') ctor = (ctor as { default?: unknown }).default;
   if (typeof ctor !== 'function') throw new Error('The "ioredis" package has no Redis class.');
   return ctor as RedisConstructor;
+}
+
+/** ioredis's Cluster class, for a store on a Redis Cluster. */
+export async function loadIoredisCluster(): Promise<ClusterConstructor> {
+  const mod: unknown = await loadDriver('ioredis', () => import('ioredis'));
+  // `Cluster` sits on the namespace or one or two `default`s deep, as the Redis class does.
+  for (let m = mod; (m && typeof m === 'object') || typeof m === 'function'; m = (m as { default?: unknown }).default) {
+    const ctor = (m as { Cluster?: unknown }).Cluster;
+    if (typeof ctor === 'function') return ctor as ClusterConstructor;
+    if (!(m as { default?: unknown }).default) break;
+  }
+  throw new Error('The "ioredis" package has no Cluster class.');
 }
 
 /** A CommonJS package seen through import(): its exports sit on `default` (ESM) or on the namespace (our CJS build). */

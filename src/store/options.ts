@@ -1,4 +1,4 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import Joi from 'joi';
 import type { Pool, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
@@ -75,6 +75,7 @@ interface RedisCommonOptions {
 export interface RedisConnectionOptions extends RedisCommonOptions {
   /** redis://[user:password@]host:port[/db] or rediss://… */
   url: string;
+  cluster?: never;
   /** Give up connecting after this many ms (default 3000). */
   connectTimeoutMs?: number;
   /** Give up on a command after this many ms (default 5000). */
@@ -86,17 +87,42 @@ export interface RedisConnectionOptions extends RedisCommonOptions {
   client?: never;
 }
 
+/** A seed node of a Redis Cluster: 'host:port', '[ipv6]:port', or { host, port }. */
+export type RedisClusterNode = string | { host: string; port?: number };
+
 /**
- * Redis through the host's own ioredis client (standalone or Sentinel, not Cluster): we never
- * quit() it. Its timeouts, offline queue and 'error' listener are the host's; we define our
+ * A Redis Cluster through a client we make from its seed nodes (any few of its masters: the client
+ * learns the rest), and quit() on close(). The URL form is redis+cluster://… (see docs/stores.md).
+ */
+export interface RedisClusterConnectionOptions extends RedisCommonOptions {
+  /** Seed nodes, e.g. ['10.0.0.1:6379', '10.0.0.2:6379']. */
+  cluster: RedisClusterNode[];
+  /** Give up connecting after this many ms (default 3000). */
+  connectTimeoutMs?: number;
+  /** Give up on a command after this many ms (default 5000). */
+  commandTimeoutMs?: number;
+  /** Called with connection errors (which are otherwise ignored: the client reconnects by itself). */
+  onError?: (err: Error) => void;
+  /** ioredis settings of each node's connection (username, password, tls, …), applied last. */
+  redis?: RedisOptions;
+  /** Extra ioredis Cluster settings (natMap, dnsLookup, scaleReads, …), applied last. */
+  clusterOptions?: ClusterOptions;
+  url?: never;
+  client?: never;
+}
+
+/**
+ * Redis through the host's own ioredis client: a Redis (standalone or Sentinel) or a Cluster. We
+ * never quit() it. Its timeouts, offline queue and 'error' listener are the host's; we define our
  * scripts on it as commands named mc*.
  */
 export interface RedisClientOptions extends RedisCommonOptions {
-  client: Redis;
+  client: Redis | Cluster;
   url?: never;
+  cluster?: never;
 }
 
-export type RedisStoreOptions = RedisConnectionOptions | RedisClientOptions;
+export type RedisStoreOptions = RedisConnectionOptions | RedisClusterConnectionOptions | RedisClientOptions;
 
 /** What every engine takes besides its own options. */
 export interface StoreCommonOptions {
@@ -202,23 +228,33 @@ function redisSchema(): Joi.ObjectSchema {
     engine: Joi.valid('redis'),
     log: Joi.function(),
     url: Joi.string().min(1),
-    // Our scripts touch several keys at once: one shard only, so no Redis Cluster.
-    client: object(
-      'an ioredis client (new Redis(…)), not a Cluster',
-      (v) => hasFunctions('defineCommand', 'ping')(v) && (v as { isCluster?: unknown }).isCluster !== true,
-    ),
+    cluster: Joi.array()
+      .min(1)
+      .items(
+        Joi.string().pattern(/^(\[[0-9A-Fa-f:.]+\]|[^\s:/@,[\]]+)(:\d{1,5})?$/),
+        Joi.object({ host: Joi.string().min(1).required(), port: Joi.number().integer().min(1).max(65535) }),
+      )
+      .messages({
+        'array.min': 'must list at least one node',
+        'array.includes': "must list nodes as 'host:port' strings or objects with host and port",
+      }),
+    client: object('an ioredis client (new Redis(…) or new Cluster(…))', hasFunctions('defineCommand', 'ping')),
     prefix: Joi.string().allow(''),
     notificationTtlMs: ms(1),
     connectTimeoutMs: ms(1),
     commandTimeoutMs: ms(1),
     onError: Joi.function(),
     redis: settings('ioredis settings (an object)'),
+    clusterOptions: settings('ioredis Cluster settings (an object)'),
   })
-    .xor('url', 'client')
-    .without('client', ['connectTimeoutMs', 'commandTimeoutMs', 'onError', 'redis'])
+    .xor('url', 'client', 'cluster')
+    .without('client', ['connectTimeoutMs', 'commandTimeoutMs', 'onError', 'redis', 'clusterOptions'])
+    .with('clusterOptions', 'cluster')
     .messages({
-      'object.missing': 'needs "url" (a redis:// URL) or "client" (your own ioredis client)',
-      'object.xor': 'takes "url" or "client", not both',
+      'object.with': '"{{#main}}" applies only with "{{#peer}}" (a Redis Cluster\'s nodes)',
+      'object.missing':
+        'needs "url" (a redis:// URL), "cluster" (a Redis Cluster\'s nodes) or "client" (your own ioredis client)',
+      'object.xor': 'takes one of "url", "cluster" or "client"',
       'object.without': OWN_CONNECTION_ONLY,
     });
 }

@@ -1,17 +1,9 @@
 /**
  * The Lua scripts that make each Redis step atomic (Redis runs a script with nothing in between).
- *
- * Key layout under the prefix P (each component percent-encoded by `enc`, identically in Lua and
- * in redis.ts, so ':' inside an id cannot collide):
- *   P n:<id>                 processed notification (JSON), expires after the notification TTL
- *   P b:<cardId>:<code>      binding (hash: cardId code unionid oaOpenid userOpenid status createdAt updatedAt)
- *   P u:<cardId>:<openid>    index: codes bound to this mini-program user, scored by updatedAt
- *   P x:<cardId>:<unionid>   index: codes bound to this unionid, scored by updatedAt
- *   P o:<outerStr>           pending outer_str (JSON {openid, unionid?, expiresAt}), PX TTL
- *   P s:<tokenHash>          login session (JSON), PX TTL
- *
- * Index keys are derived inside the scripts (the user comes from the consumed outer_str), so the
- * scripts need a single-shard Redis (standalone or Sentinel), not Redis Cluster.
+ * Each script touches the keys of one hash tag only (see redis-keys.ts), so it runs on Redis
+ * Cluster as on a single node; a change that spans a card, a user and a notification is a series of
+ * such steps, each idempotent, ordered so that a retry after a crash between two of them finishes
+ * the same change (see redis-notify.ts, redis-journal.ts).
  */
 
 /** Helpers the scripts share; exported so a test can run `enc` against a real Redis. */
@@ -26,34 +18,30 @@ end
 `;
 
 /**
- * KEYS: notification, binding, outer_str.
- * ARGV: prefix, record JSON, notification TTL ms, now, kind, cardId, code, unionid, oaOpenid, has outer_str ('1'/'0').
- * Returns {1, refusal} when applied, {0, ''} for a duplicate (and then changes nothing). The bind is
- * bindWithOuterStr of effect.ts: the refusal ('unionid_mismatch', 'code_held' or '') says why a
- * pending outer_str was left pending.
+ * One card code's part of applyNotification (redis-notify.ts runs the steps around it).
+ * KEYS: binding, this notification's marker. ARGV: record JSON, notification TTL ms, now, kind,
+ * cardId, code, unionid, oaOpenid, owner openid ('' = no outer_str owner), owner unionid.
+ * Returns {applied 1|0, outcome, userOpenid, unionid, updatedAt, record JSON}. outcome: 'consumed'
+ * (the owner took the code), 'unionid_mismatch' or 'code_held' (the owner may not have it), or ''.
+ * A marker already there means a duplicate: nothing changes and its outcome and record are
+ * returned, so a retry after a crash finishes the same steps. The bind is bindWithOuterStr of
+ * effect.ts.
  */
-export const APPLY_NOTIFICATION = `${PRELUDE}
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-local P, now, kind, cardId, code = ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local refused = ''
+export const APPLY_TO_CARD = `${PRELUDE}
+local function answer(applied, outcome)
+  local b = redis.call('HMGET', KEYS[1], 'userOpenid', 'unionid', 'updatedAt')
+  local rec = redis.call('HGET', KEYS[2], 'record')
+  return {applied, outcome, b[1] or '', b[2] or '', b[3] or '', rec or ''}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return answer(0, redis.call('HGET', KEYS[2], 'outcome') or '') end
+local now, kind, cardId, code = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local outcome = ''
 if kind == 'bind' then
-  local given, givenOa = nz(ARGV[8]), nz(ARGV[9])
-  local cur = redis.call('HMGET', KEYS[2], 'status', 'userOpenid', 'unionid', 'oaOpenid', 'createdAt')
+  local given, givenOa = nz(ARGV[7]), nz(ARGV[8])
+  local cur = redis.call('HMGET', KEYS[1], 'status', 'userOpenid', 'unionid', 'oaOpenid', 'createdAt')
   local active = cur[1] == 'active'
   local curUser, curUnion, curOa = nz(cur[2]), nz(cur[3]), nz(cur[4])
-  local ownerOpenid, ownerUnion
-  if ARGV[10] == '1' then
-    local raw = redis.call('GET', KEYS[3])
-    if raw then
-      local o = cjson.decode(raw)
-      local forCard = type(o.cardId) ~= 'string' or o.cardId == cardId
-      if tonumber(o.expiresAt) > tonumber(now) and forCard then
-        ownerOpenid = nz(o.openid)
-        if type(o.unionid) == 'string' then ownerUnion = nz(o.unionid) end
-      end
-    end
-  end
+  local ownerOpenid, ownerUnion = nz(ARGV[9]), nz(ARGV[10])
   if ownerOpenid then
     -- Held by another: as heldByAnother in effect.ts (and BIND_BY_MERCHANT below).
     local another
@@ -63,69 +51,102 @@ if kind == 'bind' then
       another = curUnion ~= nil and curUnion ~= ownerUnion
     end
     if given and ownerUnion and given ~= ownerUnion then
-      refused = 'unionid_mismatch'
+      outcome = 'unionid_mismatch'
     elseif active and another then
-      refused = 'code_held'
+      outcome = 'code_held'
+    else
+      outcome = 'consumed'
     end
-    if refused == '' then redis.call('DEL', KEYS[3]) else ownerOpenid, ownerUnion = nil, nil end
+    if outcome ~= 'consumed' then ownerOpenid, ownerUnion = nil, nil end
   end
   -- An outer_str that takes a code nobody actively holds keeps nothing of its previous holder.
   if ownerOpenid and not active then curUser, curUnion, curOa = nil, nil, nil end
   local unionid = given or curUnion or ownerUnion
   local oaOpenid = givenOa or curOa
   local userOpenid = ownerOpenid or curUser
-  redis.call('HSET', KEYS[2], 'cardId', cardId, 'code', code, 'status', 'active',
+  redis.call('HSET', KEYS[1], 'cardId', cardId, 'code', code, 'status', 'active',
     'createdAt', nz(cur[5]) or now, 'updatedAt', now)
-  if oaOpenid then redis.call('HSET', KEYS[2], 'oaOpenid', oaOpenid) else redis.call('HDEL', KEYS[2], 'oaOpenid') end
-  if unionid then
-    redis.call('HSET', KEYS[2], 'unionid', unionid)
-    redis.call('ZADD', P .. 'x:' .. enc(cardId) .. ':' .. enc(unionid), now, code)
-  else
-    redis.call('HDEL', KEYS[2], 'unionid')
-  end
+  if oaOpenid then redis.call('HSET', KEYS[1], 'oaOpenid', oaOpenid) else redis.call('HDEL', KEYS[1], 'oaOpenid') end
+  if unionid then redis.call('HSET', KEYS[1], 'unionid', unionid) else redis.call('HDEL', KEYS[1], 'unionid') end
   if userOpenid then
-    redis.call('HSET', KEYS[2], 'userOpenid', userOpenid)
-    redis.call('ZADD', P .. 'u:' .. enc(cardId) .. ':' .. enc(userOpenid), now, code)
+    redis.call('HSET', KEYS[1], 'userOpenid', userOpenid)
   else
-    redis.call('HDEL', KEYS[2], 'userOpenid')
+    redis.call('HDEL', KEYS[1], 'userOpenid')
   end
 elseif kind == 'retire' then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.call('HSET', KEYS[2], 'status', 'retired', 'updatedAt', now)
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('HSET', KEYS[1], 'status', 'retired', 'updatedAt', now)
   end
 end
-return {1, refused}
+redis.call('HSET', KEYS[2], 'outcome', outcome, 'record', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return answer(1, outcome)
+`;
+
+/*
+ * An outer_str's record (P {o:<outerStr>}) is JSON {openid, unionid?, cardId?, expiresAt, takenBy?}.
+ * takenBy names the notification that is binding with it right now: nobody else may use it until
+ * that notification settles it (deleted once consumed, released when refused).
+ */
+
+/**
+ * KEYS: outer_str. ARGV: notification id, cardId, now. Returns {'mine', openid, unionid} when this
+ * notification may bind with it (now marked taken by it, or already), {'busy'} while another
+ * notification holds it, {'none'} when there is no usable one.
+ */
+export const TAKE_OUTER_STR = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'none'} end
+local o = cjson.decode(raw)
+local function mine() return {'mine', o.openid or '', type(o.unionid) == 'string' and o.unionid or ''} end
+if type(o.takenBy) == 'string' then
+  if o.takenBy == ARGV[1] then return mine() end
+  return {'busy'}
+end
+local forCard = type(o.cardId) ~= 'string' or o.cardId == ARGV[2]
+if tonumber(o.expiresAt) <= tonumber(ARGV[3]) or not forCard or type(o.openid) ~= 'string' then return {'none'} end
+o.takenBy = ARGV[1]
+redis.call('SET', KEYS[1], cjson.encode(o), 'KEEPTTL')
+return mine()
 `;
 
 /**
- * KEYS: an index (u: or x:). ARGV: prefix, encoded cardId, hash field the index is on, its value.
- * Returns the newest active binding's hash (flat field/value list) or nil. Entries whose binding
- * no longer carries this user/unionid are stale and dropped on the way.
+ * KEYS: outer_str. ARGV: notification id, '1' when it was consumed. Deletes it (consumed) or makes
+ * it pending again (refused), when it is still taken by this notification. Idempotent.
  */
-export const FIND_LATEST_ACTIVE = `${PRELUDE}
-local codes = redis.call('ZREVRANGE', KEYS[1], 0, -1)
-for _, code in ipairs(codes) do
-  local key = ARGV[1] .. 'b:' .. ARGV[2] .. ':' .. enc(code)
-  local v = redis.call('HMGET', key, ARGV[3], 'status')
-  if v[1] ~= ARGV[4] then
-    redis.call('ZREM', KEYS[1], code)
-  elseif v[2] == 'active' then
-    return redis.call('HGETALL', key)
-  end
+export const SETTLE_OUTER_STR = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local o = cjson.decode(raw)
+if o.takenBy ~= ARGV[1] then return 0 end
+if ARGV[2] == '1' then
+  redis.call('DEL', KEYS[1])
+else
+  o.takenBy = nil
+  redis.call('SET', KEYS[1], cjson.encode(o), 'KEEPTTL')
 end
-return false
+return 1
+`;
+
+/**
+ * KEYS: an index (u: or x:). ARGV: code, the score seen. Drops a stale entry unless it was written
+ * again since it was seen (then its score moved).
+ */
+export const DROP_STALE_ENTRY = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
 `;
 
 /**
  * A merchant's bind (MerchantBindingStore.bindByMerchant; the same rule as mergeMerchantBind).
- * KEYS: binding, audit list. ARGV: prefix, cardId, code, userOpenid, unionid, oaOpenid ('' = none),
+ * KEYS: binding, audit list. ARGV: cardId, code, userOpenid, unionid, oaOpenid ('' = none),
  * now, audit line JSON without `before` (added here from the binding as it was).
  * Returns {outcome, field, value, …}: outcome 'bound', 'unchanged' or 'conflict', then the
- * binding's hash as stored afterwards.
+ * binding's hash as stored afterwards. The indexes are written by redis.ts, around this step.
  */
 export const BIND_BY_MERCHANT = `${PRELUDE}
-local P, cardId, code, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7]
-local unionid, oaOpenid = nz(ARGV[5]), nz(ARGV[6])
+local cardId, code, user, now = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
+local unionid, oaOpenid = nz(ARGV[4]), nz(ARGV[5])
 local cur = redis.call('HMGET', KEYS[1], 'status', 'userOpenid', 'unionid', 'oaOpenid', 'createdAt')
 local active = cur[1] == 'active'
 local curUser, curUnion, curOa = nz(cur[2]), nz(cur[3]), nz(cur[4])
@@ -149,15 +170,9 @@ end
 if active and curUser == user and nextUnion == curUnion and nextOa == curOa then return answer('unchanged') end
 redis.call('HSET', KEYS[1], 'cardId', cardId, 'code', code, 'status', 'active', 'userOpenid', user,
   'createdAt', nz(cur[5]) or now, 'updatedAt', now)
-redis.call('ZADD', P .. 'u:' .. enc(cardId) .. ':' .. enc(user), now, code)
-if nextUnion then
-  redis.call('HSET', KEYS[1], 'unionid', nextUnion)
-  redis.call('ZADD', P .. 'x:' .. enc(cardId) .. ':' .. enc(nextUnion), now, code)
-else
-  redis.call('HDEL', KEYS[1], 'unionid')
-end
+if nextUnion then redis.call('HSET', KEYS[1], 'unionid', nextUnion) else redis.call('HDEL', KEYS[1], 'unionid') end
 if nextOa then redis.call('HSET', KEYS[1], 'oaOpenid', nextOa) else redis.call('HDEL', KEYS[1], 'oaOpenid') end
-local line = cjson.decode(ARGV[8])
+local line = cjson.decode(ARGV[7])
 if curUser then line.before = curUser end
 redis.call('LPUSH', KEYS[2], cjson.encode(line))
 return answer('bound')
@@ -172,11 +187,11 @@ return 1
 `;
 
 /*
- * Merchant operations. Further keys under P:
- *   P l:<name>                   lock: the holder's token, with a PX lease (SET NX PX takes it)
- *   P op:<cardId>:<requestId>    journal entry (hash: body = immutable JSON, state, errorCode, errorMessage, updatedAt)
- *   P opp:<cardId>:<code>        the card's pending request ids, scored by createdAt
- *   P a:<cardId>:<code>          audit trail (list of JSON, newest first)
+ * Merchant operations (keys in redis-keys.ts): a lock is the holder's token with a PX lease (SET NX
+ * PX takes it); a journal entry is a hash (body = immutable JSON, state, errorCode, errorMessage,
+ * updatedAt) in its card code's slot, found from (cardId, requestId) through its index; the card's
+ * pending set holds pending request ids scored by createdAt; the audit trail is a list of JSON,
+ * newest first.
  * The body is written once by JavaScript and never decoded here: Lua's cjson would round big
  * integers to 14 digits.
  */
@@ -200,16 +215,35 @@ return 0
 `;
 
 /**
- * KEYS: op, lock, pending set. ARGV: body JSON, token, requestId, createdAt, state, updatedAt, errorCode, errorMessage.
- * Returns {1} inserted, {0} exists (then read it), {2} lock lost.
+ * KEYS: op, lock (the op's key again when the lock sits in another slot: redis.ts then checked it
+ * just before), pending set. ARGV: body JSON, token, requestId, createdAt, state, updatedAt,
+ * errorCode, errorMessage, '1' to check the lock here. Returns 1 inserted, 0 exists (then read it),
+ * 2 lock lost.
  */
 export const INSERT_OPERATION = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 2 end
+if ARGV[9] == '1' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return 2 end
 redis.call('HSET', KEYS[1], 'body', ARGV[1], 'state', ARGV[5], 'updatedAt', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'errorCode', ARGV[7], 'errorMessage', ARGV[8]) end
 if ARGV[5] == 'pending' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3]) end
 return 1
+`;
+
+/**
+ * KEYS: a journal entry's index. ARGV: code, now, how old (ms) a claim must be before another code
+ * may take it. The index names the code whose slot holds the entry (cardId, requestId). Returns
+ * the code it names: this one (claimed now, or before), or another's.
+ * A claim whose entry was never written (a crash between the two steps) passes to another code
+ * only once it is older than the lock's lease could be: by then that entry can no longer be
+ * written, since its fenced insert would find the lock gone.
+ */
+export const CLAIM_OPERATION = `
+local cur = redis.call('HMGET', KEYS[1], 'code', 'at', 'written')
+if cur[1] and (cur[1] == ARGV[1] or cur[3] == '1' or tonumber(cur[2]) > tonumber(ARGV[2]) - tonumber(ARGV[3])) then
+  return cur[1]
+end
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'at', ARGV[2])
+return ARGV[1]
 `;
 
 /**
@@ -229,8 +263,7 @@ return 1
 `;
 
 /*
- * Rate limits. Further key under P:
- *   P rl:<key>   token bucket (hash: tokens, ts), expiring once it would be full again
+ * Rate limits: one token bucket per key (hash: tokens, ts), expiring once it would be full again.
  */
 
 /**
@@ -260,21 +293,17 @@ return {allowed, tostring(tokens), retry}
 `;
 
 /*
- * Member codes (issue 14). Further keys under P:
- *   P mc:<hash>                  a live member code (JSON entry), PX TTL
- *   P mcc:<cardId>:<code>        the hash of the card's newest member code, same TTL
+ * Member codes (issue 14): P {mc:<hash>} holds a live code (JSON entry, PX TTL); the card's
+ * pointer (P {card…}mcc:…) names its newest code's hash, with the same TTL. Only the code the
+ * pointer names is valid: a consume checks it, so a crash before the previous code is deleted
+ * cannot leave two valid codes.
  */
 
-/**
- * KEYS: member code, the card's pointer. ARGV: entry JSON, ttl ms, prefix of member-code keys
- * (P mc:), encoded hash. Drops the card's previous code in the same step: only the newest is valid.
- */
-export const PUT_MEMBER_CODE = `
-local previous = redis.call('GET', KEYS[2])
-if previous and previous ~= ARGV[4] then redis.call('DEL', ARGV[3] .. previous) end
+/** KEYS: the card's pointer. ARGV: hash, ttl ms. Points it at this hash; returns the previous one (or nil). */
+export const SWAP_MEMBER_CODE = `
+local previous = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
-return 1
+return previous
 `;
 
 /** KEYS: member code. Returns its entry JSON and deletes it (so one caller only gets it), or nil. */
@@ -317,15 +346,15 @@ return out
 `;
 
 /*
- * Top-up orders. Further keys under P:
- *   P tu:<cardId>:<outTradeNo>   order (hash: data = the order as JSON, version, state, amount, code)
- *   P tuu:<cardId>:<openid>      index: the user's orders, scored by createdAt (to reuse a pending one)
- *   P tud:<cardId>               index: orders the reconciler must look at, scored by nextCheckAt
+ * Top-up orders, all of one card id in one slot: tu:<cardId>:<outTradeNo> the order (hash: data =
+ * the order as JSON, version, state, amount, code); tuu:<cardId>:<openid> the user's orders, scored
+ * by createdAt (to reuse a pending one); tud:<cardId> the orders the reconciler must look at,
+ * scored by nextCheckAt.
  * The data is written by JavaScript and never decoded here (cjson would round big integers).
  */
 
 /**
- * KEYS: order, user index, due index. ARGV: order key prefix (P tu:<cardId>:), reuseSince, amount,
+ * KEYS: order, user index, due index. ARGV: order key prefix (same tag), reuseSince, amount,
  * code, data, version, createdAt, outTradeNo, nextCheckAt ('' = none), state.
  * Returns {0, data, version} for a pending order to reuse, or {1} once the new one is stored.
  */
@@ -352,26 +381,35 @@ return 1
 `;
 
 /*
- * GET /open's outer_str, one per user and card. Further key under P:
- *   P ou:<cardId>:<openid>   the outer_str issued to this user for this card, PX TTL as the outer_str's
+ * GET /open's outer_str, one per user and card: P {user…}ou:<cardId>:<openid> names the outer_str
+ * issued to this user for this card (PX TTL as the outer_str's). redis.ts issues in three steps:
+ * renew the one named (RENEW_OUTER_STR), else store the candidate and name it (NAME_OUTER_STR),
+ * which the first of several concurrent callers wins.
  */
 
 /**
- * KEYS: the user's index key, the candidate's outer_str key. ARGV: prefix, cardId, openid, unionid
- * ('' = none), candidate, expiresAt, ttl ms. The user's pending outer_str for this card gets the new
- * expiry (and unionid), else the candidate is stored for them. Returns the outer_str to hand out.
+ * KEYS: the outer_str. ARGV: cardId, openid, unionid ('' = none), expiresAt, ttl ms. When it is
+ * still pending (present, not being consumed), its expiry and unionid are renewed: returns 1; else 0.
  */
-export const ISSUE_OUTER_STR = `${PRELUDE}
-local P, cardId, openid, unionid, candidate, expiresAt, ttl =
-  ARGV[1], ARGV[2], ARGV[3], nz(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local outerStr, key = candidate, KEYS[2]
-local current = redis.call('GET', KEYS[1])
-if current and redis.call('EXISTS', P .. 'o:' .. enc(current)) == 1 then
-  outerStr, key = current, P .. 'o:' .. enc(current)
-end
-local o = { openid = openid, expiresAt = expiresAt, cardId = cardId }
-if unionid then o.unionid = unionid end
-redis.call('SET', key, cjson.encode(o), 'PX', ttl)
-redis.call('SET', KEYS[1], outerStr, 'PX', ttl)
-return outerStr
+export const RENEW_OUTER_STR = `${PRELUDE}
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local cur = cjson.decode(raw)
+if type(cur.takenBy) == 'string' then return 0 end
+local o = { openid = ARGV[2], expiresAt = tonumber(ARGV[4]), cardId = ARGV[1] }
+if nz(ARGV[3]) then o.unionid = ARGV[3] end
+redis.call('SET', KEYS[1], cjson.encode(o), 'PX', ARGV[5])
+return 1
+`;
+
+/**
+ * KEYS: the user's pointer. ARGV: the value it held when read ('' = none), the new outer_str,
+ * ttl ms. Names the new one when the pointer still holds what was read; returns the outer_str it
+ * names afterwards (another caller's, when that caller came first).
+ */
+export const NAME_OUTER_STR = `
+local cur = redis.call('GET', KEYS[1])
+if (cur or '') ~= ARGV[1] then return cur end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return ARGV[2]
 `;

@@ -205,8 +205,28 @@ describe('createStore', () => {
       ['two connections', { engine: 'postgres', connectionString: 'postgres://x', pool }, /, not both$/],
       ['a pool that is not one', { engine: 'postgres', pool: {} }, /^store: "pool" must be a pg.Pool/],
       ['our pool settings on the host pool', { engine: 'postgres', pool, max: 3 }, /^store: "max" does not apply/],
-      ['no Redis connection', { engine: 'redis' }, /^store: needs "url" .* or "client" /],
-      ['a Redis Cluster', { engine: 'redis', client: cluster }, /^store: "client" must be an ioredis client .*Cluster/],
+      ['no Redis connection', { engine: 'redis' }, /^store: needs "url" .*, "cluster" .* or "client" /],
+      [
+        'two Redis connections',
+        { engine: 'redis', url: 'redis://x', cluster: ['a:1'] },
+        /takes one of "url", "cluster"/,
+      ],
+      ['an empty node list', { engine: 'redis', cluster: [] }, /^store: "cluster" must list at least one node$/],
+      [
+        'a node that is not host:port',
+        { engine: 'redis', cluster: ['a:b:c'] },
+        /^store: "cluster.0" must list nodes/,
+      ],
+      [
+        'Cluster settings without a cluster',
+        { engine: 'redis', url: 'redis://x', clusterOptions: {} },
+        /^store: "clusterOptions" applies only with "cluster"/,
+      ],
+      [
+        'our client settings on the host Cluster',
+        { engine: 'redis', client: cluster, clusterOptions: {} },
+        /^store: "clusterOptions" does not apply/,
+      ],
       ['our client settings on the host client', { engine: 'redis', client, redis: {} }, /^store: "redis" does not/],
     ];
     for (const [what, spec, message] of cases) {
@@ -217,6 +237,11 @@ describe('createStore', () => {
         );
       });
     }
+    it("takes the host's own Cluster as it takes a Redis client, and a node list", () => {
+      assert.ok(createStore({ engine: 'redis', client: cluster, prefix: 'c:' }) instanceof RedisStore);
+      const nodes = ['10.0.0.1:7000', '[::1]:7001', { host: 'redis-2', port: 7002 }, { host: 'redis-3' }];
+      assert.ok(createStore({ engine: 'redis', cluster: nodes }) instanceof RedisStore);
+    });
     it('the engine constructors run the same check', () => {
       assert.throws(
         () => new SqliteStore({ filename: '' }),
