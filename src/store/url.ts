@@ -4,7 +4,7 @@ import { isSqliteDriver, SQLITE_DRIVERS, type SqliteDriverName } from './sqlite-
 
 export const ACCEPTED_URLS =
   'memory:, sqlite:<path> (e.g. sqlite:./data/membercard.db, sqlite::memory:), ' +
-  'postgres://…, postgresql://…, redis://… or rediss://…';
+  'postgres://…, postgresql://…, redis://…, rediss://…, redis+cluster://host:port,host:port/… or rediss+cluster://…';
 
 /** A store URL as the options of the engine it names; our own query parameters become options. */
 export function parseStoreUrl(spec: string): StoreOptions {
@@ -38,6 +38,9 @@ export function parseStoreUrl(spec: string): StoreOptions {
       const prefix = takeParam(url, 'prefix');
       return { engine: 'redis', url: url.toString(), ...(prefix !== undefined ? { prefix } : {}) };
     }
+    case 'redis+cluster':
+    case 'rediss+cluster':
+      return parseClusterUrl(spec.trim(), scheme === 'rediss+cluster');
     default:
       throw new OptionsError(
         scheme
@@ -74,6 +77,49 @@ function takeParam(url: URL, name: string): string | undefined {
   return value ?? undefined;
 }
 
+/**
+ * redis+cluster://[user:password@]host:port,host:port[/][?prefix=…]: a Redis Cluster's seed nodes
+ * (a URL cannot hold several hosts, so this is split by hand); rediss+cluster:// connects with TLS.
+ */
+function parseClusterUrl(spec: string, tls: boolean): StoreOptions {
+  const shown = redactUrl(spec);
+  const m = /^[^:]+:\/\/(?:([^@/?#]*)@)?([^/?#]*)\/?(\?[^#]*)?$/.exec(spec);
+  if (!m)
+    throw new OptionsError(`store: ${shown} is not a valid Redis Cluster URL (redis+cluster://host:port,host:port/)`);
+  const [, auth, hosts = '', query] = m;
+  const cluster = hosts.split(',').filter((h) => h !== '');
+  if (cluster.length === 0)
+    throw new OptionsError(`store: ${shown} names no node (redis+cluster://host:port,host:port/)`);
+  const params = new URLSearchParams(query ?? '');
+  for (const name of params.keys()) {
+    if (name !== 'prefix')
+      throw new OptionsError(`store: unknown parameter "${name}" in a redis+cluster: URL; accepted: prefix`);
+  }
+  const prefix = params.get('prefix');
+  const redis: { username?: string; password?: string; tls?: object } = {};
+  if (auth !== undefined) {
+    const colon = auth.indexOf(':');
+    const user = decodePart(colon < 0 ? auth : auth.slice(0, colon), shown);
+    if (user) redis.username = user;
+    if (colon >= 0) redis.password = decodePart(auth.slice(colon + 1), shown);
+  }
+  if (tls) redis.tls = {};
+  return {
+    engine: 'redis',
+    cluster,
+    ...(prefix !== null ? { prefix } : {}),
+    ...(Object.keys(redis).length ? { redis } : {}),
+  };
+}
+
+function decodePart(part: string, shown: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new OptionsError(`store: ${shown} has a user name or password that is not percent-encoded`);
+  }
+}
+
 /** Hides credentials in a connection URL before it appears in a message. */
 export function redactUrl(url: string): string {
   try {
@@ -81,6 +127,7 @@ export function redactUrl(url: string): string {
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
+    // Keeps the user name, as URL does for the URLs it can read (a cluster URL's host list it cannot).
+    return url.replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@');
   }
 }

@@ -1,20 +1,23 @@
 // Runs the one Store contract suite against every engine: memory, SQLite (a temp file, once per
 // driver this Node runs: node:sqlite and/or better-sqlite3),
-// PostgreSQL (a schema of its own) and Redis (a key prefix of its own). A server that is not
+// PostgreSQL (a schema of its own) and Redis (a key prefix of its own), the last on one node and,
+// when MEMBERCARD_TEST_REDIS_CLUSTER names one, on a Redis Cluster. A server that is not
 // reachable skips its suite with the reason, unless MEMBERCARD_TEST_REQUIRE_SERVICES=1 (CI).
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { createStore, MemoryStore, PostgresStore, RedisStore, SqliteStore } from '../../src/store/index.js';
+import { CLUSTER_NODES, clusterUnavailable, freshClusterStore } from '../support/cluster.js';
 import { freshStore, POSTGRES_URL, REDIS_URL, unavailable } from '../support/services.js';
 import { tempDir } from '../support/temp.js';
 import { SQLITE_DRIVERS } from '../../src/store/sqlite-driver.js';
 import { contractSuite } from './contract.js';
 import { driverSkips } from './sqlite-drivers.js';
 
-const [pgDown, redisDown] = await Promise.all([
+const [pgDown, redisDown, clusterDown] = await Promise.all([
   unavailable('postgres', 'the store contract'),
   unavailable('redis', 'the store contract'),
+  clusterUnavailable('the store contract'),
 ]);
 
 contractSuite({
@@ -80,5 +83,29 @@ contractSuite({
   cleanup: async () => {
     await clientPrefix.cleanup();
     hostClient.disconnect();
+  },
+});
+
+// The same contract on a Redis Cluster: every script must touch one slot, or the cluster refuses it.
+const clusterPrefix = freshClusterStore();
+contractSuite({
+  name: 'redis cluster',
+  skip: clusterDown,
+  open: () => createStore(clusterPrefix.url),
+  shared: true,
+  cleanup: () => clusterPrefix.cleanup(),
+});
+
+const hostCluster = new Cluster(CLUSTER_NODES, { lazyConnect: true });
+hostCluster.on('error', () => undefined);
+const hostClusterPrefix = freshClusterStore();
+contractSuite({
+  name: "redis cluster, on the host's ioredis Cluster",
+  skip: clusterDown,
+  open: () => createStore({ engine: 'redis', client: hostCluster, prefix: hostClusterPrefix.place }),
+  shared: true,
+  cleanup: async () => {
+    await hostClusterPrefix.cleanup();
+    hostCluster.disconnect();
   },
 });
