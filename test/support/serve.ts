@@ -269,9 +269,14 @@ export class Deployment {
   ) {}
 
   static async start(engine: Engine): Promise<Deployment> {
+    return Deployment.on(freshStore(engine, 'serve'));
+  }
+
+  /** A deployment on a store location the caller made (a Redis Cluster prefix, say); close() removes it. */
+  static async on(store: TestStore): Promise<Deployment> {
     const balancer = new NotifyBalancer();
     const [wechat] = await Promise.all([TestSandbox.start(), balancer.start()]);
-    return new Deployment(wechat, balancer, freshStore(engine, 'serve'), tempDir('serve'));
+    return new Deployment(wechat, balancer, store, tempDir('serve'));
   }
 
   /** One more `serve` on the store, or on `storeUrl` (the same store through a proxy, say); `extra`: more settings. */

@@ -1,0 +1,189 @@
+// Two `serve` processes sharing one store on a Redis Cluster (MEMBERCARD_STORE=redis+cluster://…)
+// and one sandbox: a binding made by a notification on one is seen by the other, and a merchant
+// operation sent to one and retried on the other is applied once. Then, on the same cluster: the
+// keys of one card code (and of one user) sit in one slot, and many cards spread over the nodes.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Cluster } from 'ioredis';
+import { createStore, RedisStore, type Store } from '../../src/store/index.js';
+import { cardLockName, RedisKeys } from '../../src/store/redis-keys.js';
+import { clusterClient, clusterUnavailable, freshClusterStore } from '../support/cluster.js';
+import { call } from '../support/http.js';
+import type { TestSandbox } from '../support/sandbox.js';
+import { Deployment, type NotifyBalancer, type ServeProcess } from '../support/serve.js';
+
+const skip = await clusterUnavailable('two instances on a Redis Cluster');
+
+describe('two serve processes sharing one Redis Cluster store', { skip: skip ?? false }, () => {
+  let deployment: Deployment;
+  let wechat: TestSandbox;
+  let balancer: NotifyBalancer;
+  let a: ServeProcess;
+  let b: ServeProcess;
+  let peek: Store;
+  const adminToken = randomBytes(32).toString('hex');
+
+  before(async () => {
+    deployment = await Deployment.on(freshClusterStore('serve'));
+    ({ wechat, balancer } = deployment);
+    [a, b] = await Promise.all([
+      deployment.serve(undefined, { MEMBERCARD_ADMIN_TOKEN: adminToken }),
+      deployment.serve(undefined, { MEMBERCARD_ADMIN_TOKEN: adminToken }),
+    ]);
+    peek = createStore(deployment.store.url);
+    await peek.init();
+  });
+
+  after(async () => {
+    await peek?.close();
+    await deployment?.close();
+  });
+
+  it('a notification delivered to A binds the card; B reads it for the user', async () => {
+    const user = await wechat.newUser();
+    balancer.route = a.url;
+    const given = await wechat.giveCard(user, { balance: 500 });
+    const status = await wechat.waitDelivered(given.notification_id);
+    assert.equal(status.attempts, 1, 'answered 2xx at the first attempt');
+    assert.deepEqual(
+      balancer.forwarded.filter((f) => f.id === given.notification_id).map((f) => f.to),
+      [a.url],
+    );
+    const token = await wechat.login(`${b.url}/api/login`, user);
+    const mine = await call('GET', `${b.url}/api/member-card`, { token });
+    assert.equal(mine.status, 200, mine.text);
+    assert.equal(mine.body.card.code, given.code);
+    assert.equal(mine.body.card.balance, 500);
+  });
+
+  it('a merchant operation sent to A and retried on B is applied once, with one journal entry', async () => {
+    const user = await wechat.newUser();
+    balancer.route = b.url;
+    const given = await wechat.giveCard(user, { balance: 1000 });
+    await wechat.waitDelivered(given.notification_id);
+    const requestId = `cluster-${randomUUID()}`;
+    const body = { code: given.code, amount: 250, remark: 'cluster', request_id: requestId };
+    const headers = { 'x-admin-token': adminToken };
+    const first = await call('POST', `${a.url}/api/member-card/admin/balance`, { body, headers });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.body.operation.state, 'applied');
+    assert.equal(first.body.operation.after, 1250);
+    const retried = await call('POST', `${b.url}/api/member-card/admin/balance`, { body, headers });
+    assert.equal(retried.status, 200, retried.text);
+    assert.deepEqual(retried.body, first.body, 'the retry answers the same entry');
+    assert.equal((await wechat.card(given.code)).balance, 1250, 'WeChat Pay applied it once');
+    const cardId = wechat.credentials.cardId;
+    assert.equal((await peek.getOperation(cardId, requestId))?.state, 'applied');
+    assert.deepEqual(
+      (await peek.listAudit(cardId, given.code, 10)).map((e) => e.requestId),
+      [requestId],
+    );
+  });
+
+  it('no instance logged an unexpected error, and both are still up', () => {
+    for (const instance of [a, b]) {
+      assert.ok(instance.alive);
+      assert.deepEqual(
+        instance.logs.filter((l) => l.level === 'error'),
+        [],
+      );
+    }
+  });
+});
+
+describe('Redis Cluster key placement', { skip: skip ?? false }, () => {
+  const place = freshClusterStore('slots');
+  let store: RedisStore;
+  let redis: Cluster;
+  const keys = new RedisKeys(place.place);
+  // A fixed card id (the prefix keeps runs apart), so which slots the keys land in is fixed too.
+  const cardId = 'pClusterSlotTest';
+  const slot = async (key: string): Promise<number> => Number(await redis.cluster('KEYSLOT', key));
+
+  before(async () => {
+    store = createStore(place.url) as RedisStore;
+    await store.init();
+    redis = clusterClient();
+    await redis.connect();
+  });
+
+  after(async () => {
+    redis?.disconnect();
+    await store?.close();
+    await place.cleanup();
+  });
+
+  it("every key of one card code, and of one user, is in that card's (that user's) slot", async () => {
+    const code = '880001';
+    const user = { openid: 'mp-slot', unionid: 'u-slot' };
+    const outerStr = await store.issueOuterStr(cardId, user, `os-${randomUUID()}`, Date.now() + 60_000);
+    const notificationId = `n-${randomUUID()}`;
+    const record = { id: notificationId, eventType: 'MEMBERCARD.ACCEPT_CARD', cardId, code, receivedAt: Date.now() };
+    assert.equal(await store.applyNotification(record, { kind: 'bind', cardId, code, outerStr }), true);
+    const lock = cardLockName(cardId, code);
+    assert.equal(await store.acquireLock(lock, 'tok', 10_000), true);
+    const now = Date.now();
+    const op = {
+      cardId,
+      requestId: 'r-slot',
+      code,
+      kind: 'balance' as const,
+      amount: 5,
+      state: 'pending' as const,
+      outRequestNo: 'o'.repeat(32),
+      before: 0,
+      after: 5,
+      createdAt: now,
+      updatedAt: now,
+    };
+    assert.deepEqual(await store.insertOperation(op, { lock, token: 'tok' }), { outcome: 'inserted' });
+    await store.putMemberCode('mc-hash', { cardId, code, userOpenid: user.openid, expiresAt: Date.now() + 60_000 });
+    const pendingCode = '880002';
+    await store.insertOperation({ ...op, requestId: 'r-pending', code: pendingCode }, { lock, token: 'tok' });
+
+    const cardKeys = [
+      keys.binding(cardId, code),
+      keys.notificationMarker(cardId, code, notificationId),
+      keys.operation(cardId, code, op.requestId),
+      keys.pendingOps(cardId, code),
+      keys.memberCodePointer(cardId, code),
+      keys.lock(lock),
+    ];
+    for (const key of cardKeys) assert.equal(await redis.exists(key), 1, `${key} was written`);
+    const cardSlots = new Set(await Promise.all([...cardKeys, keys.audit(cardId, code)].map(slot)));
+    assert.equal(cardSlots.size, 1, 'one slot for the card code');
+
+    const userKeys = [keys.userIndex(cardId, user.openid), keys.issuedOuterStr(cardId, user.openid)];
+    assert.equal(await redis.exists(userKeys[0]!), 1);
+    assert.equal(new Set(await Promise.all(userKeys.map(slot))).size, 1, 'one slot for the user');
+    // A lock on another card's code is not in this card's slot.
+    assert.notEqual(await slot(keys.lock(cardLockName(cardId, pendingCode))), [...cardSlots][0]);
+  });
+
+  it("many cards' keys spread over more than one node", async () => {
+    const codes = Array.from({ length: 40 }, (_, i) => `77${String(i).padStart(4, '0')}`);
+    await Promise.all(
+      codes.map((code) =>
+        store.applyNotification(
+          { id: `n-${randomUUID()}`, eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() },
+          { kind: 'bind', cardId, code, unionid: `u-${code}` },
+        ),
+      ),
+    );
+    const perNode: number[] = [];
+    for (const node of redis.nodes('master')) {
+      let count = 0;
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', `${place.place}*b:*`, 'COUNT', 1000);
+        cursor = next;
+        count += found.length;
+      } while (cursor !== '0');
+      perNode.push(count);
+    }
+    assert.ok(perNode.reduce((x, y) => x + y, 0) >= codes.length, `bindings found: ${perNode.join(', ')}`);
+    assert.ok(perNode.filter((n) => n > 0).length >= 2, `bindings per node: ${perNode.join(', ')}`);
+    for (const code of codes) assert.equal((await store.findBindingByUnionid(cardId, `u-${code}`))?.code, code);
+  });
+});
