@@ -33,7 +33,8 @@ async function outerStrsIn(place: TestStore): Promise<number> {
   const { Redis } = await import('ioredis');
   const client = new Redis(REDIS_URL);
   try {
-    return (await client.keys(`${place.place}o:*`)).length;
+    // Pending outer_strs are keys {o:<outer_str>} under the prefix (src/store/redis-keys.ts).
+    return (await client.keys(`${place.place}{o:*`)).length;
   } finally {
     client.disconnect();
   }

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { MemberCardError, OptionsError } from '../../src/errors.js';
 import { createStore, PostgresStore, RedisStore, SqliteStore, type Store } from '../../src/store/index.js';
+import { RedisKeys } from '../../src/store/redis-keys.js';
 import { loadDriver, loadSqlite } from '../../src/store/drivers.js';
 import { SQLITE_DRIVERS } from '../../src/store/sqlite-driver.js';
 import { sleep } from '../support/poll.js';
@@ -348,11 +349,12 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
       await store.putOuterStr('os1', { openid: 'mp' }, Date.now() + 60_000);
       await store.putSession('h1', { openid: 'mp', expiresAt: Date.now() + 120_000 });
       const day = 86_400_000;
-      const nTtl = await raw.pttl(`${prefix}n:r1`);
+      const keys = new RedisKeys(prefix);
+      const nTtl = await raw.pttl(keys.notification('r1'));
       assert.ok(nTtl > 29 * day && nTtl <= 30 * day, `notification TTL ${nTtl}`);
-      const oTtl = await raw.pttl(`${prefix}o:os1`);
+      const oTtl = await raw.pttl(keys.outerStr('os1'));
       assert.ok(oTtl > 50_000 && oTtl <= 60_000, `outer_str TTL ${oTtl}`);
-      const sTtl = await raw.pttl(`${prefix}s:h1`);
+      const sTtl = await raw.pttl(keys.session('h1'));
       assert.ok(sTtl > 110_000 && sTtl <= 120_000, `session TTL ${sTtl}`);
       // Nothing outside the prefix.
       assert.equal(
@@ -376,7 +378,7 @@ describe('RedisStore specifics', { skip: redisDown ?? false }, () => {
       assert.equal(client.status, 'ready', 'init() connected the lazy client');
       assert.equal(await store.applyNotification(record('hr1'), { kind: 'bind', cardId: 'c', code: '1' }), true);
       // The same keys as through a URL: what is stored does not depend on whose client wrote it.
-      assert.equal(await client.hget(`${prefix}b:c:1`, 'status'), 'active');
+      assert.equal(await client.hget(new RedisKeys(prefix).binding('c', '1'), 'status'), 'active');
       await store.close();
       await rejectsUnavailable(store.getBinding('c', '1'), 1000);
       assert.equal(client.status, 'ready', 'close() did not quit the host client');
