@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { ERRORS, MemberCardError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { ownedBy, resolveCode, type ResolvedCode } from '../identity.js';
 import type { Runtime } from '../runtime.js';
+import { cardLockName } from '../store/redis-keys.js';
 import type { BindingStore, JournalStore, Operation, OperationKind, UserIdentity } from '../store/types.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CardLocks, type HeldLock } from './lock.js';
@@ -295,7 +296,8 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
       checkSame(known, code, req);
       if (known.state !== 'pending') return outcome(known);
     }
-    return locks.run(store, `card:${cardId}:${code}`, async (held) => {
+    // Named as the Redis store tags a card's keys, so its fenced insert stays in one slot.
+    return locks.run(store, cardLockName(cardId, code), async (held) => {
       await settlePending(store, code);
       const settled = await store.getOperation(cardId, req.requestId);
       if (settled) {

@@ -120,11 +120,11 @@ export const MEMBER_CARD_OPTIONS = {
     default: DEFAULT_STORE,
     doc: {
       en:
-        "`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, `redis+cluster://…`, engine options (`{ engine: 'postgres', pool }`, …) " +
-        'or a store object ([stores](docs/stores.md))',
+        '`memory:`, `sqlite:…`, `postgres://…`, `redis://…`, `redis+cluster://…`, ' +
+        "engine options (`{ engine: 'postgres', pool }`, …) or a store object ([stores](docs/stores.md))",
       zh:
-        "`memory:`、`sqlite:…`、`postgres://…`、`redis://…`、`redis+cluster://…`、引擎配置（`{ engine: 'postgres', pool }` 等）" +
-        '或存储对象（[存储](docs/stores.zh-CN.md)）',
+        '`memory:`、`sqlite:…`、`postgres://…`、`redis://…`、`redis+cluster://…`、' +
+        "引擎配置（`{ engine: 'postgres', pool }` 等）或存储对象（[存储](docs/stores.zh-CN.md)）",
     },
   },
   identity: {

@@ -39,7 +39,8 @@ export const storeOption = Joi.any()
   .custom((value: unknown, helpers) => (isStoreSpec(value) ? value : helpers.error('store.type')))
   .messages({
     'store.type':
-      'must be a store URL (memory:, sqlite:…, postgres://…, redis://…, redis+cluster://…), engine options or a store object',
+      'must be a store URL (memory:, sqlite:…, postgres://…, redis://…, redis+cluster://…), ' +
+      'engine options or a store object',
   });
 
 /** Where both factories keep their data unless told otherwise, so that by default they share it. */

@@ -113,8 +113,12 @@ export const ENV = {
   },
   MEMBERCARD_STORE: {
     feeds: [card('store'), login('store')],
-    en: 'store URL: `sqlite:…`, `memory:`, `postgres://…`, `redis://…`, `redis+cluster://host:port,…` (docs/stores.md), shared by login and cards',
-    zh: '存储 URL：`sqlite:…`、`memory:`、`postgres://…`、`redis://…`、`redis+cluster://host:port,…`（docs/stores.zh-CN.md），登录与会员卡共用',
+    en:
+      'store URL: `sqlite:…`, `memory:`, `postgres://…`, `redis://…`, ' +
+      '`redis+cluster://host:port,…` (docs/stores.md), shared by login and cards',
+    zh:
+      '存储 URL：`sqlite:…`、`memory:`、`postgres://…`、`redis://…`、' +
+      '`redis+cluster://host:port,…`（docs/stores.zh-CN.md），登录与会员卡共用',
   },
   MEMBERCARD_BACKGROUNDS: {
     feeds: [card('selfService.backgrounds')],

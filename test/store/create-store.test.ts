@@ -212,11 +212,7 @@ describe('createStore', () => {
         /takes one of "url", "cluster"/,
       ],
       ['an empty node list', { engine: 'redis', cluster: [] }, /^store: "cluster" must list at least one node$/],
-      [
-        'a node that is not host:port',
-        { engine: 'redis', cluster: ['a:b:c'] },
-        /^store: "cluster.0" must list nodes/,
-      ],
+      ['a node that is not host:port', { engine: 'redis', cluster: ['a:b:c'] }, /^store: "cluster.0" must list nodes/],
       [
         'Cluster settings without a cluster',
         { engine: 'redis', url: 'redis://x', clusterOptions: {} },

@@ -61,7 +61,7 @@ for (const target of targets) {
       await target.place.cleanup();
     });
 
-    it('crashed after taking the outer_str: others wait, then bind without it; the redelivery binds with it', async () => {
+    it('crashed after taking the outer_str: others wait, then bind without it; its redelivery binds', async () => {
       const cardId = `p${uid()}`;
       const os = await store.issueOuterStr(cardId, { openid: 'mp-crash' }, `os-${uid()}`, Date.now() + 60_000);
       const crashed = record(cardId, 'A1');
@@ -83,7 +83,7 @@ for (const target of targets) {
       assert.equal(await store.applyNotification(crashed, { kind: 'bind', cardId, code: 'A1', outerStr: os }), false);
     });
 
-    it('crashed after binding: the redelivery is a duplicate that consumes the outer_str and records the id', async () => {
+    it('crashed after binding: the redelivery is a duplicate that consumes the outer_str, records the id', async () => {
       const cardId = `p${uid()}`;
       const os = await store.issueOuterStr(cardId, { openid: 'mp-late' }, `os-${uid()}`, Date.now() + 60_000);
       const n = record(cardId, 'B1');
@@ -131,7 +131,7 @@ for (const target of targets) {
       assert.equal((await store.getBinding(cardId, 'C1'))?.userOpenid, 'mp-holder');
     });
 
-    it('a journal claim whose entry was never written: the retry writes it; another code waits, then takes it over', async () => {
+    it('a journal claim never written: the retry writes it; another code waits, then takes it over', async () => {
       const cardId = `p${uid()}`;
       const now = Date.now();
       const op = (requestId: string, code: string): Operation => ({
