@@ -1,4 +1,5 @@
-// Two `serve` processes behind one notify URL, sharing one store (PostgreSQL, then Redis) and
+// Two `serve` processes behind one notify URL, sharing one store (PostgreSQL, Redis, then a Redis
+// Cluster when MEMBERCARD_TEST_REDIS_CLUSTER names one) and
 // one sandbox (WeChat Pay): whichever instance a request or a notification reaches, the
 // outcome is the same, and what must happen once happens once.
 import assert from 'node:assert/strict';
@@ -8,13 +9,16 @@ import { call } from '../support/http.js';
 import { sleep, waitFor } from '../support/poll.js';
 import type { TestSandbox } from '../support/sandbox.js';
 import { deliver, Deployment, type NotifyBalancer, type ServeProcess } from '../support/serve.js';
-import { unavailable, type ServerEngine } from '../support/services.js';
+import { clusterUnavailable, freshClusterStore } from '../support/cluster.js';
+import { unavailable } from '../support/services.js';
 
-const engines: ServerEngine[] = ['postgres', 'redis'];
+const variants = [
+  { engine: 'postgres', skip: await unavailable('postgres', 'two instances on postgres') },
+  { engine: 'redis', skip: await unavailable('redis', 'two instances on redis') },
+  { engine: 'Redis Cluster', skip: await clusterUnavailable('two instances on a Redis Cluster') },
+] as const;
 
-for (const engine of engines) {
-  const skip = await unavailable(engine, `two instances on ${engine}`);
-
+for (const { engine, skip } of variants) {
   describe(`two serve processes sharing one ${engine} store and one sandbox`, { skip: skip ?? false }, () => {
     let deployment: Deployment;
     let wechat: TestSandbox;
@@ -25,7 +29,9 @@ for (const engine of engines) {
     let peek: Store;
 
     before(async () => {
-      deployment = await Deployment.start(engine);
+      deployment = await (engine === 'Redis Cluster'
+        ? Deployment.on(freshClusterStore('serve'))
+        : Deployment.start(engine));
       ({ wechat, balancer } = deployment);
       // Started at once: schema creation / migration must not collide.
       [a, b] = await Promise.all([deployment.serve(), deployment.serve()]);
