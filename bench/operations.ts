@@ -6,8 +6,9 @@
 //   many cards  : changes spread over BENCH_OPS_CARDS cards, 1 instance
 // Each run checks the sandbox's stored balances at the end: a benchmark that loses money fails.
 // Env: BENCH_OPS_CHANGES (per run, default 300), BENCH_OPS_CONCURRENCY (callers, default 32),
-// BENCH_OPS_CARDS (default 50), BENCH_OPS_ENGINES (default sqlite,postgres,redis,memory),
-// MEMBERCARD_TEST_POSTGRES / MEMBERCARD_TEST_REDIS (servers; skipped when unreachable).
+// BENCH_OPS_CARDS (default 50), BENCH_OPS_ENGINES (default sqlite,postgres,redis,memory; also
+// redis-cluster), MEMBERCARD_TEST_POSTGRES / MEMBERCARD_TEST_REDIS / MEMBERCARD_TEST_REDIS_CLUSTER
+// (servers; skipped when unreachable).
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { memberCard, type MemberCard } from '../src/member-card.js';
 import { wechatpayOptions } from '../src/sandbox/index.js';
 import { createStore } from '../src/store/index.js';
 import type { Store } from '../src/store/types.js';
+import { clusterUnavailable, freshClusterStore } from '../test/support/cluster.js';
 import { sandboxProcess } from '../test/support/sandbox.js';
 import { freshStore, probePostgres, probeRedis, type Engine, type TestStore } from '../test/support/services.js';
 import { tempDir } from '../test/support/temp.js';
@@ -28,6 +30,7 @@ const isEngine = (name: string): name is Engine => ['memory', 'sqlite', 'postgre
 
 /** A store location of this run's own, or why the engine is skipped. */
 async function engine(name: string): Promise<TestStore | string> {
+  if (name === 'redis-cluster') return (await clusterUnavailable('bench')) ?? freshClusterStore('bench');
   if (!isEngine(name)) return `unknown engine ${name}`;
   const down = name === 'postgres' ? await probePostgres() : name === 'redis' ? await probeRedis() : undefined;
   return down ?? freshStore(name, 'bench');
