@@ -161,6 +161,24 @@ describe('Redis Cluster key placement', { skip: skip ?? false }, () => {
     assert.notEqual(await slot(keys.lock(cardLockName(cardId, pendingCode))), [...cardSlots][0]);
   });
 
+  it("runs on the host's lazy Cluster, connecting it, and close() never quits it", async () => {
+    const host = clusterClient();
+    const mine = createStore({ engine: 'redis', client: host, prefix: place.place });
+    try {
+      await mine.init();
+      assert.equal(host.status, 'ready', 'init() connected the lazy Cluster');
+      const record = { id: `n-${randomUUID()}`, eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() };
+      assert.equal(await mine.applyNotification(record, { kind: 'bind', cardId, code: 'H1' }), true);
+      // The same keys as through the URL: the store on our own client reads them.
+      assert.equal((await store.getBinding(cardId, 'H1'))?.status, 'active');
+      await mine.close();
+      assert.equal(host.status, 'ready', 'close() did not quit the host Cluster');
+      assert.equal(await host.exists(keys.binding(cardId, 'H1')), 1);
+    } finally {
+      host.disconnect();
+    }
+  });
+
   it("many cards' keys spread over more than one node", async () => {
     const codes = Array.from({ length: 40 }, (_, i) => `77${String(i).padStart(4, '0')}`);
     await Promise.all(

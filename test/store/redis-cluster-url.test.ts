@@ -3,7 +3,7 @@
 // that name the problem without showing the password.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OptionsError } from '../../src/errors.js';
+import { MemberCardError, OptionsError } from '../../src/errors.js';
 import { createStore, RedisStore } from '../../src/store/index.js';
 import { toClusterNode } from '../../src/store/redis-connect.js';
 import { parseStoreUrl, redactUrl } from '../../src/store/url.js';
@@ -75,5 +75,22 @@ describe('redis+cluster:// URLs', () => {
     assert.deepEqual(toClusterNode('[fe80::1]:7102'), { host: 'fe80::1', port: 7102 });
     assert.deepEqual(toClusterNode('redis-0'), { host: 'redis-0', port: 6379 });
     assert.deepEqual(toClusterNode({ host: 'redis-1' }), { host: 'redis-1', port: 6379 });
+  });
+});
+
+describe('a Redis Cluster store that cannot connect', () => {
+  it('rejects init() with STORE_UNAVAILABLE, and logs no password', async () => {
+    const logged: string[] = [];
+    const store = createStore('redis+cluster://app:hunter2@127.0.0.1:1,127.0.0.1:2/', {
+      log: (level, message, fields) => logged.push(JSON.stringify({ level, message, fields })),
+    });
+    const error = await store.init().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(error instanceof MemberCardError && error.code === 'STORE_UNAVAILABLE', String(error));
+    assert.ok(!String((error as Error).message).includes('hunter2'));
+    assert.ok(logged.every((line) => !line.includes('hunter2')));
+    await store.close();
   });
 });
