@@ -37,8 +37,8 @@ function wrap(err: unknown): unknown {
  * Redis, for several instances behind a load balancer: one node (standalone or Sentinel) or a
  * Redis Cluster. Every step is one command or one Lua script on the keys of one hash tag (see
  * redis-keys.ts); what spans a card and a user is a series of such steps (redis-bindings.ts,
- * redis-journal.ts). Durability is Redis's: run it with appendonly yes (appendfsync everysec or always) if losing the
- * last second of bindings on a Redis crash matters.
+ * redis-journal.ts). Durability is Redis's: run it with appendonly yes (appendfsync everysec or
+ * always) if losing the last second of bindings on a Redis crash matters.
  */
 export class RedisStore
   implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
