@@ -3,7 +3,7 @@
  * Each script touches the keys of one hash tag only (see redis-keys.ts), so it runs on Redis
  * Cluster as on a single node; a change that spans a card, a user and a notification is a series of
  * such steps, each idempotent, ordered so that a retry after a crash between two of them finishes
- * the same change (see redis-notify.ts, redis-journal.ts).
+ * the same change (see redis-bindings.ts, redis-journal.ts).
  */
 
 /** Helpers the scripts share; exported so a test can run `enc` against a real Redis. */
@@ -18,7 +18,7 @@ end
 `;
 
 /**
- * One card code's part of applyNotification (redis-notify.ts runs the steps around it).
+ * One card code's part of applyNotification (redis-bindings.ts runs the steps around it).
  * KEYS: binding, this notification's marker. ARGV: record JSON, notification TTL ms, now, kind,
  * cardId, code, unionid, oaOpenid, owner openid ('' = no outer_str owner), owner unionid.
  * Returns {applied 1|0, outcome, userOpenid, unionid, updatedAt, record JSON}. outcome: 'consumed'
