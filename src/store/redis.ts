@@ -8,6 +8,9 @@ import {
   type StoreCommonOptions,
 } from './options.js';
 import { bindAudit } from './effect.js';
+import { retentionSweep } from './prune-runner.js';
+import { redisPrune, ttlFrom } from './redis-prune.js';
+import { retentionLimits, type PruneCounts, type RetentionLimits } from './retention.js';
 import { auditOf } from './rows.js';
 import { toTopup } from './topup-rows.js';
 import {
@@ -63,8 +66,6 @@ function toOperation(h: Record<string, string>): T.Operation | undefined {
   return op;
 }
 
-const DAY = 86_400_000;
-
 /** Percent-encodes every byte outside [A-Za-z0-9_.-]; the Lua `enc` does exactly the same. */
 export function encodeKeyPart(value: string): string {
   let out = '';
@@ -109,16 +110,28 @@ function toBinding(flat: string[]): T.Binding {
  * last second of bindings on a Redis crash matters.
  */
 export class RedisStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements
+    T.Store,
+    T.MerchantBindingStore,
+    T.MemberCodeStore,
+    T.HistoryStore,
+    T.TopupOrderStore,
+    T.RetentionStore,
+    T.PendingOperationStore
 {
-  readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
+  /** The retentions given as TTLs when records are written (a later change applies to later writes). */
+  readonly #keep: RetentionLimits;
 
   constructor(options: RedisStoreOptions & StoreCommonOptions) {
     checkStoreOptions('redis', options);
-    this.#options = options;
     this.#prefix = options.prefix ?? 'membercard:';
+    const { notificationTtlMs, retention } = options;
+    this.#keep = retentionLimits({
+      ...(notificationTtlMs !== undefined ? { notifications: notificationTtlMs } : {}),
+      ...retention,
+    });
     // The host's own client is the host's to quit; ours is quit by close().
     const hostClient = options.client;
     this.#life = new Lifecycle({
@@ -137,6 +150,7 @@ export class RedisStore
             }),
       shut: (client) => (client === hostClient ? undefined : quit(client)),
       wrap,
+      sweep: retentionSweep(this, options, 600_000),
     });
   }
 
@@ -201,7 +215,8 @@ export class RedisStore
         outerStr !== undefined ? this.#key('o', outerStr) : notificationKey,
         this.#prefix,
         JSON.stringify(rec),
-        this.#options.notificationTtlMs ?? 30 * DAY,
+        // Kept `notifications` from its receipt (retention, issue 18).
+        ttlFrom(record.receivedAt, this.#keep.notificationsMs),
         Date.now(),
         effect.kind,
         cardId,
@@ -282,6 +297,11 @@ export class RedisStore
   ): Promise<T.InsertOperationResult> {
     const { state, error, updatedAt, ...body } = operation;
     const opKey = this.#opKey(operation.cardId, operation.requestId);
+    // Indexed before it is written, so a crash in between leaves the sweep an entry to look at
+    // (it drops index entries whose operation is missing or settled), never an unindexed pending one.
+    if (state === 'pending') {
+      await this.#life.run((r) => r.zadd(this.#staleKey(operation.cardId), operation.createdAt, operation.requestId));
+    }
     // A failed entry written directly (refused before anything was sent) keeps its reason.
     const result = await this.#life.run((r) =>
       r.mcInsertOp(
@@ -299,7 +319,10 @@ export class RedisStore
       ),
     );
     if (result === 2) return { outcome: 'lock_lost' };
-    if (result === 1) return { outcome: 'inserted' };
+    if (result === 1) {
+      if (state !== 'pending') await this.#expireFinished(opKey);
+      return { outcome: 'inserted' };
+    }
     const existing = await this.getOperation(operation.cardId, operation.requestId);
     return { outcome: 'exists', operation: existing as T.Operation };
   }
@@ -331,6 +354,10 @@ export class RedisStore
         JSON.stringify(auditOf(current, now)),
       ),
     );
+    if (changed === 1) {
+      await this.#life.run((r) => r.zrem(this.#staleKey(cardId), requestId));
+      await this.#expireFinished(this.#opKey(cardId, requestId));
+    }
     return { changed: changed === 1, operation: await this.getOperation(cardId, requestId) };
   }
 
@@ -420,6 +447,32 @@ export class RedisStore
     );
   }
 
+  prune(now: number, limits: RetentionLimits, batch: number): Promise<PruneCounts> {
+    return this.#life.run((r) => redisPrune(r, this.#prefix, now, limits, Math.max(1, Math.floor(batch))));
+  }
+
+  async listStalePendingOperations(cardId: string, before: number, limit: number): Promise<T.Operation[]> {
+    const n = Math.floor(limit);
+    if (n <= 0) return [];
+    const key = this.#staleKey(cardId);
+    const ids = await this.#life.run((r) => r.zrangebyscore(key, '-inf', before, 'LIMIT', 0, n));
+    const ops = await Promise.all(ids.map((id) => this.getOperation(cardId, id)));
+    const settled = ids.filter((_, i) => ops[i]?.state !== 'pending');
+    if (settled.length > 0) await this.#life.run((r) => r.zrem(key, ...settled));
+    return ops.filter((op): op is T.Operation => op !== undefined && op.state === 'pending');
+  }
+
+  /** The card template's pending operations by createdAt (issue 18's sweep): a superset, cleaned as it is read. */
+  #staleKey(cardId: string): string {
+    return `${this.#prefix}opq:${encodeKeyPart(cardId)}`;
+  }
+
+  /** A finished journal entry lives `journal` more (no TTL when the journal is kept forever). */
+  async #expireFinished(opKey: string): Promise<void> {
+    const keep = this.#keep.journalMs;
+    if (keep > 0) await this.#life.run((r) => r.pexpire(opKey, keep));
+  }
+
   #opKey(cardId: string, requestId: string): string {
     return `${this.#prefix}op:${encodeKeyPart(cardId)}:${encodeKeyPart(requestId)}`;
   }
@@ -467,7 +520,19 @@ export class RedisStore
         order.state,
       ),
     );
-    if (Number(created) === 1) return { created: true, order: toTopup({ data, version: order.version }) };
+    if (Number(created) === 1) {
+      // The user's index only serves reuse within minutes: it forgets orders past their retention.
+      const userIndex = `${this.#prefix}tuu:${card}:${encodeKeyPart(order.openid)}`;
+      const keep = this.#keep.topupsMs;
+      await this.#life.run((r) =>
+        r
+          .multi()
+          .zremrangebyscore(userIndex, '-inf', order.createdAt - keep - 1)
+          .pexpire(userIndex, Math.max(1, keep))
+          .exec(),
+      );
+      return { created: true, order: toTopup({ data, version: order.version }) };
+    }
     return { created: false, order: toTopup({ data: String(found), version: Number(version) }) };
   }
 
@@ -490,7 +555,14 @@ export class RedisStore
         order.outTradeNo,
       ),
     );
-    return changed === 1 ? next : undefined;
+    if (changed !== 1) return undefined;
+    const keep = topupKeep(next, this.#keep);
+    if (keep !== undefined) {
+      await this.#life.run((r) =>
+        r.pexpire(this.#topupKey(order.cardId, order.outTradeNo), ttlFrom(next.createdAt, keep)),
+      );
+    }
+    return next;
   }
 
   async listDueTopupOrders(cardId: string, now: number, limit: number): Promise<T.TopupOrder[]> {
@@ -506,6 +578,13 @@ export class RedisStore
   #topupKey(cardId: string, outTradeNo: string): string {
     return `${this.#prefix}tu:${encodeKeyPart(cardId)}:${encodeKeyPart(outTradeNo)}`;
   }
+}
+
+/** How long an ended order is kept from its creation (undefined while it is not ended, or kept forever). */
+function topupKeep(order: T.TopupOrder, keep: RetentionLimits): number | undefined {
+  if (order.nextCheckAt !== undefined) return undefined;
+  if (order.state === 'credited' || order.state === 'closed') return keep.topupsMs;
+  return order.state === 'failed' && keep.journalMs > 0 ? keep.journalMs : undefined;
 }
 
 type Client = RedisClient & Scripted;
