@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime.js';
 import type { BindingStore, JournalStore, Operation, OperationKind, UserIdentity } from '../store/types.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CardLocks, type HeldLock } from './lock.js';
+import { createSweeper, type Sweeper } from './sweep.js';
 import type {
   AdjustInput,
   CardTarget,
@@ -81,9 +82,19 @@ function currentValue(card: UpstreamCard, kind: OperationKind): number | string 
   }
 }
 
-export function createOperations(rt: Runtime, settings: OperationsSettings): Operations {
+/** What memberCard() holds: the operations, and the sweep's controls (top-ups, timer). */
+export interface OperationsService extends Operations {
+  readonly sweeper: Sweeper;
+}
+
+export function createOperations(rt: Runtime, settings: OperationsSettings): OperationsService {
   const { cardId } = rt.options;
   const locks = new CardLocks(settings);
+  // The sweep settles through the same path as a new change to the card: under its lock, settlePending.
+  const sweeper = createSweeper(rt, settings, async (code) => {
+    const store = await rt.store();
+    await locks.run(store, `card:${cardId}:${code}`, () => settlePending(store, code));
+  });
 
   function notifyChanged(code: string): void {
     try {
@@ -326,6 +337,8 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     };
 
   return {
+    sweeper,
+    sweep: () => sweeper.sweep(),
     adjustBalance: adjust('balance'),
     adjustPoints: adjust('points'),
     async setLevel(input: SetLevelInput) {

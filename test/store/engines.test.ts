@@ -149,7 +149,8 @@ for (const driver of SQLITE_DRIVERS) {
       // Both are kept in the file itself, so a fresh connection reads what the store set.
       const raw = (await loadSqlite(driver)).open(filename, 1000);
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(raw.pragma('user_version', { simple: true }), 7); // seven migrations: the retention indexes are the 7th (issue 18)
+      // Seven migrations: the retention indexes (issue 18) are the 7th.
+      assert.equal(raw.pragma('user_version', { simple: true }), 7);
       raw.close();
 
       const reopened = new SqliteStore({ filename, driver });
