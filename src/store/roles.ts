@@ -91,11 +91,6 @@ export function keepsTopups(value: object): value is TopupOrderStore {
   return Object.keys(topups).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
 }
 
-/** Whether a store prunes itself (every engine does; a host's own object may not). */
-export function prunes(value: object): value is RetentionStore {
-  return typeof (value as Record<string, unknown>)['prune'] === 'function';
-}
-
 /** Whether a store can list stale pending operations for the sweep. */
 export function listsStaleOperations(value: object): value is PendingOperationStore {
   return typeof (value as Record<string, unknown>)['listStalePendingOperations'] === 'function';

@@ -93,7 +93,7 @@ async function journal(s: Full, o: Operation, finish: boolean): Promise<void> {
 export function retentionContract(engine: RetentionEngine, stores: () => { store: Store; other: Store }): void {
   describe('RetentionStore: prune, listStalePendingOperations (issue 18)', () => {
     it('each kind goes after its retention and stays before it; bindings and pending entries stay', async () => {
-      const keepMs = 2500;
+      const keepMs = 4000;
       const limits: RetentionLimits = { notificationsMs: keepMs, topupsMs: keepMs, journalMs: keepMs };
       const s = full(
         engine.open({ retention: { notifications: keepMs, topups: keepMs, journal: `${keepMs}ms` }, log: quiet }),
