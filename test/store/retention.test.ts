@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OptionsError } from '../../src/errors.js';
 import { storeRetentionFrom } from '../../src/server/retention-env.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { cutoffs, durationMs, retentionLimits } from '../../src/store/retention.js';
+import { waitFor } from '../support/poll.js';
 
 describe('retention options', () => {
   it('reads ms and durations with a unit, and nothing else', () => {
@@ -52,5 +54,27 @@ describe('retention options', () => {
         err instanceof OptionsError && /^MEMBERCARD_RETAIN_TOPUPS must be ms or a duration/.test(err.message),
     );
     assert.throws(() => storeRetentionFrom({ MEMBERCARD_PRUNE_MS: '10' }), /^OptionsError: MEMBERCARD_PRUNE_MS must/);
+  });
+
+  it('each store runs its pass on its own timer, under the lease, and close() stops it', async () => {
+    const logged: Record<string, unknown>[] = [];
+    const store = new MemoryStore({
+      sweepIntervalMs: 50,
+      retention: { notifications: '1d' },
+      log: (_level, message, fields) => logged.push({ message, ...fields }),
+    });
+    await store.init();
+    const old = { id: 'n-old', eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() - 2 * 86_400_000 };
+    const fresh = { id: 'n-fresh', eventType: 'MEMBERCARD.ACCEPT_CARD', receivedAt: Date.now() };
+    await store.applyNotification(old, { kind: 'none' });
+    await store.applyNotification(fresh, { kind: 'none' });
+    await waitFor(
+      'the old record pruned by the timer',
+      5000,
+      async () => (await store.getNotification('n-old')) === undefined,
+    );
+    assert.ok(await store.getNotification('n-fresh'), 'the fresh one kept');
+    assert.ok(logged.some((l) => l['message'] === 'retention pass' && l['notifications'] === 1));
+    await store.close();
   });
 });
