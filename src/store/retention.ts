@@ -1,8 +1,8 @@
 import Joi from 'joi';
 import type { Doc } from '../options/declare.js';
 
-// How long each kind of record is kept (issue 18), declared once: the store options, serve's
-// variables and docs/stores.md's table are read from here.
+// How long each kind of record is kept (issue 18), declared once: the store options and serve's
+// variables (src/server/config.ts) are read from here; docs/stores.md's table says the same.
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -54,15 +54,12 @@ export interface RetentionOptions {
 
 interface RetentionSpec extends Doc {
   default: Duration;
-  /** The serve variable that sets it. */
-  env: string;
 }
 
-/** Each retention: its default, its serve variable and its doc line. */
+/** Each retention: its default and its doc line (serve's variables for them are in src/server/). */
 export const RETENTION = {
   notifications: {
     default: '30d',
-    env: 'MEMBERCARD_RETAIN_NOTIFICATIONS',
     en:
       'how long a processed notification id is remembered to drop redeliveries; WeChat Pay redelivers an ' +
       'unacknowledged one for about 24 h (15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h)',
@@ -72,7 +69,6 @@ export const RETENTION = {
   },
   topups: {
     default: '400d',
-    env: 'MEMBERCARD_RETAIN_TOPUPS',
     en:
       'how long a credited or closed top-up order is kept after it was made (WeChat Pay takes refunds for a ' +
       'year after payment, so the default keeps a year and a month)',
@@ -80,7 +76,6 @@ export const RETENTION = {
   },
   journal: {
     default: 0,
-    env: 'MEMBERCARD_RETAIN_JOURNAL',
     en:
       'how long finished merchant operations, their audit lines and failed top-ups are kept; `0` keeps them ' +
       'forever. A requestId older than this is forgotten: reusing it makes a new change',
