@@ -1,7 +1,8 @@
 // `npm run bench`: one run, loopback only. Starts the sandbox (signatures on) and each server
 // in its own process, drives them with autocannon from this process, and prints the table,
 // the ratios, upstream calls per 1,000 page views in a burst, the server CPU of a member code's
-// issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only.
+// issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only;
+// BENCH_ONLY=retention the store's size under load and after a retention pass (bench/retention.ts).
 import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import autocannon from 'autocannon';
 import { hashToken } from '../src/login/index.js';
 import { createStore } from '../src/store/index.js';
 import { sandboxProcess, type TestSandbox } from '../test/support/sandbox.js';
+import { retentionBench } from './retention.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 4); // seconds per throughput run
@@ -257,6 +259,10 @@ async function memberCodes(env: Record<string, string>, users: Array<{ token: st
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'membercard-bench-'));
   try {
+    if (process.env.BENCH_ONLY === 'retention') {
+      if (!(await retentionBench(work))) process.exitCode = 1;
+      return;
+    }
     console.log(
       `koa-wechat-membercard benchmark — Node ${process.version}, ${ROUNDS} rounds × ${DURATION} s per server ` +
         `(median round shown), ${CONNECTIONS} connections, loopback`,

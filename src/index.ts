@@ -27,6 +27,7 @@ export type {
   RedisConnectionOptions,
   RedisClientOptions,
 } from './store/index.js';
+export type { Duration, PruneCounts, RetentionLimits, RetentionOptions } from './store/retention.js';
 export {
   ERRORS,
   MemberCardError,
@@ -66,6 +67,7 @@ export type {
   SetMembershipNumberInput,
   HistoryInput,
   CardTarget,
+  SweepReport,
 } from './operations/index.js';
 export type { WechatpayClient } from './wechatpay/client.js';
 export type {

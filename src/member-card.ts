@@ -91,12 +91,15 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
+  /** Whether the store was opened for a request or by ready(): the background sweep waits for that. */
+  let storeInUse = false;
   const rt: Runtime = {
     options: resolved,
     // Store.init() is idempotent and forgets a failed attempt, so calling it per use is how a
     // store that was down at start-up comes back by itself.
     store: async () => {
       await store.init();
+      storeInUse = true;
       return store;
     },
     client,
@@ -109,6 +112,8 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
   rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
   const operations = createOperations(rt, resolved.operations);
+  // Pending changes and due top-ups settle by themselves (src/operations/sweep.ts, issue 18).
+  operations.sweeper.start(() => storeInUse);
   const bindings = createBindings(rt);
   const memberCodes = createMemberCodes(rt);
 
@@ -142,6 +147,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     const service = createTopups(rt, operations, topup, privateKey);
     mountTopup(router, rt, service);
     mountPayNotify(router, rt, service);
+    operations.sweeper.reconcileTopupsWith(() => service.reconcile());
     topups = {
       offers: () => service.offers(),
       get: (outTradeNo) => service.get(outTradeNo),
@@ -181,8 +187,9 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     memberCodes,
     client,
     options: resolved,
-    ready: () => store.init(),
+    ready: () => rt.store().then(() => undefined),
     close: async () => {
+      await operations.sweeper.stop();
       if (ownsStore) await store.close();
     },
   };

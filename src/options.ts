@@ -60,6 +60,8 @@ export interface CacheOptions {
 export interface OperationsOptions {
   lockTtlMs?: number;
   lockWaitMs?: number;
+  sweepAfterMs?: number;
+  sweepEveryMs?: number;
 }
 
 /** A bonus tier: paying at least `from` fen credits `extra` fen more (the highest tier reached counts). */

@@ -1,2 +1,3 @@
-export { createOperations, outRequestNo } from './operations.js';
+export { createOperations, outRequestNo, type OperationsService } from './operations.js';
+export type { SweepReport } from './sweep.js';
 export type * from './types.js';

@@ -7,6 +7,7 @@ import { cardLockName } from '../store/redis-keys.js';
 import type { BindingStore, JournalStore, Operation, OperationKind, UserIdentity } from '../store/types.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CardLocks, type HeldLock } from './lock.js';
+import { createSweeper, type Sweeper } from './sweep.js';
 import type {
   AdjustInput,
   CardTarget,
@@ -82,9 +83,19 @@ function currentValue(card: UpstreamCard, kind: OperationKind): number | string 
   }
 }
 
-export function createOperations(rt: Runtime, settings: OperationsSettings): Operations {
+/** What memberCard() holds: the operations, and the sweep's controls (top-ups, timer). */
+export interface OperationsService extends Operations {
+  readonly sweeper: Sweeper;
+}
+
+export function createOperations(rt: Runtime, settings: OperationsSettings): OperationsService {
   const { cardId } = rt.options;
   const locks = new CardLocks(settings);
+  // The sweep settles through the same path as a new change to the card: under its lock, settlePending.
+  const sweeper = createSweeper(rt, settings, async (code) => {
+    const store = await rt.store();
+    await locks.run(store, `card:${cardId}:${code}`, () => settlePending(store, code));
+  });
 
   function notifyChanged(code: string): void {
     try {
@@ -328,6 +339,8 @@ export function createOperations(rt: Runtime, settings: OperationsSettings): Ope
     };
 
   return {
+    sweeper,
+    sweep: () => sweeper.sweep(),
     adjustBalance: adjust('balance'),
     adjustPoints: adjust('points'),
     async setLevel(input: SetLevelInput) {

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { AuditEntry, Operation, UserIdentity } from '../store/types.js';
+import type { SweepReport } from './sweep.js';
 
 /** Which card: a card code directly, or a user resolved through the same bindings as the user routes. */
 export type CardTarget =
@@ -68,6 +69,12 @@ export interface Operations {
   get(requestId: string): Promise<Operation | undefined>;
   /** The audit trail of one card: the changes WeChat Pay applied, newest first. */
   history(input: HistoryInput): Promise<AuditEntry[]>;
+  /**
+   * Settles, now, entries left pending longer than `sweepAfterMs` (re-sent with the same
+   * out_request_no, or reconciled from the card), and reconciles due top-ups; what the background
+   * sweep does every `sweepEveryMs`. One instance at a time: `ran` is false when another holds it.
+   */
+  sweep(): Promise<SweepReport>;
 }
 
 export interface OperationsSettings {
@@ -75,4 +82,8 @@ export interface OperationsSettings {
   lockTtlMs: number;
   /** How long a call waits for a busy card before CARD_BUSY, ms. */
   lockWaitMs: number;
+  /** An entry pending this long is settled by the sweep, ms. */
+  sweepAfterMs: number;
+  /** How often the background sweep runs, ms; 0: only cards.operations.sweep(). */
+  sweepEveryMs: number;
 }

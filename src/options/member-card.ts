@@ -266,6 +266,26 @@ export const MEMBER_CARD_OPTIONS = {
           zh: '变更等待被其他变更锁住的卡的最长时间，之后返回 503 `CARD_BUSY`',
         },
       },
+      sweepAfterMs: {
+        schema: ms(100, 24 * 60 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en:
+            'a change left pending this long (a crash, a lost answer) is settled by the sweep: re-sent with the ' +
+            'same `out_request_no`, or reconciled from the card',
+          zh: '挂起这么久的变更（崩溃、应答丢失）由清理任务了结：以相同 `out_request_no` 重发，或读卡核对',
+        },
+      },
+      sweepEveryMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en:
+            'how often the background sweep settles pending changes and due top-ups (one instance at a time); ' +
+            '`0`: only `cards.operations.sweep()`',
+          zh: '后台清理任务了结挂起变更和到期充值订单的间隔（同一时间只有一个实例执行）；`0`：仅 `cards.operations.sweep()`',
+        },
+      },
     },
   },
   brand: {

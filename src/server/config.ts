@@ -2,6 +2,7 @@ import { OptionsError } from '../errors.js';
 import type { WECHAT_LOGIN_OPTIONS } from '../login/options.js';
 import type { Doc, OptionPath } from '../options/declare.js';
 import type { MEMBER_CARD_OPTIONS } from '../options/member-card.js';
+import { RETENTION } from '../store/retention.js';
 
 /** An option of memberCard() or wechatLogin() that a variable is passed to. */
 export type Feeds =
@@ -203,6 +204,40 @@ export const ENV = {
       '`1`: report each credited top-up to 小程序发货信息管理 as a virtual-goods delivery, with an access token ' +
       'from `getStableAccessToken` (the mini-program AppID and secret)',
     zh: '`1`：每笔入账的充值都向小程序发货信息管理上报虚拟商品发货，access_token 由 `getStableAccessToken` 获取（小程序 AppID 与密钥）',
+  },
+  MEMBERCARD_SWEEP_MS: {
+    feeds: [card('operations.sweepEveryMs')],
+    en:
+      'how often pending merchant changes and due top-ups are settled in the background, ms (one instance at ' +
+      'a time); `0`: never',
+    zh: '后台了结挂起的商户变更与到期充值订单的间隔（毫秒，同一时间只有一个实例执行）；`0`：不执行',
+  },
+  MEMBERCARD_SWEEP_AFTER_MS: {
+    feeds: [card('operations.sweepAfterMs')],
+    en: 'a merchant change pending this long is settled by the sweep (re-sent or reconciled from the card), ms',
+    zh: '挂起这么久的商户变更由清理任务了结（重发或读卡核对），毫秒',
+  },
+  MEMBERCARD_RETAIN_NOTIFICATIONS: {
+    default: String(RETENTION.notifications.default),
+    en: `${RETENTION.notifications.en}; ms or a duration (\`30d\`, \`12h\`)`,
+    zh: `${RETENTION.notifications.zh}；毫秒或时长（\`30d\`、\`12h\`）`,
+  },
+  MEMBERCARD_RETAIN_TOPUPS: {
+    default: String(RETENTION.topups.default),
+    en: RETENTION.topups.en,
+    zh: RETENTION.topups.zh,
+  },
+  MEMBERCARD_RETAIN_JOURNAL: {
+    default: String(RETENTION.journal.default),
+    en: RETENTION.journal.en,
+    zh: RETENTION.journal.zh,
+  },
+  MEMBERCARD_PRUNE_MS: {
+    default: '600000',
+    en:
+      'how often this instance tries a retention pass (it deletes, in batches of 500, what outlived the ' +
+      'retentions above; one instance at a time), ms',
+    zh: '本实例尝试执行保留期清理的间隔（按每批 500 行删除超过上述保留期的记录；同一时间只有一个实例执行），毫秒',
   },
   PORT: { default: '3000', en: 'HTTP port', zh: 'HTTP 端口' },
   HOST: {

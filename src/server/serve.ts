@@ -25,6 +25,7 @@ import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
 import { stableAccessToken } from './access-token.js';
+import { storeRetentionFrom, sweepFrom } from './retention-env.js';
 import { startReconciler } from './topup-reconciler.js';
 import { loginRateLimitFrom } from './limits.js';
 import type { Store } from '../store/types.js';
@@ -212,6 +213,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   const port = parsePort(env, 'PORT');
   const limits = connectionLimitsFrom(env);
   const reconcileEveryMs = parseWhole(env, 'MEMBERCARD_TOPUP_RECONCILE_MS', 100);
+  const retention = storeRetentionFrom(env);
   const settings = await settingsFrom(env);
   const { sandbox } = settings;
   const host = env.HOST || (sandbox ? '127.0.0.1' : '0.0.0.0');
@@ -233,7 +235,7 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   };
   let store: Store;
   try {
-    store = createStore(env.MEMBERCARD_STORE || DEFAULTS.store, { log });
+    store = createStore(env.MEMBERCARD_STORE || DEFAULTS.store, { log, ...retention });
   } catch (err) {
     await closeServer();
     await sandbox?.close();
@@ -261,12 +263,16 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
         ? { cache: { ttlMs: Number(env.MEMBERCARD_CACHE_TTL) } }
         : {}),
       log,
+      // Pending merchant changes settle by themselves (MEMBERCARD_SWEEP_*, issue 18).
+      operations: sweepFrom(env),
       // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/routes/admin.ts).
       ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
       ...topupFrom(env, settings, url),
     });
     login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log, rateLimit: loginRateLimitFrom(env) });
     await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
+    // The store is in use from the start: the sweep of pending changes may run before any request.
+    await cards.ready().catch(() => undefined);
   } catch (err) {
     await closeServer();
     await sandbox?.close();

@@ -41,6 +41,11 @@ export function storeForRole<R extends StoreRole>(
 
 function ourStore(given: StoreOptions, defaults: StoreCommonOptions): Store {
   const options = { ...given, log: given.log ?? defaults.log ?? defaultLog };
+  // A URL carries no retention: the caller's defaults (serve's variables) fill in what is not given.
+  const retention = given.retention ?? defaults.retention;
+  if (retention !== undefined) options.retention = retention;
+  const sweepIntervalMs = given.sweepIntervalMs ?? defaults.sweepIntervalMs;
+  if (sweepIntervalMs !== undefined) options.sweepIntervalMs = sweepIntervalMs;
   switch (options.engine) {
     case 'memory':
       return new MemoryStore(options);

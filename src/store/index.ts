@@ -14,6 +14,7 @@ export type {
   StoreOptions,
   StoreSpec,
 } from './options.js';
+export type { Duration, PruneCounts, RetentionLimits, RetentionOptions } from './retention.js';
 export { createStore } from './create-store.js';
 export { MemoryStore } from './memory.js';
 export { SqliteStore } from './sqlite.js';

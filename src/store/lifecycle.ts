@@ -14,8 +14,11 @@ export interface LifecycleHooks<H> {
   shut(handle: H): Promise<void> | void;
   /** An engine error as we report it: STORE_UNAVAILABLE when the engine cannot serve now, else as is. */
   wrap(err: unknown): unknown;
-  /** Housekeeping (expired rows) every `everyMs` while open; it only bounds growth, so failures are ignored. */
-  sweep?: { everyMs: number; run(handle: H): unknown };
+  /**
+   * The retention pass (src/store/prune-runner.ts) every `everyMs` while open, on an unref'd
+   * timer; close() clears it and calls stop(). It only bounds growth, so failures are ignored.
+   */
+  sweep?: { everyMs: number; run(handle: H): unknown; stop?(): void };
 }
 
 /**
@@ -66,6 +69,7 @@ export class Lifecycle<H> {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#hooks.sweep?.stop?.();
     const handle = this.#handle;
     this.#handle = undefined;
     if (handle !== undefined) await this.#hooks.shut(handle);

@@ -1,6 +1,8 @@
 import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
-import { checkStoreOptions, type MemoryStoreOptions, type StoreCommonOptions } from './options.js';
+import { checkStoreOptions, type MemoryStoreOptions } from './options.js';
+import { retentionSweep } from './prune-runner.js';
+import { cutoffs, noCounts, type PruneCounts, type RetentionLimits } from './retention.js';
 import { auditOf } from './rows.js';
 import { checkTake, fullAfterMs, takeFrom, type BucketState } from './token-bucket.js';
 import type * as T from './types.js';
@@ -30,14 +32,51 @@ class Tables {
   /** (cardId, openid) → the outer_str issued to them for that card. */
   readonly outerStrByUser = new Map<string, string>();
 
-  /** Expiry is checked on read; the sweep only bounds memory. */
-  sweep(now: number): void {
-    for (const [k, v] of this.outerStrs) if (v.expiresAt <= now) this.outerStrs.delete(k);
-    for (const [k, v] of this.sessions) if (v.expiresAt <= now) this.sessions.delete(k);
-    for (const [k, v] of this.locks) if (v.expiresAt <= now) this.locks.delete(k);
-    for (const [k, v] of this.buckets) if (v.expiresAt <= now) this.buckets.delete(k);
+  /** Expiry is checked on read; pruning only bounds memory. At most `batch` entries of each kind go. */
+  prune(now: number, limits: RetentionLimits, batch: number): PruneCounts {
+    const cut = cutoffs(now, limits);
+    const counts = noCounts();
+    const drop = <V>(
+      map: Map<string, V>,
+      kind: keyof PruneCounts,
+      old: (v: V) => boolean,
+      del: (k: string) => unknown = (k) => map.delete(k),
+    ) => {
+      for (const [k, v] of map) {
+        if (counts[kind] >= batch) return;
+        if (!old(v)) continue;
+        del(k);
+        counts[kind] += 1;
+      }
+    };
+    drop(this.notifications, 'notifications', (n) => n.receivedAt <= cut.notifications);
+    drop(this.outerStrs, 'outerStrs', (o) => o.expiresAt <= now);
     for (const [k, v] of this.outerStrByUser) if (!this.outerStrs.has(v)) this.outerStrByUser.delete(k);
-    for (const [k, v] of this.memberCodes) if (v.expiresAt <= now) this.dropMemberCode(k, v);
+    drop(this.sessions, 'sessions', (v) => v.expiresAt <= now);
+    drop(
+      this.memberCodes,
+      'memberCodes',
+      (v) => v.expiresAt <= now,
+      (k) => {
+        const entry = this.memberCodes.get(k);
+        if (entry) this.dropMemberCode(k, entry);
+      },
+    );
+    drop(this.locks, 'leases', (v) => v.expiresAt <= now);
+    drop(this.buckets, 'leases', (v) => v.expiresAt <= now);
+    drop(this.topups, 'topups', (o) => topupEnded(o, cut));
+    drop(this.operations, 'operations', (op) => op.state !== 'pending' && op.updatedAt <= cut.journal);
+    for (const [k, trail] of this.audit) {
+      // Oldest first: the old lines are a prefix.
+      let n = 0;
+      while (n < trail.length && counts.audit + n < batch && (trail[n] as T.AuditEntry).at <= cut.journal) n++;
+      if (n === 0) continue;
+      counts.audit += n;
+      if (n === trail.length) this.audit.delete(k);
+      else trail.splice(0, n);
+      if (counts.audit >= batch) break;
+    }
+    return counts;
   }
 
   dropMemberCode(hash: string, entry: T.MemberCodeEntry): void {
@@ -73,11 +112,18 @@ class Tables {
  * Each call runs synchronously once it has the tables, which is what makes it atomic here.
  */
 export class MemoryStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements
+    T.Store,
+    T.MerchantBindingStore,
+    T.MemberCodeStore,
+    T.HistoryStore,
+    T.TopupOrderStore,
+    T.RetentionStore,
+    T.PendingOperationStore
 {
   readonly #life: Lifecycle<Tables>;
 
-  constructor(options: MemoryStoreOptions & StoreCommonOptions = {}) {
+  constructor(options: MemoryStoreOptions = {}) {
     checkStoreOptions('memory', options);
     const tables = new Tables();
     this.#life = new Lifecycle({
@@ -86,7 +132,7 @@ export class MemoryStore
       open: async () => tables,
       shut: () => undefined,
       wrap: (err) => err,
-      sweep: { everyMs: options.sweepIntervalMs ?? 60_000, run: (t) => t.sweep(Date.now()) },
+      sweep: retentionSweep(this, options, 60_000),
     });
   }
 
@@ -377,6 +423,20 @@ export class MemoryStore
     );
   }
 
+  prune(now: number, limits: RetentionLimits, batch: number): Promise<PruneCounts> {
+    return this.#life.run((t) => t.prune(now, limits, Math.max(1, Math.floor(batch))));
+  }
+
+  listStalePendingOperations(cardId: string, before: number, limit: number): Promise<T.Operation[]> {
+    return this.#life.run((t) =>
+      [...t.operations.values()]
+        .filter((op) => op.cardId === cardId && op.state === 'pending' && op.createdAt <= before)
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .slice(0, Math.max(0, Math.floor(limit)))
+        .map(copyOperation),
+    );
+  }
+
   issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
     return this.#life.run((t) => {
       const byUser = pairKey(cardId, user.openid);
@@ -388,6 +448,16 @@ export class MemoryStore
       return outerStr;
     });
   }
+}
+
+/**
+ * An order that ended: credited or closed (kept `topups` from its creation), or failed (kept as
+ * long as the journal, since the merchant must see to it); never one the reconciler still has work on.
+ */
+function topupEnded(o: T.TopupOrder, cut: { topups: number; journal: number }): boolean {
+  if (o.nextCheckAt !== undefined) return false;
+  if (o.state === 'credited' || o.state === 'closed') return o.createdAt <= cut.topups;
+  return o.state === 'failed' && o.createdAt <= cut.journal;
 }
 
 function identityOf(user: T.UserIdentity): T.UserIdentity {

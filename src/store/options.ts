@@ -3,21 +3,18 @@ import Joi from 'joi';
 import type { Pool, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
 import type { Log } from '../log.js';
+import { retentionSchema, type RetentionOptions } from './retention.js';
 import { SQLITE_DRIVERS, type SqliteDriverName } from './sqlite-driver.js';
 import type { Store } from './types.js';
 
-export interface MemoryStoreOptions {
-  /** How often expired sessions and outer_str values are dropped, in ms (default 60 s). */
-  sweepIntervalMs?: number;
-}
+/** The memory engine takes only what every engine takes. */
+export type MemoryStoreOptions = StoreCommonOptions;
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for a private in-memory database. */
   filename: string;
   /** How long a writer waits for another process's lock before giving up, in ms (default 5000). */
   busyTimeoutMs?: number;
-  /** How often expired sessions and outer_str values are deleted, in ms (default 10 min). */
-  sweepIntervalMs?: number;
   /**
    * Forces a driver (default: node:sqlite on Node.js 22.13 and later, better-sqlite3 before); both
    * read and write the same file.
@@ -63,11 +60,7 @@ export type PostgresStoreOptions = PostgresConnectionOptions | PostgresPoolOptio
 interface RedisCommonOptions {
   /** Prepended to every key (default 'membercard:'), so several apps can share one Redis. */
   prefix?: string;
-  /**
-   * How long a processed notification id is remembered, in ms (default 30 days). WeChat Pay
-   * redelivers for minutes (member-card pages) to about 24 hours (other sources), so this is
-   * ample for de-duplication, and keeps Redis from growing forever.
-   */
+  /** @deprecated retention.notifications, which wins when both are given. */
   notificationTtlMs?: number;
 }
 
@@ -131,6 +124,16 @@ export interface StoreCommonOptions {
    * Default: memberCard()'s or wechatLogin()'s `log` for a store they make, else JSON lines on stderr.
    */
   log?: Log;
+  /**
+   * How long each kind of record is kept (docs/stores.md, Retention): ms or a duration like '30d'.
+   * Defaults: notifications 30 days, ended top-ups 400 days, the journal forever (0).
+   */
+  retention?: RetentionOptions;
+  /**
+   * How often this instance tries to run a retention pass, in ms (default 1 min in memory, 10 min
+   * elsewhere); one instance at a time runs it (a lease in the store).
+   */
+  sweepIntervalMs?: number;
 }
 
 /** Options for one of our engines, as createStore() and the `store` option take them. */
@@ -184,23 +187,27 @@ const settings = (what: string): Joi.AnySchema => object(what, () => true);
 const OWN_CONNECTION_ONLY = `"{{#peer}}" does not apply to the host's own "{{#main}}": set it there instead`;
 
 const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
-  memory: Joi.object({ engine: Joi.valid('memory'), log: Joi.function(), sweepIntervalMs: ms(1) }),
+  memory: Joi.object({ engine: Joi.valid('memory'), ...common() }),
   sqlite: Joi.object({
     engine: Joi.valid('sqlite'),
-    log: Joi.function(),
+    ...common(),
     filename: Joi.string().min(1).required(),
     busyTimeoutMs: ms(0),
-    sweepIntervalMs: ms(1),
     driver: Joi.valid(...SQLITE_DRIVERS),
   }),
   postgres: postgresSchema(),
   redis: redisSchema(),
 };
 
+/** What every engine takes (StoreCommonOptions). */
+function common(): Record<string, Joi.Schema> {
+  return { log: Joi.function(), retention: retentionSchema, sweepIntervalMs: ms(1) };
+}
+
 function postgresSchema(): Joi.ObjectSchema {
   return Joi.object({
     engine: Joi.valid('postgres'),
-    log: Joi.function(),
+    ...common(),
     connectionString: Joi.string().min(1),
     pool: object('a pg.Pool (new pg.Pool(…))', hasFunctions('query', 'connect', 'end')),
     schema: Joi.string()
@@ -226,7 +233,7 @@ function postgresSchema(): Joi.ObjectSchema {
 function redisSchema(): Joi.ObjectSchema {
   return Joi.object({
     engine: Joi.valid('redis'),
-    log: Joi.function(),
+    ...common(),
     url: Joi.string().min(1),
     cluster: Joi.array()
       .min(1)

@@ -2,6 +2,9 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { loadPgPool, type PgPoolConstructor } from './drivers.js';
 import { bindAudit, bindWithOuterStr, mergeMerchantBind } from './effect.js';
 import { Lifecycle } from './lifecycle.js';
+import { postgresPrune, retentionIndexes } from './postgres-prune.js';
+import { retentionSweep } from './prune-runner.js';
+import type { PruneCounts, RetentionLimits } from './retention.js';
 import {
   checkStoreOptions,
   type PostgresConnectionOptions,
@@ -137,6 +140,9 @@ const MIGRATIONS: ((s: string) => string)[] = [
   (s) => `
     ALTER TABLE ${s}.outer_strs ADD COLUMN IF NOT EXISTS card_id TEXT;
     CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON ${s}.outer_strs (card_id, openid);`,
+  // 7 (8 if the cache migration lands first; moves as a whole): retention (issue 18), what the
+  // prune pass and the pending-operation sweep select on, so a batch reads only the rows it deletes.
+  retentionIndexes,
 ];
 
 /** The server's clock in ms: leases of several instances are measured by one clock, not by each host's. */
@@ -170,7 +176,14 @@ const orNull = (v: string | undefined): string | null => v || null;
  * indexes, never by reading first and writing later.
  */
 export class PostgresStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements
+    T.Store,
+    T.MerchantBindingStore,
+    T.MemberCodeStore,
+    T.HistoryStore,
+    T.TopupOrderStore,
+    T.RetentionStore,
+    T.PendingOperationStore
 {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
@@ -190,7 +203,7 @@ export class PostgresStore
       open: () => this.#open(withOutageNotes(options, (err) => this.#life.noteClientError(err))),
       shut: (pool) => (pool === hostPool ? undefined : pool.end()),
       wrap,
-      sweep: { everyMs: 600_000, run: (pool) => this.#sweep(pool) },
+      sweep: retentionSweep(this, options, 600_000),
     });
   }
 
@@ -591,14 +604,17 @@ export class PostgresStore
     });
   }
 
-  /** Only housekeeping: reads already ignore expired rows. */
-  async #sweep(pool: Pool): Promise<void> {
-    const now = Date.now();
-    await pool.query(`DELETE FROM ${this.#s}.outer_strs WHERE expires_at <= $1`, [now]);
-    await pool.query(`DELETE FROM ${this.#s}.sessions WHERE expires_at <= $1`, [now]);
-    await pool.query(`DELETE FROM ${this.#s}.op_locks WHERE expires_at <= ${NOW_MS}`);
-    await pool.query(`DELETE FROM ${this.#s}.member_codes WHERE expires_at <= $1`, [now]);
-    await pool.query(`DELETE FROM ${this.#s}.rate_buckets WHERE expires_at <= ${NOW_MS}`);
+  prune(now: number, limits: RetentionLimits, batch: number): Promise<PruneCounts> {
+    return this.#life.run((pool) => postgresPrune(pool, this.#s, now, limits, Math.max(1, Math.floor(batch))));
+  }
+
+  async listStalePendingOperations(cardId: string, before: number, limit: number): Promise<T.Operation[]> {
+    const rows = await this.#query<sqlRows.OperationRow>(
+      `SELECT * FROM ${this.#s}.operations WHERE card_id = $1 AND state = 'pending' AND created_at <= $2
+       ORDER BY created_at, request_id LIMIT $3`,
+      [cardId, before, Math.max(0, Math.floor(limit))],
+    );
+    return rows.map(sqlRows.toOperation);
   }
 
   async takeTokens(key: string, bucket: T.BucketSpec, cost = 1): Promise<T.TakeResult> {

@@ -10,7 +10,7 @@
  *   {user:<cardId>:<openid>} one mini-program user: the codes bound to them, their issued outer_str
  *   {unionid:<cardId>:<id>}  the codes bound to one unionid
  *   {topup:<cardId>}         every top-up order of one card id and its two indexes
- *   {n:…} {o:…} {s:…} {rl:…} {mc:…} {opi:…} and each lock's name: one key each
+ *   {n:…} {o:…} {s:…} {rl:…} {mc:…} {opi:…} {opq:…} and each lock's name: one key each
  */
 
 /** Percent-encodes every byte outside [A-Za-z0-9_.-]; the Lua `enc` does exactly the same. */
@@ -56,6 +56,9 @@ export class RedisKeys {
   memberCodePointer = (cardId: string, code: string): string => this.#card('mcc', cardId, code);
   /** That a notification's effect was applied to this card (hash: outcome, record), for its TTL. */
   notificationMarker = (cardId: string, code: string, id: string): string => this.#card('nd', cardId, code, id);
+
+  /** Every pending journal entry of a card id by createdAt, for the sweep (issue 18): a superset, cleaned as read. */
+  staleOps = (cardId: string): string => this.#tagged(`opq:${enc(cardId)}`);
 
   /** Which code a journal entry (cardId, requestId) is kept under (hash: code, at). */
   operationIndex = (cardId: string, requestId: string): string => this.#tagged(`opi:${enc(cardId)}:${enc(requestId)}`);

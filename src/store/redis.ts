@@ -1,6 +1,9 @@
 import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type RedisStoreOptions, type StoreCommonOptions } from './options.js';
 import { bindAudit } from './effect.js';
+import { retentionSweep } from './prune-runner.js';
+import { redisPrune, ttlFrom } from './redis-prune.js';
+import { retentionLimits, type PruneCounts, type RetentionLimits } from './retention.js';
 import { toTopup } from './topup-rows.js';
 import {
   applyNotification,
@@ -18,8 +21,6 @@ import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
 export { encodeKeyPart } from './redis-keys.js';
-
-const DAY = 86_400_000;
 
 /** Server replies that mean "cannot serve now" rather than "bad command". */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS)\b/;
@@ -41,19 +42,31 @@ function wrap(err: unknown): unknown {
  * always) if losing the last second of bindings on a Redis crash matters.
  */
 export class RedisStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements
+    T.Store,
+    T.MerchantBindingStore,
+    T.MemberCodeStore,
+    T.HistoryStore,
+    T.TopupOrderStore,
+    T.RetentionStore,
+    T.PendingOperationStore
 {
-  readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #keys: RedisKeys;
   readonly #life: Lifecycle<Client>;
   readonly #ctx: RedisContext;
+  /** The retentions given as TTLs when records are written (a later change applies to later writes). */
+  readonly #keep: RetentionLimits;
 
   constructor(options: RedisStoreOptions & StoreCommonOptions) {
     checkStoreOptions('redis', options);
-    this.#options = options;
     this.#prefix = options.prefix ?? 'membercard:';
     this.#keys = new RedisKeys(this.#prefix);
+    const { notificationTtlMs, retention } = options;
+    this.#keep = retentionLimits({
+      ...(notificationTtlMs !== undefined ? { notifications: notificationTtlMs } : {}),
+      ...retention,
+    });
     // The host's own client is the host's to quit; ours is quit by close().
     const hostClient = options.client;
     this.#life = new Lifecycle({
@@ -72,6 +85,7 @@ export class RedisStore
             }),
       shut: (client) => (client === hostClient ? undefined : quit(client)),
       wrap,
+      sweep: retentionSweep(this, options, 600_000),
     });
     this.#ctx = { keys: this.#keys, run: (fn) => this.#life.run(fn) };
   }
@@ -121,7 +135,13 @@ export class RedisStore
     effect: T.NotificationEffect,
     observer?: T.ApplyObserver,
   ): Promise<boolean> {
-    return applyNotification(this.#ctx, this.#options.notificationTtlMs ?? 30 * DAY, record, effect, observer);
+    return applyNotification(
+      this.#ctx, // Kept `notifications` from its receipt (retention, issue 18).
+      ttlFrom(record.receivedAt, this.#keep.notificationsMs),
+      record,
+      effect,
+      observer,
+    );
   }
 
   async bindByMerchant(bind: T.MerchantBinding): Promise<T.MerchantBindResult> {
@@ -189,16 +209,38 @@ export class RedisStore
     return (await this.#life.run((r) => r.mcReleaseLock(this.#keys.lock(name), token))) === 1;
   }
 
-  insertOperation(operation: T.Operation, fence: { lock: string; token: string }): Promise<T.InsertOperationResult> {
-    return insertOperation(this.#ctx, operation, fence);
+  async insertOperation(
+    operation: T.Operation,
+    fence: { lock: string; token: string },
+  ): Promise<T.InsertOperationResult> {
+    const { cardId, requestId, code } = operation;
+    // Indexed before it is written, so a crash in between leaves the sweep an entry to look at
+    // (it drops index entries whose operation is missing or settled), never an unindexed pending one.
+    if (operation.state === 'pending') {
+      await this.#life.run((r) => r.zadd(this.#keys.staleOps(cardId), operation.createdAt, requestId));
+    }
+    const result = await insertOperation(this.#ctx, operation, fence);
+    if (result.outcome === 'inserted' && operation.state !== 'pending') {
+      await this.#expireFinished(cardId, code, requestId);
+    }
+    return result;
   }
 
   getOperation(cardId: string, requestId: string): Promise<T.Operation | undefined> {
     return getOperation(this.#ctx, cardId, requestId);
   }
 
-  finishOperation(cardId: string, requestId: string, outcome: T.OperationOutcome): Promise<T.FinishOperationResult> {
-    return finishOperation(this.#ctx, cardId, requestId, outcome);
+  async finishOperation(
+    cardId: string,
+    requestId: string,
+    outcome: T.OperationOutcome,
+  ): Promise<T.FinishOperationResult> {
+    const result = await finishOperation(this.#ctx, cardId, requestId, outcome);
+    if (result.changed && result.operation) {
+      await this.#life.run((r) => r.zrem(this.#keys.staleOps(cardId), requestId));
+      await this.#expireFinished(cardId, result.operation.code, requestId);
+    }
+    return result;
   }
 
   listPendingOperations(cardId: string, code: string): Promise<T.Operation[]> {
@@ -272,6 +314,32 @@ export class RedisStore
     return issueOuterStr(this.#ctx, cardId, user, candidate, expiresAt);
   }
 
+  prune(now: number, limits: RetentionLimits, batch: number): Promise<PruneCounts> {
+    return this.#life.run((r) => redisPrune(r, this.#keys, now, limits, Math.max(1, Math.floor(batch))));
+  }
+
+  async listStalePendingOperations(cardId: string, before: number, limit: number): Promise<T.Operation[]> {
+    const n = Math.floor(limit);
+    if (n <= 0) return [];
+    const key = this.#keys.staleOps(cardId);
+    const ids = await this.#life.run((r) => r.zrangebyscore(key, '-inf', before, 'LIMIT', 0, n));
+    const ops = await Promise.all(ids.map((id) => this.getOperation(cardId, id)));
+    const settled = ids.filter((_, i) => ops[i]?.state !== 'pending');
+    if (settled.length > 0) await this.#life.run((r) => r.zrem(key, ...settled));
+    return ops.filter((op): op is T.Operation => op !== undefined && op.state === 'pending');
+  }
+
+  /**
+   * A finished journal entry, and the index that names its code, live `journal` more (no TTL when
+   * the journal is kept forever). They sit in two slots, so two commands.
+   */
+  async #expireFinished(cardId: string, code: string, requestId: string): Promise<void> {
+    const keep = this.#keep.journalMs;
+    if (keep <= 0) return;
+    await this.#life.run((r) => r.pexpire(this.#keys.operation(cardId, code, requestId), keep));
+    await this.#life.run((r) => r.pexpire(this.#keys.operationIndex(cardId, requestId), keep));
+  }
+
   async #putWithExpiry(key: string, value: string, expiresAt: number): Promise<void> {
     const ttl = Math.ceil(expiresAt - Date.now());
     await this.#life.run<unknown>((r) => (ttl > 0 ? r.set(key, value, 'PX', ttl) : r.del(key)));
@@ -297,7 +365,19 @@ export class RedisStore
         order.state,
       ),
     );
-    if (Number(created) === 1) return { created: true, order: toTopup({ data, version: order.version }) };
+    if (Number(created) === 1) {
+      // The user's index only serves reuse within minutes: it forgets orders past their retention.
+      const userIndex = k.topupsOfUser(order.cardId, order.openid);
+      const keep = this.#keep.topupsMs;
+      await this.#life.run((r) =>
+        r
+          .multi()
+          .zremrangebyscore(userIndex, '-inf', order.createdAt - keep - 1)
+          .pexpire(userIndex, Math.max(1, keep))
+          .exec(),
+      );
+      return { created: true, order: toTopup({ data, version: order.version }) };
+    }
     return { created: false, order: toTopup({ data: String(found), version: Number(version) }) };
   }
 
@@ -322,7 +402,14 @@ export class RedisStore
         order.outTradeNo,
       ),
     );
-    return changed === 1 ? next : undefined;
+    if (changed !== 1) return undefined;
+    const keep = topupKeep(next, this.#keep);
+    if (keep !== undefined) {
+      await this.#life.run((r) =>
+        r.pexpire(this.#keys.topupOrder(order.cardId, order.outTradeNo), ttlFrom(next.createdAt, keep)),
+      );
+    }
+    return next;
   }
 
   async listDueTopupOrders(cardId: string, now: number, limit: number): Promise<T.TopupOrder[]> {
@@ -332,4 +419,11 @@ export class RedisStore
     const orders = await Promise.all(ids.map((id) => this.getTopupOrder(cardId, id)));
     return orders.filter((o): o is T.TopupOrder => o !== undefined);
   }
+}
+
+/** How long an ended order is kept from its creation (undefined while it is not ended, or kept forever). */
+function topupKeep(order: T.TopupOrder, keep: RetentionLimits): number | undefined {
+  if (order.nextCheckAt !== undefined) return undefined;
+  if (order.state === 'credited' || order.state === 'closed') return keep.topupsMs;
+  return order.state === 'failed' && keep.journalMs > 0 ? keep.journalMs : undefined;
 }

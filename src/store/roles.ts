@@ -9,7 +9,9 @@ import type {
   MerchantBindingStore,
   NotificationStore,
   OuterStrIssuer,
+  PendingOperationStore,
   RateLimitStore,
+  RetentionStore,
   SessionStore,
   Store,
   StoreLifecycle,
@@ -49,6 +51,9 @@ const topups: Methods<TopupOrderStore> = {
   listDueTopupOrders: true,
 };
 
+const retention: Methods<RetentionStore> = { prune: true };
+const pendingOperations: Methods<PendingOperationStore> = { listStalePendingOperations: true };
+
 /** The roles a host's own object can be passed for, by the type it must then have. */
 export interface StoreRoles {
   /** createStore(): every method. */
@@ -64,12 +69,12 @@ const ROLES: Record<StoreRole, { name: string; required: object[]; optional: obj
   store: {
     name: 'Store',
     required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
-    optional: [merchantBindings, memberCodes, history, topups],
+    optional: [merchantBindings, memberCodes, history, topups, retention, pendingOperations],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs],
+    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs, retention, pendingOperations],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
@@ -84,6 +89,11 @@ export function methodsOf(role: StoreRole): string[] {
 /** Whether an object passed as a store can keep top-up orders (memberCard() checks it when `topup` is on). */
 export function keepsTopups(value: object): value is TopupOrderStore {
   return Object.keys(topups).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+}
+
+/** Whether a store can list stale pending operations for the sweep. */
+export function listsStaleOperations(value: object): value is PendingOperationStore {
+  return typeof (value as Record<string, unknown>)['listStalePendingOperations'] === 'function';
 }
 
 /** What a host's object lacks for `role`: required methods that are missing, optional ones that are not functions. */

@@ -6,9 +6,12 @@ import { Lifecycle } from './lifecycle.js';
 import { checkStoreOptions, type SqliteStoreOptions, type StoreCommonOptions } from './options.js';
 import * as sqlRows from './rows.js';
 import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
+import { retentionSweep } from './prune-runner.js';
+import { RETENTION_INDEXES, sqlitePrune } from './sqlite-prune.js';
 import type { SqliteConnection, SqliteDriverName, SqliteStatement } from './sqlite-driver.js';
 import { sqliteErrorCode } from './sqlite-driver.js';
 import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
+import type { PruneCounts, RetentionLimits } from './retention.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
 
@@ -126,6 +129,9 @@ const MIGRATIONS: string[] = [
   // 6: an outer_str belongs to one card, and a user has at most one per card (issueOuterStr).
   `ALTER TABLE outer_strs ADD COLUMN card_id TEXT;
    CREATE UNIQUE INDEX IF NOT EXISTS outer_strs_by_user ON outer_strs (card_id, openid);`,
+  // 7 (8 if the cache migration lands first; moves as a whole): retention (issue 18), what the prune pass and the
+  // pending-operation sweep select on, so a batch reads only the rows it deletes.
+  RETENTION_INDEXES,
 ];
 
 /** SQLite error codes that mean "cannot reach the data now", not "our SQL is wrong". */
@@ -162,15 +168,22 @@ function rememberStatements(db: Db): void {
  * the write lock up front and cannot interleave with another writer.
  */
 export class SqliteStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements
+    T.Store,
+    T.MerchantBindingStore,
+    T.MemberCodeStore,
+    T.HistoryStore,
+    T.TopupOrderStore,
+    T.RetentionStore,
+    T.PendingOperationStore
 {
-  readonly #options: Required<Omit<SqliteStoreOptions, 'driver'>> & Pick<SqliteStoreOptions, 'driver'>;
+  readonly #options: SqliteStoreOptions & StoreCommonOptions & { busyTimeoutMs: number };
   readonly #life: Lifecycle<Db>;
   #driver: SqliteDriverName | undefined;
 
   constructor(options: SqliteStoreOptions & StoreCommonOptions) {
     checkStoreOptions('sqlite', options);
-    this.#options = { busyTimeoutMs: 5000, sweepIntervalMs: 600_000, ...options };
+    this.#options = { busyTimeoutMs: 5000, ...options };
     this.#life = new Lifecycle({
       engine: 'sqlite',
       log: options.log,
@@ -179,7 +192,7 @@ export class SqliteStore
         db.close();
       },
       wrap,
-      sweep: { everyMs: this.#options.sweepIntervalMs, run: sweep },
+      sweep: retentionSweep(this, options, 600_000),
     });
   }
 
@@ -628,6 +641,23 @@ export class SqliteStore
     );
   }
 
+  prune(now: number, limits: RetentionLimits, batch: number): Promise<PruneCounts> {
+    return this.#life.run((db) => sqlitePrune(db, now, limits, Math.max(1, Math.floor(batch))));
+  }
+
+  listStalePendingOperations(cardId: string, before: number, limit: number): Promise<T.Operation[]> {
+    return this.#life.run((db) =>
+      (
+        db
+          .prepare(
+            `SELECT * FROM operations WHERE card_id = ? AND state = 'pending' AND created_at <= ?
+             ORDER BY created_at, rowid LIMIT ?`,
+          )
+          .all(cardId, before, Math.max(0, Math.floor(limit))) as sqlRows.OperationRow[]
+      ).map(sqlRows.toOperation),
+    );
+  }
+
   issueOuterStr(cardId: string, user: T.UserIdentity, candidate: string, expiresAt: number): Promise<string> {
     return this.#life.run((db) => {
       // One statement: the user's row for this card keeps its outer_str while it is pending (a
@@ -653,14 +683,4 @@ function migrate(db: Db): void {
     for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '');
     if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
-}
-
-/** Only housekeeping: reads already ignore expired rows. */
-function sweep(db: Db): void {
-  const now = Date.now();
-  db.prepare('DELETE FROM outer_strs WHERE expires_at <= ?').run(now);
-  db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
-  db.prepare('DELETE FROM op_locks WHERE expires_at <= ?').run(now);
-  db.prepare('DELETE FROM member_codes WHERE expires_at <= ?').run(now);
-  db.prepare('DELETE FROM rate_buckets WHERE expires_at <= ?').run(now);
 }

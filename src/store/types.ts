@@ -1,3 +1,5 @@
+import type { PruneCounts, RetentionLimits } from './retention.js';
+
 /**
  * Everything the module keeps lives behind these interfaces, one per role (lifecycle, sessions,
  * bindings, notifications, locks, journal), so a host can run one instance on the embedded
@@ -509,4 +511,28 @@ export interface TopupOrderStore {
   updateTopupOrder(order: TopupOrder): Promise<TopupOrder | undefined>;
   /** Orders of this card whose nextCheckAt is at or before `now`, soonest first, at most `limit`. */
   listDueTopupOrders(cardId: string, now: number, limit: number): Promise<TopupOrder[]>;
+}
+
+// --- retention and sweeps (issue 18) -------------------------------------------------------------
+
+/**
+ * Bounded storage: what outlived its retention goes, in small batches. Every engine has it (its
+ * background pass calls it under a lease); a host's own store object may leave it out.
+ */
+export interface RetentionStore {
+  /**
+   * Deletes, per kind, at most `batch` records that outlived `limits` at `now` (ms since the
+   * epoch): notification records received before the cut; expired outer_strs, sessions, member
+   * codes, locks and rate-limit buckets; ended top-up orders; finished journal entries and audit
+   * lines (unless limits.journalMs is 0). Never a binding, a pending journal entry or a top-up
+   * still in progress. Resolves with how many of each went; an engine that lets records expire by
+   * themselves (Redis key TTLs) counts only what it deleted here.
+   */
+  prune(now: number, limits: RetentionLimits, batch: number): Promise<PruneCounts>;
+}
+
+/** The pending-operation sweep's query: entries left pending, across the codes of one card template. */
+export interface PendingOperationStore {
+  /** Pending journal entries of `cardId` created at or before `before`, oldest first, at most `limit`. */
+  listStalePendingOperations(cardId: string, before: number, limit: number): Promise<Operation[]>;
 }

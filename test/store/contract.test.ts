@@ -22,7 +22,7 @@ const [pgDown, redisDown, clusterDown] = await Promise.all([
 
 contractSuite({
   name: 'memory',
-  open: () => new MemoryStore(),
+  open: (o) => new MemoryStore(o),
   shared: false,
   cleanup: async () => undefined,
 });
@@ -33,7 +33,7 @@ for (const driver of SQLITE_DRIVERS) {
   contractSuite({
     name: `sqlite (${driver})`,
     skip: sqliteSkips[driver],
-    open: () => new SqliteStore({ filename: join(dir.dir, 'nested', 'membercard.db'), driver }),
+    open: (o) => new SqliteStore({ ...o, filename: join(dir.dir, 'nested', 'membercard.db'), driver }),
     shared: true,
     cleanup: async () => dir.remove(),
   });
@@ -43,7 +43,7 @@ const schema = freshStore('postgres');
 contractSuite({
   name: 'postgres',
   skip: pgDown,
-  open: () => new PostgresStore({ connectionString: POSTGRES_URL, schema: schema.place }),
+  open: (o) => new PostgresStore({ ...o, connectionString: POSTGRES_URL, schema: schema.place }),
   shared: true,
   cleanup: () => schema.cleanup(),
 });
@@ -52,8 +52,9 @@ const prefix = freshStore('redis');
 contractSuite({
   name: 'redis',
   skip: redisDown,
-  open: () => new RedisStore({ url: REDIS_URL, prefix: prefix.place }),
+  open: (o) => new RedisStore({ ...o, url: REDIS_URL, prefix: prefix.place }),
   shared: true,
+  ttls: true,
   cleanup: () => prefix.cleanup(),
 });
 
@@ -64,7 +65,7 @@ const poolSchema = freshStore('postgres');
 contractSuite({
   name: "postgres, on the host's pg.Pool",
   skip: pgDown,
-  open: () => createStore({ engine: 'postgres', pool: hostPool, schema: poolSchema.place }),
+  open: (o) => createStore({ ...o, engine: 'postgres', pool: hostPool, schema: poolSchema.place }),
   shared: true,
   cleanup: async () => {
     await poolSchema.cleanup();
@@ -78,8 +79,9 @@ const clientPrefix = freshStore('redis');
 contractSuite({
   name: "redis, on the host's ioredis client",
   skip: redisDown,
-  open: () => createStore({ engine: 'redis', client: hostClient, prefix: clientPrefix.place }),
+  open: (o) => createStore({ ...o, engine: 'redis', client: hostClient, prefix: clientPrefix.place }),
   shared: true,
+  ttls: true,
   cleanup: async () => {
     await clientPrefix.cleanup();
     hostClient.disconnect();
@@ -91,8 +93,9 @@ const clusterPrefix = freshClusterStore();
 contractSuite({
   name: 'redis cluster',
   skip: clusterDown,
-  open: () => createStore(clusterPrefix.url),
+  open: (o) => createStore(clusterPrefix.url, o),
   shared: true,
+  ttls: true,
   cleanup: () => clusterPrefix.cleanup(),
 });
 
@@ -102,8 +105,9 @@ const hostClusterPrefix = freshClusterStore();
 contractSuite({
   name: "redis cluster, on the host's ioredis Cluster",
   skip: clusterDown,
-  open: () => createStore({ engine: 'redis', client: hostCluster, prefix: hostClusterPrefix.place }),
+  open: (o) => createStore({ ...o, engine: 'redis', client: hostCluster, prefix: hostClusterPrefix.place }),
   shared: true,
+  ttls: true,
   cleanup: async () => {
     await hostClusterPrefix.cleanup();
     hostCluster.disconnect();

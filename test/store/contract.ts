@@ -16,14 +16,18 @@ import type {
   TopupOrder,
   TopupOrderStore,
 } from '../../src/store/types.js';
+import type { StoreCommonOptions } from '../../src/store/options.js';
 import { sleep } from '../support/poll.js';
+import { retentionContract } from './contract-retention.js';
 
 export interface Engine {
   name: string;
   /** Set to a reason to skip the whole suite. */
   skip?: string | undefined;
-  /** A new, uninitialised store on this run's shared location (file / schema / key prefix). */
-  open(): Store;
+  /** A new, uninitialised store on this run's shared location (file / schema / key prefix), with these options. */
+  open(options?: StoreCommonOptions): Store;
+  /** True when records expire by key TTLs (Redis): prune() counts only what it deletes itself. */
+  ttls?: boolean;
   /** Whether two open() instances see the same data (false for memory). */
   shared: boolean;
   /** Removes this run's file / schema / keys. */
@@ -1386,5 +1390,8 @@ export function contractSuite(engine: Engine): void {
         });
       }
     });
+
+    // Last: a retention pass deletes what outlived its retention everywhere on the shared location.
+    retentionContract({ ...engine, ttls: engine.ttls ?? false }, () => ({ store, other }));
   });
 }

@@ -224,6 +224,14 @@ describe('createStore', () => {
         /^store: "clusterOptions" does not apply/,
       ],
       ['our client settings on the host client', { engine: 'redis', client, redis: {} }, /^store: "redis" does not/],
+      [
+        'a retention that is no duration',
+        { engine: 'postgres', connectionString: 'postgres://x', retention: { notifications: '30 days' } },
+        /^store: "retention.notifications" must be ms .* or a duration like "30d"/,
+      ],
+      ['a negative retention', { engine: 'memory', retention: { journal: -1 } }, /^store: "retention.journal" must/],
+      ['an unknown retention', { engine: 'sqlite', filename: 'x.db', retention: { logs: '1d' } }, /"retention.logs"/],
+      ['a batch of 0', { engine: 'redis', url: 'redis://x', retention: { batch: 0 } }, /^store: "retention.batch"/],
     ];
     for (const [what, spec, message] of cases) {
       it(what, () => {

@@ -150,7 +150,8 @@ for (const driver of SQLITE_DRIVERS) {
       // Both are kept in the file itself, so a fresh connection reads what the store set.
       const raw = (await loadSqlite(driver)).open(filename, 1000);
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(raw.pragma('user_version', { simple: true }), 6);
+      // Seven migrations: the retention indexes (issue 18) are the 7th.
+      assert.equal(raw.pragma('user_version', { simple: true }), 7);
       raw.close();
 
       const reopened = new SqliteStore({ filename, driver });
@@ -254,7 +255,7 @@ describe('PostgresStore specifics', { skip: pgDown ?? false }, () => {
     await client.connect();
     const version = await client.query(`SELECT version FROM "${schema}".schema_version`);
     await client.end();
-    assert.deepEqual(version.rows, [{ version: 6 }]);
+    assert.deepEqual(version.rows, [{ version: 7 }]);
   });
 
   it('rejects a schema name that is not a plain identifier', () => {
