@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import { createBindings, type Bindings } from './bindings.js';
 import { CardCache } from './cache/card-cache.js';
 import { TemplateCache } from './cache/template-cache.js';
+import type { CacheEvents } from './cache/events.js';
 import { createMemberCodes, type MemberCodes } from './member-codes/member-codes.js';
 import { deriveKey } from './member-codes/secret.js';
 import { mountHistory } from './routes/history.js';
@@ -57,6 +58,11 @@ export interface MemberCard {
   readonly memberCodes: MemberCodes;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
+  /**
+   * What the card cache does, for metrics: `stats()` counts hits, misses, stale-while-revalidate and
+   * stale answers, budget refusals; `on(listener)` is called per event (README, Caching).
+   */
+  readonly cache: Pick<CacheEvents, 'stats' | 'on'>;
   /** The options in use, defaults filled in; no key material. */
   readonly options: Readonly<ResolvedMemberCardOptions>;
   /** Initialises the store now instead of on the first request. */
@@ -101,7 +107,12 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     },
     client,
     verifier,
-    cache: new CardCache({ ttl: resolved.cache.ttlMs, max: resolved.cache.max }),
+    cache: new CardCache({
+      ttl: resolved.cache.ttlMs,
+      max: resolved.cache.max,
+      staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
+      maxStale: resolved.cache.maxStaleMs,
+    }),
     log,
     templates: new TemplateCache(resolved.brand.templateTtlMs),
     secrets: { memberCode: deriveKey(apiv3Key, 'member-code'), cursor: deriveKey(apiv3Key, 'history-cursor') },
@@ -180,6 +191,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     topups,
     memberCodes,
     client,
+    cache: { stats: () => rt.cache.events.stats(), on: (listener) => rt.cache.events.on(listener) },
     options: resolved,
     ready: () => store.init(),
     close: async () => {

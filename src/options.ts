@@ -48,11 +48,13 @@ export interface OpenCardOptions {
   outerStrTtl?: number;
 }
 
-/** The per-instance read cache of cards. */
+/** The read cache of cards: fresh for ttlMs, then stale-while-revalidate, and stale-if-error up to maxStaleMs. */
 export interface CacheOptions {
   ttlMs?: number;
   /** @deprecated The older name of `ttlMs`. */
   ttl?: number;
+  staleWhileRevalidateMs?: number;
+  maxStaleMs?: number;
   max?: number;
 }
 

@@ -1,28 +1,71 @@
+import { LRUCache } from 'lru-cache';
 import type { ResolvedCode } from '../identity.js';
 import type { UserIdentity } from '../store/types.js';
-import { ReadCache } from './read-cache.js';
+import { isUpstreamUnavailable } from '../wechatpay/upstream-errors.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
+import { CacheEvents } from './events.js';
+import { ReadCache } from './read-cache.js';
 
 export interface CardCacheOptions {
   /** How long a read stays fresh, ms; 0 turns the cache (and read sharing) off. */
   ttl: number;
   /** Most entries kept per kind; the least recently read go first. */
   max: number;
+  /** After ttl, how long a card is still answered at once while one read refreshes it behind. */
+  staleWhileRevalidate?: number;
+  /** While WeChat Pay is unavailable, how old a card may be and still be answered (stale); 0: never. */
+  maxStale?: number;
 }
+
+/** One read of a card from WeChat Pay: immutable, shared by every answer made from it. */
+export interface CardEntry {
+  card: UpstreamCard;
+  /** When it was read, ms since the epoch. */
+  readAt: number;
+}
+
+/** What a read answers: the card, when it was read, and whether it is a stale stand-in. */
+export interface CardRead extends CardEntry {
+  /** WeChat Pay was unavailable: this is the last card read (within maxStale), not a fresh one. */
+  stale: boolean;
+}
+
+/** The load of the read that started a fetch (lru-cache hands it to fetchMethod as its context). */
+type Load = () => Promise<CardEntry>;
 
 /**
  * The per-instance read cache of the my-card path: which code a user's card has (from the
  * bindings) and the card itself. Whose card it is is still checked on every read, so a cached
  * card is never shown to another user; our own changes and notifications drop entries at once.
+ *
+ * Cards live in lru-cache for as long as they may serve (the longer of the stale window and
+ * maxStale); freshness is decided here from each entry's read time: fresh (ttl) → answered;
+ * within the stale-while-revalidate window → answered and refreshed by one background fetch;
+ * older → read again, and kept as a stand-in only if WeChat Pay is unavailable.
  */
 export class CardCache {
-  readonly #cards: ReadCache<UpstreamCard>;
+  readonly #cards: LRUCache<string, CardEntry, Load>;
   readonly #codes: ReadCache<ResolvedCode | undefined>;
   readonly #enabled: boolean;
+  readonly #ttl: number;
+  readonly #revalidateUntil: number;
+  readonly #maxStale: number;
+  readonly events = new CacheEvents();
 
   constructor(options: CardCacheOptions) {
     this.#enabled = options.ttl > 0;
-    this.#cards = new ReadCache(options);
+    this.#ttl = options.ttl;
+    this.#revalidateUntil = options.ttl + (options.staleWhileRevalidate ?? 0);
+    this.#maxStale = options.maxStale ?? 0;
+    this.#cards = new LRUCache<string, CardEntry, Load>({
+      max: options.max,
+      ttl: Math.max(1, this.#revalidateUntil, this.#maxStale),
+      // invalidate() drops a fetch in flight: its callers still get its answer, which is not kept.
+      ignoreFetchAbort: true,
+      // A failed refresh leaves the last card in place (the stand-in while WeChat Pay is down).
+      noDeleteOnFetchRejection: true,
+      fetchMethod: (_key, _stale, { context }) => context(),
+    });
     this.#codes = new ReadCache(options);
   }
 
@@ -34,11 +77,54 @@ export class CardCache {
     return this.#cards.size;
   }
 
-  card(cardId: string, code: string, load: () => Promise<UpstreamCard>): Promise<UpstreamCard> {
-    if (!this.#enabled) return load();
+  /** The card, fresh or within the stale-while-revalidate window; never a stale stand-in. */
+  async card(cardId: string, code: string, load: () => Promise<UpstreamCard>): Promise<UpstreamCard> {
+    return (await this.read(cardId, code, load, { staleOnError: false })).card;
+  }
+
+  /**
+   * The card as a read answers it. `staleOnError` (default true): when WeChat Pay is unavailable,
+   * the last card read within maxStale is answered with `stale: true` instead of the error.
+   */
+  async read(
+    cardId: string,
+    code: string,
+    load: () => Promise<UpstreamCard>,
+    { staleOnError = true }: { staleOnError?: boolean } = {},
+  ): Promise<CardRead> {
+    const readNow: Load = async () => {
+      const readAt = Date.now();
+      return { card: await load(), readAt };
+    };
+    if (!this.#enabled) return { ...(await readNow()), stale: false };
     const key = `${cardId}\n${code}`;
-    const hit = this.#cards.peek(key);
-    return hit ? Promise.resolve(hit) : this.#cards.get(key, load);
+    const kept = this.#cards.get(key);
+    if (kept) {
+      const age = Date.now() - kept.readAt;
+      if (age < this.#ttl) {
+        this.events.emit('hit');
+        return { ...kept, stale: false };
+      }
+      if (age < this.#revalidateUntil) {
+        this.events.emit('revalidate');
+        // fetch() of a key already being fetched joins that fetch: one refresh per card.
+        this.#cards.fetch(key, { forceRefresh: true, allowStale: true, context: readNow }).catch(() => {});
+        return { ...kept, stale: false };
+      }
+    }
+    this.events.emit('miss');
+    try {
+      const entry = await this.#cards.fetch(key, { forceRefresh: true, allowStale: false, context: readNow });
+      if (entry === undefined) return { ...(await readNow()), stale: false };
+      return { ...entry, stale: false };
+    } catch (err) {
+      if (!staleOnError || !isUpstreamUnavailable(err)) throw err;
+      // The last card kept, unless a change dropped it meanwhile (peek sees invalidate()).
+      const last = this.#cards.peek(key);
+      if (!last || Date.now() - last.readAt > this.#maxStale) throw err;
+      this.events.emit('stale');
+      return { ...last, stale: true };
+    }
   }
 
   /** The user's code; "no card yet" is never kept, so a new binding is seen at once. */
@@ -56,7 +142,7 @@ export class CardCache {
   /** Forgets a card and every user resolved to it (after our own change or a notification about it). */
   invalidate(cardId: string, code: string): void {
     if (!this.#enabled) return;
-    this.#cards.invalidate(`${cardId}\n${code}`);
+    this.#cards.delete(`${cardId}\n${code}`);
     this.#codes.invalidateWhere((resolved) => resolved?.code === code);
   }
 }

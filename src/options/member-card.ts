@@ -223,6 +223,30 @@ export const MEMBER_CARD_OPTIONS = {
         },
       },
       ttl: { aliasOf: 'ttlMs' },
+      staleWhileRevalidateMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en:
+            'after `ttlMs`, how long a card is still answered at once while one background read refreshes it ' +
+            '(stale-while-revalidate); 0 waits for the new read',
+          zh: '超过 `ttlMs` 后，在这段时间内仍立即返回缓存的卡，同时由一次后台读取刷新（stale-while-revalidate）；0 表示等待新读取',
+        },
+      },
+      maxStaleMs: {
+        schema: ms(0, 7 * 24 * 60 * MINUTE),
+        default: 24 * 60 * MINUTE,
+        defaultDoc: { en: '24 h', zh: '24 小时' },
+        doc: {
+          en:
+            'while WeChat Pay answers 5xx / 429, times out or cannot be reached, a card read this recently is ' +
+            'answered with `stale: true` and `asOf` instead of an error (edits are refused with 503 ' +
+            '`UPSTREAM_BUSY`); 0 never answers stale',
+          zh:
+            '微信支付返回 5xx / 429、超时或无法连接时，在此时长内读过的卡以 `stale: true` 和 `asOf` 返回而不报错' +
+            '（此时修改返回 503 `UPSTREAM_BUSY`）；0 表示从不返回旧数据',
+        },
+      },
       max: {
         schema: Joi.number().integer().min(1).max(10_000_000),
         default: 10_000,
