@@ -4,6 +4,7 @@ import { createBindings, type Bindings } from './bindings.js';
 import { CardCache } from './cache/card-cache.js';
 import { TemplateCache } from './cache/template-cache.js';
 import type { CacheEvents } from './cache/events.js';
+import { Coherence } from './cache/coherence.js';
 import { createMemberCodes, type MemberCodes } from './member-codes/member-codes.js';
 import { deriveKey } from './member-codes/secret.js';
 import { mountHistory } from './routes/history.js';
@@ -62,7 +63,10 @@ export interface MemberCard {
    * What the card cache does, for metrics: `stats()` counts hits, misses, stale-while-revalidate and
    * stale answers, budget refusals; `on(listener)` is called per event (README, Caching).
    */
-  readonly cache: Pick<CacheEvents, 'stats' | 'on'>;
+  readonly cache: Pick<CacheEvents, 'stats' | 'on'> & {
+    /** Whether the cache bus (Redis, PostgreSQL) is live now, so cards keep `cache.coherentTtlMs`. */
+    readonly coherent: boolean;
+  };
   /** The options in use, defaults filled in; no key material. */
   readonly options: Readonly<ResolvedMemberCardOptions>;
   /** Initialises the store now instead of on the first request. */
@@ -97,22 +101,27 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
+  const cache = new CardCache({
+    ttl: resolved.cache.ttlMs,
+    max: resolved.cache.max,
+    staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
+    maxStale: resolved.cache.maxStaleMs,
+    coherentTtl: resolved.cache.coherentTtlMs,
+  });
+  // The cache bus of a Redis or PostgreSQL store: subscribed once the store is up (cache/coherence.ts).
+  const coherence = new Coherence(cache, log);
   const rt: Runtime = {
     options: resolved,
     // Store.init() is idempotent and forgets a failed attempt, so calling it per use is how a
     // store that was down at start-up comes back by itself.
     store: async () => {
       await store.init();
+      coherence.attach(store);
       return store;
     },
     client,
     verifier,
-    cache: new CardCache({
-      ttl: resolved.cache.ttlMs,
-      max: resolved.cache.max,
-      staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
-      maxStale: resolved.cache.maxStaleMs,
-    }),
+    cache,
     log,
     templates: new TemplateCache(resolved.brand.templateTtlMs),
     secrets: { memberCode: deriveKey(apiv3Key, 'member-code'), cursor: deriveKey(apiv3Key, 'history-cursor') },
@@ -191,10 +200,19 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     topups,
     memberCodes,
     client,
-    cache: { stats: () => rt.cache.events.stats(), on: (listener) => rt.cache.events.on(listener) },
+    cache: {
+      stats: () => cache.events.stats(),
+      on: (listener) => cache.events.on(listener),
+      get coherent() {
+        return cache.coherent;
+      },
+    },
     options: resolved,
-    ready: () => store.init(),
+    ready: async () => {
+      await rt.store();
+    },
     close: async () => {
+      await coherence.close();
       if (ownsStore) await store.close();
     },
   };

@@ -53,6 +53,7 @@ export interface CacheOptions {
   ttlMs?: number;
   /** @deprecated The older name of `ttlMs`. */
   ttl?: number;
+  coherentTtlMs?: number;
   staleWhileRevalidateMs?: number;
   maxStaleMs?: number;
   max?: number;

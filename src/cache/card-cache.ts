@@ -15,6 +15,8 @@ export interface CardCacheOptions {
   staleWhileRevalidate?: number;
   /** While WeChat Pay is unavailable, how old a card may be and still be answered (stale); 0: never. */
   maxStale?: number;
+  /** The fresh time while the cache bus is live (changes on every instance are heard), instead of ttl. */
+  coherentTtl?: number;
 }
 
 /** One read of a card from WeChat Pay: immutable, shared by every answer made from it. */
@@ -48,18 +50,24 @@ export class CardCache {
   readonly #codes: ReadCache<ResolvedCode | undefined>;
   readonly #enabled: boolean;
   readonly #ttl: number;
-  readonly #revalidateUntil: number;
+  readonly #coherentTtl: number;
+  readonly #window: number;
   readonly #maxStale: number;
+  /** Since when the cache bus has been live; undefined while it is not (or there is none). */
+  #coherentSince: number | undefined;
   readonly events = new CacheEvents();
+  /** Tells the other instances (the cache bus) that a card changed; set by coherence.ts. */
+  publish: ((cardId: string, code: string) => void) | undefined;
 
   constructor(options: CardCacheOptions) {
     this.#enabled = options.ttl > 0;
     this.#ttl = options.ttl;
-    this.#revalidateUntil = options.ttl + (options.staleWhileRevalidate ?? 0);
+    this.#coherentTtl = Math.max(options.ttl, options.coherentTtl ?? options.ttl);
+    this.#window = options.staleWhileRevalidate ?? 0;
     this.#maxStale = options.maxStale ?? 0;
     this.#cards = new LRUCache<string, CardEntry, Load>({
       max: options.max,
-      ttl: Math.max(1, this.#revalidateUntil, this.#maxStale),
+      ttl: Math.max(1, this.#coherentTtl + this.#window, this.#maxStale),
       // invalidate() drops a fetch in flight: its callers still get its answer, which is not kept.
       ignoreFetchAbort: true,
       // A failed refresh leaves the last card in place (the stand-in while WeChat Pay is down).
@@ -101,11 +109,12 @@ export class CardCache {
     const kept = this.#cards.get(key);
     if (kept) {
       const age = Date.now() - kept.readAt;
-      if (age < this.#ttl) {
+      const ttl = this.#ttlOf(kept);
+      if (age < ttl) {
         this.events.emit('hit');
         return { ...kept, stale: false };
       }
-      if (age < this.#revalidateUntil) {
+      if (age < ttl + this.#window) {
         this.events.emit('revalidate');
         // fetch() of a key already being fetched joins that fetch: one refresh per card.
         this.#cards.fetch(key, { forceRefresh: true, allowStale: true, context: readNow }).catch(() => {});
@@ -139,10 +148,35 @@ export class CardCache {
     return hit ? Promise.resolve(hit) : this.#codes.get(key, load, (resolved) => resolved !== undefined);
   }
 
-  /** Forgets a card and every user resolved to it (after our own change or a notification about it). */
+  /**
+   * Forgets a card and every user resolved to it (after our own change or a notification about it),
+   * here and, through the cache bus, on every other instance.
+   */
   invalidate(cardId: string, code: string): void {
+    this.drop(cardId, code);
+    this.publish?.(cardId, code);
+  }
+
+  /** Forgets a card here only (a change another instance announced). */
+  drop(cardId: string, code: string): void {
     if (!this.#enabled) return;
     this.#cards.delete(`${cardId}\n${code}`);
     this.#codes.invalidateWhere((resolved) => resolved?.code === code);
+  }
+
+  /**
+   * The cache bus is live (changes anywhere are heard) or not. Only cards read while it was live get
+   * the longer coherentTtl: one read before, or during an outage, may have missed a change.
+   */
+  setCoherent(live: boolean): void {
+    this.#coherentSince = live ? Date.now() : undefined;
+  }
+
+  get coherent(): boolean {
+    return this.#coherentSince !== undefined;
+  }
+
+  #ttlOf(entry: CardEntry): number {
+    return this.#coherentSince !== undefined && entry.readAt >= this.#coherentSince ? this.#coherentTtl : this.#ttl;
   }
 }

@@ -223,6 +223,18 @@ export const MEMBER_CARD_OPTIONS = {
         },
       },
       ttl: { aliasOf: 'ttlMs' },
+      coherentTtlMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en:
+            'the longer `ttlMs` used while the cache bus of a Redis or PostgreSQL store is live (a change on any ' +
+            'instance drops the card everywhere); what it still bounds is a change made outside this module',
+          zh:
+            'Redis 或 PostgreSQL 存储的缓存总线在线时（任一实例上的变更会让所有实例丢弃该卡）使用的较长 `ttlMs`；' +
+            '它仍约束的只是绕过本模块做出的变更',
+        },
+      },
       staleWhileRevalidateMs: {
         schema: ms(0, 24 * 60 * MINUTE),
         default: MINUTE,

@@ -10,6 +10,7 @@ import {
 } from './options.js';
 import * as sqlRows from './rows.js';
 import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
+import { publishPostgres, subscribePostgres } from './postgres-bus.js';
 import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -170,7 +171,7 @@ const orNull = (v: string | undefined): string | null => v || null;
  * indexes, never by reading first and writing later.
  */
 export class PostgresStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore, T.CacheBusStore
 {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
@@ -196,6 +197,15 @@ export class PostgresStore
 
   get schema(): string {
     return this.#schema;
+  }
+
+  // The cache bus (postgres-bus.ts): NOTIFY through the pool, LISTEN on a client of its own.
+  async publishInvalidation(cardId: string, code: string): Promise<void> {
+    await this.#life.run((pool) => publishPostgres(pool, this.#schema, cardId, code));
+  }
+
+  subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
+    return subscribePostgres(() => this.#life.run((pool) => pool), this.#schema, subscriber);
   }
 
   init(): Promise<void> {

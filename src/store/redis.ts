@@ -27,6 +27,7 @@ import {
   TAKE_TOKENS,
   UPDATE_TOPUP,
 } from './redis-scripts.js';
+import { publishRedis, subscribeRedis } from './redis-bus.js';
 import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -109,7 +110,7 @@ function toBinding(flat: string[]): T.Binding {
  * last second of bindings on a Redis crash matters.
  */
 export class RedisStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore
+  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore, T.CacheBusStore
 {
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
@@ -154,6 +155,15 @@ export class RedisStore
 
   close(): Promise<void> {
     return this.#life.close();
+  }
+
+  // The cache bus (redis-bus.ts): pub/sub, the subscriber on a duplicate of this client.
+  async publishInvalidation(cardId: string, code: string): Promise<void> {
+    await this.#life.run((r) => publishRedis(r, this.#prefix, cardId, code));
+  }
+
+  subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
+    return subscribeRedis(() => this.#life.run((r) => r), this.#prefix, subscriber);
   }
 
   findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {

@@ -1,5 +1,6 @@
 import type {
   BindingStore,
+  CacheBusStore,
   CardStore,
   JournalStore,
   LockStore,
@@ -42,6 +43,7 @@ const journal: Methods<JournalStore> = {
   listPendingOperations: true,
   listAudit: true,
 };
+const cacheBus: Methods<CacheBusStore> = { publishInvalidation: true, subscribeInvalidations: true };
 const topups: Methods<TopupOrderStore> = {
   createTopupOrder: true,
   getTopupOrder: true,
@@ -64,12 +66,12 @@ const ROLES: Record<StoreRole, { name: string; required: object[]; optional: obj
   store: {
     name: 'Store',
     required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
-    optional: [merchantBindings, memberCodes, history, topups],
+    optional: [merchantBindings, memberCodes, history, topups, cacheBus],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs],
+    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs, cacheBus],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
@@ -84,6 +86,11 @@ export function methodsOf(role: StoreRole): string[] {
 /** Whether an object passed as a store can keep top-up orders (memberCard() checks it when `topup` is on). */
 export function keepsTopups(value: object): value is TopupOrderStore {
   return Object.keys(topups).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+}
+
+/** Whether a store carries the cache bus (Redis, PostgreSQL, or a host's object with both methods). */
+export function hasCacheBus(value: object): value is CacheBusStore {
+  return Object.keys(cacheBus).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
 }
 
 /** What a host's object lacks for `role`: required methods that are missing, optional ones that are not functions. */

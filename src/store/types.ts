@@ -510,3 +510,26 @@ export interface TopupOrderStore {
   /** Orders of this card whose nextCheckAt is at or before `now`, soonest first, at most `limit`. */
   listDueTopupOrders(cardId: string, now: number, limit: number): Promise<TopupOrder[]>;
 }
+
+/** Told about invalidations published by any instance sharing the store (this one too). */
+export interface InvalidationSubscriber {
+  /** A card changed somewhere: drop it from this instance's cache. */
+  invalidated(cardId: string, code: string): void;
+  /**
+   * The subscription is live (true) or lost (false, until it is back): while lost, changes made on
+   * other instances go unheard, so the cache falls back to its short TTL.
+   */
+  live(up: boolean): void;
+}
+
+/**
+ * Optional (issue 15): the bus that keeps the read caches of many instances coherent, Redis
+ * pub/sub or PostgreSQL LISTEN/NOTIFY on a connection of its own. The memory and SQLite stores
+ * serve one process and have none. Messages carry a card id and code: never logged.
+ */
+export interface CacheBusStore {
+  /** Tells every subscribed instance that this card changed. */
+  publishInvalidation(cardId: string, code: string): Promise<void>;
+  /** Subscribes on a dedicated connection that reconnects by itself; answers the unsubscribe. */
+  subscribeInvalidations(subscriber: InvalidationSubscriber): () => Promise<void>;
+}
