@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ResolvedCode } from '../identity.js';
-import type { UserIdentity } from '../store/types.js';
+import type { SharedCardEntry, UserIdentity } from '../store/types.js';
 import { isUpstreamUnavailable } from '../wechatpay/upstream-errors.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CacheEvents } from './events.js';
@@ -32,6 +32,13 @@ export interface CardRead extends CardEntry {
   stale: boolean;
 }
 
+/** The shared second level (a Redis store's SharedCacheStore), as the cache uses it. */
+export interface SharedCards {
+  get(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
+  put(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
+  drop(cardId: string, code: string): Promise<void>;
+}
+
 /** The load of the read that started a fetch (lru-cache hands it to fetchMethod as its context). */
 type Load = () => Promise<CardEntry>;
 
@@ -58,6 +65,8 @@ export class CardCache {
   readonly events = new CacheEvents();
   /** Tells the other instances (the cache bus) that a card changed; set by coherence.ts. */
   publish: ((cardId: string, code: string) => void) | undefined;
+  /** The second level every instance reads (Redis); set by coherence.ts. */
+  shared: SharedCards | undefined;
 
   constructor(options: CardCacheOptions) {
     this.#enabled = options.ttl > 0;
@@ -100,11 +109,22 @@ export class CardCache {
     load: () => Promise<UpstreamCard>,
     { staleOnError = true }: { staleOnError?: boolean } = {},
   ): Promise<CardRead> {
-    const readNow: Load = async () => {
+    if (!this.#enabled) {
       const readAt = Date.now();
-      return { card: await load(), readAt };
+      return { card: await load(), readAt, stale: false };
+    }
+    const readNow: Load = async () => {
+      const found = this.shared ? await this.#fromShared(cardId, code) : undefined;
+      if (found && Date.now() - found.readAt < this.#ttlOf(found)) {
+        this.events.emit('shared_hit');
+        return found;
+      }
+      const readAt = Date.now();
+      const card = await load();
+      // For the others; refused by the store if a change was announced since readAt.
+      this.shared?.put(cardId, code, { card: JSON.stringify(card), readAt }, this.#sharedTtl).catch(() => {});
+      return { card, readAt };
     };
-    if (!this.#enabled) return { ...(await readNow()), stale: false };
     const key = `${cardId}\n${code}`;
     const kept = this.#cards.get(key);
     if (kept) {
@@ -128,8 +148,8 @@ export class CardCache {
       return { ...entry, stale: false };
     } catch (err) {
       if (!staleOnError || !isUpstreamUnavailable(err)) throw err;
-      // The last card kept, unless a change dropped it meanwhile (peek sees invalidate()).
-      const last = this.#cards.peek(key);
+      // The last card kept, here or by another instance, unless a change dropped it meanwhile.
+      const last = this.#cards.peek(key) ?? (await this.#fromShared(cardId, code));
       if (!last || Date.now() - last.readAt > this.#maxStale) throw err;
       this.events.emit('stale');
       return { ...last, stale: true };
@@ -154,7 +174,14 @@ export class CardCache {
    */
   invalidate(cardId: string, code: string): void {
     this.drop(cardId, code);
-    this.publish?.(cardId, code);
+    const { shared, publish } = this;
+    // The shared copy goes first: an instance told by the bus must not find the old card there.
+    if (shared)
+      void shared
+        .drop(cardId, code)
+        .catch(() => {})
+        .finally(() => publish?.(cardId, code));
+    else publish?.(cardId, code);
   }
 
   /** Forgets a card here only (a change another instance announced). */
@@ -174,6 +201,22 @@ export class CardCache {
 
   get coherent(): boolean {
     return this.#coherentSince !== undefined;
+  }
+
+  /** How long the shared level keeps a card: as long as it may serve, stale included. */
+  get #sharedTtl(): number {
+    return Math.max(this.#coherentTtl + this.#window, this.#maxStale);
+  }
+
+  /** The card another instance read, if the shared level has it (its failures are a miss). */
+  async #fromShared(cardId: string, code: string): Promise<CardEntry | undefined> {
+    if (!this.shared) return undefined;
+    try {
+      const found = await this.shared.get(cardId, code);
+      return found ? { card: JSON.parse(found.card) as UpstreamCard, readAt: found.readAt } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #ttlOf(entry: CardEntry): number {

@@ -1,15 +1,17 @@
 import type { Log } from '../log.js';
 import { errorName } from '../log.js';
-import { hasCacheBus } from '../store/roles.js';
+import { hasCacheBus, hasSharedCache } from '../store/roles.js';
 import type { CardCache } from './card-cache.js';
 
 /**
  * Keeps this instance's card cache coherent with the others (issue 15): our invalidations are
- * published on the store's cache bus, and theirs drop cards here. While the subscription is down
+ * published on the store's cache bus, and theirs drop cards here; with a shared second level
+ * (Redis), a card read by one instance serves the others. While the subscription is down
  * the cache uses its short TTL; one warning per outage, never a card or a code.
  */
 export class Coherence {
   #unsubscribe: (() => Promise<void>) | undefined;
+  #attached = false;
   #wasLive = false;
   #publishWarned = false;
 
@@ -20,7 +22,16 @@ export class Coherence {
 
   /** Subscribes once, when the store (initialised) carries a bus; the memory and SQLite stores have none. */
   attach(store: object): void {
-    if (this.#unsubscribe || !this.cache.enabled || !hasCacheBus(store)) return;
+    if (this.#attached || !this.cache.enabled) return;
+    this.#attached = true;
+    if (hasSharedCache(store)) {
+      this.cache.shared = {
+        get: (cardId, code) => store.getCachedCard(cardId, code),
+        put: (cardId, code, entry, ttlMs) => store.putCachedCard(cardId, code, entry, ttlMs),
+        drop: (cardId, code) => store.dropCachedCard(cardId, code),
+      };
+    }
+    if (!hasCacheBus(store)) return;
     this.cache.publish = (cardId, code) => {
       store.publishInvalidation(cardId, code).then(
         () => (this.#publishWarned = false),
@@ -54,6 +65,7 @@ export class Coherence {
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
     this.cache.publish = undefined;
+    this.cache.shared = undefined;
     this.cache.setCoherent(false);
     await unsubscribe?.();
   }

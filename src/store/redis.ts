@@ -28,6 +28,7 @@ import {
   UPDATE_TOPUP,
 } from './redis-scripts.js';
 import { publishRedis, subscribeRedis } from './redis-bus.js';
+import { dropShared, getShared, putShared } from './redis-shared-cache.js';
 import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -110,7 +111,14 @@ function toBinding(flat: string[]): T.Binding {
  * last second of bindings on a Redis crash matters.
  */
 export class RedisStore
-  implements T.Store, T.MerchantBindingStore, T.MemberCodeStore, T.HistoryStore, T.TopupOrderStore, T.CacheBusStore
+  implements
+    T.Store,
+    T.MerchantBindingStore,
+    T.MemberCodeStore,
+    T.HistoryStore,
+    T.TopupOrderStore,
+    T.CacheBusStore,
+    T.SharedCacheStore
 {
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
@@ -164,6 +172,19 @@ export class RedisStore
 
   subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
     return subscribeRedis(() => this.#life.run((r) => r), this.#prefix, subscriber);
+  }
+
+  // The shared second cache level (redis-shared-cache.ts): a card read by one instance serves all.
+  getCachedCard(cardId: string, code: string): Promise<T.SharedCardEntry | undefined> {
+    return this.#life.run((r) => getShared(r, this.#cardKey('rc', cardId, code)));
+  }
+
+  async putCachedCard(cardId: string, code: string, entry: T.SharedCardEntry, ttlMs: number): Promise<void> {
+    await this.#life.run((r) => putShared(r, this.#cardKey('rc', cardId, code), entry, ttlMs));
+  }
+
+  async dropCachedCard(cardId: string, code: string): Promise<void> {
+    await this.#life.run((r) => dropShared(r, this.#cardKey('rc', cardId, code)));
   }
 
   findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {

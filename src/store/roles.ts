@@ -1,6 +1,7 @@
 import type {
   BindingStore,
   CacheBusStore,
+  SharedCacheStore,
   CardStore,
   JournalStore,
   LockStore,
@@ -44,6 +45,7 @@ const journal: Methods<JournalStore> = {
   listAudit: true,
 };
 const cacheBus: Methods<CacheBusStore> = { publishInvalidation: true, subscribeInvalidations: true };
+const sharedCache: Methods<SharedCacheStore> = { getCachedCard: true, putCachedCard: true, dropCachedCard: true };
 const topups: Methods<TopupOrderStore> = {
   createTopupOrder: true,
   getTopupOrder: true,
@@ -66,12 +68,12 @@ const ROLES: Record<StoreRole, { name: string; required: object[]; optional: obj
   store: {
     name: 'Store',
     required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
-    optional: [merchantBindings, memberCodes, history, topups, cacheBus],
+    optional: [merchantBindings, memberCodes, history, topups, cacheBus, sharedCache],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs, cacheBus],
+    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs, cacheBus, sharedCache],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
@@ -91,6 +93,11 @@ export function keepsTopups(value: object): value is TopupOrderStore {
 /** Whether a store carries the cache bus (Redis, PostgreSQL, or a host's object with both methods). */
 export function hasCacheBus(value: object): value is CacheBusStore {
   return Object.keys(cacheBus).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+}
+
+/** Whether a store keeps the shared second cache level (Redis, or a host's object with its three methods). */
+export function hasSharedCache(value: object): value is SharedCacheStore {
+  return Object.keys(sharedCache).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
 }
 
 /** What a host's object lacks for `role`: required methods that are missing, optional ones that are not functions. */

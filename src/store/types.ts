@@ -533,3 +533,20 @@ export interface CacheBusStore {
   /** Subscribes on a dedicated connection that reconnects by itself; answers the unsubscribe. */
   subscribeInvalidations(subscriber: InvalidationSubscriber): () => Promise<void>;
 }
+
+/** A card as the shared cache keeps it: WeChat Pay's JSON, and when it was read (ms since the epoch). */
+export interface SharedCardEntry {
+  card: string;
+  readAt: number;
+}
+
+/**
+ * Optional (issue 15): a second cache level every instance reads (Redis), so a card read by one
+ * serves the others. What it keeps is personal data: kept per card id and code, with a TTL, never
+ * logged. A drop wins over a read that started before it (a late put of that read is refused).
+ */
+export interface SharedCacheStore {
+  getCachedCard(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
+  putCachedCard(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
+  dropCachedCard(cardId: string, code: string): Promise<void>;
+}
