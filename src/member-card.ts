@@ -5,6 +5,8 @@ import { CardCache } from './cache/card-cache.js';
 import { TemplateCache } from './cache/template-cache.js';
 import type { CacheEvents } from './cache/events.js';
 import { Coherence } from './cache/coherence.js';
+import { upstreamBudget } from './cache/budget.js';
+import { rateLimiter } from './rate-limit.js';
 import { createMemberCodes, type MemberCodes } from './member-codes/member-codes.js';
 import { deriveKey } from './member-codes/secret.js';
 import { mountHistory } from './routes/history.js';
@@ -88,6 +90,22 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;
   // The keys go to these two only: resolved (cards.options) holds none.
   const { privateKey, certs, requestSerial, apiv3Key } = keys;
+  const cache = new CardCache({
+    ttl: resolved.cache.ttlMs,
+    max: resolved.cache.max,
+    staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
+    maxStale: resolved.cache.maxStaleMs,
+    coherentTtl: resolved.cache.coherentTtlMs,
+  });
+  // Card and template reads take from a bucket all instances share (cache/budget.ts); off at 0.
+  const budget = upstreamBudget(
+    rateLimiter(async () => {
+      await store.init();
+      return store;
+    }),
+    { mchid, ...resolved.upstream },
+    cache.events,
+  );
   const client = new WechatpayClient({
     mchid,
     serial,
@@ -98,16 +116,10 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     timeout: timeoutMs,
     retries,
     log,
+    ...(budget ? { budget } : {}),
   });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
-  const cache = new CardCache({
-    ttl: resolved.cache.ttlMs,
-    max: resolved.cache.max,
-    staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
-    maxStale: resolved.cache.maxStaleMs,
-    coherentTtl: resolved.cache.coherentTtlMs,
-  });
   // The cache bus of a Redis or PostgreSQL store: subscribed once the store is up (cache/coherence.ts).
   const coherence = new Coherence(cache, log);
   const rt: Runtime = {

@@ -150,6 +150,8 @@ export interface MemberCardOptions {
   brand?: BrandOptions;
   memberCode?: MemberCodeOptions;
   rateLimit?: CardRateLimits;
+  /** The upstream budget: card and template reads per second, all instances together (0: none). */
+  upstream?: { perSecond?: number; burst?: number };
 }
 
 /** GET /open per user, and failed admin attempts per client address (src/rate-limit.ts). */

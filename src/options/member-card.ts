@@ -503,6 +503,28 @@ export const MEMBER_CARD_OPTIONS = {
       },
     },
   },
+  upstream: {
+    options: {
+      perSecond: {
+        schema: Joi.number().min(0).max(100_000),
+        default: 0,
+        doc: {
+          en:
+            'card and template reads sent to WeChat Pay per second by all instances together (a token bucket in ' +
+            'the store); over it a read is answered stale if it can be, else 429 `RATE_LIMITED`. `0`: no budget ' +
+            "(WeChat Pay's per-merchant limits are not published; set it below yours)",
+          zh:
+            '所有实例合计每秒发往微信支付的读卡与读模板请求数（存储中的令牌桶）；超出时能返回旧数据则返回，否则 429 ' +
+            '`RATE_LIMITED`。`0`：不限（微信支付未公布各商户的频率上限，请设在你的上限之下）',
+        },
+      },
+      burst: {
+        schema: Joi.number().integer().min(1).max(1_000_000),
+        default: 50,
+        doc: { en: '…and how many at once', zh: '……以及一次最多多少个' },
+      },
+    },
+  },
   rateLimit: {
     options: {
       open: limitOptions(

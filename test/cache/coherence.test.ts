@@ -7,6 +7,7 @@ import Koa from 'koa';
 import { wechatLogin } from '../../src/login/index.js';
 import type { LogFields, LogLevel } from '../../src/log.js';
 import { memberCard, type MemberCard } from '../../src/member-card.js';
+import type { MemberCardOptions } from '../../src/options.js';
 import { createStore } from '../../src/store/index.js';
 import { busApplicationName } from '../../src/store/postgres-bus.js';
 import { busConnectionName } from '../../src/store/redis-bus.js';
@@ -31,7 +32,12 @@ interface Instance {
   close(): Promise<void>;
 }
 
-async function instance(sandbox: TestSandbox, storeUrl: string, notify: boolean): Promise<Instance> {
+async function instance(
+  sandbox: TestSandbox,
+  storeUrl: string,
+  notify: boolean,
+  extra: Partial<MemberCardOptions> = {},
+): Promise<Instance> {
   const store: Store = createStore(storeUrl);
   const logs: Instance['logs'] = [];
   const log = (level: LogLevel, message: string, fields?: LogFields) => logs.push({ level, message, fields });
@@ -41,6 +47,7 @@ async function instance(sandbox: TestSandbox, storeUrl: string, notify: boolean)
       // Long enough that only an invalidation explains a new value; the short TTL is 10 s too.
       cache: { ttlMs: 10_000, coherentTtlMs: 60_000, staleWhileRevalidateMs: 0 },
       log,
+      ...extra,
     }),
   );
   const login = wechatLogin({
@@ -167,6 +174,30 @@ for (const engine of ['redis', 'postgres'] as const) {
       assert.ok(b.cards.cache.stats().hit > 0, 'B answered from its cache in between');
     });
 
+    test(
+      'the shared second level (Redis): a card read on A is not read from WeChat Pay again on B',
+      {
+        skip: engine === 'redis' ? false : 'PostgreSQL has no shared level (docs/stores.md)',
+      },
+      async () => {
+        const { code, token } = await member(42);
+        const reads = async () =>
+          (await sandbox.requests(code)).filter((r) => r.method === 'GET' && r.path.startsWith('/v3/')).length;
+        const before = await reads();
+        assert.equal(await balanceOn(a, token), 42);
+        assert.equal(await reads(), before + 1);
+        const sharedHits = b.cards.cache.stats().shared_hit;
+        assert.equal(await balanceOn(b, token), 42);
+        assert.equal(await reads(), before + 1, 'B answered from the shared level');
+        assert.equal(b.cards.cache.stats().shared_hit, sharedHits + 1);
+        // A change drops the shared copy too: B reads afresh, and A then finds B's read there.
+        await sandbox.setCard(code, { balance: 43 });
+        await b.cards.operations.adjustBalance({ code, amount: 1, requestId: `shared-${code}` });
+        await waitFor('A to drop the card', 2000, async () => (await balanceOn(a, token)) === 44);
+        assert.equal(await balanceOn(b, token), 44);
+      },
+    );
+
     test('a killed bus connection reconnects; one warning per outage; coherence works again', async () => {
       const { code, token } = await member(10);
       assert.equal(await balanceOn(b, token), 10);
@@ -187,4 +218,72 @@ for (const engine of ['redis', 'postgres'] as const) {
       await waitFor('B to drop the card after the reconnection', 2000, async () => (await balanceOn(b, token)) === 13);
     });
   });
+}
+
+for (const engine of ['redis', 'postgres'] as const) {
+  const skip = await unavailable(engine, `upstream budget on ${engine}`);
+
+  describe(
+    `the upstream budget is one bucket for two instances on one ${engine} store`,
+    { skip: skip ?? false },
+    () => {
+      let sandbox: TestSandbox;
+      let place: TestStore;
+      let a: Instance;
+      let b: Instance;
+
+      before(async () => {
+        sandbox = await TestSandbox.start();
+        place = freshStore(engine, 'budget');
+        // Four reads, then (almost) nothing: one refill per 1,000 s.
+        const options = {
+          upstream: { perSecond: 0.001, burst: 4 },
+          cache: { ttlMs: 50, coherentTtlMs: 50, staleWhileRevalidateMs: 0 },
+        };
+        a = await instance(sandbox, place.url, true, options);
+        b = await instance(sandbox, place.url, false, options);
+      });
+      after(async () => {
+        await a?.close();
+        await b?.close();
+        await sandbox?.close();
+        await place?.cleanup();
+      });
+
+      test('reads on A and B take from one bucket; over it: stale if read before, else 429 RATE_LIMITED', async () => {
+        const members = [];
+        for (let i = 0; i < 4; i++) {
+          const user = await sandbox.newUser();
+          const given = await sandbox.giveCard(user, { balance: i });
+          await sandbox.waitDelivered(given.notification_id);
+          members.push({ code: given.code, token: await sandbox.login(`${a.url}/login`, user) });
+        }
+        const [m0, m1, m2, m3] = members as [
+          (typeof members)[0],
+          (typeof members)[0],
+          (typeof members)[0],
+          (typeof members)[0],
+        ];
+        const before = await sandbox.upstreamCount();
+        // A: card + template (2 tokens); B: card + template (2 tokens): the shared bucket is empty.
+        assert.equal((await call('GET', `${a.url}/member-card`, { token: m0.token })).status, 200);
+        assert.equal((await call('GET', `${b.url}/member-card`, { token: m1.token })).status, 200);
+        assert.equal(await sandbox.upstreamCount(), before + 4);
+        const refusedB = await call('GET', `${b.url}/member-card`, { token: m2.token });
+        assert.equal(refusedB.status, 429, 'B has no tokens of its own: the bucket is shared');
+        assert.equal(refusedB.body.code, 'RATE_LIMITED');
+        assert.ok(Number(refusedB.headers.get('retry-after')) >= 1);
+        const refusedA = await call('GET', `${a.url}/member-card`, { token: m3.token });
+        assert.equal(refusedA.status, 429);
+        assert.equal(await sandbox.upstreamCount(), before + 4, 'nothing over the budget reached WeChat Pay');
+        await sleep(80);
+        const stale = await call('GET', `${a.url}/member-card`, { token: m0.token });
+        assert.equal(stale.status, 200, stale.text);
+        assert.equal(stale.body.stale, true, 'read before: answered stale');
+        assert.equal(stale.body.card.balance, 0);
+        assert.ok(a.cards.cache.stats().budget_refused >= 2);
+        assert.ok(b.cards.cache.stats().budget_refused >= 1);
+      });
+    },
+  );
 }
