@@ -19,22 +19,30 @@ export interface CardCacheOptions {
   coherentTtl?: number;
 }
 
-/** One read of a card from WeChat Pay: immutable, shared by every answer made from it. */
-export interface CardEntry {
+/**
+ * What a read answers: the card, when it was read, and whether it is a stale stand-in. A kept one
+ * (stale false) is immutable and answered as it is, so a route may key work it did once on it.
+ */
+export interface CardRead {
   card: UpstreamCard;
   /** When it was read, ms since the epoch. */
   readAt: number;
-}
-
-/** What a read answers: the card, when it was read, and whether it is a stale stand-in. */
-export interface CardRead extends CardEntry {
   /** WeChat Pay was unavailable: this is the last card read (within maxStale), not a fresh one. */
   stale: boolean;
 }
 
+/** One read of a card from WeChat Pay, as kept. */
+type CardEntry = CardRead;
+
+/** How long one instance's claim to read a card lasts, and how long the others wait for its answer. */
+const CLAIM_MS = 2000;
+const CLAIM_WAIT_MS = 500;
+
 /** The shared second level (a Redis store's SharedCacheStore), as the cache uses it. */
 export interface SharedCards {
   get(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
+  /** True for one caller per card and `ms`: that one reads WeChat Pay, the others wait for its put. */
+  claim(cardId: string, code: string, ms: number): Promise<boolean>;
   put(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
   drop(cardId: string, code: string): Promise<void>;
 }
@@ -113,39 +121,27 @@ export class CardCache {
       const readAt = Date.now();
       return { card: await load(), readAt, stale: false };
     }
-    const readNow: Load = async () => {
-      const found = this.shared ? await this.#fromShared(cardId, code) : undefined;
-      if (found && Date.now() - found.readAt < this.#ttlOf(found)) {
-        this.events.emit('shared_hit');
-        return found;
-      }
-      const readAt = Date.now();
-      const card = await load();
-      // For the others; refused by the store if a change was announced since readAt.
-      this.shared?.put(cardId, code, { card: JSON.stringify(card), readAt }, this.#sharedTtl).catch(() => {});
-      return { card, readAt };
-    };
     const key = `${cardId}\n${code}`;
     const kept = this.#cards.get(key);
+    const readNow: Load = () => this.#readNow(cardId, code, load);
     if (kept) {
       const age = Date.now() - kept.readAt;
       const ttl = this.#ttlOf(kept);
       if (age < ttl) {
         this.events.emit('hit');
-        return { ...kept, stale: false };
+        return kept;
       }
       if (age < ttl + this.#window) {
         this.events.emit('revalidate');
         // fetch() of a key already being fetched joins that fetch: one refresh per card.
         this.#cards.fetch(key, { forceRefresh: true, allowStale: true, context: readNow }).catch(() => {});
-        return { ...kept, stale: false };
+        return kept;
       }
     }
     this.events.emit('miss');
     try {
       const entry = await this.#cards.fetch(key, { forceRefresh: true, allowStale: false, context: readNow });
-      if (entry === undefined) return { ...(await readNow()), stale: false };
-      return { ...entry, stale: false };
+      return entry ?? (await readNow());
     } catch (err) {
       if (!staleOnError || !isUpstreamUnavailable(err)) throw err;
       // The last card kept, here or by another instance, unless a change dropped it meanwhile.
@@ -203,6 +199,34 @@ export class CardCache {
     return this.#coherentSince !== undefined;
   }
 
+  /**
+   * One read for the cache: from the shared level when another instance read the card recently,
+   * else from WeChat Pay, by one instance at a time when the level can say which (claim): the others
+   * wait a moment for its answer there instead of asking WeChat Pay the same.
+   */
+  async #readNow(cardId: string, code: string, load: () => Promise<UpstreamCard>): Promise<CardEntry> {
+    const { shared } = this;
+    if (shared) {
+      const fresh = (found: CardEntry | undefined) => found && Date.now() - found.readAt < this.#ttlOf(found);
+      let found = await this.#fromShared(cardId, code);
+      if (!fresh(found) && !(await shared.claim(cardId, code, CLAIM_MS).catch(() => true))) {
+        for (const until = Date.now() + CLAIM_WAIT_MS; !fresh(found) && Date.now() < until;) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          found = await this.#fromShared(cardId, code);
+        }
+      }
+      if (found && fresh(found)) {
+        this.events.emit('shared_hit');
+        return found;
+      }
+    }
+    const readAt = Date.now();
+    const card = await load();
+    // For the others; refused by the store if a change was announced since readAt.
+    shared?.put(cardId, code, { card: JSON.stringify(card), readAt }, this.#sharedTtl).catch(() => {});
+    return { card, readAt, stale: false };
+  }
+
   /** How long the shared level keeps a card: as long as it may serve, stale included. */
   get #sharedTtl(): number {
     return Math.max(this.#coherentTtl + this.#window, this.#maxStale);
@@ -213,7 +237,7 @@ export class CardCache {
     if (!this.shared) return undefined;
     try {
       const found = await this.shared.get(cardId, code);
-      return found ? { card: JSON.parse(found.card) as UpstreamCard, readAt: found.readAt } : undefined;
+      return found ? { card: JSON.parse(found.card) as UpstreamCard, readAt: found.readAt, stale: false } : undefined;
     } catch {
       return undefined;
     }

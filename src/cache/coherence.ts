@@ -27,6 +27,7 @@ export class Coherence {
     if (hasSharedCache(store)) {
       this.cache.shared = {
         get: (cardId, code) => store.getCachedCard(cardId, code),
+        claim: (cardId, code, ms) => store.claimCardRead(cardId, code, ms),
         put: (cardId, code, entry, ttlMs) => store.putCachedCard(cardId, code, entry, ttlMs),
         drop: (cardId, code) => store.dropCachedCard(cardId, code),
       };

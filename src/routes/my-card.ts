@@ -19,6 +19,8 @@ export interface OwnCard {
   /** WeChat Pay was unavailable: the last card read (within cache.maxStaleMs), read at `readAt`. */
   stale: boolean;
   readAt: number;
+  /** The cache's read it came from: the same object for every hit on one kept card. */
+  read: CardRead;
 }
 
 /** One public copy per card object, so a cached card is not copied again on every read. */
@@ -61,7 +63,7 @@ export async function loadOwnCard(ctx: Context | undefined, rt: Runtime, user: U
   // Checked on every answer, a stale one too: a kept card is never shown to another user.
   if (!ownedBy(read.card, cardId, resolved.oaOpenid))
     throw await dropBinding(rt, resolved, 'card does not belong to the binding; binding flagged');
-  return { card: read.card, code: resolved.code, stale: read.stale, readAt: read.readAt };
+  return { card: read.card, code: resolved.code, stale: read.stale, readAt: read.readAt, read };
 }
 
 function unavailableForEdits(): MemberCardError {
@@ -116,10 +118,23 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     };
   };
 
+  // The JSON of GET / per kept read and brand: a hit answers the string it made before (the
+  // body is the same for every hit on one read; the owner check above it still runs each time).
+  const answered = new WeakMap<CardRead, { brand: Brand | null; json: string }>();
   router.get('/', async (ctx) => {
     rejectIdentifyingQuery(ctx);
     const own = await loadOwnCard(ctx, rt, await requireUser(ctx, rt.options.identity));
-    reply(ctx, own.card, await loadBrand(rt), own.stale ? own.readAt : undefined);
+    const brand = await loadBrand(rt);
+    if (own.stale) return reply(ctx, own.card, brand, own.readAt);
+    const made = answered.get(own.read);
+    if (made && made.brand === brand) {
+      ctx.set('Cache-Control', 'private, no-store');
+      ctx.type = 'application/json';
+      ctx.body = made.json;
+      return;
+    }
+    reply(ctx, own.card, brand);
+    if (rt.cache.enabled) answered.set(own.read, { brand, json: JSON.stringify(ctx.body) });
   });
 
   const readBody = jsonBody(rt.options.bodyLimit);

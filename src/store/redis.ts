@@ -179,12 +179,22 @@ export class RedisStore
     return this.#life.run((r) => getShared(r, this.#cardKey('rc', cardId, code)));
   }
 
+  async claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.#life.run((r) =>
+      r.set(this.#cardKey('rcl', cardId, code), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
+    return ok === 'OK';
+  }
+
   async putCachedCard(cardId: string, code: string, entry: T.SharedCardEntry, ttlMs: number): Promise<void> {
     await this.#life.run((r) => putShared(r, this.#cardKey('rc', cardId, code), entry, ttlMs));
   }
 
   async dropCachedCard(cardId: string, code: string): Promise<void> {
-    await this.#life.run((r) => dropShared(r, this.#cardKey('rc', cardId, code)));
+    // The claim goes too: a read claimed before the change must not make the next one wait for it.
+    await this.#life.run((r) =>
+      Promise.all([dropShared(r, this.#cardKey('rc', cardId, code)), r.del(this.#cardKey('rcl', cardId, code))]),
+    );
   }
 
   findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {

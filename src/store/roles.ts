@@ -45,7 +45,12 @@ const journal: Methods<JournalStore> = {
   listAudit: true,
 };
 const cacheBus: Methods<CacheBusStore> = { publishInvalidation: true, subscribeInvalidations: true };
-const sharedCache: Methods<SharedCacheStore> = { getCachedCard: true, putCachedCard: true, dropCachedCard: true };
+const sharedCache: Methods<SharedCacheStore> = {
+  getCachedCard: true,
+  claimCardRead: true,
+  putCachedCard: true,
+  dropCachedCard: true,
+};
 const topups: Methods<TopupOrderStore> = {
   createTopupOrder: true,
   getTopupOrder: true,

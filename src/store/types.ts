@@ -547,6 +547,8 @@ export interface SharedCardEntry {
  */
 export interface SharedCacheStore {
   getCachedCard(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
+  /** True for the one caller per card and `ttlMs` that is to read it from WeChat Pay; false: another is. */
+  claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean>;
   putCachedCard(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
   dropCachedCard(cardId: string, code: string): Promise<void>;
 }
