@@ -14,6 +14,7 @@ export class Coherence {
   #attached = false;
   #wasLive = false;
   #publishWarned = false;
+  #closed = false;
 
   constructor(
     private readonly cache: CardCache,
@@ -52,6 +53,8 @@ export class Coherence {
     this.#unsubscribe = store.subscribeInvalidations({
       invalidated: (cardId, code) => this.cache.drop(cardId, code),
       live: (up) => {
+        // Unsubscribing says "lost" too: not an outage.
+        if (this.#closed) return;
         this.cache.setCoherent(up);
         if (up === this.#wasLive) return;
         // The subscriber says each change once: one warning per outage, one note when it ends.
@@ -63,6 +66,7 @@ export class Coherence {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
     this.cache.publish = undefined;
