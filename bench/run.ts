@@ -3,6 +3,7 @@
 // the ratios, upstream calls per 1,000 page views in a burst, the server CPU of a member code's
 // issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only;
 // BENCH_ONLY=retention the store's size under load and after a retention pass (bench/retention.ts).
+// BENCH_ONLY=scale the many-instance and stale measures of bench/scale.ts (Redis; BENCH_DOWN_S, BENCH_REDIS).
 import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { hashToken } from '../src/login/index.js';
 import { createStore } from '../src/store/index.js';
 import { sandboxProcess, type TestSandbox } from '../test/support/sandbox.js';
 import { retentionBench } from './retention.js';
+import { deleteRedisKeys } from '../test/support/services.js';
+import { scale } from './scale.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 4); // seconds per throughput run
@@ -270,6 +273,24 @@ async function main() {
     const { sandbox, child } = await sandboxProcess(['--port', '0', '--state', join(work, 'sandbox')]);
     children.push(child);
     const creds = sandbox.credentials;
+    if (process.env.BENCH_ONLY === 'scale') {
+      const stores: string[] = [];
+      try {
+        await scale({
+          sandbox,
+          redisUrl: process.env.BENCH_REDIS ?? process.env.MEMBERCARD_TEST_REDIS ?? 'redis://127.0.0.1:6379',
+          env: { BENCH_CREDS: JSON.stringify(creds) },
+          prepareUsers: (url, count) => prepareUsers(sandbox, url, count),
+          startServer,
+          rounds: ROUNDS,
+          duration: DURATION,
+          stores,
+        });
+      } finally {
+        for (const url of stores) await deleteRedisKeys(new URL(url).searchParams.get('prefix') ?? 'none:');
+      }
+      return;
+    }
     const storeUrl = `sqlite:${join(work, 'membercard.db')}`;
     const users = await prepareUsers(sandbox, storeUrl, BURST_USERS);
     const one = users[0] as { token: string; code: string };

@@ -1,5 +1,5 @@
 // One server of the benchmark, in its own process: `node --import tsx bench/server.ts MODE`.
-// MODE: module (cache from BENCH_CACHE_TTL) | handwritten | bare. Settings come from the
+// MODE: module (cache from BENCH_CACHE_TTL, BENCH_COHERENT_TTL, BENCH_SWR) | handwritten | bare. Settings come from the
 // environment (BENCH_CREDS: the sandbox credentials JSON; BENCH_STORE: the prepared store).
 // It prints its URL as one JSON line and answers {"type":"memory"} IPC messages with its RSS.
 import type { AddressInfo } from 'node:net';
@@ -23,7 +23,15 @@ if (mode === 'module') {
     appid: creds.appid,
     wechatpay: wechatpayOptions(creds),
     store,
-    cache: { ttl: Number(process.env.BENCH_CACHE_TTL ?? 0) },
+    cache: {
+      ttl: Number(process.env.BENCH_CACHE_TTL ?? 0),
+      // The scale bench (bench/scale.ts) sets these; unset, the defaults.
+      ...(process.env.BENCH_COHERENT_TTL ? { coherentTtlMs: Number(process.env.BENCH_COHERENT_TTL) } : {}),
+      ...(process.env.BENCH_SWR ? { staleWhileRevalidateMs: Number(process.env.BENCH_SWR) } : {}),
+    },
+    ...(process.env.BENCH_BACKGROUNDS
+      ? { selfService: { backgrounds: process.env.BENCH_BACKGROUNDS.split(',') } }
+      : {}),
     log: () => {},
     // The till's routes (POST /member-card/admin/codes/verify), for the member-code measures.
     ...(process.env.BENCH_ADMIN_TOKEN

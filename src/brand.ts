@@ -42,11 +42,19 @@ export function brandOf(template: CardTemplate, color: string | undefined): Bran
  * The brand, from the template cache; null when the template cannot be read now: the card is
  * what the member came for, so a template outage must not take it down.
  */
+/** One Brand per template object read (kept for minutes): the same object answers every request. */
+const brands = new WeakMap<CardTemplate, Brand>();
+
 export async function loadBrand(rt: Runtime): Promise<Brand | null> {
   const { cardId, brand } = rt.options;
   try {
     const template = await rt.templates.get(cardId, () => rt.client.getCardTemplate(cardId));
-    return brandOf(template, brand.color);
+    let made = brands.get(template);
+    if (!made || made.color !== brand.color) {
+      made = brandOf(template, brand.color);
+      brands.set(template, made);
+    }
+    return made;
   } catch (err) {
     rt.log('warn', 'card template unavailable; answering without brand', {
       cardId,

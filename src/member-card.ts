@@ -3,6 +3,10 @@ import type { Middleware } from 'koa';
 import { createBindings, type Bindings } from './bindings.js';
 import { CardCache } from './cache/card-cache.js';
 import { TemplateCache } from './cache/template-cache.js';
+import type { CacheEvents } from './cache/events.js';
+import { Coherence } from './cache/coherence.js';
+import { upstreamBudget } from './cache/budget.js';
+import { rateLimiter } from './rate-limit.js';
 import { createMemberCodes, type MemberCodes } from './member-codes/member-codes.js';
 import { deriveKey } from './member-codes/secret.js';
 import { mountHistory } from './routes/history.js';
@@ -57,6 +61,14 @@ export interface MemberCard {
   readonly memberCodes: MemberCodes;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
+  /**
+   * What the card cache does, for metrics: `stats()` counts hits, misses, stale-while-revalidate and
+   * stale answers, budget refusals; `on(listener)` is called per event (README, Caching).
+   */
+  readonly cache: Pick<CacheEvents, 'stats' | 'on'> & {
+    /** Whether the cache bus (Redis, PostgreSQL) is live now, so cards keep `cache.coherentTtlMs`. */
+    readonly coherent: boolean;
+  };
   /** The options in use, defaults filled in; no key material. */
   readonly options: Readonly<ResolvedMemberCardOptions>;
   /** Initialises the store now instead of on the first request. */
@@ -78,6 +90,22 @@ export function memberCard(options: MemberCardOptions): MemberCard {
   const { mchid, serial, baseURL, timeoutMs, retries } = resolved.wechatpay;
   // The keys go to these two only: resolved (cards.options) holds none.
   const { privateKey, certs, requestSerial, apiv3Key } = keys;
+  const cache = new CardCache({
+    ttl: resolved.cache.ttlMs,
+    max: resolved.cache.max,
+    staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
+    maxStale: resolved.cache.maxStaleMs,
+    coherentTtl: resolved.cache.coherentTtlMs,
+  });
+  // Card and template reads take from a bucket all instances share (cache/budget.ts); off at 0.
+  const budget = upstreamBudget(
+    rateLimiter(async () => {
+      await store.init();
+      return store;
+    }),
+    { mchid, ...resolved.upstream },
+    cache.events,
+  );
   const client = new WechatpayClient({
     mchid,
     serial,
@@ -88,11 +116,14 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     timeout: timeoutMs,
     retries,
     log,
+    ...(budget ? { budget } : {}),
   });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
   /** Whether the store was opened for a request or by ready(): the background sweep waits for that. */
   let storeInUse = false;
+  // The cache bus of a Redis or PostgreSQL store: subscribed once the store is up (cache/coherence.ts).
+  const coherence = new Coherence(cache, log);
   const rt: Runtime = {
     options: resolved,
     // Store.init() is idempotent and forgets a failed attempt, so calling it per use is how a
@@ -100,11 +131,12 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     store: async () => {
       await store.init();
       storeInUse = true;
+      coherence.attach(store);
       return store;
     },
     client,
     verifier,
-    cache: new CardCache({ ttl: resolved.cache.ttlMs, max: resolved.cache.max }),
+    cache,
     log,
     templates: new TemplateCache(resolved.brand.templateTtlMs),
     secrets: { memberCode: deriveKey(apiv3Key, 'member-code'), cursor: deriveKey(apiv3Key, 'history-cursor') },
@@ -186,10 +218,18 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     topups,
     memberCodes,
     client,
+    cache: {
+      stats: () => cache.events.stats(),
+      on: (listener) => cache.events.on(listener),
+      get coherent() {
+        return cache.coherent;
+      },
+    },
     options: resolved,
     ready: () => rt.store().then(() => undefined),
     close: async () => {
       await operations.sweeper.stop();
+      await coherence.close();
       if (ownsStore) await store.close();
     },
   };

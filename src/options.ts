@@ -48,11 +48,14 @@ export interface OpenCardOptions {
   outerStrTtl?: number;
 }
 
-/** The per-instance read cache of cards. */
+/** The read cache of cards: fresh for ttlMs, then stale-while-revalidate, and stale-if-error up to maxStaleMs. */
 export interface CacheOptions {
   ttlMs?: number;
   /** @deprecated The older name of `ttlMs`. */
   ttl?: number;
+  coherentTtlMs?: number;
+  staleWhileRevalidateMs?: number;
+  maxStaleMs?: number;
   max?: number;
 }
 
@@ -149,6 +152,8 @@ export interface MemberCardOptions {
   brand?: BrandOptions;
   memberCode?: MemberCodeOptions;
   rateLimit?: CardRateLimits;
+  /** The upstream budget: card and template reads per second, all instances together (0: none). */
+  upstream?: { perSecond?: number; burst?: number };
 }
 
 /** GET /open per user, and failed admin attempts per client address (src/rate-limit.ts). */

@@ -39,6 +39,9 @@ export interface MyCard {
   card: Card;
   editable: Editable;
   brand?: Brand | null;
+  /** WeChat Pay was unavailable: the last card read, as of `asOf` (ISO time). */
+  stale?: boolean;
+  asOf?: string;
 }
 
 /** `GET /code`: the member code for the till. */

@@ -24,6 +24,17 @@ export interface CardView {
   status: string;
   statusText: string;
   effective: boolean;
+  /** "数据更新于 HH:mm" when the server answered the last card it read (WeChat Pay unavailable); else ''. */
+  staleNote: string;
+}
+
+/** The note of a stale answer: when the card shown was read, in the phone's local time. */
+export function staleNote(result: MyCard): string {
+  if (result.stale !== true || typeof result.asOf !== 'string') return '';
+  const at = new Date(result.asOf);
+  if (Number.isNaN(at.getTime())) return '数据更新于 —';
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `数据更新于 ${two(at.getHours())}:${two(at.getMinutes())}`;
 }
 
 /** The brand on the card face: the template's, the merchant's colour; empty strings when unknown. */
@@ -92,6 +103,7 @@ export function cardView(result: MyCard): CardView {
     status,
     statusText: statusName(status),
     effective: status === 'EFFECTIVE',
+    staleNote: staleNote(result),
   };
 }
 

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 export interface ReadCacheOptions {
   /** How long a kept value stays fresh, ms. */
   ttl: number;
@@ -5,75 +7,72 @@ export interface ReadCacheOptions {
   max: number;
 }
 
-interface Entry<V> {
+/** What a load gave, and whether it may be kept ("no card yet" is answered but not remembered). */
+interface Box<V> {
   value: V;
-  expiresAt: number;
+  keep: boolean;
+}
+
+/** The load of the read that started a fetch (lru-cache hands it to fetchMethod as its context). */
+interface Load<V> {
+  load: () => Promise<V>;
+  keep: (value: V) => boolean;
 }
 
 /**
- * Bounded (LRU), short-lived, single-flight: concurrent reads of one key share one load, and
- * invalidate() drops a read still in flight, so an answer from before a change is never kept.
+ * Bounded (LRU), short-lived, single-flight, over lru-cache: concurrent reads of one key share one
+ * load (its fetch()), and invalidate() drops a read still in flight, so an answer from before a
+ * change is never kept. ignoreFetchAbort: the dropped read still answers its callers (lru-cache
+ * stores it only if its slot still holds that very fetch, which a delete has undone).
  */
 export class ReadCache<V> {
-  /** Map order is recency order: a hit moves its entry to the end. */
-  readonly #entries = new Map<string, Entry<V>>();
-  readonly #inflight = new Map<string, Promise<V>>();
+  readonly #lru: LRUCache<string, Box<V>, Load<V>>;
+  /** Keys with a load in flight: invalidateWhere() cannot see their future values, so it drops them all. */
+  readonly #loading = new Set<string>();
 
-  constructor(private readonly options: ReadCacheOptions) {}
+  constructor(options: ReadCacheOptions) {
+    this.#lru = new LRUCache<string, Box<V>, Load<V>>({
+      max: options.max,
+      ttl: Math.max(1, options.ttl),
+      ignoreFetchAbort: true,
+      fetchMethod: async (key, _stale, { context }) => {
+        this.#loading.add(key);
+        try {
+          const value = await context.load();
+          return { value, keep: context.keep(value) };
+        } finally {
+          this.#loading.delete(key);
+        }
+      },
+    });
+  }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#lru.size;
   }
 
   /** The fresh value kept under key, if any, without waiting: the hot path of a hit. */
   peek(key: string): V | undefined {
-    const hit = this.#entries.get(key);
-    if (!hit) return undefined;
-    this.#entries.delete(key);
-    if (hit.expiresAt <= Date.now()) return undefined;
-    this.#entries.set(key, hit);
-    return hit.value;
+    return this.#lru.get(key)?.value;
   }
 
   async get(key: string, load: () => Promise<V>, keep: (value: V) => boolean = () => true): Promise<V> {
-    const hit = this.peek(key);
-    if (hit !== undefined) return hit;
-    const pending = this.#inflight.get(key);
-    if (pending) return pending;
-    const read = load().then(
-      (value) => {
-        if (this.#inflight.get(key) === read) {
-          this.#inflight.delete(key);
-          if (keep(value)) this.#store(key, value);
-        }
-        return value;
-      },
-      (err: unknown) => {
-        if (this.#inflight.get(key) === read) this.#inflight.delete(key);
-        throw err;
-      },
-    );
-    this.#inflight.set(key, read);
-    return read;
+    const hit = this.#lru.get(key);
+    if (hit) return hit.value;
+    const box = (await this.#lru.fetch(key, { context: { load, keep } })) as Box<V>;
+    // Not to be kept: forget it, unless a newer read has replaced it meanwhile.
+    if (!box.keep && this.#lru.peek(key) === box) this.#lru.delete(key);
+    return box.value;
   }
 
   invalidate(key: string): void {
-    this.#entries.delete(key);
-    this.#inflight.delete(key);
+    this.#lru.delete(key);
   }
 
   /** Drops every kept entry whose value matches (rare: a notification about one card). */
   invalidateWhere(matches: (value: V) => boolean): void {
-    for (const [key, entry] of this.#entries) if (matches(entry.value)) this.#entries.delete(key);
+    for (const [key, box] of this.#lru.entries()) if (matches(box.value)) this.#lru.delete(key);
     // A read in flight may be about to answer with that card: let it finish, but not be kept.
-    this.#inflight.clear();
-  }
-
-  #store(key: string, value: V): void {
-    this.#entries.set(key, { value, expiresAt: Date.now() + this.options.ttl });
-    if (this.#entries.size > this.options.max) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
+    for (const key of [...this.#loading]) this.#lru.delete(key);
   }
 }

@@ -223,6 +223,42 @@ export const MEMBER_CARD_OPTIONS = {
         },
       },
       ttl: { aliasOf: 'ttlMs' },
+      coherentTtlMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en:
+            'the longer `ttlMs` used while the cache bus of a Redis or PostgreSQL store is live (a change on any ' +
+            'instance drops the card everywhere); what it still bounds is a change made outside this module',
+          zh:
+            'Redis 或 PostgreSQL 存储的缓存总线在线时（任一实例上的变更会让所有实例丢弃该卡）使用的较长 `ttlMs`；' +
+            '它仍约束的只是绕过本模块做出的变更',
+        },
+      },
+      staleWhileRevalidateMs: {
+        schema: ms(0, 24 * 60 * MINUTE),
+        default: MINUTE,
+        doc: {
+          en:
+            'after `ttlMs`, how long a card is still answered at once while one background read refreshes it ' +
+            '(stale-while-revalidate); 0 waits for the new read',
+          zh: '超过 `ttlMs` 后，在这段时间内仍立即返回缓存的卡，同时由一次后台读取刷新（stale-while-revalidate）；0 表示等待新读取',
+        },
+      },
+      maxStaleMs: {
+        schema: ms(0, 7 * 24 * 60 * MINUTE),
+        default: 24 * 60 * MINUTE,
+        defaultDoc: { en: '24 h', zh: '24 小时' },
+        doc: {
+          en:
+            'while WeChat Pay answers 5xx / 429, times out or cannot be reached, a card read this recently is ' +
+            'answered with `stale: true` and `asOf` instead of an error (edits are refused with 503 ' +
+            '`UPSTREAM_BUSY`); 0 never answers stale',
+          zh:
+            '微信支付返回 5xx / 429、超时或无法连接时，在此时长内读过的卡以 `stale: true` 和 `asOf` 返回而不报错' +
+            '（此时修改返回 503 `UPSTREAM_BUSY`）；0 表示从不返回旧数据',
+        },
+      },
       max: {
         schema: Joi.number().integer().min(1).max(10_000_000),
         default: 10_000,
@@ -484,6 +520,28 @@ export const MEMBER_CARD_OPTIONS = {
             doc: { en: 'where `upload_shipping_info` is called', zh: '`upload_shipping_info` 的调用地址' },
           },
         },
+      },
+    },
+  },
+  upstream: {
+    options: {
+      perSecond: {
+        schema: Joi.number().min(0).max(100_000),
+        default: 0,
+        doc: {
+          en:
+            'card and template reads sent to WeChat Pay per second by all instances together (a token bucket in ' +
+            'the store); over it a read is answered stale if it can be, else 429 `RATE_LIMITED`. `0`: no budget ' +
+            "(WeChat Pay's per-merchant limits are not published; set it below yours)",
+          zh:
+            '所有实例合计每秒发往微信支付的读卡与读模板请求数（存储中的令牌桶）；超出时能返回旧数据则返回，否则 429 ' +
+            '`RATE_LIMITED`。`0`：不限（微信支付未公布各商户的频率上限，请设在你的上限之下）',
+        },
+      },
+      burst: {
+        schema: Joi.number().integer().min(1).max(1_000_000),
+        default: 50,
+        doc: { en: '…and how many at once', zh: '……以及一次最多多少个' },
       },
     },
   },

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { CardRead } from '../cache/card-cache.js';
 import { MemberCardError, type ErrorDetail } from '../errors.js';
 import { ownedBy, requireUser, resolveCode, type ResolvedCode } from '../identity.js';
 import { newRequestNo } from '../ids.js';
@@ -15,6 +16,11 @@ export type Editable = { background_picture_url?: string[] };
 export interface OwnCard {
   card: UpstreamCard;
   code: string;
+  /** WeChat Pay was unavailable: the last card read (within cache.maxStaleMs), read at `readAt`. */
+  stale: boolean;
+  readAt: number;
+  /** The cache's read it came from: the same object for every hit on one kept card. */
+  read: CardRead;
 }
 
 /** One public copy per card object, so a cached card is not copied again on every read. */
@@ -45,18 +51,29 @@ export async function loadOwnCard(ctx: Context | undefined, rt: Runtime, user: U
     resolveCode(ctx, user, { cardId, store: await rt.store(), resolveCode: rt.options.resolveCode, log: rt.log }),
   );
   if (!resolved) throw new MemberCardError('CARD_NOT_FOUND', 'You have no member card yet.');
-  let card: UpstreamCard;
+  let read: CardRead;
   try {
-    card = await rt.cache.card(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
+    read = await rt.cache.read(cardId, resolved.code, () => rt.client.getCard(cardId, resolved.code));
   } catch (err) {
     // WeChat Pay knows no such code (a 404, or a 400 naming it): asking again will not help.
     if (err instanceof MemberCardError && err.code === 'CARD_NOT_FOUND')
       throw await dropBinding(rt, resolved, 'card code unknown to WeChat Pay; binding flagged');
     throw err;
   }
-  if (!ownedBy(card, cardId, resolved.oaOpenid))
+  // Checked on every answer, a stale one too: a kept card is never shown to another user.
+  if (!ownedBy(read.card, cardId, resolved.oaOpenid))
     throw await dropBinding(rt, resolved, 'card does not belong to the binding; binding flagged');
-  return { card, code: resolved.code };
+  return { card: read.card, code: resolved.code, stale: read.stale, readAt: read.readAt, read };
+}
+
+function unavailableForEdits(): MemberCardError {
+  return new MemberCardError(
+    'UPSTREAM_BUSY',
+    'WeChat Pay is unavailable: the card cannot be changed now. Try again shortly.',
+    {
+      retryAfter: 5,
+    },
+  );
 }
 
 /** A card that is not EFFECTIVE cannot be edited at all. */
@@ -90,19 +107,34 @@ export function mountMyCard(router: Router, rt: Runtime): void {
   // What an EFFECTIVE card's owner may change: fixed by the merchant's selfService, built once.
   const { backgrounds } = rt.options.selfService;
   const editable: Editable = backgrounds.length ? { background_picture_url: [...backgrounds] } : NOTHING_EDITABLE;
-  const reply = (ctx: Context, card: UpstreamCard, brand: Brand | null): void => {
+  const reply = (ctx: Context, card: UpstreamCard, brand: Brand | null, staleSince?: number): void => {
     ctx.set('Cache-Control', 'private, no-store');
     ctx.body = {
       card: publicCard(card),
-      editable: card.user_card_status === 'EFFECTIVE' ? editable : NOTHING_EDITABLE,
+      // Nothing can be changed while WeChat Pay is unavailable (a stale answer).
+      editable: card.user_card_status === 'EFFECTIVE' && staleSince === undefined ? editable : NOTHING_EDITABLE,
       brand,
+      ...(staleSince === undefined ? {} : { stale: true, asOf: new Date(staleSince).toISOString() }),
     };
   };
 
+  // The JSON of GET / per kept read and brand: a hit answers the string it made before (the
+  // body is the same for every hit on one read; the owner check above it still runs each time).
+  const answered = new WeakMap<CardRead, { brand: Brand | null; json: string }>();
   router.get('/', async (ctx) => {
     rejectIdentifyingQuery(ctx);
-    const { card } = await loadOwnCard(ctx, rt, await requireUser(ctx, rt.options.identity));
-    reply(ctx, card, await loadBrand(rt));
+    const own = await loadOwnCard(ctx, rt, await requireUser(ctx, rt.options.identity));
+    const brand = await loadBrand(rt);
+    if (own.stale) return reply(ctx, own.card, brand, own.readAt);
+    const made = answered.get(own.read);
+    if (made && made.brand === brand) {
+      ctx.set('Cache-Control', 'private, no-store');
+      ctx.type = 'application/json';
+      ctx.body = made.json;
+      return;
+    }
+    reply(ctx, own.card, brand);
+    if (rt.cache.enabled) answered.set(own.read, { brand, json: JSON.stringify(ctx.body) });
   });
 
   const readBody = jsonBody(rt.options.bodyLimit);
@@ -113,7 +145,9 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     await readBody(ctx, async () => {});
     // Validate before anything else, so a bad request costs no store or upstream call.
     const change = readEdit(ctx.request.body, rt);
-    const { card, code } = await loadOwnCard(ctx, rt, user);
+    const { card, code, stale } = await loadOwnCard(ctx, rt, user);
+    // The card shown is a stand-in while WeChat Pay is unavailable: an edit now would fail or guess.
+    if (stale) throw unavailableForEdits();
     if (card.user_card_status !== 'EFFECTIVE') {
       throw new MemberCardError(
         'CARD_NOT_EDITABLE',

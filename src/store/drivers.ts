@@ -44,6 +44,12 @@ export async function loadPgPool(): Promise<PgPoolConstructor> {
   return interopDefault(mod).Pool;
 }
 
+/** pg's Client, for a connection outside the pool (the cache bus's LISTEN, postgres-bus.ts). */
+export async function loadPgClient(): Promise<PgModule['Client']> {
+  const mod = (await loadDriver('pg', () => import('pg'))) as PgModule | { default: PgModule };
+  return interopDefault(mod).Client;
+}
+
 /**
  * The SQLite driver: the one asked for, else node:sqlite where this Node has it (22.13+: nothing to
  * compile or download), else the native addon better-sqlite3 (an optional dependency, for Node 20).

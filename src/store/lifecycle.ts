@@ -58,6 +58,14 @@ export class Lifecycle<H> {
   }
 
   /**
+   * The open handle (opening it first if need be), for a connection of its own such as the cache
+   * bus's listener. Not a store call: it neither ends an outage nor is wrapped.
+   */
+  handle(): Promise<H> {
+    return this.#handle !== undefined ? Promise.resolve(this.#handle) : this.#ready();
+  }
+
+  /**
    * Tells the lifecycle the engine's client reported an error by itself (a dropped connection, say):
    * the start of an outage, if it is not already known; the next call that works ends it.
    */

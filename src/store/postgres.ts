@@ -13,6 +13,7 @@ import {
 } from './options.js';
 import * as sqlRows from './rows.js';
 import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
+import { publishPostgres, subscribePostgres } from './postgres-bus.js';
 import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -183,7 +184,8 @@ export class PostgresStore
     T.HistoryStore,
     T.TopupOrderStore,
     T.RetentionStore,
-    T.PendingOperationStore
+    T.PendingOperationStore,
+    T.CacheBusStore
 {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
@@ -209,6 +211,15 @@ export class PostgresStore
 
   get schema(): string {
     return this.#schema;
+  }
+
+  // The cache bus (postgres-bus.ts): NOTIFY through the pool, LISTEN on a client of its own.
+  async publishInvalidation(cardId: string, code: string): Promise<void> {
+    await this.#life.run((pool) => publishPostgres(pool, this.#schema, cardId, code));
+  }
+
+  subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
+    return subscribePostgres(() => this.#life.handle(), this.#schema, subscriber);
   }
 
   init(): Promise<void> {

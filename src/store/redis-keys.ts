@@ -6,7 +6,8 @@
  * keeps keys apart.
  *
  *   {card:<cardId>:<code>}   one card code: binding, audit trail, journal entries, pending set,
- *                            member-code pointer, notification markers (tag = the card lock's name)
+ *                            member-code pointer, notification markers, shared cache entry (tag =
+ *                            the card lock's name)
  *   {user:<cardId>:<openid>} one mini-program user: the codes bound to them, their issued outer_str
  *   {unionid:<cardId>:<id>}  the codes bound to one unionid
  *   {topup:<cardId>}         every top-up order of one card id and its two indexes
@@ -54,6 +55,9 @@ export class RedisKeys {
   pendingOps = (cardId: string, code: string): string => this.#card('opp', cardId, code);
   operation = (cardId: string, code: string, requestId: string): string => this.#card('op', cardId, code, requestId);
   memberCodePointer = (cardId: string, code: string): string => this.#card('mcc', cardId, code);
+  /** The shared second cache level (issue 15): the card's JSON and read time, and who is reading it now. */
+  cachedCard = (cardId: string, code: string): string => this.#card('rc', cardId, code);
+  cachedCardClaim = (cardId: string, code: string): string => this.#card('rcl', cardId, code);
   /** That a notification's effect was applied to this card (hash: outcome, record), for its TTL. */
   notificationMarker = (cardId: string, code: string, id: string): string => this.#card('nd', cardId, code, id);
 

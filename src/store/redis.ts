@@ -16,6 +16,8 @@ import {
 import { checked, connect, quit, withScripts, type Client } from './redis-connect.js';
 import { finishOperation, getOperation, insertOperation, listPendingOperations } from './redis-journal.js';
 import { RedisKeys } from './redis-keys.js';
+import { publishRedis, subscribeRedis } from './redis-bus.js';
+import { dropShared, getShared, putShared } from './redis-shared-cache.js';
 import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -49,7 +51,9 @@ export class RedisStore
     T.HistoryStore,
     T.TopupOrderStore,
     T.RetentionStore,
-    T.PendingOperationStore
+    T.PendingOperationStore,
+    T.CacheBusStore,
+    T.SharedCacheStore
 {
   readonly #prefix: string;
   readonly #keys: RedisKeys;
@@ -104,6 +108,41 @@ export class RedisStore
 
   close(): Promise<void> {
     return this.#life.close();
+  }
+
+  // The cache bus (redis-bus.ts): pub/sub, the subscriber on a duplicate of this client.
+  async publishInvalidation(cardId: string, code: string): Promise<void> {
+    await this.#life.run((r) => publishRedis(r, this.#prefix, cardId, code));
+  }
+
+  subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
+    return subscribeRedis(() => this.#life.handle(), this.#prefix, subscriber);
+  }
+
+  // The shared second cache level (redis-shared-cache.ts): a card read by one instance serves all.
+  getCachedCard(cardId: string, code: string): Promise<T.SharedCardEntry | undefined> {
+    return this.#life.run((r) => getShared(r, this.#keys.cachedCard(cardId, code)));
+  }
+
+  async claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.#life.run((r) =>
+      r.set(this.#keys.cachedCardClaim(cardId, code), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
+    return ok === 'OK';
+  }
+
+  async putCachedCard(cardId: string, code: string, entry: T.SharedCardEntry, ttlMs: number): Promise<void> {
+    await this.#life.run((r) => putShared(r, this.#keys.cachedCard(cardId, code), entry, ttlMs));
+  }
+
+  async dropCachedCard(cardId: string, code: string): Promise<void> {
+    // The claim goes too: a read claimed before the change must not make the next one wait for it.
+    await this.#life.run((r) =>
+      Promise.all([
+        dropShared(r, this.#keys.cachedCard(cardId, code)),
+        r.del(this.#keys.cachedCardClaim(cardId, code)),
+      ]),
+    );
   }
 
   findBindingByUser(cardId: string, userOpenid: string): Promise<T.Binding | undefined> {

@@ -1,5 +1,7 @@
 import type {
   BindingStore,
+  CacheBusStore,
+  SharedCacheStore,
   CardStore,
   JournalStore,
   LockStore,
@@ -44,6 +46,13 @@ const journal: Methods<JournalStore> = {
   listPendingOperations: true,
   listAudit: true,
 };
+const cacheBus: Methods<CacheBusStore> = { publishInvalidation: true, subscribeInvalidations: true };
+const sharedCache: Methods<SharedCacheStore> = {
+  getCachedCard: true,
+  claimCardRead: true,
+  putCachedCard: true,
+  dropCachedCard: true,
+};
 const topups: Methods<TopupOrderStore> = {
   createTopupOrder: true,
   getTopupOrder: true,
@@ -69,12 +78,23 @@ const ROLES: Record<StoreRole, { name: string; required: object[]; optional: obj
   store: {
     name: 'Store',
     required: [lifecycle, sessions, bindings, notifications, locks, journal, rateLimits, outerStrs],
-    optional: [merchantBindings, memberCodes, history, topups, retention, pendingOperations],
+    optional: [merchantBindings, memberCodes, history, topups, retention, pendingOperations, cacheBus, sharedCache],
   },
   card: {
     name: 'card store',
     required: [lifecycle, bindings, notifications, locks, journal],
-    optional: [merchantBindings, rateLimits, memberCodes, history, topups, outerStrs, retention, pendingOperations],
+    optional: [
+      merchantBindings,
+      rateLimits,
+      memberCodes,
+      history,
+      topups,
+      outerStrs,
+      retention,
+      pendingOperations,
+      cacheBus,
+      sharedCache,
+    ],
   },
   login: { name: 'session store', required: [sessions], optional: [lifecycle, rateLimits] },
 };
@@ -94,6 +114,16 @@ export function keepsTopups(value: object): value is TopupOrderStore {
 /** Whether a store can list stale pending operations for the sweep. */
 export function listsStaleOperations(value: object): value is PendingOperationStore {
   return typeof (value as Record<string, unknown>)['listStalePendingOperations'] === 'function';
+}
+
+/** Whether a store carries the cache bus (Redis, PostgreSQL, or a host's object with both methods). */
+export function hasCacheBus(value: object): value is CacheBusStore {
+  return Object.keys(cacheBus).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+}
+
+/** Whether a store keeps the shared second cache level (Redis, or a host's object with its three methods). */
+export function hasSharedCache(value: object): value is SharedCacheStore {
+  return Object.keys(sharedCache).every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
 }
 
 /** What a host's object lacks for `role`: required methods that are missing, optional ones that are not functions. */

@@ -536,3 +536,45 @@ export interface PendingOperationStore {
   /** Pending journal entries of `cardId` created at or before `before`, oldest first, at most `limit`. */
   listStalePendingOperations(cardId: string, before: number, limit: number): Promise<Operation[]>;
 }
+
+/** Told about invalidations published by any instance sharing the store (this one too). */
+export interface InvalidationSubscriber {
+  /** A card changed somewhere: drop it from this instance's cache. */
+  invalidated(cardId: string, code: string): void;
+  /**
+   * The subscription is live (true) or lost (false, until it is back): while lost, changes made on
+   * other instances go unheard, so the cache falls back to its short TTL.
+   */
+  live(up: boolean): void;
+}
+
+/**
+ * Optional (issue 15): the bus that keeps the read caches of many instances coherent, Redis
+ * pub/sub or PostgreSQL LISTEN/NOTIFY on a connection of its own. The memory and SQLite stores
+ * serve one process and have none. Messages carry a card id and code: never logged.
+ */
+export interface CacheBusStore {
+  /** Tells every subscribed instance that this card changed. */
+  publishInvalidation(cardId: string, code: string): Promise<void>;
+  /** Subscribes on a dedicated connection that reconnects by itself; answers the unsubscribe. */
+  subscribeInvalidations(subscriber: InvalidationSubscriber): () => Promise<void>;
+}
+
+/** A card as the shared cache keeps it: WeChat Pay's JSON, and when it was read (ms since the epoch). */
+export interface SharedCardEntry {
+  card: string;
+  readAt: number;
+}
+
+/**
+ * Optional (issue 15): a second cache level every instance reads (Redis), so a card read by one
+ * serves the others. What it keeps is personal data: kept per card id and code, with a TTL, never
+ * logged. A drop wins over a read that started before it (a late put of that read is refused).
+ */
+export interface SharedCacheStore {
+  getCachedCard(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
+  /** True for the one caller per card and `ttlMs` that is to read it from WeChat Pay; false: another is. */
+  claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean>;
+  putCachedCard(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
+  dropCachedCard(cardId: string, code: string): Promise<void>;
+}

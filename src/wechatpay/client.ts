@@ -29,6 +29,8 @@ export interface WechatpayClientOptions {
   /** Extra attempts after a transient failure, for calls that are safe to repeat. */
   retries: number;
   log: Log;
+  /** Awaited before each read (card, template) is sent: the upstream budget, which may refuse it. */
+  budget?: () => Promise<void>;
 }
 
 /** The plugin's signing and verifying axios instance. */
@@ -83,6 +85,7 @@ export class WechatpayClient {
 
   /** GET a user's card. Safe to repeat, so transient faults are retried. */
   async getCard(cardId: string, code: string): Promise<UpstreamCard> {
+    await this.#options.budget?.();
     const data = await this.#send('GET', cardPath(cardId, code), undefined, true, true);
     if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return data as UpstreamCard;
@@ -91,6 +94,7 @@ export class WechatpayClient {
   /** GET the card template (查询会员卡模板信息): brand, logo, title, code type. Safe to repeat. */
   async getCardTemplate(cardId: string): Promise<CardTemplate> {
     if (!isCardId(cardId)) throw new TypeError('card_id must be 1-64 letters, digits, "_" or "-"');
+    await this.#options.budget?.();
     const data = await this.#send('GET', `${BASE}/cards/${cardId}`, undefined, true);
     if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return data;

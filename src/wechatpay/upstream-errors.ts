@@ -92,11 +92,38 @@ export function isSignatureFailure(failure: UpstreamFailure): boolean {
 }
 
 /**
+ * Errors that say WeChat Pay is unavailable now (5xx, 429, a timeout, no connection), as opposed to
+ * an answer about the request: a card read shortly before may then be answered stale (cache/).
+ */
+const unavailableErrors = new WeakSet<MemberCardError>();
+
+/** Whether an error is WeChat Pay being unavailable (5xx, 429, timeout, unreachable), not an answer. */
+export function isUpstreamUnavailable(err: unknown): boolean {
+  return err instanceof MemberCardError && unavailableErrors.has(err);
+}
+
+/** Marks an error of ours as "WeChat Pay unavailable" (also the upstream budget's refusal, cache/budget.ts). */
+export function markUnavailable(err: MemberCardError): MemberCardError {
+  unavailableErrors.add(err);
+  return err;
+}
+
+/**
  * Maps an upstream failure to the answer our client sees. The message never carries the
  * upstream body: it may hold personal data, and its wording is WeChat Pay's, not our contract.
  * `onCode` is true for calls on one card code (GET / PATCH …/codes/{code}).
  */
 export function toClientError(failure: UpstreamFailure, cause?: unknown, onCode = false): MemberCardError {
+  const err = clientError(failure, cause, onCode);
+  const down =
+    TIMEOUT_CODES.has(failure.code) ||
+    (failure.status === undefined && !VERIFY_CODES.has(failure.code)) ||
+    failure.status === 429 ||
+    (failure.status !== undefined && failure.status >= 500 && !VERIFY_CODES.has(failure.code));
+  return down ? markUnavailable(err) : err;
+}
+
+function clientError(failure: UpstreamFailure, cause: unknown, onCode: boolean): MemberCardError {
   const extra = cause === undefined ? {} : { cause };
   if (TIMEOUT_CODES.has(failure.code)) {
     return new MemberCardError('UPSTREAM_TIMEOUT', 'WeChat Pay did not answer in time. Try again.', extra);

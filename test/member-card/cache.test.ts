@@ -89,6 +89,43 @@ describe('CardCache', () => {
   });
 });
 
+describe('CardCache: coherence, stale-while-revalidate', () => {
+  test('the longer coherentTtl holds only while the bus is live, and only for cards read since', async () => {
+    const cache = new CardCache({ ttl: 30, max: 10, coherentTtl: 60_000 });
+    let loads = 0;
+    const load = async () => (loads++, card('1'));
+    cache.setCoherent(true);
+    await cache.card('c', '1', load);
+    await sleep(60);
+    await cache.card('c', '1', load);
+    assert.equal(loads, 1, 'bus live: kept past the short TTL');
+    cache.setCoherent(false);
+    await cache.card('c', '1', load);
+    assert.equal(loads, 2, 'bus lost: the short TTL again, at once');
+    await sleep(5);
+    cache.setCoherent(true);
+    await sleep(60);
+    await cache.card('c', '1', load);
+    assert.equal(loads, 3, 'a card read before the bus came back keeps the short TTL');
+    await sleep(60);
+    await cache.card('c', '1', load);
+    assert.equal(loads, 3, 'read while live: the long TTL');
+  });
+
+  test('invalidate() during a background refresh: the refreshed answer is not kept', async () => {
+    const cache = new CardCache({ ttl: 20, max: 10, staleWhileRevalidate: 60_000 });
+    await cache.card('c', '1', async () => card('1', 1));
+    await sleep(40);
+    let release!: () => void;
+    const answered = await cache.card('c', '1', () => new Promise((r) => (release = () => r(card('1', 2)))));
+    assert.equal(answered.balance, 1, 'the kept card, at once');
+    cache.invalidate('c', '1');
+    release();
+    await sleep(5);
+    assert.equal((await cache.card('c', '1', async () => card('1', 3))).balance, 3, 'read afresh after the change');
+  });
+});
+
 describe('the read cache in the module', () => {
   let h: Harness;
   before(async () => {

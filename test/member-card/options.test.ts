@@ -244,7 +244,13 @@ describe('memberCard() options are validated once, at creation, naming the optio
     });
     assert.equal(cards.options.wechatpay.timeoutMs, 1234);
     assert.equal(cards.options.openCard.outerStrTtlMs, 60_000);
-    assert.deepEqual(cards.options.cache, { ttlMs: 0, max: 5 });
+    assert.deepEqual(cards.options.cache, {
+      ttlMs: 0,
+      max: 5,
+      coherentTtlMs: 60_000,
+      staleWhileRevalidateMs: 60_000,
+      maxStaleMs: 86_400_000,
+    });
     assert.equal('timeout' in cards.options.wechatpay, false);
     assert.equal(o.wechatpay.timeout, undefined, "the caller's options are left as they were");
     await cards.close();

@@ -100,3 +100,15 @@ test('top-ups: the offers as tiles, a typed amount read in yuan inside the range
     ['ok', 'ok', 'cancel', 'fail', 'fail'],
   );
 });
+
+test('a stale answer shows “数据更新于 HH:mm” in the phone’s time; a fresh one shows nothing', () => {
+  const views = lib('views');
+  const asOf = '2025-01-01T06:07:00Z';
+  const at = new Date(asOf);
+  const hhmm = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+  const card = { card_id: 'c', code: '1', balance: 100, user_card_status: 'EFFECTIVE' };
+  assert.equal(views.cardView({ card, editable: {}, stale: true, asOf }).staleNote, `数据更新于 ${hhmm}`);
+  assert.equal(views.cardView({ card, editable: {} }).staleNote, '');
+  assert.equal(views.cardView({ card, editable: {}, stale: false, asOf }).staleNote, '');
+  assert.equal(views.cardView({ card, editable: {}, stale: true, asOf: 'soon' }).staleNote, '数据更新于 —');
+});
