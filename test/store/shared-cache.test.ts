@@ -6,49 +6,66 @@ import { createStore } from '../../src/store/index.js';
 import type { SharedCacheStore, Store } from '../../src/store/types.js';
 import { hasSharedCache } from '../../src/store/roles.js';
 import { sleep } from '../support/poll.js';
+import { clusterUnavailable, freshClusterStore } from '../support/cluster.js';
 import { freshStore, unavailable, type TestStore } from '../support/services.js';
 
-const skip = await unavailable('redis', 'the shared cache level on Redis');
+const variants = [
+  {
+    name: 'Redis',
+    skip: await unavailable('redis', 'the shared cache level on Redis'),
+    fresh: () => freshStore('redis', 'shared'),
+  },
+  {
+    name: 'a Redis Cluster',
+    skip: await clusterUnavailable('the shared cache level on a Redis Cluster'),
+    fresh: () => freshClusterStore('shared'),
+  },
+];
 
-describe('SharedCacheStore on Redis', { skip: skip ?? false }, () => {
-  let place: TestStore;
-  let store: Store & SharedCacheStore;
-  before(async () => {
-    place = freshStore('redis', 'shared');
-    const made = createStore(place.url);
-    if (!hasSharedCache(made)) throw new Error('the Redis store keeps a shared cache level');
-    store = made;
-    await store.init();
-  });
-  after(async () => {
-    await store?.close();
-    await place?.cleanup();
-  });
+for (const variant of variants)
+  describe(`SharedCacheStore on ${variant.name}`, { skip: variant.skip ?? false }, () => {
+    let place: TestStore;
+    let store: Store & SharedCacheStore;
+    before(async () => {
+      place = variant.fresh();
+      const made = createStore(place.url);
+      if (!hasSharedCache(made)) throw new Error('the Redis store keeps a shared cache level');
+      store = made;
+      await store.init();
+    });
+    after(async () => {
+      await store?.close();
+      await place?.cleanup();
+    });
 
-  test('put, get; a drop refuses a put of a read that began before it; a later read is kept; TTL', async () => {
-    const t0 = Date.now();
-    await store.putCachedCard('card', 'code-1', { card: '{"balance":1}', readAt: t0 }, 60_000);
-    assert.deepEqual(await store.getCachedCard('card', 'code-1'), { card: '{"balance":1}', readAt: t0 });
-    await store.putCachedCard('card', 'code-1', { card: '{"balance":0}', readAt: t0 - 5 }, 60_000);
-    assert.equal((await store.getCachedCard('card', 'code-1'))?.card, '{"balance":1}', 'an older read never replaces');
-    await sleep(2);
-    await store.dropCachedCard('card', 'code-1');
-    assert.equal(await store.getCachedCard('card', 'code-1'), undefined);
-    await store.putCachedCard('card', 'code-1', { card: '{"balance":1}', readAt: t0 }, 60_000);
-    assert.equal(await store.getCachedCard('card', 'code-1'), undefined, 'a read from before the drop is refused');
-    await sleep(2);
-    const t1 = Date.now();
-    await store.putCachedCard('card', 'code-1', { card: '{"balance":2}', readAt: t1 }, 60_000);
-    assert.equal((await store.getCachedCard('card', 'code-1'))?.card, '{"balance":2}');
-    await store.putCachedCard('card', 'code-2', { card: '{}', readAt: Date.now() }, 30);
-    await sleep(60);
-    assert.equal(await store.getCachedCard('card', 'code-2'), undefined, 'expired');
-  });
+    test('put, get; a drop refuses a put of a read that began before it; a later read is kept; TTL', async () => {
+      const t0 = Date.now();
+      await store.putCachedCard('card', 'code-1', { card: '{"balance":1}', readAt: t0 }, 60_000);
+      assert.deepEqual(await store.getCachedCard('card', 'code-1'), { card: '{"balance":1}', readAt: t0 });
+      await store.putCachedCard('card', 'code-1', { card: '{"balance":0}', readAt: t0 - 5 }, 60_000);
+      assert.equal(
+        (await store.getCachedCard('card', 'code-1'))?.card,
+        '{"balance":1}',
+        'an older read never replaces',
+      );
+      await sleep(2);
+      await store.dropCachedCard('card', 'code-1');
+      assert.equal(await store.getCachedCard('card', 'code-1'), undefined);
+      await store.putCachedCard('card', 'code-1', { card: '{"balance":1}', readAt: t0 }, 60_000);
+      assert.equal(await store.getCachedCard('card', 'code-1'), undefined, 'a read from before the drop is refused');
+      await sleep(2);
+      const t1 = Date.now();
+      await store.putCachedCard('card', 'code-1', { card: '{"balance":2}', readAt: t1 }, 60_000);
+      assert.equal((await store.getCachedCard('card', 'code-1'))?.card, '{"balance":2}');
+      await store.putCachedCard('card', 'code-2', { card: '{}', readAt: Date.now() }, 30);
+      await sleep(60);
+      assert.equal(await store.getCachedCard('card', 'code-2'), undefined, 'expired');
+    });
 
-  test('one claim per card at a time; a drop releases it', async () => {
-    assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
-    assert.equal(await store.claimCardRead('card', 'code-3', 5000), false);
-    await store.dropCachedCard('card', 'code-3');
-    assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
+    test('one claim per card at a time; a drop releases it', async () => {
+      assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
+      assert.equal(await store.claimCardRead('card', 'code-3', 5000), false);
+      await store.dropCachedCard('card', 'code-3');
+      assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
+    });
   });
-});
