@@ -9,6 +9,10 @@ import { mountHistory } from './routes/history.js';
 import { mountMemberCode } from './routes/member-code.js';
 import { errorBody, errorHandler, MemberCardError, OptionsError } from './errors.js';
 import { errorName } from './log.js';
+import { createMetrics } from './metrics/metrics.js';
+import { countRequests, countUnmatched } from './metrics/http.js';
+import { countedOperations } from './metrics/operations.js';
+import type { Registry } from 'prom-client';
 import { resolveOptions, type MemberCardOptions, type ResolvedMemberCardOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
 import { mountNotify } from './routes/notify.js';
@@ -55,6 +59,8 @@ export interface MemberCard {
    * merchant's own code (docs/operations.md).
    */
   readonly memberCodes: MemberCodes;
+  /** The prom-client registry our `membercard_…` series are in: the `metrics` option, or a private one. */
+  readonly metrics: Registry;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
   /** The options in use, defaults filled in; no key material. */
@@ -72,6 +78,7 @@ export interface MemberCard {
 export function memberCard(options: MemberCardOptions): MemberCard {
   const { options: resolved, keys } = resolveOptions(options);
   const { log } = resolved;
+  const metrics = createMetrics(resolved.metrics);
   const store = storeForRole(resolved.store, 'card', { log });
   // A store object passed in belongs to the host (it may share it): only close our own.
   const ownsStore = store !== resolved.store;
@@ -88,6 +95,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     timeout: timeoutMs,
     retries,
     log,
+    onAttempt: (api, outcome, seconds) => metrics.upstream(api, outcome, seconds),
   });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
@@ -101,18 +109,21 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     },
     client,
     verifier,
-    cache: new CardCache({ ttl: resolved.cache.ttlMs, max: resolved.cache.max }),
+    cache: new CardCache({ ttl: resolved.cache.ttlMs, max: resolved.cache.max, counters: metrics }),
     log,
+    metrics,
     templates: new TemplateCache(resolved.brand.templateTtlMs),
     secrets: { memberCode: deriveKey(apiv3Key, 'member-code'), cursor: deriveKey(apiv3Key, 'history-cursor') },
   };
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
   rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
-  const operations = createOperations(rt, resolved.operations);
+  const operations = countedOperations(createOperations(rt, resolved.operations), metrics);
   const bindings = createBindings(rt);
   const memberCodes = createMemberCodes(rt);
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
+  // First, so it sees the status errorHandler answers with.
+  router.use(countRequests(metrics, resolved.prefix));
   router.use(
     errorHandler((err, ctx) =>
       log('error', 'unexpected error', {
@@ -172,6 +183,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
           ctx.body = errorBody(new MemberCardError('NOT_FOUND', 'No such route.'));
           ctx.status = 404;
         }
+        if (ours(ctx.path)) countUnmatched(metrics, ctx);
       },
     router,
     store,
@@ -180,6 +192,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     topups,
     memberCodes,
     client,
+    metrics: metrics.registry,
     options: resolved,
     ready: () => store.init(),
     close: async () => {

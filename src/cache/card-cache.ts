@@ -1,4 +1,5 @@
 import type { ResolvedCode } from '../identity.js';
+import type { CacheName } from '../metrics/metrics.js';
 import type { UserIdentity } from '../store/types.js';
 import { ReadCache } from './read-cache.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
@@ -8,7 +9,11 @@ export interface CardCacheOptions {
   ttl: number;
   /** Most entries kept per kind; the least recently read go first. */
   max: number;
+  /** Counters of hits and misses (metrics.ts), made once and called on every read. */
+  counters?: { cacheHit(cache: CacheName): () => void; cacheMiss(cache: CacheName): () => void };
 }
+
+const uncounted = () => {};
 
 /**
  * The per-instance read cache of the my-card path: which code a user's card has (from the
@@ -19,9 +24,15 @@ export class CardCache {
   readonly #cards: ReadCache<UpstreamCard>;
   readonly #codes: ReadCache<ResolvedCode | undefined>;
   readonly #enabled: boolean;
+  readonly #count: Record<CacheName, { hit: () => void; miss: () => void }>;
 
   constructor(options: CardCacheOptions) {
     this.#enabled = options.ttl > 0;
+    const c = options.counters;
+    this.#count = {
+      card: { hit: c?.cacheHit('card') ?? uncounted, miss: c?.cacheMiss('card') ?? uncounted },
+      code: { hit: c?.cacheHit('code') ?? uncounted, miss: c?.cacheMiss('code') ?? uncounted },
+    };
     this.#cards = new ReadCache(options);
     this.#codes = new ReadCache(options);
   }
@@ -38,7 +49,12 @@ export class CardCache {
     if (!this.#enabled) return load();
     const key = `${cardId}\n${code}`;
     const hit = this.#cards.peek(key);
-    return hit ? Promise.resolve(hit) : this.#cards.get(key, load);
+    if (hit) {
+      this.#count.card.hit();
+      return Promise.resolve(hit);
+    }
+    this.#count.card.miss();
+    return this.#cards.get(key, load);
   }
 
   /** The user's code; "no card yet" is never kept, so a new binding is seen at once. */
@@ -50,7 +66,12 @@ export class CardCache {
     if (!this.#enabled) return load();
     const key = `${cardId}\n${user.openid}\n${user.unionid ?? ''}`;
     const hit = this.#codes.peek(key);
-    return hit ? Promise.resolve(hit) : this.#codes.get(key, load, (resolved) => resolved !== undefined);
+    if (hit) {
+      this.#count.code.hit();
+      return Promise.resolve(hit);
+    }
+    this.#count.code.miss();
+    return this.#codes.get(key, load, (resolved) => resolved !== undefined);
   }
 
   /** Forgets a card and every user resolved to it (after our own change or a notification about it). */

@@ -1,8 +1,8 @@
 import Joi from 'joi';
-import { defaultLog, type Log } from '../log.js';
+import { defaultLog, toLog, type Log, type LogOption } from '../log.js';
 import { schemaOf } from '../options/compile.js';
 import type { Declaration, Resolved } from '../options/declare.js';
-import { baseUrl, DEFAULT_STORE, id, ms, storeOption } from '../options/schemas.js';
+import { baseUrl, DEFAULT_STORE, id, logOption, ms, storeOption } from '../options/schemas.js';
 import { validateOptions } from '../options/validate.js';
 import type { StoreSpec } from '../store/options.js';
 import type { LoginStore } from '../store/types.js';
@@ -27,7 +27,7 @@ export interface WechatLoginOptions {
   /** @deprecated The older name of `sessionCacheTtlMs`. */
   sessionCacheTtl?: number;
   prefix?: string;
-  log?: Log;
+  log?: LogOption;
   rateLimit?: LoginRateLimits;
 }
 
@@ -95,10 +95,13 @@ export const WECHAT_LOGIN_OPTIONS = {
     doc: { en: 'router prefix of `/login` and `/logout`', zh: '`/login` 与 `/logout` 的路由前缀' },
   },
   log: {
-    schema: Joi.function(),
+    schema: logOption,
     default: defaultLog,
     defaultDoc: { en: 'JSON lines on stderr', zh: 'stderr 上的 JSON 行' },
-    doc: { en: '`(level, message, fields) => void`', zh: '`(level, message, fields) => void`' },
+    doc: {
+      en: '`(level, message, fields) => void`, or a pino-style logger (`logger.info(fields, message)`)',
+      zh: '`(level, message, fields) => void`，或 pino 风格的 logger（`logger.info(fields, message)`）',
+    },
   },
   rateLimit: {
     options: {
@@ -125,11 +128,15 @@ export const WECHAT_LOGIN_OPTIONS = {
   },
 } satisfies Declaration<WechatLoginOptions>;
 
-export type ResolvedWechatLoginOptions = Resolved<WechatLoginOptions, typeof WECHAT_LOGIN_OPTIONS>;
+type Checked = Resolved<WechatLoginOptions, typeof WECHAT_LOGIN_OPTIONS>;
+
+/** The options in use; a pino-style logger given is adapted once, here (log.ts toLog). */
+export type ResolvedWechatLoginOptions = Omit<Checked, 'log'> & { log: Log };
 
 const schema = schemaOf(WECHAT_LOGIN_OPTIONS);
 
 /** Validates wechatLogin()'s options once, at creation. */
 export function resolveLoginOptions(given: WechatLoginOptions): ResolvedWechatLoginOptions {
-  return validateOptions('wechatLogin()', WECHAT_LOGIN_OPTIONS, schema, given);
+  const checked = validateOptions<Checked>('wechatLogin()', WECHAT_LOGIN_OPTIONS, schema, given);
+  return { ...checked, log: toLog(checked.log) ?? defaultLog };
 }

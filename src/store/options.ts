@@ -2,7 +2,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import Joi from 'joi';
 import type { Pool, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
-import type { Log } from '../log.js';
+import type { LogOption } from '../log.js';
 import { SQLITE_DRIVERS, type SqliteDriverName } from './sqlite-driver.js';
 import type { Store } from './types.js';
 
@@ -104,7 +104,7 @@ export interface StoreCommonOptions {
    * Where an outage is told: once when the engine stops answering, once when it answers again.
    * Default: memberCard()'s or wechatLogin()'s `log` for a store they make, else JSON lines on stderr.
    */
-  log?: Log;
+  log?: LogOption;
 }
 
 /** Options for one of our engines, as createStore() and the `store` option take them. */
@@ -157,11 +157,31 @@ const settings = (what: string): Joi.AnySchema => object(what, () => true);
 /** For options that only apply to a connection we make ourselves, not to the host's pool / client. */
 const OWN_CONNECTION_ONLY = `"{{#peer}}" does not apply to the host's own "{{#main}}": set it there instead`;
 
+/**
+ * `log`: our Log function or a pino-style logger (lifecycle.ts adapts it with toLog). Not custom():
+ * these schemas run with convert off, which skips custom rules.
+ */
+const LOG_TYPE = 'must be a function (level, message, fields) or a pino-style logger (info, warn and error)';
+const logOption = Joi.alternatives()
+  .try(
+    Joi.function(),
+    Joi.object({
+      info: Joi.function().required(),
+      warn: Joi.function().required(),
+      error: Joi.function().required(),
+    }).unknown(true),
+  )
+  .messages({
+    'alternatives.types': LOG_TYPE,
+    'alternatives.match': LOG_TYPE,
+    'any.required': LOG_TYPE,
+  });
+
 const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
-  memory: Joi.object({ engine: Joi.valid('memory'), log: Joi.function(), sweepIntervalMs: ms(1) }),
+  memory: Joi.object({ engine: Joi.valid('memory'), log: logOption, sweepIntervalMs: ms(1) }),
   sqlite: Joi.object({
     engine: Joi.valid('sqlite'),
-    log: Joi.function(),
+    log: logOption,
     filename: Joi.string().min(1).required(),
     busyTimeoutMs: ms(0),
     sweepIntervalMs: ms(1),
@@ -174,7 +194,7 @@ const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
 function postgresSchema(): Joi.ObjectSchema {
   return Joi.object({
     engine: Joi.valid('postgres'),
-    log: Joi.function(),
+    log: logOption,
     connectionString: Joi.string().min(1),
     pool: object('a pg.Pool (new pg.Pool(…))', hasFunctions('query', 'connect', 'end')),
     schema: Joi.string()
@@ -200,7 +220,7 @@ function postgresSchema(): Joi.ObjectSchema {
 function redisSchema(): Joi.ObjectSchema {
   return Joi.object({
     engine: Joi.valid('redis'),
-    log: Joi.function(),
+    log: logOption,
     url: Joi.string().min(1),
     // Our scripts touch several keys at once: one shard only, so no Redis Cluster.
     client: object(
