@@ -1,7 +1,8 @@
 // `npm run bench`: one run, loopback only. Starts the sandbox (signatures on) and each server
 // in its own process, drives them with autocannon from this process, and prints the table,
 // the ratios, upstream calls per 1,000 page views in a burst, the server CPU of a member code's
-// issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only.
+// issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only;
+// BENCH_STORE_URL replaces the SQLite store (e.g. on a Node without node:sqlite or better-sqlite3).
 import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -264,7 +265,8 @@ async function main() {
     const { sandbox, child } = await sandboxProcess(['--port', '0', '--state', join(work, 'sandbox')]);
     children.push(child);
     const creds = sandbox.credentials;
-    const storeUrl = `sqlite:${join(work, 'membercard.db')}`;
+    // BENCH_STORE_URL: another store (a redis:// URL with ?prefix=, say) where SQLite has no driver.
+    const storeUrl = process.env.BENCH_STORE_URL ?? `sqlite:${join(work, 'membercard.db')}`;
     const users = await prepareUsers(sandbox, storeUrl, BURST_USERS);
     const one = users[0] as { token: string; code: string };
     const auth = { headers: { authorization: `Bearer ${one.token}` } };

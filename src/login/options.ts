@@ -2,7 +2,8 @@ import Joi from 'joi';
 import { defaultLog, toLog, type Log, type LogOption } from '../log.js';
 import { schemaOf } from '../options/compile.js';
 import type { Declaration, Resolved } from '../options/declare.js';
-import { baseUrl, DEFAULT_STORE, id, logOption, ms, storeOption } from '../options/schemas.js';
+import { baseUrl, DEFAULT_STORE, id, logOption, ms, registryOption, storeOption } from '../options/schemas.js';
+import type { Registry } from 'prom-client';
 import { validateOptions } from '../options/validate.js';
 import type { StoreSpec } from '../store/options.js';
 import type { LoginStore } from '../store/types.js';
@@ -28,6 +29,7 @@ export interface WechatLoginOptions {
   sessionCacheTtl?: number;
   prefix?: string;
   log?: LogOption;
+  metrics?: Registry;
   rateLimit?: LoginRateLimits;
 }
 
@@ -101,6 +103,16 @@ export const WECHAT_LOGIN_OPTIONS = {
     doc: {
       en: '`(level, message, fields) => void`, or a pino-style logger (`logger.info(fields, message)`)',
       zh: '`(level, message, fields) => void`，或 pino 风格的 logger（`logger.info(fields, message)`）',
+    },
+  },
+  metrics: {
+    schema: registryOption,
+    defaultDoc: { en: 'none', zh: '无' },
+    doc: {
+      en:
+        'a prom-client `Registry`: refused logins are counted in `membercard_rate_limited_total` ' +
+        '([metrics](docs/metrics.md))',
+      zh: 'prom-client `Registry`：被限流拒绝的登录计入 `membercard_rate_limited_total`（见[指标](docs/metrics.zh-CN.md)）',
     },
   },
   rateLimit: {

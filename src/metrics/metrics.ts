@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { histogram, tallied } from './registry.js';
+import { histogram, tallied, type Tally } from './registry.js';
 
 /**
  * The series one memberCard() feeds (docs/metrics.md), and the few functions the rest of the code
@@ -17,8 +17,8 @@ export type UpstreamOutcome =
 /** What became of a notification: applied, a redelivery, refused by verification, or failed (5xx, redelivered). */
 export type NotificationOutcome = 'processed' | 'duplicate' | 'rejected' | 'error';
 
-/** The rate limits of the member-card routes (src/rate-limit.ts and its callers). */
-export type LimitName = 'open' | 'admin_failures' | 'member_code';
+/** The rate limits (src/rate-limit.ts and its callers): the member-card routes' and the login kit's. */
+export type LimitName = 'open' | 'admin_failures' | 'member_code' | 'login_client' | 'login_total';
 
 export interface Metrics {
   /** The registry the series are in: the host's, or a private one. */
@@ -112,12 +112,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     'Merchant operations (balance, points, level, membership number), by kind and outcome',
     ['kind', 'outcome'],
   );
-  const refusals = tallied(
-    registry,
-    'membercard_rate_limited_total',
-    'Requests refused by a rate limit (429), by limit',
-    ['limit'],
-  );
+  const refusals = rateLimitTally(registry);
 
   // Label objects made once per combination: the read path allocates nothing for them.
   const httpLabels = new Map<string, { count: () => void; labels: { method: string; route: string } }>();
@@ -148,4 +143,11 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     operation: (kind, outcome) => operations.add({ kind: bounded(kind), outcome: bounded(outcome) }),
     rateLimited: (limit) => refusals.add({ limit }),
   };
+}
+
+/** The refusals series alone, for wechatLogin(): the same series as memberCard()'s on one registry. */
+export function rateLimitTally(registry: Registry): Tally<'limit'> {
+  return tallied(registry, 'membercard_rate_limited_total', 'Requests refused by a rate limit (429), by limit', [
+    'limit',
+  ]);
 }

@@ -279,7 +279,14 @@ export async function startServer(env: Env = process.env, logOption: LogOption =
       ...(adminToken ? { authorizeAdmin: adminToken } : {}),
       ...topupFrom(env, settings, url),
     });
-    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log, rateLimit: loginRateLimitFrom(env) });
+    login = wechatLogin({
+      ...settings.miniProgram,
+      store,
+      prefix: '/api',
+      log,
+      metrics: registry,
+      rateLimit: loginRateLimitFrom(env),
+    });
     await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
   } catch (err) {
     await closeServer();

@@ -96,6 +96,37 @@ describe("a host's registry and logger", () => {
     assert.ok(!calls.some((c) => c.level === 'debug'), 'only info, warn and error are used');
   });
 
+  test('upstream attempts by outcome, through the sandbox faults: network, bad_signature, 429, timeout', async () => {
+    const user = await h.sandbox.newUser();
+    const { code } = await h.giveCard(user);
+    const path = `/v3/marketing/membercard-open/cards/${h.creds.cardId}/codes/${code}`;
+    const read = () =>
+      h.cards.client.getCard(h.creds.cardId, code).then(
+        () => 'ok',
+        (err: { code?: string }) => err.code,
+      );
+    // The client here makes 2 attempts of a repeatable call (retries: 1), 1.5 s each.
+    await h.sandbox.fault({ reset: true, path, times: 2 });
+    assert.equal(await read(), 'UPSTREAM_ERROR');
+    await h.sandbox.fault({ bad_signature: true, path, times: 2 });
+    assert.equal(await read(), 'UPSTREAM_ERROR');
+    await h.sandbox.fault({ status: 429, path, times: 1 });
+    assert.equal(await read(), 'RATE_LIMITED');
+    await h.sandbox.fault({ latency_ms: 2000, path, times: 2 });
+    assert.equal(await read(), 'UPSTREAM_TIMEOUT');
+    assert.equal(await read(), 'ok');
+    const text = await registry.metrics();
+    const api = 'GET /v3/marketing/membercard-open/cards/{card_id}/codes/{code}';
+    const attempts = (outcome: string) => sample(text, 'membercard_upstream_requests_total', { api, outcome });
+    assert.equal(attempts('network'), 2);
+    assert.equal(attempts('bad_signature'), 2);
+    assert.equal(attempts('429'), 1);
+    assert.equal(attempts('timeout'), 2);
+    const seconds = sample(text, 'membercard_upstream_request_duration_seconds_bucket', { api, le: '1' }) ?? 0;
+    const all = sample(text, 'membercard_upstream_request_duration_seconds_count', { api }) ?? 0;
+    assert.ok(all - seconds >= 2, 'the two timed-out attempts took longer than 1 s');
+  });
+
   test('two memberCard() on one registry share the series instead of failing to register', async () => {
     const second = memberCard(h.sandbox.cardOptions('memory:', { metrics: registry }));
     try {

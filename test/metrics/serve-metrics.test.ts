@@ -61,6 +61,7 @@ describe('GET /metrics of serve, after real traffic', () => {
   let code = '';
   let sessionToken = '';
   let refusals = 0;
+  let loginRefusals = 0;
   let metrics = '';
 
   before(async () => {
@@ -72,6 +73,9 @@ describe('GET /metrics of serve, after real traffic', () => {
         TRUST_PROXY: '1',
         MEMBERCARD_ADMIN_TOKEN: adminToken,
         MEMBERCARD_CACHE_TTL: '60000',
+        // Few logins per client address, so the test can use them up.
+        LOGIN_CLIENT_BURST: '3',
+        LOGIN_CLIENT_PER_MINUTE: '1',
       },
       logger,
     );
@@ -107,6 +111,14 @@ describe('GET /metrics of serve, after real traffic', () => {
       else assert.equal(open.status, 200, open.text);
     }
     assert.equal(refusals, 1);
+
+    // A login refused by its per-client limit: bogus codes are attempts too (counted before WeChat is asked).
+    for (let i = 0; i < 10 && loginRefusals === 0; i++) {
+      const login = await call('POST', `${running.url}/api/login`, { body: { code: 'bogus-code' } });
+      if (login.status === 429) loginRefusals += 1;
+      else assert.equal(login.status, 400, login.text);
+    }
+    assert.equal(loginRefusals, 1);
 
     const scraped = await call('GET', `${running.url}/metrics`);
     assert.equal(scraped.status, 200, scraped.text);
@@ -162,6 +174,8 @@ describe('GET /metrics of serve, after real traffic', () => {
     );
     assert.equal(sample(metrics, 'membercard_operations_total', { kind: 'balance', outcome: 'applied' }), 1);
     assert.equal(sample(metrics, 'membercard_rate_limited_total', { limit: 'open' }), 1);
+    assert.equal(sample(metrics, 'membercard_rate_limited_total', { limit: 'login_client' }), 1);
+    assert.equal(sample(metrics, 'membercard_rate_limited_total', { limit: 'login_total' }), undefined);
     // serve's own registry holds the process's default metrics too.
     assert.ok(sample(metrics, 'process_cpu_user_seconds_total') !== undefined);
   });
