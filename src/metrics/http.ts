@@ -1,8 +1,12 @@
 import type { Context, Next } from 'koa';
 import type { Metrics } from './metrics.js';
 
-/** Requests our router answered (so allowedMethods does not count them again as unmatched). */
-const counted = new WeakSet<Context>();
+/**
+ * Marks a request our router answered (so allowedMethods does not count it again as unmatched): a
+ * property of the context, not a WeakSet, which would cost the garbage collector on every request.
+ */
+const COUNTED = Symbol('membercard.counted');
+type Marked = Context & { [COUNTED]?: true };
 
 /**
  * Router middleware: every request a route of ours answered, by the route's template as declared
@@ -12,7 +16,7 @@ const counted = new WeakSet<Context>();
 export function countRequests(metrics: Metrics, prefix: string) {
   return async function countRequest(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
-    counted.add(ctx);
+    (ctx as Marked)[COUNTED] = true;
     try {
       await next();
     } finally {
@@ -32,5 +36,5 @@ function routeOf(ctx: Context, prefix: string): string {
 /** A path under our prefix that no route of ours answered (404, 405, 501): one series for all, untimed. */
 export function countUnmatched(metrics: Metrics, ctx: Context): void {
   const refused = ctx.status === 404 || ctx.status === 405 || ctx.status === 501;
-  if (refused && !counted.has(ctx)) metrics.http(ctx.method, 'unmatched', ctx.status);
+  if (refused && (ctx as Marked)[COUNTED] !== true) metrics.http(ctx.method, 'unmatched', ctx.status);
 }
