@@ -4,6 +4,7 @@
 // issue and verify, and memory over a long run. BENCH_ONLY=member-codes measures the member codes only;
 // BENCH_ONLY=retention the store's size under load and after a retention pass (bench/retention.ts).
 // BENCH_ONLY=scale the many-instance and stale measures of bench/scale.ts (Redis; BENCH_DOWN_S, BENCH_REDIS).
+// BENCH_STORE_URL replaces the SQLite store (e.g. on a Node without node:sqlite or better-sqlite3).
 import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -291,7 +292,8 @@ async function main() {
       }
       return;
     }
-    const storeUrl = `sqlite:${join(work, 'membercard.db')}`;
+    // BENCH_STORE_URL: another store (a redis:// URL with ?prefix=, say) where SQLite has no driver.
+    const storeUrl = process.env.BENCH_STORE_URL ?? `sqlite:${join(work, 'membercard.db')}`;
     const users = await prepareUsers(sandbox, storeUrl, BURST_USERS);
     const one = users[0] as { token: string; code: string };
     const auth = { headers: { authorization: `Bearer ${one.token}` } };

@@ -13,6 +13,10 @@ import { mountHistory } from './routes/history.js';
 import { mountMemberCode } from './routes/member-code.js';
 import { errorBody, errorHandler, MemberCardError, OptionsError } from './errors.js';
 import { errorName } from './log.js';
+import { createMetrics } from './metrics/metrics.js';
+import { countRequests, countUnmatched } from './metrics/http.js';
+import { countedOperations } from './metrics/operations.js';
+import type { Registry } from 'prom-client';
 import { resolveOptions, type MemberCardOptions, type ResolvedMemberCardOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
 import { mountNotify } from './routes/notify.js';
@@ -59,6 +63,8 @@ export interface MemberCard {
    * merchant's own code (docs/operations.md).
    */
   readonly memberCodes: MemberCodes;
+  /** The prom-client registry our `membercard_…` series are in: the `metrics` option, or a private one. */
+  readonly metrics: Registry;
   /** Our typed WeChat Pay client, for server-side calls with the same credentials. */
   readonly client: WechatpayClient;
   /**
@@ -84,6 +90,7 @@ export interface MemberCard {
 export function memberCard(options: MemberCardOptions): MemberCard {
   const { options: resolved, keys } = resolveOptions(options);
   const { log } = resolved;
+  const metrics = createMetrics(resolved.metrics);
   const store = storeForRole(resolved.store, 'card', { log });
   // A store object passed in belongs to the host (it may share it): only close our own.
   const ownsStore = store !== resolved.store;
@@ -96,6 +103,16 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     staleWhileRevalidate: resolved.cache.staleWhileRevalidateMs,
     maxStale: resolved.cache.maxStaleMs,
     coherentTtl: resolved.cache.coherentTtlMs,
+    counters: metrics,
+  });
+  // The card's cache events as metrics: answers past their freshness (SWR, stale-if-error) are stale.
+  const cardHit = metrics.cacheHit('card');
+  const cardMiss = metrics.cacheMiss('card');
+  cache.events.on((event) => {
+    if (event === 'hit') cardHit();
+    else if (event === 'miss') cardMiss();
+    else if (event === 'revalidate' || event === 'stale') metrics.cacheStale('card');
+    else if (event === 'budget_refused') metrics.rateLimited('upstream_budget');
   });
   // Card and template reads take from a bucket all instances share (cache/budget.ts); off at 0.
   const budget = upstreamBudget(
@@ -117,6 +134,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     retries,
     log,
     ...(budget ? { budget } : {}),
+    onAttempt: (api, outcome, seconds) => metrics.upstream(api, outcome, seconds),
   });
   const verifier = new NotificationVerifier({ certs, apiv3Key });
 
@@ -138,18 +156,21 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     verifier,
     cache,
     log,
+    metrics,
     templates: new TemplateCache(resolved.brand.templateTtlMs),
     secrets: { memberCode: deriveKey(apiv3Key, 'member-code'), cursor: deriveKey(apiv3Key, 'history-cursor') },
   };
   // Merchant operations (src/operations/): a changed card is dropped from the read cache.
   rt.onCardChanged = (cardId, code) => rt.cache.invalidate(cardId, code);
-  const operations = createOperations(rt, resolved.operations);
+  const operations = countedOperations(createOperations(rt, resolved.operations), metrics);
   // Pending changes and due top-ups settle by themselves (src/operations/sweep.ts, issue 18).
   operations.sweeper.start(() => storeInUse);
   const bindings = createBindings(rt);
   const memberCodes = createMemberCodes(rt);
 
   const router = new Router(resolved.prefix ? { prefix: resolved.prefix } : {});
+  // First, so it sees the status errorHandler answers with.
+  router.use(countRequests(metrics, resolved.prefix));
   router.use(
     errorHandler((err, ctx) =>
       log('error', 'unexpected error', {
@@ -210,6 +231,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
           ctx.body = errorBody(new MemberCardError('NOT_FOUND', 'No such route.'));
           ctx.status = 404;
         }
+        if (ours(ctx.path)) countUnmatched(metrics, ctx);
       },
     router,
     store,
@@ -225,6 +247,7 @@ export function memberCard(options: MemberCardOptions): MemberCard {
         return cache.coherent;
       },
     },
+    metrics: metrics.registry,
     options: resolved,
     ready: () => rt.store().then(() => undefined),
     close: async () => {

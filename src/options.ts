@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Context } from 'koa';
 import { OptionsError } from './errors.js';
-import type { Log } from './log.js';
+import type { Registry } from 'prom-client';
+import { defaultLog, toLog, type Log, type LogOption } from './log.js';
 import type { RateLimit } from './rate-limit.js';
 import { defaultsOf, schemaOf } from './options/compile.js';
 import type { Resolved } from './options/declare.js';
@@ -145,7 +146,8 @@ export interface MemberCardOptions {
   openCard?: OpenCardOptions;
   bodyLimit?: string | number;
   cache?: CacheOptions;
-  log?: Log;
+  log?: LogOption;
+  metrics?: Registry;
   authorizeAdmin?: AdminAuthorizer;
   operations?: OperationsOptions;
   topup?: TopupOptions;
@@ -171,7 +173,9 @@ type KeyOption = 'privateKey' | 'publicKeyId' | 'publicKey' | 'certs' | 'apiv3Ke
  * What `cards.options` holds: every option with its default filled in and its older name gone,
  * and no key material: WeChat Pay's platform keys are named by `wechatpay.platformSerials` only.
  */
-export type ResolvedMemberCardOptions = Omit<Checked, 'wechatpay'> & {
+export type ResolvedMemberCardOptions = Omit<Checked, 'wechatpay' | 'log'> & {
+  /** A pino-style logger given is adapted once, when the options are checked (log.ts toLog). */
+  log: Log;
   wechatpay: Omit<Checked['wechatpay'], KeyOption> & {
     /** The Wechatpay-Serial values trusted: the public key id and the platform certificate serials. */
     platformSerials: string[];
@@ -228,7 +232,11 @@ export function resolveOptions(given: MemberCardOptions): { options: ResolvedMem
     requestSerial: requestSerialOf(publicKeyId && publicKey ? publicKeyId : undefined, platform),
     apiv3Key,
   };
-  return { options: { ...checked, wechatpay: { ...wechatpay, platformSerials: Object.keys(keys.certs) } }, keys };
+  const log = toLog(checked.log) ?? defaultLog;
+  return {
+    options: { ...checked, log, wechatpay: { ...wechatpay, platformSerials: Object.keys(keys.certs) } },
+    keys,
+  };
 }
 
 const defaults = defaultsOf(MEMBER_CARD_OPTIONS);

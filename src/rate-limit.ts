@@ -71,7 +71,11 @@ export function rateLimited(retryAfterMs: number | undefined): MemberCardError {
  * to buckets in memory when that store has no takeTokens. A store that is down makes a take fail
  * with STORE_UNAVAILABLE: nothing limited gets through uncounted.
  */
-export function rateLimiter(storeOf: () => Promise<Partial<RateLimitStore>>): Limiter {
+export function rateLimiter(
+  storeOf: () => Promise<Partial<RateLimitStore>>,
+  /** Told of each refusal enforce() or ensureLeft() answers (a metric counts them). */
+  onRefused: () => void = () => {},
+): Limiter {
   let local: LocalBuckets | undefined;
   const take = async (key: string, bucket: BucketSpec, cost = 1): Promise<TakeResult> => {
     const store = await storeOf();
@@ -84,12 +88,18 @@ export function rateLimiter(storeOf: () => Promise<Partial<RateLimitStore>>): Li
     enforce: async (key, bucket) => {
       if (!bucket) return;
       const result = await take(key, bucket);
-      if (!result.allowed) throw rateLimited(result.retryAfterMs);
+      if (!result.allowed) {
+        onRefused();
+        throw rateLimited(result.retryAfterMs);
+      }
     },
     ensureLeft: async (key, bucket) => {
       if (!bucket) return;
       const { remaining } = await take(key, bucket, 0);
-      if (remaining < 1) throw rateLimited(((1 - remaining) * 1000) / bucket.refillPerSecond);
+      if (remaining < 1) {
+        onRefused();
+        throw rateLimited(((1 - remaining) * 1000) / bucket.refillPerSecond);
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { CardCache } from './cache/card-cache.js';
 import type { TemplateCache } from './cache/template-cache.js';
 import type { Log } from './log.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { ResolvedMemberCardOptions } from './options.js';
 import type { CardStore } from './store/types.js';
 import type { WechatpayClient } from './wechatpay/client.js';
@@ -16,6 +17,8 @@ export interface Runtime {
   /** Card reads, shared and briefly kept; invalidated by our own changes and by notifications. */
   cache: CardCache;
   log: Log;
+  /** The Prometheus series (docs/metrics.md): the host's registry, or a private one. */
+  metrics: Metrics;
   /** The card template (the brand's face), kept for minutes. */
   templates: TemplateCache;
   /** Server-side keys derived from the APIv3 key: member-code hashes, history cursors. */

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ResolvedCode } from '../identity.js';
+import type { CacheName } from '../metrics/metrics.js';
 import type { SharedCardEntry, UserIdentity } from '../store/types.js';
 import { isUpstreamUnavailable } from '../wechatpay/upstream-errors.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
@@ -17,7 +18,14 @@ export interface CardCacheOptions {
   maxStale?: number;
   /** The fresh time while the cache bus is live (changes on every instance are heard), instead of ttl. */
   coherentTtl?: number;
+  /**
+   * Counters of hits and misses (metrics.ts), made once and called on every read. The card's
+   * hits, misses and stale answers are also events (cache.events); the code lookups are counted here.
+   */
+  counters?: { cacheHit(cache: CacheName): () => void; cacheMiss(cache: CacheName): () => void };
 }
+
+const uncounted = () => {};
 
 /**
  * What a read answers: the card, when it was read, and whether it is a stale stand-in. A kept one
@@ -64,6 +72,7 @@ export class CardCache {
   readonly #cards: LRUCache<string, CardEntry, Load>;
   readonly #codes: ReadCache<ResolvedCode | undefined>;
   readonly #enabled: boolean;
+  readonly #countCode: { hit: () => void; miss: () => void };
   readonly #ttl: number;
   readonly #coherentTtl: number;
   readonly #window: number;
@@ -77,6 +86,8 @@ export class CardCache {
   shared: SharedCards | undefined;
 
   constructor(options: CardCacheOptions) {
+    const c = options.counters;
+    this.#countCode = { hit: c?.cacheHit('code') ?? uncounted, miss: c?.cacheMiss('code') ?? uncounted };
     this.#enabled = options.ttl > 0;
     this.#ttl = options.ttl;
     this.#coherentTtl = Math.max(options.ttl, options.coherentTtl ?? options.ttl);
@@ -161,7 +172,12 @@ export class CardCache {
     if (!this.#enabled) return load();
     const key = `${cardId}\n${user.openid}\n${user.unionid ?? ''}`;
     const hit = this.#codes.peek(key);
-    return hit ? Promise.resolve(hit) : this.#codes.get(key, load, (resolved) => resolved !== undefined);
+    if (hit) {
+      this.#countCode.hit();
+      return Promise.resolve(hit);
+    }
+    this.#countCode.miss();
+    return this.#codes.get(key, load, (resolved) => resolved !== undefined);
   }
 
   /**

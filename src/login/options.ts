@@ -1,8 +1,9 @@
 import Joi from 'joi';
-import { defaultLog, type Log } from '../log.js';
+import { defaultLog, toLog, type Log, type LogOption } from '../log.js';
 import { schemaOf } from '../options/compile.js';
 import type { Declaration, Resolved } from '../options/declare.js';
-import { baseUrl, DEFAULT_STORE, id, ms, storeOption } from '../options/schemas.js';
+import { baseUrl, DEFAULT_STORE, id, logOption, ms, registryOption, storeOption } from '../options/schemas.js';
+import type { Registry } from 'prom-client';
 import { validateOptions } from '../options/validate.js';
 import type { StoreSpec } from '../store/options.js';
 import type { LoginStore } from '../store/types.js';
@@ -27,7 +28,8 @@ export interface WechatLoginOptions {
   /** @deprecated The older name of `sessionCacheTtlMs`. */
   sessionCacheTtl?: number;
   prefix?: string;
-  log?: Log;
+  log?: LogOption;
+  metrics?: Registry;
   rateLimit?: LoginRateLimits;
 }
 
@@ -95,10 +97,23 @@ export const WECHAT_LOGIN_OPTIONS = {
     doc: { en: 'router prefix of `/login` and `/logout`', zh: '`/login` 与 `/logout` 的路由前缀' },
   },
   log: {
-    schema: Joi.function(),
+    schema: logOption,
     default: defaultLog,
     defaultDoc: { en: 'JSON lines on stderr', zh: 'stderr 上的 JSON 行' },
-    doc: { en: '`(level, message, fields) => void`', zh: '`(level, message, fields) => void`' },
+    doc: {
+      en: '`(level, message, fields) => void`, or a pino-style logger (`logger.info(fields, message)`)',
+      zh: '`(level, message, fields) => void`，或 pino 风格的 logger（`logger.info(fields, message)`）',
+    },
+  },
+  metrics: {
+    schema: registryOption,
+    defaultDoc: { en: 'none', zh: '无' },
+    doc: {
+      en:
+        'a prom-client `Registry`: refused logins are counted in `membercard_rate_limited_total` ' +
+        '([metrics](docs/metrics.md))',
+      zh: 'prom-client `Registry`：被限流拒绝的登录计入 `membercard_rate_limited_total`（见[指标](docs/metrics.zh-CN.md)）',
+    },
   },
   rateLimit: {
     options: {
@@ -125,11 +140,15 @@ export const WECHAT_LOGIN_OPTIONS = {
   },
 } satisfies Declaration<WechatLoginOptions>;
 
-export type ResolvedWechatLoginOptions = Resolved<WechatLoginOptions, typeof WECHAT_LOGIN_OPTIONS>;
+type Checked = Resolved<WechatLoginOptions, typeof WECHAT_LOGIN_OPTIONS>;
+
+/** The options in use; a pino-style logger given is adapted once, here (log.ts toLog). */
+export type ResolvedWechatLoginOptions = Omit<Checked, 'log'> & { log: Log };
 
 const schema = schemaOf(WECHAT_LOGIN_OPTIONS);
 
 /** Validates wechatLogin()'s options once, at creation. */
 export function resolveLoginOptions(given: WechatLoginOptions): ResolvedWechatLoginOptions {
-  return validateOptions('wechatLogin()', WECHAT_LOGIN_OPTIONS, schema, given);
+  const checked = validateOptions<Checked>('wechatLogin()', WECHAT_LOGIN_OPTIONS, schema, given);
+  return { ...checked, log: toLog(checked.log) ?? defaultLog };
 }

@@ -70,6 +70,7 @@ export function createMemberCodes(rt: Runtime): MemberCodes {
     const key = `member-code\n${cardId}\n${createHash('sha256').update(user.openid).digest('hex')}`;
     const taken = await limiter.take(key, bucket);
     if (!taken.allowed) {
+      rt.metrics.rateLimited('member_code');
       throw new MemberCardError('RATE_LIMITED', 'Too many member codes. Try again shortly.', {
         retryAfter: Math.max(1, Math.ceil((taken.retryAfterMs ?? 1000) / 1000)),
       });

@@ -4,7 +4,7 @@ import { defaultLog } from '../log.js';
 import type { MemberCardOptions } from '../options.js';
 import type { Declaration } from './declare.js';
 import { limitOptions } from './limits.js';
-import { baseUrl, DEFAULT_STORE, id, keyInput, ms, storeOption } from './schemas.js';
+import { baseUrl, DEFAULT_STORE, id, keyInput, logOption, ms, registryOption, storeOption } from './schemas.js';
 
 const MINUTE = 60_000;
 
@@ -267,12 +267,28 @@ export const MEMBER_CARD_OPTIONS = {
     },
   },
   log: {
-    schema: Joi.function(),
+    schema: logOption,
     default: defaultLog,
     defaultDoc: { en: 'JSON lines on stderr', zh: 'stderr 上的 JSON 行' },
     doc: {
-      en: '`(level, message, fields) => void`; fields are chosen by us and never hold secrets, bodies or stacks',
-      zh: '`(level, message, fields) => void`；字段由我们挑选，绝不包含密钥、报文或堆栈',
+      en:
+        '`(level, message, fields) => void`, or a pino-style logger (`logger.info(fields, message)`, `warn`, ' +
+        '`error`); fields are chosen by us and never hold secrets, bodies or stacks',
+      zh:
+        '`(level, message, fields) => void`，或 pino 风格的 logger（`logger.info(fields, message)`、`warn`、' +
+        '`error`）；字段由我们挑选，绝不包含密钥、报文或堆栈',
+    },
+  },
+  metrics: {
+    schema: registryOption,
+    defaultDoc: { en: 'a private registry', zh: '私有 registry' },
+    doc: {
+      en:
+        'a prom-client `Registry` to put our `membercard_…` series in ([metrics](docs/metrics.md)); ' +
+        "without it nothing is registered in prom-client's global registry",
+      zh:
+        '放入 `membercard_…` 指标的 prom-client `Registry`（见[指标](docs/metrics.zh-CN.md)）；' +
+        '不给出时不会向 prom-client 的全局 registry 注册任何指标',
     },
   },
   authorizeAdmin: {

@@ -1,5 +1,7 @@
 import { KeyObject } from 'node:crypto';
 import Joi from 'joi';
+import { toLog } from '../log.js';
+import { isRegistry } from '../metrics/registry.js';
 import { isStoreSpec } from '../store/options.js';
 
 // joi checks that more than one option (or both factories) use.
@@ -45,3 +47,20 @@ export const storeOption = Joi.any()
 
 /** Where both factories keep their data unless told otherwise, so that by default they share it. */
 export const DEFAULT_STORE = 'sqlite:./data/membercard.db';
+
+/**
+ * A `log` option: our `(level, message, fields)` function, or a pino-style logger (kept as is:
+ * joi would clone it; the factory makes it a function with log.ts toLog).
+ */
+export const logOption = Joi.any()
+  .custom((value: unknown, helpers) => (toLog(value) ? value : helpers.error('log.type')))
+  .messages({
+    'log.type': 'must be a function (level, message, fields) or a pino-style logger with info, warn and error',
+  });
+
+/** A prom-client Registry, kept as is (joi would clone it). */
+export const registryOption = Joi.any()
+  .custom((value: unknown, helpers) => (isRegistry(value) ? value : helpers.error('registry.type')))
+  .messages({
+    'registry.type': "must be a prom-client Registry (new Registry(), or prom-client's register)",
+  });

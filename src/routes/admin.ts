@@ -111,7 +111,8 @@ const failureLimiters = new WeakMap<Runtime, Limiter>();
  */
 export function adminGuard(rt: Runtime, authorize: AdminAuthorizer) {
   let limiter = failureLimiters.get(rt);
-  if (!limiter) failureLimiters.set(rt, (limiter = rateLimiter(rt.store)));
+  if (!limiter)
+    failureLimiters.set(rt, (limiter = rateLimiter(rt.store, () => rt.metrics.rateLimited('admin_failures'))));
   const failures = bucketOf(rt.options.rateLimit.adminFailures);
   const counts = limiter;
   return async function adminOnly(ctx: Context, next: Next): Promise<void> {
@@ -129,7 +130,10 @@ export function adminGuard(rt: Runtime, authorize: AdminAuthorizer) {
       // Said once, when this failure used the last attempt: from now on the address is refused
       // before authorizeAdmin runs, until its attempts come back.
       if (taken?.allowed && taken.remaining < 1) rt.log('warn', 'admin attempts throttled', { client });
-      if (taken && !taken.allowed) throw rateLimited(taken.retryAfterMs);
+      if (taken && !taken.allowed) {
+        rt.metrics.rateLimited('admin_failures');
+        throw rateLimited(taken.retryAfterMs);
+      }
       throw new MemberCardError('FORBIDDEN', 'Not allowed.');
     }
     ctx.set('Cache-Control', 'no-store');

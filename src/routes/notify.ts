@@ -5,6 +5,7 @@ import type { NotificationEffect, NotificationStore } from '../store/types.js';
 import { isCardCode, isCardId, isOpaqueId } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
+import { countedNotification } from '../metrics/notifications.js';
 
 /** Notifications are small; anything near this is not WeChat Pay. */
 const NOTIFY_BODY_LIMIT = 64 * 1024;
@@ -73,8 +74,16 @@ export function mountNotify(router: Router, rt: Runtime): void {
       if (err instanceof MemberCardError) {
         rt.log('warn', 'notification rejected', { code: err.code, reason: err.message });
       }
+      // Unverified: its event type is not to be believed.
+      rt.metrics.notification('unverified', 'rejected');
       throw err;
     }
+    await countedNotification(rt, notification.eventType, () => apply(notification));
+    ctx.status = 204;
+  });
+
+  /** The effect of a verified notification, once; true when it was new. */
+  async function apply(notification: VerifiedNotification): Promise<boolean> {
     const effect = effectOf(notification, rt.options.cardId);
     const store: NotificationStore = await rt.store();
     const { payload } = notification;
@@ -103,6 +112,6 @@ export function mountNotify(router: Router, rt: Runtime): void {
       eventType: notification.eventType,
       effect: effect.kind,
     });
-    ctx.status = 204;
-  });
+    return first;
+  }
 }

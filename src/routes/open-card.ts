@@ -15,7 +15,7 @@ import { newRequestNo } from '../ids.js';
  * calls do not pile up rows; and calls are rate-limited per user (issue 12, finding 4).
  */
 export function mountOpenCard(router: Router, rt: Runtime): void {
-  const limiter = rateLimiter(rt.store);
+  const limiter = rateLimiter(rt.store, () => rt.metrics.rateLimited('open'));
   const bucket = bucketOf(rt.options.rateLimit.open);
   router.get('/open', async (ctx) => {
     rejectIdentifyingQuery(ctx);

@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime.js';
 import type { TopupService } from '../topup/topups.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
 import { rawBodyOf, rawTextBody } from './body.js';
+import { countedNotification } from '../metrics/notifications.js';
 
 /** Notifications are small; anything near this is not WeChat Pay. */
 const NOTIFY_BODY_LIMIT = 64 * 1024;
@@ -31,8 +32,15 @@ export function mountPayNotify(router: Router, rt: Runtime, topups: TopupService
     } catch (err) {
       if (err instanceof MemberCardError)
         rt.log('warn', 'notification rejected', { code: err.code, reason: err.message });
+      rt.metrics.notification('unverified', 'rejected');
       throw err;
     }
+    await countedNotification(rt, notification.eventType, () => apply(notification));
+    ctx.status = 204;
+  });
+
+  /** Marks the top-up paid (and credits it) and records the notification; true when it was new. */
+  async function apply(notification: VerifiedNotification): Promise<boolean> {
     const outcome =
       notification.eventType === 'TRANSACTION.SUCCESS'
         ? (await topups.notified(notification.payload)).outcome
@@ -48,6 +56,6 @@ export function mountPayNotify(router: Router, rt: Runtime, topups: TopupService
       eventType: notification.eventType,
       outcome,
     });
-    ctx.status = 204;
-  });
+    return first;
+  }
 }

@@ -3,7 +3,8 @@ import type { RequestListener, Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import Koa from 'koa';
 import { errorHandler, OptionsError } from '../errors.js';
-import { defaultLog, errorName, type Log } from '../log.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { defaultLog, errorName, toLog, type LogOption } from '../log.js';
 import { wechatLogin, type WechatLoginOptions } from '../login/index.js';
 import { memberCard, type MemberCard } from '../member-card.js';
 import { DEFAULTS, type MemberCardOptions } from '../options.js';
@@ -24,6 +25,7 @@ import {
 import { createStore } from '../store/index.js';
 import { addressOf, connectionLimitsFrom, listen } from './http-server.js';
 import { openStore, probes } from './probes.js';
+import { metricsRoute } from './metrics-route.js';
 import { stableAccessToken } from './access-token.js';
 import { storeRetentionFrom, sweepFrom } from './retention-env.js';
 import { startReconciler } from './topup-reconciler.js';
@@ -209,7 +211,15 @@ async function settingsFrom(env: Env): Promise<Settings> {
  * `wechat-membercard serve`: the login kit at /api/login, the member-card router at
  * /api/member-card and GET /healthz, configured from the environment (ENV in config.ts).
  */
-export async function startServer(env: Env = process.env, log: Log = defaultLog): Promise<RunningServer> {
+export async function startServer(env: Env = process.env, logOption: LogOption = defaultLog): Promise<RunningServer> {
+  const log = toLog(logOption);
+  if (!log) {
+    throw new OptionsError('must be a function (level, message, fields) or a pino-style logger', {
+      factory: 'startServer()',
+      option: 'log',
+    });
+  }
+  const adminToken = adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN);
   const port = parsePort(env, 'PORT');
   const limits = connectionLimitsFrom(env);
   const reconcileEveryMs = parseWhole(env, 'MEMBERCARD_TOPUP_RECONCILE_MS', 100);
@@ -243,6 +253,9 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       ? new OptionsError(`MEMBERCARD_STORE: ${err.message.replace(/^store:? /, '')}`)
       : err;
   }
+  // serve's own registry: the process's default metrics and the member-card series, read by GET /metrics.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   let cards: MemberCard;
   let login: ReturnType<typeof wechatLogin>;
   try {
@@ -265,11 +278,19 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
       log,
       // Pending merchant changes settle by themselves (MEMBERCARD_SWEEP_*, issue 18).
       operations: sweepFrom(env),
+      metrics: registry,
       // MEMBERCARD_ADMIN_TOKEN turns on the back-office routes (src/routes/admin.ts).
-      ...(env.MEMBERCARD_ADMIN_TOKEN ? { authorizeAdmin: adminTokenAuthorizer(env.MEMBERCARD_ADMIN_TOKEN) } : {}),
+      ...(adminToken ? { authorizeAdmin: adminToken } : {}),
       ...topupFrom(env, settings, url),
     });
-    login = wechatLogin({ ...settings.miniProgram, store, prefix: '/api', log, rateLimit: loginRateLimitFrom(env) });
+    login = wechatLogin({
+      ...settings.miniProgram,
+      store,
+      prefix: '/api',
+      log,
+      metrics: registry,
+      rateLimit: loginRateLimitFrom(env),
+    });
     await openStore(store, env.MEMBERCARD_STORE || DEFAULTS.store);
     // The store is in use from the start: the sweep of pending changes may run before any request.
     await cards.ready().catch(() => undefined);
@@ -283,6 +304,8 @@ export async function startServer(env: Env = process.env, log: Log = defaultLog)
   const app = new Koa({ proxy: env.TRUST_PROXY === '1' });
   app.use(errorHandler((err, ctx) => log('error', 'unexpected error', { error: errorName(err), path: ctx.path })));
   app.use(probes(store));
+  // Before the login kit, which would read the admin token sent as a Bearer as a session token.
+  app.use(metricsRoute(registry, adminToken));
   app.use(login.middleware());
   app.use(login.routes()).use(login.allowedMethods());
   app.use(cards.routes()).use(cards.allowedMethods());

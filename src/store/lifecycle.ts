@@ -1,5 +1,5 @@
 import { MemberCardError, OptionsError } from '../errors.js';
-import { defaultLog, errorName, type Log } from '../log.js';
+import { defaultLog, errorName, toLog, type Log, type LogOption } from '../log.js';
 import { storeClosed } from './unavailable.js';
 
 /** What an engine tells its Lifecycle: how to open, shut and read its errors. */
@@ -7,7 +7,7 @@ export interface LifecycleHooks<H> {
   /** The engine's name, for the outage log lines. */
   engine: string;
   /** Where an outage's start and end are told, once each (default: JSON lines on stderr). */
-  log?: Log | undefined;
+  log?: LogOption | undefined;
   /** Connects / opens and migrates; resolves with the handle every call then runs with. */
   open(): Promise<H>;
   /** Releases what open() made (and leaves a client the host passed in alone). */
@@ -29,6 +29,7 @@ export interface LifecycleHooks<H> {
  */
 export class Lifecycle<H> {
   readonly #hooks: LifecycleHooks<H>;
+  readonly #log: Log;
   #handle: H | undefined;
   #opening: Promise<H> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -38,6 +39,8 @@ export class Lifecycle<H> {
 
   constructor(hooks: LifecycleHooks<H>) {
     this.#hooks = hooks;
+    // A pino-style logger given to an engine directly is adapted here, once for every engine.
+    this.#log = toLog(hooks.log) ?? defaultLog;
   }
 
   async init(): Promise<void> {
@@ -135,7 +138,7 @@ export class Lifecycle<H> {
   #down(cause: unknown): void {
     if (this.#downSince !== undefined) return;
     this.#downSince = Date.now();
-    (this.#hooks.log ?? defaultLog)('error', 'store unavailable', {
+    this.#log('error', 'store unavailable', {
       engine: this.#hooks.engine,
       error: causeName(cause),
     });
@@ -144,7 +147,7 @@ export class Lifecycle<H> {
   #up(): void {
     const since = this.#downSince ?? Date.now();
     this.#downSince = undefined;
-    (this.#hooks.log ?? defaultLog)('warn', 'store available again', {
+    this.#log('warn', 'store available again', {
       engine: this.#hooks.engine,
       downMs: Date.now() - since,
     });

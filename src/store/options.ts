@@ -2,7 +2,7 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import Joi from 'joi';
 import type { Pool, PoolConfig } from 'pg';
 import { OptionsError } from '../errors.js';
-import type { Log } from '../log.js';
+import type { LogOption } from '../log.js';
 import { retentionSchema, type RetentionOptions } from './retention.js';
 import { SQLITE_DRIVERS, type SqliteDriverName } from './sqlite-driver.js';
 import type { Store } from './types.js';
@@ -123,7 +123,7 @@ export interface StoreCommonOptions {
    * Where an outage is told: once when the engine stops answering, once when it answers again.
    * Default: memberCard()'s or wechatLogin()'s `log` for a store they make, else JSON lines on stderr.
    */
-  log?: Log;
+  log?: LogOption;
   /**
    * How long each kind of record is kept (docs/stores.md, Retention): ms or a duration like '30d'.
    * Defaults: notifications 30 days, ended top-ups 400 days, the journal forever (0).
@@ -186,6 +186,26 @@ const settings = (what: string): Joi.AnySchema => object(what, () => true);
 /** For options that only apply to a connection we make ourselves, not to the host's pool / client. */
 const OWN_CONNECTION_ONLY = `"{{#peer}}" does not apply to the host's own "{{#main}}": set it there instead`;
 
+/**
+ * `log`: our Log function or a pino-style logger (lifecycle.ts adapts it with toLog). Not custom():
+ * these schemas run with convert off, which skips custom rules.
+ */
+const LOG_TYPE = 'must be a function (level, message, fields) or a pino-style logger (info, warn and error)';
+const logOption = Joi.alternatives()
+  .try(
+    Joi.function(),
+    Joi.object({
+      info: Joi.function().required(),
+      warn: Joi.function().required(),
+      error: Joi.function().required(),
+    }).unknown(true),
+  )
+  .messages({
+    'alternatives.types': LOG_TYPE,
+    'alternatives.match': LOG_TYPE,
+    'any.required': LOG_TYPE,
+  });
+
 const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
   memory: Joi.object({ engine: Joi.valid('memory'), ...common() }),
   sqlite: Joi.object({
@@ -201,7 +221,7 @@ const SCHEMAS: Record<StoreEngine, Joi.ObjectSchema> = {
 
 /** What every engine takes (StoreCommonOptions). */
 function common(): Record<string, Joi.Schema> {
-  return { log: Joi.function(), retention: retentionSchema, sweepIntervalMs: ms(1) };
+  return { log: logOption, retention: retentionSchema, sweepIntervalMs: ms(1) };
 }
 
 function postgresSchema(): Joi.ObjectSchema {

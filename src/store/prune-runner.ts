@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
-import { defaultLog, errorName, type Log } from '../log.js';
+import { defaultLog, errorName, type Log, toLog } from '../log.js';
 import type { StoreCommonOptions } from './options.js';
 import {
   DEFAULT_PRUNE_BATCH,
@@ -136,7 +136,7 @@ export function retentionSweep(
   const runner = new PruneRunner(store, {
     limits: retentionLimits(options.retention),
     batch: options.retention?.batch ?? DEFAULT_PRUNE_BATCH,
-    log: options.log ?? defaultLog,
+    log: toLog(options.log) ?? defaultLog,
   });
   return {
     everyMs: options.sweepIntervalMs ?? defaultEveryMs,

@@ -4,6 +4,7 @@ import { Decorator } from 'wechatpay-axios-plugin';
 import { MemberCardError, OptionsError } from '../errors.js';
 import { codeSegment, isCardCode, isCardId } from '../ids.js';
 import type { Log } from '../log.js';
+import type { UpstreamOutcome } from '../metrics/metrics.js';
 import type { JsapiOrderRequest, Transaction } from './pay-types.js';
 import { payError } from './pay-errors.js';
 import type { CardTemplate, CardUpdate, RightsUpdate, UpstreamCard } from './types.js';
@@ -14,6 +15,7 @@ import {
   toClientError,
   type UpstreamFailure,
 } from './upstream-errors.js';
+import { outcomeOf } from './upstream-outcome.js';
 
 export interface WechatpayClientOptions {
   mchid: string;
@@ -31,12 +33,25 @@ export interface WechatpayClientOptions {
   log: Log;
   /** Awaited before each read (card, template) is sent: the upstream budget, which may refuse it. */
   budget?: () => Promise<void>;
+  /** Told of every attempt: the API as a template (no id, no code), how it ended, seconds. */
+  onAttempt?: (api: string, outcome: UpstreamOutcome, seconds: number) => void;
 }
 
 /** The plugin's signing and verifying axios instance. */
 type SignedHttp = ReturnType<typeof Decorator.jsonBased>;
 
 const BASE = 'v3/marketing/membercard-open';
+
+/** The APIs we call, as metric labels: templates, so no card id, code or order number is ever one. */
+const API = {
+  card: '/v3/marketing/membercard-open/cards/{card_id}/codes/{code}',
+  template: '/v3/marketing/membercard-open/cards/{card_id}',
+  rights: '/v3/marketing/membercard-open/cards/{card_id}/codes/{code}/rights',
+  callback: '/v3/marketing/membercard-open/callback',
+  jsapi: '/v3/pay/transactions/jsapi',
+  order: '/v3/pay/transactions/out-trade-no/{out_trade_no}',
+  close: '/v3/pay/transactions/out-trade-no/{out_trade_no}/close',
+} as const;
 const PAY_JSAPI = 'v3/pay/transactions/jsapi';
 const PAY_BY_OUT_TRADE_NO = 'v3/pay/transactions/out-trade-no';
 
@@ -86,7 +101,7 @@ export class WechatpayClient {
   /** GET a user's card. Safe to repeat, so transient faults are retried. */
   async getCard(cardId: string, code: string): Promise<UpstreamCard> {
     await this.#options.budget?.();
-    const data = await this.#send('GET', cardPath(cardId, code), undefined, true, true);
+    const data = await this.#send(API.card, 'GET', cardPath(cardId, code), undefined, true, true);
     if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return data as UpstreamCard;
   }
@@ -95,28 +110,31 @@ export class WechatpayClient {
   async getCardTemplate(cardId: string): Promise<CardTemplate> {
     if (!isCardId(cardId)) throw new TypeError('card_id must be 1-64 letters, digits, "_" or "-"');
     await this.#options.budget?.();
-    const data = await this.#send('GET', `${BASE}/cards/${cardId}`, undefined, true);
+    const data = await this.#send(API.template, 'GET', `${BASE}/cards/${cardId}`, undefined, true);
     if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return data;
   }
 
   /** PATCH a user's card. The out_request_no makes a retry safe: WeChat Pay applies it once. */
   async updateCard(cardId: string, code: string, update: CardUpdate): Promise<void> {
-    await this.#send('PATCH', cardPath(cardId, code), update, true, true);
+    await this.#send(API.card, 'PATCH', cardPath(cardId, code), update, true, true);
   }
 
   /** PATCH a user's points. */
   async updateRights(cardId: string, code: string, update: RightsUpdate): Promise<void> {
-    await this.#send('PATCH', `${cardPath(cardId, code)}/rights`, update, true, true);
+    await this.#send(API.rights, 'PATCH', `${cardPath(cardId, code)}/rights`, update, true, true);
   }
 
   /** Registers where WeChat Pay sends member-card notifications. */
   async setNotifyUrl(notifyUrl: string): Promise<void> {
-    await this.#send('PATCH', `${BASE}/callback`, { notify_url: notifyUrl }, true);
+    await this.#send(API.callback, 'PATCH', `${BASE}/callback`, { notify_url: notifyUrl }, true);
   }
 
   async getNotifyUrl(): Promise<{ notify_url?: string; mchid?: string }> {
-    return (await this.#send('GET', `${BASE}/callback`, undefined, true)) as { notify_url?: string; mchid?: string };
+    return (await this.#send(API.callback, 'GET', `${BASE}/callback`, undefined, true)) as {
+      notify_url?: string;
+      mchid?: string;
+    };
   }
 
   /**
@@ -124,7 +142,7 @@ export class WechatpayClient {
    * parameters returns the order's latest prepay_id", and a 5xx asks for a retry with the same ones.
    */
   async createJsapiOrder(order: JsapiOrderRequest): Promise<{ prepay_id: string }> {
-    const data = await this.#send('POST', PAY_JSAPI, order, true, false, payError);
+    const data = await this.#send(API.jsapi, 'POST', PAY_JSAPI, order, true, false, payError);
     const prepayId = (data as { prepay_id?: unknown } | null)?.prepay_id;
     if (typeof prepayId !== 'string' || !prepayId) throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
     return { prepay_id: prepayId };
@@ -134,7 +152,7 @@ export class WechatpayClient {
   async queryOrder(outTradeNo: string): Promise<Transaction | undefined> {
     const url = `${PAY_BY_OUT_TRADE_NO}/${orderSegment(outTradeNo)}?mchid=${encodeURIComponent(this.#options.mchid)}`;
     try {
-      const data = await this.#send('GET', url, undefined, true, false, payError);
+      const data = await this.#send(API.order, 'GET', url, undefined, true, false, payError);
       if (!data || typeof data !== 'object') throw toClientError({ code: 'BAD_RESPONSE', status: 502 });
       return data as Transaction;
     } catch (err) {
@@ -146,7 +164,7 @@ export class WechatpayClient {
   /** Closes an unpaid order (204). Closing a closed one again changes nothing, so it is repeatable. */
   async closeOrder(outTradeNo: string): Promise<void> {
     const url = `${PAY_BY_OUT_TRADE_NO}/${orderSegment(outTradeNo)}/close`;
-    await this.#send('POST', url, { mchid: this.#options.mchid }, true, false, payError);
+    await this.#send(API.close, 'POST', url, { mchid: this.#options.mchid }, true, false, payError);
   }
 
   /**
@@ -155,6 +173,7 @@ export class WechatpayClient {
    * `onCode`: the call is on one card code, so a 400 naming the code means CARD_NOT_FOUND.
    */
   async #send(
+    api: string,
     method: string,
     url: string,
     data: unknown,
@@ -166,12 +185,15 @@ export class WechatpayClient {
     const attempts = repeatable ? 1 + this.#options.retries : 1;
     let signatureRetried = false;
     for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
       try {
         const headers = { 'Wechatpay-Serial': this.#options.requestSerial };
         const response = await this.#http.request<unknown>({ url, method, data, headers });
+        this.#options.onAttempt?.(`${method} ${api}`, 'ok', (performance.now() - started) / 1000);
         return response.data;
       } catch (err) {
         const failure = describeFailure(err);
+        this.#options.onAttempt?.(`${method} ${api}`, outcomeOf(failure), (performance.now() - started) / 1000);
         const signature = isSignatureFailure(failure) && !signatureRetried;
         if (signature) signatureRetried = true;
         const retry = attempt < attempts && (isTransient(failure) || signature);
