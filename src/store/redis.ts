@@ -123,6 +123,8 @@ export class RedisStore
   readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #life: Lifecycle<Client>;
+  /** Cache-bus subscriptions opened through this store, ended by close(). */
+  readonly #subscriptions = new Set<() => Promise<void>>();
 
   constructor(options: RedisStoreOptions & StoreCommonOptions) {
     checkStoreOptions('redis', options);
@@ -161,7 +163,8 @@ export class RedisStore
     await this.#life.run((r) => r.ping());
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((unsubscribe) => unsubscribe()));
     return this.#life.close();
   }
 
@@ -171,7 +174,14 @@ export class RedisStore
   }
 
   subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
-    return subscribeRedis(() => this.#life.run((r) => r), this.#prefix, subscriber);
+    const stop = subscribeRedis(() => this.#life.run((r) => r), this.#prefix, subscriber);
+    // close() ends the subscriptions too, so a host that closes only the store leaves nothing open.
+    const unsubscribe = async () => {
+      this.#subscriptions.delete(unsubscribe);
+      await stop();
+    };
+    this.#subscriptions.add(unsubscribe);
+    return unsubscribe;
   }
 
   // The shared second cache level (redis-shared-cache.ts): a card read by one instance serves all.
