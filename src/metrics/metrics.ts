@@ -147,7 +147,10 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
 
 /** The refusals series alone, for wechatLogin(): the same series as memberCard()'s on one registry. */
 export function rateLimitTally(registry: Registry): Tally<'limit'> {
-  return tallied(registry, 'membercard_rate_limited_total', 'Requests refused by a rate limit (429), by limit; upstream_budget: a WeChat Pay read not made (answered stale, else 429)', [
-    'limit',
-  ]);
+  return tallied(
+    registry,
+    'membercard_rate_limited_total',
+    'Requests refused by a rate limit (429), by limit; upstream_budget: a WeChat Pay read not made (answered stale, else 429)',
+    ['limit'],
+  );
 }

@@ -191,6 +191,8 @@ export class PostgresStore
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;
   readonly #life: Lifecycle<Pool>;
+  /** Cache-bus subscriptions opened through this store, ended by close(). */
+  readonly #subscriptions = new Set<() => Promise<void>>();
 
   constructor(options: PostgresStoreOptions & StoreCommonOptions) {
     checkStoreOptions('postgres', options);
@@ -219,7 +221,14 @@ export class PostgresStore
   }
 
   subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
-    return subscribePostgres(() => this.#life.handle(), this.#schema, subscriber);
+    const stop = subscribePostgres(() => this.#life.handle(), this.#schema, subscriber);
+    // close() ends the subscriptions too, so a host that closes only the store leaves nothing open.
+    const unsubscribe = async () => {
+      this.#subscriptions.delete(unsubscribe);
+      await stop();
+    };
+    this.#subscriptions.add(unsubscribe);
+    return unsubscribe;
   }
 
   init(): Promise<void> {
@@ -230,7 +239,8 @@ export class PostgresStore
     await this.#query('SELECT 1');
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((unsubscribe) => unsubscribe()));
     return this.#life.close();
   }
 

@@ -61,6 +61,8 @@ export class RedisStore
   readonly #ctx: RedisContext;
   /** The retentions given as TTLs when records are written (a later change applies to later writes). */
   readonly #keep: RetentionLimits;
+  /** Cache-bus subscriptions opened through this store, ended by close(). */
+  readonly #subscriptions = new Set<() => Promise<void>>();
 
   constructor(options: RedisStoreOptions & StoreCommonOptions) {
     checkStoreOptions('redis', options);
@@ -106,7 +108,8 @@ export class RedisStore
     await this.#life.run((r) => r.ping());
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((unsubscribe) => unsubscribe()));
     return this.#life.close();
   }
 
@@ -116,7 +119,14 @@ export class RedisStore
   }
 
   subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
-    return subscribeRedis(() => this.#life.handle(), this.#prefix, subscriber);
+    const stop = subscribeRedis(() => this.#life.handle(), this.#prefix, subscriber);
+    // close() ends the subscriptions too, so a host that closes only the store leaves nothing open.
+    const unsubscribe = async () => {
+      this.#subscriptions.delete(unsubscribe);
+      await stop();
+    };
+    this.#subscriptions.add(unsubscribe);
+    return unsubscribe;
   }
 
   // The shared second cache level (redis-shared-cache.ts): a card read by one instance serves all.
