@@ -150,7 +150,7 @@ export function rateLimitTally(registry: Registry): Tally<'limit'> {
   return tallied(
     registry,
     'membercard_rate_limited_total',
-    'Requests refused by a rate limit (429), by limit; upstream_budget: a WeChat Pay read not made (answered stale, else 429)',
+    'Requests refused by a rate limit (429), by limit; upstream_budget: a WeChat Pay read not made (stale, else 429)',
     ['limit'],
   );
 }
