@@ -93,6 +93,32 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
       startServer({ ...env(), MEMBERCARD_CACHE_TTL: '-5' }, () => {}),
       /^OptionsError: MEMBERCARD_CACHE_TTL: must be greater than or equal to 0/,
     );
+    for (const [name, value] of [
+      ['MEMBERCARD_CACHE_MAX_STALE', '-1'],
+      ['MEMBERCARD_UPSTREAM_PER_SECOND', 'many'],
+      ['MEMBERCARD_UPSTREAM_BURST', '0'],
+    ]) {
+      await assert.rejects(
+        startServer({ ...env(), [name as string]: value }, () => {}),
+        new RegExp(`^OptionsError: ${name}: must be`),
+      );
+    }
+    // …and good values reach memberCard()'s options.
+    const tuned = await startServer(
+      {
+        ...env(),
+        MEMBERCARD_CACHE_MAX_STALE: '60000',
+        MEMBERCARD_UPSTREAM_PER_SECOND: '5',
+        MEMBERCARD_UPSTREAM_BURST: '7',
+      },
+      () => {},
+    );
+    try {
+      assert.equal(tuned.cards.options.cache.maxStaleMs, 60_000);
+      assert.deepEqual(tuned.cards.options.upstream, { perSecond: 5, burst: 7 });
+    } finally {
+      await tuned.close();
+    }
     await assert.rejects(
       startServer({ ...env(), PORT: 'eighty' }, () => {}),
       /PORT must be a port number/,

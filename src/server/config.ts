@@ -132,6 +132,26 @@ export const ENV = {
     en: 'how long this instance reuses a card read, ms; 0 turns the read cache off',
     zh: '单个实例复用一次会员卡读取结果的时长（毫秒）；0 关闭读缓存',
   },
+  MEMBERCARD_CACHE_MAX_STALE: {
+    feeds: [card('cache.maxStaleMs')],
+    defaultDoc: { en: '86400000 (24 h)', zh: '86400000（24 小时）' },
+    en: 'while WeChat Pay is unavailable, how old a card read may be and still be answered (stale), ms; 0: never',
+    zh: '微信支付不可用时，多久以内读取的会员卡仍可作为旧数据返回（毫秒）；0：从不',
+  },
+  MEMBERCARD_UPSTREAM_PER_SECOND: {
+    feeds: [card('upstream.perSecond')],
+    defaultDoc: { en: '0 (no budget)', zh: '0（不限）' },
+    en:
+      'card and template reads sent to WeChat Pay per second by all instances together (shared through the ' +
+      'store); over it a read is answered stale, else 429',
+    zh: '所有实例合计每秒发往微信支付的读取数（经存储共享）；超出时返回旧数据，否则 429',
+  },
+  MEMBERCARD_UPSTREAM_BURST: {
+    feeds: [card('upstream.burst')],
+    defaultDoc: { en: '50', zh: '50' },
+    en: 'how many of those reads may go at once',
+    zh: '上述读取一次最多可发多少个',
+  },
   MEMBERCARD_NOTIFY_URL: {
     en: 'public https URL of `POST /api/member-card/notify`; when set, registered with WeChat Pay at start',
     zh: '`POST /api/member-card/notify` 的公网 https 地址；设置后启动时向微信支付登记',

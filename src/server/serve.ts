@@ -272,9 +272,7 @@ export async function startServer(env: Env = process.env, logOption: LogOption =
       store,
       selfService: { backgrounds },
       prefix: '/api/member-card',
-      ...(env.MEMBERCARD_CACHE_TTL !== undefined && env.MEMBERCARD_CACHE_TTL !== ''
-        ? { cache: { ttlMs: Number(env.MEMBERCARD_CACHE_TTL) } }
-        : {}),
+      ...cacheFrom(env),
       log,
       // Pending merchant changes settle by themselves (MEMBERCARD_SWEEP_*, issue 18).
       operations: sweepFrom(env),
@@ -365,4 +363,22 @@ export function walkthrough(running: RunningServer): string {
       `-d '{"background_picture_url":"${SANDBOX_BACKGROUNDS[1]}"}'`,
     '',
   ].join('\n');
+}
+
+/** memberCard()'s cache and upstream budget from MEMBERCARD_CACHE_* and MEMBERCARD_UPSTREAM_*; unset: defaults. */
+function cacheFrom(env: Env): Pick<MemberCardOptions, 'cache' | 'upstream'> {
+  const number = (name: string): number | undefined => {
+    const value = env[name]?.trim();
+    return value ? Number(value) : undefined;
+  };
+  const ttlMs = number('MEMBERCARD_CACHE_TTL');
+  const maxStaleMs = number('MEMBERCARD_CACHE_MAX_STALE');
+  const perSecond = number('MEMBERCARD_UPSTREAM_PER_SECOND');
+  const burst = number('MEMBERCARD_UPSTREAM_BURST');
+  const cache = { ...(ttlMs !== undefined ? { ttlMs } : {}), ...(maxStaleMs !== undefined ? { maxStaleMs } : {}) };
+  const upstream = { ...(perSecond !== undefined ? { perSecond } : {}), ...(burst !== undefined ? { burst } : {}) };
+  return {
+    ...(Object.keys(cache).length > 0 ? { cache } : {}),
+    ...(Object.keys(upstream).length > 0 ? { upstream } : {}),
+  };
 }
