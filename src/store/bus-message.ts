@@ -20,3 +20,25 @@ export function decodeInvalidation(raw: string): [string, string] | undefined {
 export function backoff(attempt: number): number {
   return Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
 }
+
+/**
+ * The cache-bus subscriptions a store opened, so its close() ends them too: a host that closes only
+ * the store leaves nothing open.
+ */
+export class Subscriptions {
+  readonly #open = new Set<() => Promise<void>>();
+
+  /** Keeps `stop` until it is called; answers the unsubscribe the caller gets. */
+  track(stop: () => Promise<void>): () => Promise<void> {
+    const unsubscribe = async () => {
+      this.#open.delete(unsubscribe);
+      await stop();
+    };
+    this.#open.add(unsubscribe);
+    return unsubscribe;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#open].map((unsubscribe) => unsubscribe()));
+  }
+}

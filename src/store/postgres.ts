@@ -13,6 +13,7 @@ import {
 } from './options.js';
 import * as sqlRows from './rows.js';
 import { TOPUP_COLUMNS, toTopup, topupParams, type TopupRow } from './topup-rows.js';
+import { Subscriptions } from './bus-message.js';
 import { publishPostgres, subscribePostgres } from './postgres-bus.js';
 import { checkTake, fullAfterMs, takeFrom } from './token-bucket.js';
 import type * as T from './types.js';
@@ -192,7 +193,7 @@ export class PostgresStore
   readonly #s: string;
   readonly #life: Lifecycle<Pool>;
   /** Cache-bus subscriptions opened through this store, ended by close(). */
-  readonly #subscriptions = new Set<() => Promise<void>>();
+  readonly #subscriptions = new Subscriptions();
 
   constructor(options: PostgresStoreOptions & StoreCommonOptions) {
     checkStoreOptions('postgres', options);
@@ -221,14 +222,7 @@ export class PostgresStore
   }
 
   subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
-    const stop = subscribePostgres(() => this.#life.handle(), this.#schema, subscriber);
-    // close() ends the subscriptions too, so a host that closes only the store leaves nothing open.
-    const unsubscribe = async () => {
-      this.#subscriptions.delete(unsubscribe);
-      await stop();
-    };
-    this.#subscriptions.add(unsubscribe);
-    return unsubscribe;
+    return this.#subscriptions.track(subscribePostgres(() => this.#life.handle(), this.#schema, subscriber));
   }
 
   init(): Promise<void> {
@@ -240,7 +234,7 @@ export class PostgresStore
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#subscriptions].map((unsubscribe) => unsubscribe()));
+    await this.#subscriptions.closeAll();
     return this.#life.close();
   }
 

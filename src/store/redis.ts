@@ -16,6 +16,7 @@ import {
 import { checked, connect, quit, withScripts, type Client } from './redis-connect.js';
 import { finishOperation, getOperation, insertOperation, listPendingOperations } from './redis-journal.js';
 import { RedisKeys } from './redis-keys.js';
+import { Subscriptions } from './bus-message.js';
 import { publishRedis, subscribeRedis } from './redis-bus.js';
 import { dropShared, getShared, putShared } from './redis-shared-cache.js';
 import { checkTake } from './token-bucket.js';
@@ -62,7 +63,7 @@ export class RedisStore
   /** The retentions given as TTLs when records are written (a later change applies to later writes). */
   readonly #keep: RetentionLimits;
   /** Cache-bus subscriptions opened through this store, ended by close(). */
-  readonly #subscriptions = new Set<() => Promise<void>>();
+  readonly #subscriptions = new Subscriptions();
 
   constructor(options: RedisStoreOptions & StoreCommonOptions) {
     checkStoreOptions('redis', options);
@@ -109,7 +110,7 @@ export class RedisStore
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#subscriptions].map((unsubscribe) => unsubscribe()));
+    await this.#subscriptions.closeAll();
     return this.#life.close();
   }
 
@@ -119,14 +120,7 @@ export class RedisStore
   }
 
   subscribeInvalidations(subscriber: T.InvalidationSubscriber): () => Promise<void> {
-    const stop = subscribeRedis(() => this.#life.handle(), this.#prefix, subscriber);
-    // close() ends the subscriptions too, so a host that closes only the store leaves nothing open.
-    const unsubscribe = async () => {
-      this.#subscriptions.delete(unsubscribe);
-      await stop();
-    };
-    this.#subscriptions.add(unsubscribe);
-    return unsubscribe;
+    return this.#subscriptions.track(subscribeRedis(() => this.#life.handle(), this.#prefix, subscriber));
   }
 
   // The shared second cache level (redis-shared-cache.ts): a card read by one instance serves all.
