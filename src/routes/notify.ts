@@ -1,14 +1,10 @@
 import type Router from '@koa/router';
-import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { NotificationEffect, NotificationStore } from '../store/types.js';
 import { isCardCode, isCardId, isOpaqueId } from '../ids.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
-import { rawBodyOf, rawTextBody } from './body.js';
+import { notificationBody, verifiedNotification } from './verified-notification.js';
 import { countedNotification } from '../metrics/notifications.js';
-
-/** Notifications are small; anything near this is not WeChat Pay. */
-const NOTIFY_BODY_LIMIT = 64 * 1024;
 
 const BINDING_EVENTS = new Set(['MEMBERCARD.ACCEPT_CARD', 'MEMBERCARD.ACTIVATE_CARD']);
 
@@ -56,28 +52,8 @@ export function effectOf(notification: VerifiedNotification, cardId: string): No
  * No upstream call happens here, so a slow WeChat Pay cannot make us miss the 5 s deadline.
  */
 export function mountNotify(router: Router, rt: Runtime): void {
-  router.post('/notify', rawTextBody(NOTIFY_BODY_LIMIT), async (ctx) => {
-    const raw = rawBodyOf(ctx);
-    if (raw === undefined) {
-      // A body parser ahead of our router read the stream and kept no raw text to verify.
-      rt.log(
-        'error',
-        'notification body was consumed before the member-card router; mount it before other body parsers',
-        {},
-      );
-      throw new MemberCardError('INTERNAL_ERROR', 'The notification could not be read.');
-    }
-    let notification: VerifiedNotification;
-    try {
-      notification = rt.verifier.verify(ctx.headers, raw);
-    } catch (err) {
-      if (err instanceof MemberCardError) {
-        rt.log('warn', 'notification rejected', { code: err.code, reason: err.message });
-      }
-      // Unverified: its event type is not to be believed.
-      rt.metrics.notification('unverified', 'rejected');
-      throw err;
-    }
+  router.post('/notify', notificationBody(), async (ctx) => {
+    const notification = verifiedNotification(ctx, rt);
     await countedNotification(rt, notification.eventType, () => apply(notification));
     ctx.status = 204;
   });

@@ -1,13 +1,9 @@
 import type Router from '@koa/router';
-import { MemberCardError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { TopupService } from '../topup/topups.js';
 import type { VerifiedNotification } from '../wechatpay/types.js';
-import { rawBodyOf, rawTextBody } from './body.js';
+import { notificationBody, verifiedNotification } from './verified-notification.js';
 import { countedNotification } from '../metrics/notifications.js';
-
-/** Notifications are small; anything near this is not WeChat Pay. */
-const NOTIFY_BODY_LIMIT = 64 * 1024;
 
 /**
  * POST /pay-notify: WeChat Pay's payment notifications (each order's notify_url). Verified and
@@ -16,25 +12,8 @@ const NOTIFY_BODY_LIMIT = 64 * 1024;
  * failed check changes nothing and answers 4xx; a store failure 5xx, so WeChat Pay retries.
  */
 export function mountPayNotify(router: Router, rt: Runtime, topups: TopupService): void {
-  router.post('/pay-notify', rawTextBody(NOTIFY_BODY_LIMIT), async (ctx) => {
-    const raw = rawBodyOf(ctx);
-    if (raw === undefined) {
-      rt.log(
-        'error',
-        'notification body was consumed before the member-card router; mount it before other body parsers',
-        {},
-      );
-      throw new MemberCardError('INTERNAL_ERROR', 'The notification could not be read.');
-    }
-    let notification: VerifiedNotification;
-    try {
-      notification = rt.verifier.verify(ctx.headers, raw);
-    } catch (err) {
-      if (err instanceof MemberCardError)
-        rt.log('warn', 'notification rejected', { code: err.code, reason: err.message });
-      rt.metrics.notification('unverified', 'rejected');
-      throw err;
-    }
+  router.post('/pay-notify', notificationBody(), async (ctx) => {
+    const notification = verifiedNotification(ctx, rt);
     await countedNotification(rt, notification.eventType, () => apply(notification));
     ctx.status = 204;
   });
