@@ -111,16 +111,7 @@ class Tables {
  * Everything in this process's memory: for tests and single-instance demos; lost on restart.
  * Each call runs synchronously once it has the tables, which is what makes it atomic here.
  */
-export class MemoryStore
-  implements
-    T.Store,
-    T.MerchantBindingStore,
-    T.MemberCodeStore,
-    T.HistoryStore,
-    T.TopupOrderStore,
-    T.RetentionStore,
-    T.PendingOperationStore
-{
+export class MemoryStore implements T.EngineStore {
   readonly #life: Lifecycle<Tables>;
 
   constructor(options: MemoryStoreOptions = {}) {

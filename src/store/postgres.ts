@@ -177,17 +177,7 @@ const orNull = (v: string | undefined): string | null => v || null;
  * statement or one transaction; concurrent instances are serialised by row locks / unique
  * indexes, never by reading first and writing later.
  */
-export class PostgresStore
-  implements
-    T.Store,
-    T.MerchantBindingStore,
-    T.MemberCodeStore,
-    T.HistoryStore,
-    T.TopupOrderStore,
-    T.RetentionStore,
-    T.PendingOperationStore,
-    T.CacheBusStore
-{
+export class PostgresStore implements T.EngineStore, T.CacheBusStore {
   readonly #schema: string;
   /** Quoted schema name, safe to splice into SQL (validated in the constructor). */
   readonly #s: string;

@@ -44,18 +44,7 @@ function wrap(err: unknown): unknown {
  * redis-journal.ts). Durability is Redis's: run it with appendonly yes (appendfsync everysec or
  * always) if losing the last second of bindings on a Redis crash matters.
  */
-export class RedisStore
-  implements
-    T.Store,
-    T.MerchantBindingStore,
-    T.MemberCodeStore,
-    T.HistoryStore,
-    T.TopupOrderStore,
-    T.RetentionStore,
-    T.PendingOperationStore,
-    T.CacheBusStore,
-    T.SharedCacheStore
-{
+export class RedisStore implements T.EngineStore, T.CacheBusStore, T.SharedCacheStore {
   readonly #prefix: string;
   readonly #keys: RedisKeys;
   readonly #life: Lifecycle<Client>;

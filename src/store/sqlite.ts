@@ -167,16 +167,7 @@ function rememberStatements(db: Db): void {
  * busy_timeout); every multi-statement step runs in a BEGIN IMMEDIATE transaction, so it takes
  * the write lock up front and cannot interleave with another writer.
  */
-export class SqliteStore
-  implements
-    T.Store,
-    T.MerchantBindingStore,
-    T.MemberCodeStore,
-    T.HistoryStore,
-    T.TopupOrderStore,
-    T.RetentionStore,
-    T.PendingOperationStore
-{
+export class SqliteStore implements T.EngineStore {
   readonly #options: SqliteStoreOptions & StoreCommonOptions & { busyTimeoutMs: number };
   readonly #life: Lifecycle<Db>;
   #driver: SqliteDriverName | undefined;

@@ -578,3 +578,15 @@ export interface SharedCacheStore {
   putCachedCard(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
   dropCachedCard(cardId: string, code: string): Promise<void>;
 }
+
+/**
+ * Every role our own engines play (memory, SQLite, PostgreSQL, Redis); the shared ones add the cache
+ * bus, and Redis the shared cache level. A host's own object may have less (roles.ts).
+ */
+export type EngineStore = Store &
+  MerchantBindingStore &
+  MemberCodeStore &
+  HistoryStore &
+  TopupOrderStore &
+  RetentionStore &
+  PendingOperationStore;
