@@ -1,96 +1,15 @@
-// Two `serve` processes sharing one store on a Redis Cluster (MEMBERCARD_STORE=redis+cluster://…)
-// and one sandbox: a binding made by a notification on one is seen by the other, and a merchant
-// operation sent to one and retried on the other is applied once. Then, on the same cluster: the
-// keys of one card code (and of one user) sit in one slot, and many cards spread over the nodes.
+// Where the Redis store's keys land on a Redis Cluster: the keys of one card code (and of one user)
+// sit in one slot, and many cards spread over the nodes. Two `serve` processes on a cluster store
+// are tested with the other engines in shared-store.test.ts.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster } from 'ioredis';
-import { createStore, RedisStore, type Store } from '../../src/store/index.js';
+import { createStore, RedisStore } from '../../src/store/index.js';
 import { cardLockName, RedisKeys } from '../../src/store/redis-keys.js';
 import { clusterClient, clusterUnavailable, freshClusterStore } from '../support/cluster.js';
-import { call } from '../support/http.js';
-import type { TestSandbox } from '../support/sandbox.js';
-import { Deployment, type NotifyBalancer, type ServeProcess } from '../support/serve.js';
 
-const skip = await clusterUnavailable('two instances on a Redis Cluster');
-
-describe('two serve processes sharing one Redis Cluster store', { skip: skip ?? false }, () => {
-  let deployment: Deployment;
-  let wechat: TestSandbox;
-  let balancer: NotifyBalancer;
-  let a: ServeProcess;
-  let b: ServeProcess;
-  let peek: Store;
-  const adminToken = randomBytes(32).toString('hex');
-
-  before(async () => {
-    deployment = await Deployment.on(freshClusterStore('serve'));
-    ({ wechat, balancer } = deployment);
-    [a, b] = await Promise.all([
-      deployment.serve(undefined, { MEMBERCARD_ADMIN_TOKEN: adminToken }),
-      deployment.serve(undefined, { MEMBERCARD_ADMIN_TOKEN: adminToken }),
-    ]);
-    peek = createStore(deployment.store.url);
-    await peek.init();
-  });
-
-  after(async () => {
-    await peek?.close();
-    await deployment?.close();
-  });
-
-  it('a notification delivered to A binds the card; B reads it for the user', async () => {
-    const user = await wechat.newUser();
-    balancer.route = a.url;
-    const given = await wechat.giveCard(user, { balance: 500 });
-    const status = await wechat.waitDelivered(given.notification_id);
-    assert.equal(status.attempts, 1, 'answered 2xx at the first attempt');
-    assert.deepEqual(
-      balancer.forwarded.filter((f) => f.id === given.notification_id).map((f) => f.to),
-      [a.url],
-    );
-    const token = await wechat.login(`${b.url}/api/login`, user);
-    const mine = await call('GET', `${b.url}/api/member-card`, { token });
-    assert.equal(mine.status, 200, mine.text);
-    assert.equal(mine.body.card.code, given.code);
-    assert.equal(mine.body.card.balance, 500);
-  });
-
-  it('a merchant operation sent to A and retried on B is applied once, with one journal entry', async () => {
-    const user = await wechat.newUser();
-    balancer.route = b.url;
-    const given = await wechat.giveCard(user, { balance: 1000 });
-    await wechat.waitDelivered(given.notification_id);
-    const requestId = `cluster-${randomUUID()}`;
-    const body = { code: given.code, amount: 250, remark: 'cluster', request_id: requestId };
-    const headers = { 'x-admin-token': adminToken };
-    const first = await call('POST', `${a.url}/api/member-card/admin/balance`, { body, headers });
-    assert.equal(first.status, 200, first.text);
-    assert.equal(first.body.operation.state, 'applied');
-    assert.equal(first.body.operation.after, 1250);
-    const retried = await call('POST', `${b.url}/api/member-card/admin/balance`, { body, headers });
-    assert.equal(retried.status, 200, retried.text);
-    assert.deepEqual(retried.body, first.body, 'the retry answers the same entry');
-    assert.equal((await wechat.card(given.code)).balance, 1250, 'WeChat Pay applied it once');
-    const cardId = wechat.credentials.cardId;
-    assert.equal((await peek.getOperation(cardId, requestId))?.state, 'applied');
-    assert.deepEqual(
-      (await peek.listAudit(cardId, given.code, 10)).map((e) => e.requestId),
-      [requestId],
-    );
-  });
-
-  it('no instance logged an unexpected error, and both are still up', () => {
-    for (const instance of [a, b]) {
-      assert.ok(instance.alive);
-      assert.deepEqual(
-        instance.logs.filter((l) => l.level === 'error'),
-        [],
-      );
-    }
-  });
-});
+const skip = await clusterUnavailable('key placement on a Redis Cluster');
 
 describe('Redis Cluster key placement', { skip: skip ?? false }, () => {
   const place = freshClusterStore('slots');

@@ -1,8 +1,9 @@
 // Two `serve` processes behind one notify URL, sharing one store (PostgreSQL, Redis, then a Redis
 // Cluster when MEMBERCARD_TEST_REDIS_CLUSTER names one) and
 // one sandbox (WeChat Pay): whichever instance a request or a notification reaches, the
-// outcome is the same, and what must happen once happens once.
+// outcome is the same, and what must happen once (a binding, a merchant operation) happens once.
 import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createStore, type Store } from '../../src/store/index.js';
 import { call } from '../support/http.js';
@@ -27,6 +28,7 @@ for (const { engine, skip } of variants) {
     let b: ServeProcess;
     /** The same store opened by the test, to look at what the instances wrote. */
     let peek: Store;
+    const adminToken = randomBytes(32).toString('hex');
 
     before(async () => {
       deployment = await (engine === 'Redis Cluster'
@@ -34,7 +36,10 @@ for (const { engine, skip } of variants) {
         : Deployment.start(engine));
       ({ wechat, balancer } = deployment);
       // Started at once: schema creation / migration must not collide.
-      [a, b] = await Promise.all([deployment.serve(), deployment.serve()]);
+      [a, b] = await Promise.all([
+        deployment.serve(undefined, { MEMBERCARD_ADMIN_TOKEN: adminToken }),
+        deployment.serve(undefined, { MEMBERCARD_ADMIN_TOKEN: adminToken }),
+      ]);
       peek = createStore(deployment.store.url);
       await peek.init();
     });
@@ -180,6 +185,30 @@ for (const { engine, skip } of variants) {
       const third = await wechat.giveCard(user, { outer_str: outerStr });
       await wechat.waitDelivered(third.notification_id);
       assert.equal((await peek.getBinding(cardId, third.code))?.userOpenid, undefined);
+    });
+
+    it('a merchant operation sent to A and retried on B is applied once, with one journal entry', async () => {
+      const user = await wechat.newUser();
+      balancer.route = b.url;
+      const given = await wechat.giveCard(user, { balance: 1000 });
+      await wechat.waitDelivered(given.notification_id);
+      const requestId = `shared-${randomUUID()}`;
+      const body = { code: given.code, amount: 250, remark: 'two instances', request_id: requestId };
+      const headers = { 'x-admin-token': adminToken };
+      const first = await call('POST', `${a.url}/api/member-card/admin/balance`, { body, headers });
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.body.operation.state, 'applied');
+      assert.equal(first.body.operation.after, 1250);
+      const retried = await call('POST', `${b.url}/api/member-card/admin/balance`, { body, headers });
+      assert.equal(retried.status, 200, retried.text);
+      assert.deepEqual(retried.body, first.body, 'the retry answers the same entry');
+      assert.equal((await wechat.card(given.code)).balance, 1250, 'WeChat Pay applied it once');
+      const cardId = wechat.credentials.cardId;
+      assert.equal((await peek.getOperation(cardId, requestId))?.state, 'applied');
+      assert.deepEqual(
+        (await peek.listAudit(cardId, given.code, 10)).map((e) => e.requestId),
+        [requestId],
+      );
     });
 
     it('no instance logged an unexpected error, and both are still up', () => {
