@@ -51,7 +51,8 @@ interface Server {
 async function startServer(mode: string, env: Record<string, string>): Promise<Server> {
   const child = fork(join(root, 'bench', 'server.ts'), [mode], {
     cwd: root,
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    // BENCH_NODE_ARGS: more flags for the servers (--cpu-prof, say).
+    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

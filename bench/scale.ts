@@ -3,7 +3,9 @@
 // (c) p99 of GET /member-card with stale-while-revalidate vs without, the sandbox 100 ms slow;
 // (d) the sandbox unreachable for BENCH_DOWN_S seconds (30): share of GETs answered, edits applied;
 // (e) the cached read path vs bare Koa, req/s in interleaved rounds.
+// BENCH_SCALE_PARTS (e.g. "ce") runs only those measures.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import autocannon from 'autocannon';
 import type { TestSandbox } from '../test/support/sandbox.js';
 
@@ -80,26 +82,35 @@ async function getCard(url: string, token: string): Promise<{ status: number; bo
 }
 
 /**
- * p99 latency of returning members' GETs for `seconds`, rotating over the users, at a steady 100
- * req/s: the time of an answer, not of a queue in front of a saturated server.
+ * p99 latency of returning members' GETs for `seconds`, rotating over the users, one request every
+ * 10 ms (100 req/s), each sent on time whether or not earlier ones have been answered: the time
+ * of an answer, not of a queue in front of a saturated server. (autocannon's overallRate sends
+ * each connection's share of a second at the start of it, a burst of 100 every second.)
  */
 async function latencyRun(url: string, tokens: string[], seconds: number) {
-  let i = 0;
-  const result = await autocannon({
-    url: `${url}/member-card`,
-    connections: 8,
-    overallRate: 100,
-    duration: seconds,
-    requests: [
-      {
-        setupRequest: (req) => ({
-          ...req,
-          headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` },
-        }),
-      },
-    ],
-  });
-  return { p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors };
+  const agent = new http.Agent({ keepAlive: true });
+  const target = new URL(`${url}/member-card`);
+  const one = (token: string) =>
+    new Promise<{ ms: number; ok: boolean }>((resolve) => {
+      const sent = performance.now();
+      const req = http.get(target, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ ms: performance.now() - sent, ok: res.statusCode === 200 }));
+      });
+      req.on('error', () => resolve({ ms: performance.now() - sent, ok: false }));
+    });
+  const answers: Array<Promise<{ ms: number; ok: boolean }>> = [];
+  const started = performance.now();
+  for (let i = 0; i < seconds * 100; i++) {
+    const due = started + i * 10;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    answers.push(one(tokens[i % tokens.length] as string));
+  }
+  const done = await Promise.all(answers);
+  agent.destroy();
+  const ms = done.map((a) => a.ms);
+  return { p50: pct(ms, 50), p99: pct(ms, 99), errors: done.filter((a) => !a.ok).length };
 }
 
 export async function scale(d: ScaleDeps): Promise<void> {
@@ -114,154 +125,164 @@ export async function scale(d: ScaleDeps): Promise<void> {
       ...extra,
     });
   const rows: Array<[string, string, string]> = [];
+  const parts = process.env.BENCH_SCALE_PARTS ?? 'abcde';
 
   // (a) The same burst, by different members, over one instance and over four (fresh stores).
   const storeOne = storeAt(d.redisUrl, 'one');
   const storeFour = storeAt(d.redisUrl, 'four');
   d.stores.push(storeOne, storeFour);
-  const [usersOne, usersFour] = [await d.prepareUsers(storeOne, 100), await d.prepareUsers(storeFour, 100)];
-  const one = await module(storeOne);
-  let seq = await lastSeq(sandbox);
-  await burst(
-    [one],
-    usersOne.map((u) => u.token),
-  );
-  const callsOne = (await lastSeq(sandbox)) - seq;
-  const four = await Promise.all([1, 2, 3, 4].map(() => module(storeFour)));
-  seq = await lastSeq(sandbox);
-  await burst(
-    four,
-    usersFour.map((u) => u.token),
-  );
-  const callsFour = (await lastSeq(sandbox)) - seq;
-  rows.push([
-    '(a) burst of 1,000 views by 100 members: upstream calls, 4 instances vs 1 (Redis)',
-    `${callsFour} vs ${callsOne} = ${fmt(callsFour / callsOne, 2)}×`,
-    '≤ 1.2×',
-  ]);
+  const usersOne = await d.prepareUsers(storeOne, 100);
+  if (/[ab]/.test(parts)) {
+    const usersFour = await d.prepareUsers(storeFour, 100);
+    const one = await module(storeOne);
+    let seq = await lastSeq(sandbox);
+    await burst(
+      [one],
+      usersOne.map((u) => u.token),
+    );
+    const callsOne = (await lastSeq(sandbox)) - seq;
+    const four = await Promise.all([1, 2, 3, 4].map(() => module(storeFour)));
+    seq = await lastSeq(sandbox);
+    await burst(
+      four,
+      usersFour.map((u) => u.token),
+    );
+    const callsFour = (await lastSeq(sandbox)) - seq;
+    rows.push([
+      '(a) burst of 1,000 views by 100 members: upstream calls, 4 instances vs 1 (Redis)',
+      `${callsFour} vs ${callsOne} = ${fmt(callsFour / callsOne, 2)}×`,
+      '≤ 1.2×',
+    ]);
 
-  // (b) A balance change through instance A's admin route; B polled until it answers the new value.
-  const [a, b] = four as [ScaleServer, ScaleServer];
-  const lags: number[] = [];
-  for (let i = 0; i < 100; i++) {
-    const user = usersFour[i % usersFour.length] as { token: string; code: string };
-    const before = (await getCard(b.url, user.token)).body.card.balance as number;
-    const changed = await fetch(`${a.url}/member-card/admin/balance`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-admin-token': ADMIN },
-      body: JSON.stringify({ code: user.code, amount: 1, request_id: `bench-${randomBytes(6).toString('hex')}` }),
-    });
-    if (changed.status !== 200) throw new Error(`admin balance: ${changed.status}`);
-    const done = performance.now();
-    for (;;) {
-      const now = (await getCard(b.url, user.token)).body.card.balance as number;
-      if (now === before + 1) break;
-      if (performance.now() - done > 5000) throw new Error('B never saw the change');
+    // (b) A balance change through instance A's admin route; B polled until it answers the new value.
+    const [a, b] = four as [ScaleServer, ScaleServer];
+    const lags: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const user = usersFour[i % usersFour.length] as { token: string; code: string };
+      const before = (await getCard(b.url, user.token)).body.card.balance as number;
+      const changed = await fetch(`${a.url}/member-card/admin/balance`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-admin-token': ADMIN },
+        body: JSON.stringify({ code: user.code, amount: 1, request_id: `bench-${randomBytes(6).toString('hex')}` }),
+      });
+      if (changed.status !== 200) throw new Error(`admin balance: ${changed.status}`);
+      const done = performance.now();
+      for (;;) {
+        const now = (await getCard(b.url, user.token)).body.card.balance as number;
+        if (now === before + 1) break;
+        if (performance.now() - done > 5000) throw new Error('B never saw the change');
+      }
+      lags.push(performance.now() - done);
     }
-    lags.push(performance.now() - done);
+    rows.push([
+      '(b) change on A → new value on B (100 changes)',
+      `p50 ${fmt(pct(lags, 50), 1)} ms, p99 ${fmt(pct(lags, 99), 1)} ms`,
+      'p99 ≤ 100 ms',
+    ]);
+    await Promise.all(four.map((s) => s.stop()));
+    await one.stop();
   }
-  rows.push([
-    '(b) change on A → new value on B (100 changes)',
-    `p50 ${fmt(pct(lags, 50), 1)} ms, p99 ${fmt(pct(lags, 99), 1)} ms`,
-    'p99 ≤ 100 ms',
-  ]);
-  await Promise.all(four.map((s) => s.stop()));
-  await one.stop();
 
   // (c) WeChat Pay 100 ms slow; cards fresh for 2 s and each member back every second or so, so
   // without stale-while-revalidate about half the answers wait for WeChat Pay.
   const tokens = usersOne.map((u) => u.token);
-  const quick = { BENCH_CACHE_TTL: '2000', BENCH_COHERENT_TTL: '2000' };
-  const latency: Record<string, { p50: number; p99: number }> = {};
-  for (const [label, swr] of [
-    ['with stale-while-revalidate', '60000'],
-    ['without', '0'],
-  ] as const) {
-    const s = await module(storeOne, { ...quick, BENCH_SWR: swr });
-    for (const t of tokens) await getCard(s.url, t); // returning members: read once
-    await sandbox.fault({ latency_ms: 100, path: '/v3/' });
-    const run = await latencyRun(s.url, tokens, 6);
-    await sandbox.clearFaults();
-    await s.stop();
-    if (run.errors) throw new Error(`(c) ${label}: ${run.errors} failed`);
-    latency[label] = run;
+  if (parts.includes('c')) {
+    const quick = { BENCH_CACHE_TTL: '2000', BENCH_COHERENT_TTL: '2000' };
+    const latency: Record<string, { p50: number; p99: number }> = {};
+    for (const [label, swr] of [
+      ['with stale-while-revalidate', '60000'],
+      ['without', '0'],
+    ] as const) {
+      const s = await module(storeOne, { ...quick, BENCH_SWR: swr });
+      for (const t of tokens) await getCard(s.url, t); // returning members: read once
+      await sandbox.fault({ latency_ms: 100, path: '/v3/' });
+      const run = await latencyRun(s.url, tokens, 10);
+      await sandbox.clearFaults();
+      await s.stop();
+      if (run.errors) throw new Error(`(c) ${label}: ${run.errors} failed`);
+      latency[label] = run;
+    }
+    const on = latency['with stale-while-revalidate'] as { p50: number; p99: number };
+    const off = latency['without'] as { p50: number; p99: number };
+    rows.push([
+      '(c) GET /member-card, WeChat Pay +100 ms, cards fresh 2 s, 100 req/s: p99 with SWR vs without',
+      `${fmt(on.p99)} ms vs ${fmt(off.p99)} ms (p50 ${fmt(on.p50)} vs ${fmt(off.p50)})`,
+      '≤ 10 ms vs ≥ 100 ms',
+    ]);
   }
-  const on = latency['with stale-while-revalidate'] as { p50: number; p99: number };
-  const off = latency['without'] as { p50: number; p99: number };
-  rows.push([
-    '(c) GET /member-card, WeChat Pay +100 ms, cards fresh 2 s, 100 req/s: p99 with SWR vs without',
-    `${fmt(on.p99)} ms vs ${fmt(off.p99)} ms (p50 ${fmt(on.p50)} vs ${fmt(off.p50)})`,
-    '≤ 10 ms vs ≥ 100 ms',
-  ]);
 
   // (d) WeChat Pay unreachable (every connection reset) for BENCH_DOWN_S s; members read before.
-  const downSeconds = Number(process.env.BENCH_DOWN_S ?? 30);
-  const s = await module(storeOne, { BENCH_CACHE_TTL: '1000', BENCH_COHERENT_TTL: '1000', BENCH_SWR: '0' });
-  for (const t of tokens) await getCard(s.url, t);
-  const edited = usersOne.slice(0, 20);
-  const backgroundsBefore = await Promise.all(
-    edited.map(async (u) => (await sandbox.card(u.code)).background_picture_url),
-  );
-  await sandbox.fault({ reset: true, path: '/v3/' });
-  let ok = 0;
-  let stale = 0;
-  let all = 0;
-  let editsRefused = 0;
-  const until = Date.now() + downSeconds * 1000;
-  let i = 0;
-  while (Date.now() < until) {
-    const user = usersOne[i++ % usersOne.length] as { token: string; code: string };
-    const got = await getCard(s.url, user.token);
-    all += 1;
-    // Answered: 200, fresh within the TTL of the read before the outage, else stale.
-    if (got.status === 200) ok += 1;
-    if (got.status === 200 && got.body?.stale === true) stale += 1;
-    if (i % 10 === 0) {
-      const u = edited[(i / 10) % edited.length] as { token: string };
-      const edit = await fetch(`${s.url}/member-card`, {
-        method: 'PATCH',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}` },
-        body: JSON.stringify({ background_picture_url: BACKGROUNDS.split(',')[1] }),
-      });
-      if (edit.status === 503) editsRefused += 1;
+  if (parts.includes('d')) {
+    const downSeconds = Number(process.env.BENCH_DOWN_S ?? 30);
+    const s = await module(storeOne, { BENCH_CACHE_TTL: '1000', BENCH_COHERENT_TTL: '1000', BENCH_SWR: '0' });
+    for (const t of tokens) await getCard(s.url, t);
+    const edited = usersOne.slice(0, 20);
+    const backgroundsBefore = await Promise.all(
+      edited.map(async (u) => (await sandbox.card(u.code)).background_picture_url),
+    );
+    await sandbox.fault({ reset: true, path: '/v3/' });
+    let ok = 0;
+    let stale = 0;
+    let all = 0;
+    let editsRefused = 0;
+    const until = Date.now() + downSeconds * 1000;
+    let i = 0;
+    while (Date.now() < until) {
+      const user = usersOne[i++ % usersOne.length] as { token: string; code: string };
+      const got = await getCard(s.url, user.token);
+      all += 1;
+      // Answered: 200, fresh within the TTL of the read before the outage, else stale.
+      if (got.status === 200) ok += 1;
+      if (got.status === 200 && got.body?.stale === true) stale += 1;
+      if (i % 10 === 0) {
+        const u = edited[(i / 10) % edited.length] as { token: string };
+        const edit = await fetch(`${s.url}/member-card`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${u.token}` },
+          body: JSON.stringify({ background_picture_url: BACKGROUNDS.split(',')[1] }),
+        });
+        if (edit.status === 503) editsRefused += 1;
+      }
     }
+    await sandbox.clearFaults();
+    await s.stop();
+    const backgroundsAfter = await Promise.all(
+      edited.map(async (u) => (await sandbox.card(u.code)).background_picture_url),
+    );
+    const applied = backgroundsAfter.filter((bg, k) => bg !== backgroundsBefore[k]).length;
+    rows.push([
+      `(d) WeChat Pay unreachable ${downSeconds} s: GETs answered / edits applied`,
+      `${fmt((ok / all) * 100, 1)} % of ${fmt(all)} (${stale} stale) / ${applied} (${editsRefused} refused 503)`,
+      '100 % / 0',
+    ]);
   }
-  await sandbox.clearFaults();
-  await s.stop();
-  const backgroundsAfter = await Promise.all(
-    edited.map(async (u) => (await sandbox.card(u.code)).background_picture_url),
-  );
-  const applied = backgroundsAfter.filter((bg, k) => bg !== backgroundsBefore[k]).length;
-  rows.push([
-    `(d) WeChat Pay unreachable ${downSeconds} s: GETs answered / edits applied`,
-    `${fmt((ok / all) * 100, 1)} % of ${fmt(all)} (${stale} stale) / ${applied} (${editsRefused} refused 503)`,
-    '100 % / 0',
-  ]);
 
   // (e) The cached read path vs bare Koa answering the same card as a fixed body, interleaved rounds.
-  const cached = await module(storeOne);
-  const bare = await d.startServer('bare', d.env);
-  const auth = { headers: { authorization: `Bearer ${usersOne[0]?.token}` } };
-  await autocannon({ url: `${cached.url}/member-card`, connections: 16, duration: 2, ...auth });
-  await autocannon({ url: `${bare.url}/member-card`, connections: 16, duration: 2 });
-  const ratios: number[] = [];
-  const rps: { cached: number[]; bare: number[] } = { cached: [], bare: [] };
-  for (let round = 0; round < d.rounds; round++) {
-    const c = await autocannon({ url: `${cached.url}/member-card`, connections: 16, duration: d.duration, ...auth });
-    const k = await autocannon({ url: `${bare.url}/member-card`, connections: 16, duration: d.duration });
-    if (c.non2xx || k.non2xx) throw new Error('(e) failed requests');
-    rps.cached.push(c.requests.average);
-    rps.bare.push(k.requests.average);
-    ratios.push(c.requests.average / k.requests.average);
+  if (parts.includes('e')) {
+    const cached = await module(storeOne);
+    const bare = await d.startServer('bare', d.env);
+    const auth = { headers: { authorization: `Bearer ${usersOne[0]?.token}` } };
+    await autocannon({ url: `${cached.url}/member-card`, connections: 16, duration: 2, ...auth });
+    await autocannon({ url: `${bare.url}/member-card`, connections: 16, duration: 2 });
+    const ratios: number[] = [];
+    const rps: { cached: number[]; bare: number[] } = { cached: [], bare: [] };
+    for (let round = 0; round < d.rounds; round++) {
+      const c = await autocannon({ url: `${cached.url}/member-card`, connections: 16, duration: d.duration, ...auth });
+      const k = await autocannon({ url: `${bare.url}/member-card`, connections: 16, duration: d.duration });
+      if (c.non2xx || k.non2xx) throw new Error('(e) failed requests');
+      rps.cached.push(c.requests.average);
+      rps.bare.push(k.requests.average);
+      ratios.push(c.requests.average / k.requests.average);
+    }
+    await cached.stop();
+    await bare.stop();
+    rows.push([
+      `(e) cached GET /member-card vs bare Koa, req/s (median of ${d.rounds} rounds)`,
+      `${fmt(pct(rps.cached, 50))} vs ${fmt(pct(rps.bare, 50))} = ${fmt(pct(ratios, 50), 2)} ` +
+        `(rounds ${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)})`,
+      '≥ 0.7',
+    ]);
   }
-  await cached.stop();
-  await bare.stop();
-  rows.push([
-    `(e) cached GET /member-card vs bare Koa, req/s (median of ${d.rounds} rounds)`,
-    `${fmt(pct(rps.cached, 50))} vs ${fmt(pct(rps.bare, 50))} = ${fmt(pct(ratios, 50), 2)} ` +
-      `(rounds ${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)})`,
-    '≥ 0.7',
-  ]);
 
   console.log(`\nscale (issue 15), Node ${process.version}, loopback, Redis store\n`);
   console.log(`| measure | result | goal |\n|---|---|---|`);

@@ -51,7 +51,10 @@ export interface SharedCards {
   get(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
   /** True for one caller per card and `ms`: that one reads WeChat Pay, the others wait for its put. */
   claim(cardId: string, code: string, ms: number): Promise<boolean>;
+  /** Keeps a read for the others, and ends the claim. */
   put(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
+  /** Ends the claim of a read that failed. */
+  release(cardId: string, code: string): Promise<void>;
   drop(cardId: string, code: string): Promise<void>;
 }
 
@@ -237,7 +240,14 @@ export class CardCache {
       }
     }
     const readAt = Date.now();
-    const card = await load();
+    let card: UpstreamCard;
+    try {
+      card = await load();
+    } catch (err) {
+      // The others may read it themselves now, not after the claim runs out.
+      shared?.release(cardId, code).catch(() => {});
+      throw err;
+    }
     // For the others; refused by the store if a change was announced since readAt.
     shared?.put(cardId, code, { card: JSON.stringify(card), readAt }, this.#sharedTtl).catch(() => {});
     return { card, readAt, stale: false };

@@ -30,6 +30,7 @@ export class Coherence {
         get: (cardId, code) => store.getCachedCard(cardId, code),
         claim: (cardId, code, ms) => store.claimCardRead(cardId, code, ms),
         put: (cardId, code, entry, ttlMs) => store.putCachedCard(cardId, code, entry, ttlMs),
+        release: (cardId, code) => store.releaseCardRead(cardId, code),
         drop: (cardId, code) => store.dropCachedCard(cardId, code),
       };
     }

@@ -6,11 +6,14 @@ import type { SharedCardEntry } from './types.js';
  * when it was read, `d` when it was last dropped. A put of a read that started before the last drop
  * (or before the kept read) is refused in the script, so a read racing a change never brings the
  * old card back for the others. The key expires (PEXPIRE): personal data is not kept for long.
+ * A put, kept or refused, ends the claim to read the card (KEYS[2], the same hash tag): the read it
+ * announced is over, and the next one, here or elsewhere, must not wait for it.
  */
 
 type Client = Redis | Cluster;
 
 const PUT = `
+redis.call('DEL', KEYS[2])
 local d = tonumber(redis.call('HGET', KEYS[1], 'd') or '0')
 local r = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
 local at = tonumber(ARGV[2])
@@ -33,8 +36,14 @@ export async function getShared(client: Client, key: string): Promise<SharedCard
   return card && readAt ? { card, readAt: Number(readAt) } : undefined;
 }
 
-export async function putShared(client: Client, key: string, entry: SharedCardEntry, ttlMs: number): Promise<void> {
-  await client.eval(PUT, 1, key, entry.card, String(entry.readAt), String(Math.max(1, Math.ceil(ttlMs))));
+export async function putShared(
+  client: Client,
+  keys: { card: string; claim: string },
+  entry: SharedCardEntry,
+  ttlMs: number,
+): Promise<void> {
+  const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+  await client.eval(PUT, 2, keys.card, keys.claim, entry.card, String(entry.readAt), ttl);
 }
 
 export async function dropShared(client: Client, key: string): Promise<void> {

@@ -125,7 +125,12 @@ export class RedisStore implements T.EngineStore, T.CacheBusStore, T.SharedCache
   }
 
   async putCachedCard(cardId: string, code: string, entry: T.SharedCardEntry, ttlMs: number): Promise<void> {
-    await this.#life.run((r) => putShared(r, this.#keys.cachedCard(cardId, code), entry, ttlMs));
+    const keys = { card: this.#keys.cachedCard(cardId, code), claim: this.#keys.cachedCardClaim(cardId, code) };
+    await this.#life.run((r) => putShared(r, keys, entry, ttlMs));
+  }
+
+  async releaseCardRead(cardId: string, code: string): Promise<void> {
+    await this.#life.run((r) => r.del(this.#keys.cachedCardClaim(cardId, code)));
   }
 
   async dropCachedCard(cardId: string, code: string): Promise<void> {

@@ -51,6 +51,7 @@ const sharedCache: Methods<SharedCacheStore> = {
   getCachedCard: true,
   claimCardRead: true,
   putCachedCard: true,
+  releaseCardRead: true,
   dropCachedCard: true,
 };
 const topups: Methods<TopupOrderStore> = {

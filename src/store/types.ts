@@ -575,7 +575,10 @@ export interface SharedCacheStore {
   getCachedCard(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
   /** True for the one caller per card and `ttlMs` that is to read it from WeChat Pay; false: another is. */
   claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean>;
+  /** Keeps a card read; ends the claim to read it, whether the entry is kept or refused. */
   putCachedCard(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
+  /** Ends a claim whose read failed, so the others need not wait out its TTL. */
+  releaseCardRead(cardId: string, code: string): Promise<void>;
   dropCachedCard(cardId: string, code: string): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import type { MemberCardOptions } from '../../src/options.js';
 import { createStore } from '../../src/store/index.js';
 import { busApplicationName } from '../../src/store/postgres-bus.js';
 import { busConnectionName } from '../../src/store/redis-bus.js';
+import { hasSharedCache } from '../../src/store/roles.js';
 import type { Store } from '../../src/store/types.js';
 import { BACKGROUNDS } from '../support/harness.js';
 import { call, listen, type Listening } from '../support/http.js';
@@ -195,6 +196,47 @@ for (const engine of ['redis', 'postgres'] as const) {
         await b.cards.operations.adjustBalance({ code, amount: 1, requestId: `shared-${code}` });
         await waitFor('A to drop the card', 2000, async () => (await balanceOn(a, token)) === 44);
         assert.equal(await balanceOn(b, token), 44);
+      },
+    );
+
+    test(
+      'a read of WeChat Pay ends its claim, answered or failed: the next read, here or on B, does not wait for it',
+      { skip: engine === 'redis' ? false : 'PostgreSQL has no shared level (docs/stores.md)' },
+      async () => {
+        // Before the fix a claim outlived its read (2 s): an instance re-reading its own card just
+        // after the TTL waited 0.5 s for a put that had already happened.
+        const { code, token } = await member(7);
+        const { cardId } = sandbox.credentials;
+        const store = createStore(place.url);
+        assert.ok(hasSharedCache(store));
+        await store.init();
+        try {
+          assert.equal(await balanceOn(a, token), 7);
+          // The read's put is not awaited by its answer.
+          await waitFor('the shared copy', 2000, async () => (await store.getCachedCard(cardId, code)) !== undefined);
+          assert.equal(await store.claimCardRead(cardId, code, 5000), true, 'the answered read left no claim');
+          await store.releaseCardRead(cardId, code);
+
+          // A change drops the card everywhere; then WeChat Pay fails the next read of it.
+          await a.cards.operations.adjustBalance({ code, amount: 1, requestId: `claim-${code}` });
+          await waitFor('the shared copy dropped', 2000, async () => !(await store.getCachedCard(cardId, code)));
+          await sandbox.fault({
+            status: 500,
+            path: `/v3/marketing/membercard-open/cards/${cardId}/codes/${code}`,
+            method: 'GET',
+          });
+          const failed = await call('GET', `${a.url}/member-card`, { token });
+          assert.ok(failed.status >= 500, `WeChat Pay failing, nothing kept: an error (${failed.status})`);
+          await sandbox.clearFaults();
+          await waitFor('the failed read to end its claim', 2000, async () => {
+            if (!(await store.claimCardRead(cardId, code, 5000))) return false;
+            await store.releaseCardRead(cardId, code);
+            return true;
+          });
+        } finally {
+          await sandbox.clearFaults();
+          await store.close();
+        }
       },
     );
 

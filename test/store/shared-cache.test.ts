@@ -68,4 +68,15 @@ for (const variant of variants)
       await store.dropCachedCard('card', 'code-3');
       assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
     });
+
+    test('a put ends the claim, kept or refused; a release ends it', async () => {
+      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true);
+      await store.putCachedCard('card', 'code-4', { card: '{}', readAt: Date.now() }, 60_000);
+      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true, 'a kept put ended it');
+      await store.putCachedCard('card', 'code-4', { card: '{}', readAt: 1 }, 60_000);
+      assert.equal(await store.getCachedCard('card', 'code-4').then((e) => e?.readAt === 1), false, 'refused');
+      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true, 'a refused put ended it too');
+      await store.releaseCardRead('card', 'code-4');
+      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true, 'released');
+    });
   });
