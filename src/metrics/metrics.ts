@@ -115,7 +115,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
   const refusals = rateLimitTally(registry);
 
   // Label objects made once per combination: the read path allocates nothing for them.
-  const httpLabels = new Map<string, { count: () => void; labels: { method: string; route: string } }>();
+  const httpLabels = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
 
   return {
     registry,
@@ -124,11 +124,11 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       let entry = httpLabels.get(key);
       if (!entry) {
         const labels = { method: bounded(method), route: bounded(route) };
-        entry = { count: requests.bind({ ...labels, status: String(status) }), labels };
+        entry = { count: requests.bind({ ...labels, status: String(status) }), observe: requestSeconds.bind(labels) };
         httpLabels.set(key, entry);
       }
       entry.count();
-      if (seconds !== undefined) requestSeconds.observe(entry.labels, seconds);
+      if (seconds !== undefined) entry.observe(seconds);
     },
     upstream(api, outcome, seconds) {
       upstreamCalls.add({ api: bounded(api), outcome });
