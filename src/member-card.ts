@@ -19,6 +19,7 @@ import { countedOperations } from './metrics/operations.js';
 import type { Registry } from 'prom-client';
 import { resolveOptions, type MemberCardOptions, type ResolvedMemberCardOptions } from './options.js';
 import { mountMyCard } from './routes/my-card.js';
+import { routesWithShortcut } from './routes/shortcut.js';
 import { mountNotify } from './routes/notify.js';
 import { createOperations, type Operations } from './operations/index.js';
 import { mountAdmin } from './routes/admin.js';
@@ -208,11 +209,12 @@ export function memberCard(options: MemberCardOptions): MemberCard {
     };
   }
 
+  const routes = routesWithShortcut(router);
   const allowed = router.allowedMethods();
   const { prefix } = resolved;
   const ours = (path: string): boolean => prefix !== '' && (path === prefix || path.startsWith(`${prefix}/`));
   return {
-    routes: () => router.routes(),
+    routes: () => routes,
     allowedMethods: () =>
       async function memberCardAllowedMethods(ctx, next) {
         await allowed(ctx as Parameters<typeof allowed>[0], next);
