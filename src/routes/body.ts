@@ -108,6 +108,8 @@ const IDENTIFYING = new Set(['card_id', 'cardid', 'code', 'openid', 'unionid', '
 
 /** 400 when the query names a card or a user: the caller's card comes from their session only. */
 export function rejectIdentifyingQuery(ctx: Context): void {
+  // Most requests have no query at all: nothing to parse.
+  if (!ctx.querystring) return;
   const fields = Object.keys(ctx.query).filter((name) => IDENTIFYING.has(name.toLowerCase()));
   if (fields.length) {
     throw new MemberCardError('INVALID_REQUEST', `"${fields[0]}" cannot be sent: your card is found from your login.`, {

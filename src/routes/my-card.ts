@@ -118,9 +118,10 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     };
   };
 
-  // The JSON of GET / per kept read and brand: a hit answers the string it made before (the
-  // body is the same for every hit on one read; the owner check above it still runs each time).
-  const answered = new WeakMap<CardRead, { brand: Brand | null; json: string }>();
+  // The JSON of GET / per kept read and brand, encoded: a hit answers the bytes it made before (the
+  // body is the same for every hit on one read; the owner check above it still runs each time). A
+  // Buffer, not a string: Koa and Node then neither measure nor encode it again on each answer.
+  const answered = new WeakMap<CardRead, { brand: Brand | null; json: Buffer }>();
   router.get('/', async (ctx) => {
     rejectIdentifyingQuery(ctx);
     const own = await loadOwnCard(ctx, rt, await requireUser(ctx, rt.options.identity));
@@ -129,12 +130,12 @@ export function mountMyCard(router: Router, rt: Runtime): void {
     const made = answered.get(own.read);
     if (made && made.brand === brand) {
       ctx.set('Cache-Control', 'private, no-store');
-      ctx.type = 'application/json';
+      ctx.set('Content-Type', 'application/json; charset=utf-8');
       ctx.body = made.json;
       return;
     }
     reply(ctx, own.card, brand);
-    if (rt.cache.enabled) answered.set(own.read, { brand, json: JSON.stringify(ctx.body) });
+    if (rt.cache.enabled) answered.set(own.read, { brand, json: Buffer.from(JSON.stringify(ctx.body)) });
   });
 
   const readBody = jsonBody(rt.options.bodyLimit);
