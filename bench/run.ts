@@ -5,7 +5,7 @@
 // BENCH_ONLY=retention the store's size under load and after a retention pass (bench/retention.ts).
 // BENCH_ONLY=scale the many-instance and stale measures of bench/scale.ts (Redis; BENCH_DOWN_S, BENCH_REDIS).
 // BENCH_STORE_URL replaces the SQLite store (e.g. on a Node without node:sqlite or better-sqlite3).
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +57,10 @@ async function startServer(mode: string, env: Record<string, string>): Promise<S
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   children.push(child);
+  if (process.env.BENCH_PIN)
+    execFileSync('taskset', ['-cp', process.env.BENCH_PIN.split(',')[1] ?? '1', String(child.pid)], {
+      stdio: 'ignore',
+    });
   const { url } = JSON.parse(await firstLine(child)) as { url: string };
   return {
     url,
@@ -262,6 +266,10 @@ async function memberCodes(env: Record<string, string>, users: Array<{ token: st
 }
 
 async function main() {
+  if (process.env.BENCH_PIN)
+    execFileSync('taskset', ['-cp', process.env.BENCH_PIN.split(',')[0] ?? '0', String(process.pid)], {
+      stdio: 'ignore',
+    });
   const work = mkdtempSync(join(tmpdir(), 'membercard-bench-'));
   try {
     if (process.env.BENCH_ONLY === 'retention') {
