@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ResolvedCode } from '../identity.js';
 import type { CacheName } from '../metrics/metrics.js';
-import type { SharedCardEntry, UserIdentity } from '../store/types.js';
+import type { SharedCardEntry, SharedClaim, UserIdentity } from '../store/types.js';
 import { isUpstreamUnavailable } from '../wechatpay/upstream-errors.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CacheEvents } from './events.js';
@@ -49,8 +49,11 @@ const CLAIM_WAIT_MS = 500;
 /** The shared second level (a Redis store's SharedCacheStore), as the cache uses it. */
 export interface SharedCards {
   get(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
-  /** True for one caller per card and `ms`: that one reads WeChat Pay, the others wait for its put. */
-  claim(cardId: string, code: string, ms: number): Promise<boolean>;
+  /**
+   * The card if another instance read it at or after `freshFrom`; else claimed true for one caller
+   * per card and `ms`: that one reads WeChat Pay, the others wait for its put.
+   */
+  claim(cardId: string, code: string, ms: number, freshFrom: number): Promise<SharedClaim>;
   /** Keeps a read for the others, and ends the claim. */
   put(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
   /** Ends the claim of a read that failed. */
@@ -227,8 +230,12 @@ export class CardCache {
     const { shared } = this;
     if (shared) {
       const fresh = (found: CardEntry | undefined) => found && Date.now() - found.readAt < this.#ttlOf(found);
-      let found = await this.#fromShared(cardId, code);
-      if (!fresh(found) && !(await shared.claim(cardId, code, CLAIM_MS).catch(() => true))) {
+      // One round trip: the card another instance read while it is fresh, or the claim to read it.
+      const { entry, claimed } = await shared
+        .claim(cardId, code, CLAIM_MS, this.#freshFrom())
+        .catch((): SharedClaim => ({ claimed: true }));
+      let found = entry && parseShared(entry);
+      if (!fresh(found) && !claimed) {
         for (const until = Date.now() + CLAIM_WAIT_MS; !fresh(found) && Date.now() < until;) {
           await new Promise((resolve) => setTimeout(resolve, 10));
           found = await this.#fromShared(cardId, code);
@@ -263,13 +270,29 @@ export class CardCache {
     if (!this.shared) return undefined;
     try {
       const found = await this.shared.get(cardId, code);
-      return found ? { card: JSON.parse(found.card) as UpstreamCard, readAt: found.readAt, stale: false } : undefined;
+      return found && parseShared(found);
     } catch {
       return undefined;
     }
   }
 
+  /** The earliest read time (ms since the epoch) of a card that is fresh now: #ttlOf as a bound. */
+  #freshFrom(): number {
+    const now = Date.now();
+    const plain = now - this.#ttl + 1;
+    if (this.#coherentSince === undefined) return plain;
+    return Math.min(plain, Math.max(this.#coherentSince, now - this.#coherentTtl + 1));
+  }
+
   #ttlOf(entry: CardEntry): number {
     return this.#coherentSince !== undefined && entry.readAt >= this.#coherentSince ? this.#coherentTtl : this.#ttl;
+  }
+}
+
+function parseShared(found: SharedCardEntry): CardEntry | undefined {
+  try {
+    return { card: JSON.parse(found.card) as UpstreamCard, readAt: found.readAt, stale: false };
+  } catch {
+    return undefined;
   }
 }

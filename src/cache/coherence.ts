@@ -28,7 +28,7 @@ export class Coherence {
     if (hasSharedCache(store)) {
       this.cache.shared = {
         get: (cardId, code) => store.getCachedCard(cardId, code),
-        claim: (cardId, code, ms) => store.claimCardRead(cardId, code, ms),
+        claim: (cardId, code, ms, freshFrom) => store.claimCardRead(cardId, code, ms, freshFrom),
         put: (cardId, code, entry, ttlMs) => store.putCachedCard(cardId, code, entry, ttlMs),
         release: (cardId, code) => store.releaseCardRead(cardId, code),
         drop: (cardId, code) => store.dropCachedCard(cardId, code),

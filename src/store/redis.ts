@@ -18,7 +18,7 @@ import { finishOperation, getOperation, insertOperation, listPendingOperations }
 import { RedisKeys } from './redis-keys.js';
 import { Subscriptions } from './bus-message.js';
 import { publishRedis, subscribeRedis } from './redis-bus.js';
-import { dropShared, getShared, putShared } from './redis-shared-cache.js';
+import { claimShared, dropShared, getShared, putShared } from './redis-shared-cache.js';
 import { checkTake } from './token-bucket.js';
 import type * as T from './types.js';
 import { storeUnavailable } from './unavailable.js';
@@ -117,11 +117,9 @@ export class RedisStore implements T.EngineStore, T.CacheBusStore, T.SharedCache
     return this.#life.run((r) => getShared(r, this.#keys.cachedCard(cardId, code)));
   }
 
-  async claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean> {
-    const ok = await this.#life.run((r) =>
-      r.set(this.#keys.cachedCardClaim(cardId, code), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
-    );
-    return ok === 'OK';
+  claimCardRead(cardId: string, code: string, ttlMs: number, freshFrom: number): Promise<T.SharedClaim> {
+    const keys = { card: this.#keys.cachedCard(cardId, code), claim: this.#keys.cachedCardClaim(cardId, code) };
+    return this.#life.run((r) => claimShared(r, keys, freshFrom, ttlMs));
   }
 
   async putCachedCard(cardId: string, code: string, entry: T.SharedCardEntry, ttlMs: number): Promise<void> {

@@ -566,6 +566,12 @@ export interface SharedCardEntry {
   readAt: number;
 }
 
+/** What claimCardRead answers: a fresh card another instance read, or whether this caller is to read it. */
+export interface SharedClaim {
+  entry?: SharedCardEntry;
+  claimed: boolean;
+}
+
 /**
  * Optional (issue 15): a second cache level every instance reads (Redis), so a card read by one
  * serves the others. What it keeps is personal data: kept per card id and code, with a TTL, never
@@ -573,8 +579,11 @@ export interface SharedCardEntry {
  */
 export interface SharedCacheStore {
   getCachedCard(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
-  /** True for the one caller per card and `ttlMs` that is to read it from WeChat Pay; false: another is. */
-  claimCardRead(cardId: string, code: string, ttlMs: number): Promise<boolean>;
+  /**
+   * The card if it was read at or after `freshFrom` (ms since the epoch); else the claim to read it
+   * from WeChat Pay, which one caller per card and `ttlMs` gets (claimed false: another has it).
+   */
+  claimCardRead(cardId: string, code: string, ttlMs: number, freshFrom: number): Promise<SharedClaim>;
   /** Keeps a card read; ends the claim to read it, whether the entry is kept or refused. */
   putCachedCard(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
   /** Ends a claim whose read failed, so the others need not wait out its TTL. */

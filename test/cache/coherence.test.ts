@@ -214,7 +214,11 @@ for (const engine of ['redis', 'postgres'] as const) {
           assert.equal(await balanceOn(a, token), 7);
           // The read's put is not awaited by its answer.
           await waitFor('the shared copy', 2000, async () => (await store.getCachedCard(cardId, code)) !== undefined);
-          assert.equal(await store.claimCardRead(cardId, code, 5000), true, 'the answered read left no claim');
+          assert.equal(
+            (await store.claimCardRead(cardId, code, 5000, Number.MAX_SAFE_INTEGER)).claimed,
+            true,
+            'the answered read left no claim',
+          );
           await store.releaseCardRead(cardId, code);
 
           // A change drops the card everywhere; then WeChat Pay fails the next read of it.
@@ -229,7 +233,7 @@ for (const engine of ['redis', 'postgres'] as const) {
           assert.ok(failed.status >= 500, `WeChat Pay failing, nothing kept: an error (${failed.status})`);
           await sandbox.clearFaults();
           await waitFor('the failed read to end its claim', 2000, async () => {
-            if (!(await store.claimCardRead(cardId, code, 5000))) return false;
+            if (!(await store.claimCardRead(cardId, code, 5000, Number.MAX_SAFE_INTEGER)).claimed) return false;
             await store.releaseCardRead(cardId, code);
             return true;
           });

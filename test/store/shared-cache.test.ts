@@ -9,6 +9,9 @@ import { sleep } from '../support/poll.js';
 import { clusterUnavailable, freshClusterStore } from '../support/cluster.js';
 import { freshStore, unavailable, type TestStore } from '../support/services.js';
 
+/** A freshFrom no read meets: always a claim. */
+const NEVER_FRESH = Number.MAX_SAFE_INTEGER;
+
 const variants = [
   {
     name: 'Redis',
@@ -63,20 +66,40 @@ for (const variant of variants)
     });
 
     test('one claim per card at a time; a drop releases it', async () => {
-      assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
-      assert.equal(await store.claimCardRead('card', 'code-3', 5000), false);
+      assert.equal((await store.claimCardRead('card', 'code-3', 5000, NEVER_FRESH)).claimed, true);
+      assert.equal((await store.claimCardRead('card', 'code-3', 5000, NEVER_FRESH)).claimed, false);
       await store.dropCachedCard('card', 'code-3');
-      assert.equal(await store.claimCardRead('card', 'code-3', 5000), true);
+      assert.equal((await store.claimCardRead('card', 'code-3', 5000, NEVER_FRESH)).claimed, true);
+    });
+
+    test('a card read at or after freshFrom is answered, and nothing is claimed; an older one is not', async () => {
+      const t0 = Date.now();
+      await store.putCachedCard('card', 'code-5', { card: '{"balance":5}', readAt: t0 }, 60_000);
+      assert.deepEqual(await store.claimCardRead('card', 'code-5', 5000, t0), {
+        entry: { card: '{"balance":5}', readAt: t0 },
+        claimed: false,
+      });
+      assert.deepEqual(await store.claimCardRead('card', 'code-5', 5000, t0 + 1), { claimed: true }, 'none was taken');
+      assert.deepEqual(await store.claimCardRead('card', 'code-5', 5000, t0 + 1), { claimed: false });
+      assert.equal((await store.claimCardRead('card', 'code-6', 5000, 0)).claimed, true, 'no card at all: a claim');
     });
 
     test('a put ends the claim, kept or refused; a release ends it', async () => {
-      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true);
+      assert.equal((await store.claimCardRead('card', 'code-4', 5000, NEVER_FRESH)).claimed, true);
       await store.putCachedCard('card', 'code-4', { card: '{}', readAt: Date.now() }, 60_000);
-      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true, 'a kept put ended it');
+      assert.equal(
+        (await store.claimCardRead('card', 'code-4', 5000, NEVER_FRESH)).claimed,
+        true,
+        'a kept put ended it',
+      );
       await store.putCachedCard('card', 'code-4', { card: '{}', readAt: 1 }, 60_000);
       assert.equal(await store.getCachedCard('card', 'code-4').then((e) => e?.readAt === 1), false, 'refused');
-      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true, 'a refused put ended it too');
+      assert.equal(
+        (await store.claimCardRead('card', 'code-4', 5000, NEVER_FRESH)).claimed,
+        true,
+        'a refused put ended it too',
+      );
       await store.releaseCardRead('card', 'code-4');
-      assert.equal(await store.claimCardRead('card', 'code-4', 5000), true, 'released');
+      assert.equal((await store.claimCardRead('card', 'code-4', 5000, NEVER_FRESH)).claimed, true, 'released');
     });
   });
