@@ -44,6 +44,7 @@ interface Server {
   url: string;
   child: ChildProcess;
   cpu(): Promise<number>;
+  times(): Promise<number[]>;
   memory(): Promise<{ rss: number; heapUsed: number }>;
   stop(): Promise<void>;
 }
@@ -65,6 +66,11 @@ async function startServer(mode: string, env: Record<string, string>): Promise<S
   return {
     url,
     child,
+    times: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve((m as { times: number[] }).times));
+        child.send({ type: 'times' });
+      }),
     cpu: () =>
       new Promise((resolve) => {
         child.once('message', (m) => resolve((m as { micros: number }).micros));

@@ -107,7 +107,20 @@ if (mode === 'module') {
 const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
 });
+// BENCH_SERVER_TIMES: each answer's time inside this process, from the request's arrival to the
+// last byte handed to the socket: what the server adds, without the client's own delays.
+const times: number[] = [];
+if (process.env.BENCH_SERVER_TIMES) {
+  server.on('request', (_req, res: import('node:http').ServerResponse) => {
+    const arrived = performance.now();
+    res.once('finish', () => times.push(performance.now() - arrived));
+  });
+}
 process.on('message', (message: { type?: string }) => {
+  if (message?.type === 'times') {
+    process.send?.({ type: 'times', times: times.splice(0) });
+    return;
+  }
   if (message?.type === 'cpu') {
     const { user, system } = process.cpuUsage();
     process.send?.({ type: 'cpu', micros: user + system });
