@@ -95,6 +95,8 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     );
     for (const [name, value] of [
       ['MEMBERCARD_CACHE_MAX_STALE', '-1'],
+      ['MEMBERCARD_CACHE_STALE_WHILE_REVALIDATE', 'soon'],
+      ['MEMBERCARD_CACHE_COHERENT_TTL', '-1'],
       ['MEMBERCARD_UPSTREAM_PER_SECOND', 'many'],
       ['MEMBERCARD_UPSTREAM_BURST', '0'],
     ]) {
@@ -108,6 +110,8 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
       {
         ...env(),
         MEMBERCARD_CACHE_MAX_STALE: '60000',
+        MEMBERCARD_CACHE_STALE_WHILE_REVALIDATE: '5000',
+        MEMBERCARD_CACHE_COHERENT_TTL: '30000',
         MEMBERCARD_UPSTREAM_PER_SECOND: '5',
         MEMBERCARD_UPSTREAM_BURST: '7',
       },
@@ -115,6 +119,8 @@ describe('serve with real settings pointed at another WeChat Pay', () => {
     );
     try {
       assert.equal(tuned.cards.options.cache.maxStaleMs, 60_000);
+      assert.equal(tuned.cards.options.cache.staleWhileRevalidateMs, 5000);
+      assert.equal(tuned.cards.options.cache.coherentTtlMs, 30_000);
       assert.deepEqual(tuned.cards.options.upstream, { perSecond: 5, burst: 7 });
     } finally {
       await tuned.close();

@@ -138,6 +138,18 @@ export const ENV = {
     en: 'while WeChat Pay is unavailable, how old a card read may be and still be answered (stale), ms; 0: never',
     zh: '微信支付不可用时，多久以内读取的会员卡仍可作为旧数据返回（毫秒）；0：从不',
   },
+  MEMBERCARD_CACHE_STALE_WHILE_REVALIDATE: {
+    feeds: [card('cache.staleWhileRevalidateMs')],
+    defaultDoc: { en: '60000 (1 min)', zh: '60000（1 分钟）' },
+    en: 'after a card is no longer fresh, how long it is still answered at once while one background read refreshes it, ms; 0: never',
+    zh: '会员卡不再新鲜后，仍立即返回并由一次后台读取刷新的时长（毫秒）；0：从不',
+  },
+  MEMBERCARD_CACHE_COHERENT_TTL: {
+    feeds: [card('cache.coherentTtlMs')],
+    defaultDoc: { en: '60000 (1 min)', zh: '60000（1 分钟）' },
+    en: "how long a card read stays fresh while the store's cache bus (PostgreSQL, Redis) is live, ms",
+    zh: '存储的缓存总线（PostgreSQL、Redis）在线时，一次会员卡读取保持新鲜的时长（毫秒）',
+  },
   MEMBERCARD_UPSTREAM_PER_SECOND: {
     feeds: [card('upstream.perSecond')],
     defaultDoc: { en: '0 (no budget)', zh: '0（不限）' },

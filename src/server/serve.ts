@@ -373,9 +373,16 @@ function cacheFrom(env: Env): Pick<MemberCardOptions, 'cache' | 'upstream'> {
   };
   const ttlMs = number('MEMBERCARD_CACHE_TTL');
   const maxStaleMs = number('MEMBERCARD_CACHE_MAX_STALE');
+  const staleWhileRevalidateMs = number('MEMBERCARD_CACHE_STALE_WHILE_REVALIDATE');
+  const coherentTtlMs = number('MEMBERCARD_CACHE_COHERENT_TTL');
   const perSecond = number('MEMBERCARD_UPSTREAM_PER_SECOND');
   const burst = number('MEMBERCARD_UPSTREAM_BURST');
-  const cache = { ...(ttlMs !== undefined ? { ttlMs } : {}), ...(maxStaleMs !== undefined ? { maxStaleMs } : {}) };
+  const cache = {
+    ...(ttlMs !== undefined ? { ttlMs } : {}),
+    ...(maxStaleMs !== undefined ? { maxStaleMs } : {}),
+    ...(staleWhileRevalidateMs !== undefined ? { staleWhileRevalidateMs } : {}),
+    ...(coherentTtlMs !== undefined ? { coherentTtlMs } : {}),
+  };
   const upstream = { ...(perSecond !== undefined ? { perSecond } : {}), ...(burst !== undefined ? { burst } : {}) };
   return {
     ...(Object.keys(cache).length > 0 ? { cache } : {}),
