@@ -141,7 +141,9 @@ export const ENV = {
   MEMBERCARD_CACHE_STALE_WHILE_REVALIDATE: {
     feeds: [card('cache.staleWhileRevalidateMs')],
     defaultDoc: { en: '60000 (1 min)', zh: '60000（1 分钟）' },
-    en: 'after a card is no longer fresh, how long it is still answered at once while one background read refreshes it, ms; 0: never',
+    en:
+      'after a card is no longer fresh, how long it is still answered at once while one background read ' +
+      'refreshes it, ms; 0: never',
     zh: '会员卡不再新鲜后，仍立即返回并由一次后台读取刷新的时长（毫秒）；0：从不',
   },
   MEMBERCARD_CACHE_COHERENT_TTL: {
