@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ResolvedCode } from '../identity.js';
 import type { CacheName } from '../metrics/metrics.js';
-import type { SharedCardEntry, SharedClaim, UserIdentity } from '../store/types.js';
+import type { SharedCacheStore, SharedCardEntry, SharedClaim, UserIdentity } from '../store/types.js';
 import { isUpstreamUnavailable } from '../wechatpay/upstream-errors.js';
 import type { UpstreamCard } from '../wechatpay/types.js';
 import { CacheEvents } from './events.js';
@@ -46,21 +46,6 @@ type CardEntry = CardRead;
 const CLAIM_MS = 2000;
 const CLAIM_WAIT_MS = 500;
 
-/** The shared second level (a Redis store's SharedCacheStore), as the cache uses it. */
-export interface SharedCards {
-  get(cardId: string, code: string): Promise<SharedCardEntry | undefined>;
-  /**
-   * The card if another instance read it at or after `freshFrom`; else claimed true for one caller
-   * per card and `ms`: that one reads WeChat Pay, the others wait for its put.
-   */
-  claim(cardId: string, code: string, ms: number, freshFrom: number): Promise<SharedClaim>;
-  /** Keeps a read for the others, and ends the claim. */
-  put(cardId: string, code: string, entry: SharedCardEntry, ttlMs: number): Promise<void>;
-  /** Ends the claim of a read that failed. */
-  release(cardId: string, code: string): Promise<void>;
-  drop(cardId: string, code: string): Promise<void>;
-}
-
 /** The load of the read that started a fetch (lru-cache hands it to fetchMethod as its context). */
 type Load = () => Promise<CardEntry>;
 
@@ -88,8 +73,8 @@ export class CardCache {
   readonly events = new CacheEvents();
   /** Tells the other instances (the cache bus) that a card changed; set by coherence.ts. */
   publish: ((cardId: string, code: string) => void) | undefined;
-  /** The second level every instance reads (Redis); set by coherence.ts. */
-  shared: SharedCards | undefined;
+  /** The second level every instance reads (a Redis store's SharedCacheStore); set by coherence.ts. */
+  shared: SharedCacheStore | undefined;
 
   constructor(options: CardCacheOptions) {
     const c = options.counters;
@@ -196,7 +181,7 @@ export class CardCache {
     // The shared copy goes first: an instance told by the bus must not find the old card there.
     if (shared)
       void shared
-        .drop(cardId, code)
+        .dropCachedCard(cardId, code)
         .catch(() => {})
         .finally(() => publish?.(cardId, code));
     else publish?.(cardId, code);
@@ -232,7 +217,7 @@ export class CardCache {
       const fresh = (found: CardEntry | undefined) => found && Date.now() - found.readAt < this.#ttlOf(found);
       // One round trip: the card another instance read while it is fresh, or the claim to read it.
       const { entry, claimed } = await shared
-        .claim(cardId, code, CLAIM_MS, this.#freshFrom())
+        .claimCardRead(cardId, code, CLAIM_MS, this.#freshFrom())
         .catch((): SharedClaim => ({ claimed: true }));
       let found = entry && parseShared(entry);
       if (!fresh(found) && !claimed) {
@@ -252,11 +237,11 @@ export class CardCache {
       card = await load();
     } catch (err) {
       // The others may read it themselves now, not after the claim runs out.
-      shared?.release(cardId, code).catch(() => {});
+      shared?.releaseCardRead(cardId, code).catch(() => {});
       throw err;
     }
     // For the others; refused by the store if a change was announced since readAt.
-    shared?.put(cardId, code, { card: JSON.stringify(card), readAt }, this.#sharedTtl).catch(() => {});
+    shared?.putCachedCard(cardId, code, { card: JSON.stringify(card), readAt }, this.#sharedTtl).catch(() => {});
     return { card, readAt, stale: false };
   }
 
@@ -269,7 +254,7 @@ export class CardCache {
   async #fromShared(cardId: string, code: string): Promise<CardEntry | undefined> {
     if (!this.shared) return undefined;
     try {
-      const found = await this.shared.get(cardId, code);
+      const found = await this.shared.getCachedCard(cardId, code);
       return found && parseShared(found);
     } catch {
       return undefined;

@@ -26,13 +26,7 @@ export class Coherence {
     if (this.#attached || !this.cache.enabled) return;
     this.#attached = true;
     if (hasSharedCache(store)) {
-      this.cache.shared = {
-        get: (cardId, code) => store.getCachedCard(cardId, code),
-        claim: (cardId, code, ms, freshFrom) => store.claimCardRead(cardId, code, ms, freshFrom),
-        put: (cardId, code, entry, ttlMs) => store.putCachedCard(cardId, code, entry, ttlMs),
-        release: (cardId, code) => store.releaseCardRead(cardId, code),
-        drop: (cardId, code) => store.dropCachedCard(cardId, code),
-      };
+      this.cache.shared = store;
     }
     if (!hasCacheBus(store)) return;
     this.cache.publish = (cardId, code) => {
