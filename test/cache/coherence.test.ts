@@ -77,6 +77,34 @@ async function instance(
   };
 }
 
+interface Pair {
+  sandbox: TestSandbox;
+  place: TestStore;
+  a: Instance;
+  b: Instance;
+}
+
+/**
+ * Registers the hooks of a describe that runs two instances on one fresh store and one sandbox:
+ * A, where WeChat Pay sends notifications, and B. The pair is filled in before the tests run.
+ */
+function twoInstances(engine: ServerEngine, label: string, extra: Partial<MemberCardOptions> = {}): Pair {
+  const pair = {} as Pair;
+  before(async () => {
+    pair.sandbox = await TestSandbox.start();
+    pair.place = freshStore(engine, label);
+    pair.a = await instance(pair.sandbox, pair.place.url, true, extra);
+    pair.b = await instance(pair.sandbox, pair.place.url, false, extra);
+  });
+  after(async () => {
+    await pair.a?.close();
+    await pair.b?.close();
+    await pair.sandbox?.close();
+    await pair.place?.cleanup();
+  });
+  return pair;
+}
+
 /** Drops the bus connections of this test's store on the server side (both instances'). */
 async function killBus(engine: ServerEngine, place: string): Promise<number> {
   if (engine === 'redis') {
@@ -117,19 +145,10 @@ for (const engine of ['redis', 'postgres'] as const) {
     let place: TestStore;
     let a: Instance;
     let b: Instance;
-
+    const pair = twoInstances(engine, 'bus');
     before(async () => {
-      sandbox = await TestSandbox.start();
-      place = freshStore(engine, 'bus');
-      a = await instance(sandbox, place.url, true);
-      b = await instance(sandbox, place.url, false);
+      ({ sandbox, place, a, b } = pair);
       await waitFor('both buses live', 5000, () => a.cards.cache.coherent && b.cards.cache.coherent);
-    });
-    after(async () => {
-      await a?.close();
-      await b?.close();
-      await sandbox?.close();
-      await place?.cleanup();
     });
 
     async function member(balance: number) {
@@ -274,27 +293,14 @@ for (const engine of ['redis', 'postgres'] as const) {
     { skip: skip ?? false },
     () => {
       let sandbox: TestSandbox;
-      let place: TestStore;
       let a: Instance;
       let b: Instance;
-
-      before(async () => {
-        sandbox = await TestSandbox.start();
-        place = freshStore(engine, 'budget');
-        // Four reads, then (almost) nothing: one refill per 1,000 s.
-        const options = {
-          upstream: { perSecond: 0.001, burst: 4 },
-          cache: { ttlMs: 50, coherentTtlMs: 50, staleWhileRevalidateMs: 0 },
-        };
-        a = await instance(sandbox, place.url, true, options);
-        b = await instance(sandbox, place.url, false, options);
+      // Four reads, then (almost) nothing: one refill per 1,000 s.
+      const pair = twoInstances(engine, 'budget', {
+        upstream: { perSecond: 0.001, burst: 4 },
+        cache: { ttlMs: 50, coherentTtlMs: 50, staleWhileRevalidateMs: 0 },
       });
-      after(async () => {
-        await a?.close();
-        await b?.close();
-        await sandbox?.close();
-        await place?.cleanup();
-      });
+      before(() => ({ sandbox, a, b } = pair));
 
       test('reads on A and B take from one bucket; over it: stale if read before, else 429 RATE_LIMITED', async () => {
         const members = [];
